@@ -1,0 +1,45 @@
+# `make run` / `make test` set everything up on a fresh machine, then run. Set-up is
+# idempotent: a venv whose stamp matches pyproject.toml is left alone.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
+IPEX_VENV := .venv-ipex
+IPEX_STAMP := $(IPEX_VENV)/.installed-$(shell sha256sum requirements-ipex.txt | cut -c1-16)
+
+.PHONY: setup setup-ipex run test test-all lint benchmark clean-cache
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+# IPEX 2.8 needs torch 2.8: it lives in its own interpreter (conf/runtime/ipex.yaml names it).
+setup-ipex: $(IPEX_STAMP)
+
+$(IPEX_STAMP): requirements-ipex.txt
+	@test -x $(IPEX_VENV)/bin/python || $(PYTHON) -m venv $(IPEX_VENV)
+	$(IPEX_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-ipex.txt
+	@rm -f $(IPEX_VENV)/.installed-* && touch $@
+
+# The offline default experiment: BERT (MiniLM, fine-tuned once and cached), eager, batch 1.
+run: setup
+	$(PY) -m harness $(ARGS)
+
+test: setup setup-ipex
+	$(PY) -m pytest -q
+
+# Everything, including the tests marked slow.
+test-all: setup setup-ipex
+	$(PY) -m pytest -q -m ""
+
+lint: setup
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+benchmark: setup setup-ipex
+	$(PY) benchmarks/grid.py
+
+clean-cache:
+	rm -rf outputs/cache

@@ -1,0 +1,3 @@
+"""harness: honest, reproducible CPU inference benchmarks."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,233 @@
+"""`python -m harness`: the Hydra CLI and sweep layer over the plain library.
+
+Before Hydra runs anything, every job of the sweep is composed and validated, so a bad
+override costs one clear line and exit code 2, not half a sweep. Exit codes: 0 all jobs ok
+(or honestly unsupported/unavailable), 1 a job failed (error/crashed/timeout), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.config import ComponentConfig, ConfigError, JobSpec, MeasureConfig, RuntimeConfig, build_options
+from harness.envinfo import PROJECT_ROOT
+
+CONF_DIR = PROJECT_ROOT / "conf"
+COMPONENT_KEYS = ("name", "module")
+RUNTIME_KEYS = (*COMPONENT_KEYS, "precision", "python", "setup_hint")
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+MAX_CHECKED_JOBS = 5000
+
+
+@dataclass
+class Session:
+    """What this invocation ran, for the closing table and exit code."""
+
+    total_jobs: int = 0
+    outcomes: list[Any] = field(default_factory=list)
+    results_dirs: list[Path] = field(default_factory=list)
+
+
+SESSION = Session()
+
+
+# -- config -> spec ----------------------------------------------------------------------------
+def _plain(node: Any) -> Any:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+
+
+def spec_from_config(cfg: Any) -> JobSpec:
+    """Build and validate a `JobSpec` from a composed config (DictConfig or plain dict)."""
+    cfg = _plain(cfg)
+    workload, runtime = dict(cfg["workload"]), dict(cfg["runtime"])
+    spec = JobSpec(
+        workload=ComponentConfig(
+            name=workload["name"], module=workload["module"],
+            options={k: v for k, v in workload.items() if k not in COMPONENT_KEYS},
+        ),
+        runtime=RuntimeConfig(
+            name=runtime["name"], module=runtime["module"], precision=runtime.get("precision", "fp32"),
+            python=runtime.get("python"), setup_hint=runtime.get("setup_hint") or "",
+            options={k: v for k, v in runtime.items() if k not in RUNTIME_KEYS},
+        ),
+        batch=cfg["batch"], threads=cfg["threads"], seed=cfg["seed"],
+        measure=build_options(MeasureConfig, dict(cfg["measure"]), "measure"),
+        timeout_s=cfg["timeout_s"], cache_dir=str(cfg["cache_dir"]),
+    )  # fmt: skip
+    spec.validate()
+    check_components(spec)
+    return spec
+
+
+def check_components(spec: JobSpec) -> None:
+    """Validate workload and runtime options against their typed dataclasses (cheap: no model I/O)."""
+    from harness.job import load_component
+
+    for kind, component, attribute in (("workload", spec.workload, "WORKLOAD"), ("runtime", spec.runtime, "RUNTIME")):
+        try:
+            cls = load_component(component.module, attribute)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"{kind}.module={component.module!r} cannot be loaded: {exc}") from None
+        build_options(cls.Options, dict(component.options), kind)
+
+
+# -- validation of the command line before Hydra runs -----------------------------------------
+def _overrides_and_mode(argv: list[str]) -> tuple[list[str], bool, bool]:
+    """(overrides, multirun?, only-inspect?) from the command line."""
+    inspect_flags = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc"}
+    overrides = [a for a in argv if not a.startswith("-") and "=" in a]
+    multirun = any(a in ("-m", "--multirun") for a in argv)
+    inspect = any(a.split("=")[0] in inspect_flags for a in argv)
+    return overrides, multirun, inspect
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    cause = exc.__cause__
+    if cause is not None and str(cause).strip():
+        lines.append(str(cause).strip().splitlines()[0])
+    return "; ".join(lines[:3])
+
+
+def check_command_line(argv: list[str]) -> tuple[list[str], int]:
+    """Compose and validate every job the command line asks for.
+
+    Returns (error lines, number of jobs). No errors means Hydra may run the sweep."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    overrides, multirun, _ = _overrides_and_mode(argv)
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as exc:
+        return [f"cannot parse the overrides: {_one_line(exc)}"], 0
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        loader = GlobalHydra.instance().config_loader()
+        groups = {g: loader.get_group_options(g) for g in ("workload", "runtime", "measure", "experiment")}
+        axes: list[list[str]] = []
+        errors: list[str] = []
+        for override in parsed:
+            key = override.get_key_element()
+            if override.is_sweep_override() and not multirun:
+                errors.append(f"{override.input_line!r} is a sweep; add -m to run one job per value")
+                continue
+            group = key.lstrip("+~")
+            if group in groups:
+                values = (
+                    list(override.value().filter(groups[group])) if override.is_sweep_override()
+                    and hasattr(override.value(), "filter") else list(override.sweep_string_iterator())
+                ) if override.is_sweep_override() else [override.get_value_element_as_str()]  # fmt: skip
+                unknown = [v for v in values if v not in groups[group] and not override.is_delete()]
+                if unknown:
+                    errors.append(f"unknown {group} {unknown[0]!r}; allowed: {', '.join(groups[group])}")
+                    continue
+                axes.append([f"{key}={v}" for v in values])
+            elif key.startswith("hydra."):
+                continue  # Hydra's own settings (output dirs, ...) are not job parameters
+            elif override.is_sweep_override():
+                axes.append([f"{key}={v}" for v in override.sweep_string_iterator()])
+            else:
+                axes.append([override.input_line])
+        if errors:
+            return errors, 0
+
+        seen: set[str] = set()
+        n_jobs = 0
+        for combo in itertools.islice(itertools.product(*axes), MAX_CHECKED_JOBS):
+            n_jobs += 1
+            try:
+                cfg = compose(config_name="config", overrides=list(combo))
+                spec_from_config(cfg)
+            except ConfigError as exc:
+                message = str(exc)
+            except HydraException as exc:
+                message = f"bad override in {' '.join(combo) or '(defaults)'}: {_one_line(exc)}"
+            except Exception as exc:  # a value Hydra accepted but our types cannot hold
+                message = f"bad value in {' '.join(combo)}: {type(exc).__name__}: {_one_line(exc)}"
+            else:
+                continue
+            if message not in seen:
+                seen.add(message)
+                errors.append(message)
+    GlobalHydra.instance().clear()
+    return errors, n_jobs
+
+
+# -- the Hydra task ---------------------------------------------------------------------------
+def run_task(cfg: Any) -> None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    from harness.runner import run_job_isolated
+
+    hydra_cfg = HydraConfig.get()
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    results_dir = Path(cfg.results_dir or (hydra_cfg.sweep.dir if multirun else hydra_cfg.runtime.output_dir))
+    spec = spec_from_config(cfg)
+    number = (hydra_cfg.job.num if multirun else 0) + 1
+    total = SESSION.total_jobs or 1
+    label = f"[{number}/{total}] {spec.workload.name} · {spec.runtime.name} · batch {spec.batch} · {spec.runtime.precision}"
+    task_overrides = [o for o in hydra_cfg.overrides.task if not o.startswith("hydra.")]
+    rerun = "python -m harness " + " ".join(shlex.quote(o) for o in task_overrides) + " force=true"
+    outcome = run_job_isolated(
+        spec, results_dir, force=bool(cfg.force), label=label, rerun_command=rerun.strip(),
+        config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
+    )  # fmt: skip
+    if outcome.skipped:
+        print(f"{label}: skipped, an ok row with config_hash {outcome.row['config_hash']} exists", file=sys.stderr)
+    SESSION.outcomes.append(outcome)
+    if results_dir not in SESSION.results_dirs:
+        SESSION.results_dirs.append(results_dir)
+
+
+def _hydra_entry() -> None:
+    import hydra
+
+    hydra.main(config_path=str(CONF_DIR), config_name="config", version_base=None)(run_task)()
+
+
+def exit_code(statuses: list[str]) -> int:
+    from harness.results import FAILED_STATUSES, INVALID
+
+    if INVALID in statuses:
+        return EXIT_BAD_INPUT
+    if any(s in FAILED_STATUSES for s in statuses):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _, _, inspect = _overrides_and_mode(argv)
+    if not inspect:
+        errors, n_jobs = check_command_line(argv)
+        if errors:
+            for line in errors:
+                print(f"harness: {line}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        SESSION.total_jobs = n_jobs
+    sys.argv = [sys.argv[0], *argv]
+    try:
+        _hydra_entry()
+    except SystemExit as exc:  # Hydra reports its own errors and exits; those are bad input
+        if exc.code not in (0, None):
+            return EXIT_BAD_INPUT
+    if inspect:
+        return EXIT_OK
+
+    from harness.report_table import print_session_table
+
+    print_session_table(SESSION.results_dirs, SESSION.outcomes)
+    return exit_code([o.status for o in SESSION.outcomes])

@@ -1,0 +1,62 @@
+"""Facts about the machine and software that every result row carries."""
+
+from __future__ import annotations
+
+import functools
+import platform
+import socket
+import subprocess
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The flags that decide which kernels inference runtimes pick on x86.
+INTERESTING_FLAGS = (
+    "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+    "avx_vnni", "amx_tile", "amx_int8", "amx_bf16",
+)  # fmt: skip
+
+
+@functools.cache
+def cpu_info() -> tuple[str, str]:
+    """(model name, space-separated subset of relevant CPU flags)."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return model, ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name":
+            model = value.strip()
+        elif key == "flags":
+            flags = set(value.split())
+            break
+    return model, " ".join(f for f in INTERESTING_FLAGS if f in flags)
+
+
+@functools.cache
+def git_sha() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+        return out + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def machine_columns() -> dict[str, str]:
+    model, flags = cpu_info()
+    return {
+        "cpu_model": model,
+        "cpu_flags": flags,
+        "hostname": socket.gethostname(),
+        "harness_git_sha": git_sha(),
+    }

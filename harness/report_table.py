@@ -1,0 +1,63 @@
+"""The closing results table printed by the CLI."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness import results
+
+ERROR_WIDTH = 70
+
+
+def _fmt(value: Any, spec: str) -> str:
+    return "" if value is None or pd.isna(value) else format(value, spec)
+
+
+def table(frame: pd.DataFrame) -> str:
+    """A compact, readable view of result rows."""
+    rows = []
+    for _, r in frame.iterrows():
+        p50 = _fmt(r["latency_ms_p50"], ".2f")
+        if p50:
+            p50 += f" [{_fmt(r['latency_ms_p50_ci_low'], '.2f')}, {_fmt(r['latency_ms_p50_ci_high'], '.2f')}]"
+        error = "" if pd.isna(r["error"]) else str(r["error"]).replace("\n", " ")
+        rows.append({
+            "workload": r["workload"], "runtime": r["runtime"], "batch": r["batch_size"],
+            "precision": f"{r['precision_requested']}->{'' if pd.isna(r['precision_effective']) else r['precision_effective']}",
+            "threads": r["threads"], "status": r["status"],
+            "p50 ms [95% CI]": p50, "p99 ms": _fmt(r["latency_ms_p99"], ".2f"),
+            "samples/s": _fmt(r["throughput_sps"], ".1f"), "accuracy": _fmt(r["accuracy"], ".3f"),
+            "agreement": _fmt(r["agreement"], ".3f"), "max|diff|": _fmt(r["max_abs_diff"], ".2e"),
+            "error": error if len(error) <= ERROR_WIDTH else error[: ERROR_WIDTH - 3] + "...",
+        })  # fmt: skip
+    view = pd.DataFrame(rows)
+    if view["error"].eq("").all():
+        view = view.drop(columns="error")
+    return view.to_string(index=False)
+
+
+def print_session_table(results_dirs: Sequence[Path], outcomes: Sequence[Any]) -> None:
+    run_ids = {o.row.get("run_id") for o in outcomes if not o.skipped}
+    skipped = {o.row.get("config_hash") for o in outcomes if o.skipped}
+    for results_dir in results_dirs:
+        frame = results.read_results(results_dir)
+        if frame.empty:
+            continue
+        mine = frame["run_id"].isin(run_ids)
+        # a skipped job is shown by its newest ok row
+        earlier = frame[frame["config_hash"].isin(skipped) & (frame["status"] == results.OK)]
+        earlier = earlier.drop_duplicates("config_hash", keep="last")
+        shown = pd.concat([frame[mine], earlier]).sort_values(["workload", "runtime", "batch_size"])
+        print()
+        print(table(shown))
+        print(f"\nresults: {(Path(results_dir) / results.RESULTS_CSV).resolve()}")
+        for outcome in outcomes:
+            status = outcome.row.get("status")
+            if status not in (results.OK, None) and not outcome.skipped:
+                print(f"harness: {outcome.row.get('workload')} · {outcome.row.get('runtime')} · batch "
+                      f"{outcome.row.get('batch_size')}: {status}: {outcome.row.get('error')}", file=sys.stderr)

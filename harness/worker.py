@@ -1,0 +1,79 @@
+"""Child-process entry point: `python -m harness.worker SPEC_JSON EVENTS_FD`.
+
+Runs one job and reports over a pipe (JSON lines on EVENTS_FD): a `started` event with the
+interpreter's versions, throttled `phase` events for the progress display, and one `result`.
+Library chatter goes to stdout/stderr, which the parent sends to the job's log file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+PROGRESS_INTERVAL_S = 0.5
+MAX_ERROR_CHARS = 4000
+
+
+class EventChannel:
+    def __init__(self, fd: int) -> None:
+        self._pipe = os.fdopen(fd, "w", buffering=1)
+        self._last_phase = ""
+        self._last_sent = 0.0
+
+    def send(self, event: str, **payload: Any) -> None:
+        self._pipe.write(json.dumps({"event": event, **payload}, default=_jsonable) + "\n")
+        self._pipe.flush()
+
+    def phase(self, phase: str, **details: Any) -> None:
+        """Progress; repeated counter updates of the same phase are throttled to two a second."""
+        now = time.monotonic()
+        if phase == self._last_phase and "detail" not in details and now - self._last_sent < PROGRESS_INTERVAL_S:
+            return
+        self._last_phase, self._last_sent = phase, now
+        self.send("phase", phase=phase, **details)
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return value.tolist()
+    return str(value)
+
+
+def error_text(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + " [...]"
+
+
+def main(argv: list[str]) -> int:
+    spec_path, fd = Path(argv[1]), int(argv[2])
+    channel = EventChannel(fd)
+    # Imports after the channel exists, so even an import failure is reported as a result.
+    from harness.config import ConfigError, JobSpec, UnsupportedError
+
+    try:
+        from harness.job import interpreter_columns, run_job
+
+        channel.send("started", **interpreter_columns())
+        spec = JobSpec.from_dict(json.loads(spec_path.read_text()))
+        row, latencies = run_job(spec, channel.phase)
+        row["status"] = "ok"
+        channel.send("result", row=row, latencies_ms=latencies)
+        return 0
+    except ConfigError as exc:  # bad input found at run time: unreadable data, missing column
+        channel.send("result", row={"status": "invalid", "error": str(exc)})
+    except UnsupportedError as exc:
+        channel.send("result", row={"status": "unsupported", "error": str(exc)})
+    except Exception as exc:
+        status = "error"
+        traceback.print_exc()  # the full story goes to the job log; the row gets the message
+        channel.send("result", row={"status": status, "error": error_text(exc)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,89 @@
+"""The runtime adapter interface.
+
+One module per runtime; its `RUNTIME` attribute names the class. A runtime is built with its
+typed options, the requested precision and thread count, then:
+  prepare(handle)  -> convert / compile (timed as prepare; conversions may be cached on disk)
+  run(inputs)      -> logits, the call that is measured (nothing else is timed)
+  effective()      -> what the runtime really does: precision, threads, fallbacks (read back)
+  close()
+Heavy imports happen inside methods, so the harness can read a runtime's options without
+importing its library (the IPEX runtime lives in another interpreter).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from harness.config import UnsupportedError
+
+from workloads.base import Inputs, ModelHandle
+
+
+@dataclass
+class NoOptions:
+    """For runtimes without options of their own."""
+
+
+@dataclass
+class Effective:
+    """Settings read back from the runtime after prepare, not copied from the request."""
+
+    precision: str
+    threads: int | None
+    extra: dict[str, Any] = field(default_factory=dict)  # fallbacks, streams, subgraphs, ...
+
+
+@dataclass
+class PrepareTimes:
+    convert_s: float = 0.0  # export / conversion to another format (0 on a cache hit)
+    compile_s: float = 0.0  # building the executable model from it
+    cache_hit: bool | None = None  # None: this runtime has no conversion cache
+    artifact_mb: float | None = None
+
+
+class Runtime(ABC):
+    Options: ClassVar[type] = NoOptions
+    precisions: ClassVar[tuple[str, ...]] = ("fp32",)
+
+    def __init__(self, options: Any, precision: str, threads: int, cache_dir: Path) -> None:
+        if precision not in self.precisions:
+            raise UnsupportedError(
+                f"{type(self).__name__} does not offer precision {precision!r}; it offers {', '.join(self.precisions)}"
+            )
+        self.options = options
+        self.precision = precision
+        self.threads = threads
+        self.cache_dir = Path(cache_dir)
+        self.times = PrepareTimes()
+
+    @abstractmethod
+    def prepare(self, handle: ModelHandle) -> None: ...
+
+    def adapt_inputs(self, inputs: Inputs) -> Any:
+        """Turn a prepared batch into what `run` takes (numpy, bf16, ...); called outside timing."""
+        return inputs
+
+    @abstractmethod
+    def run(self, inputs: Any) -> Any:
+        """One inference call on a prepared batch; returns the logits in the runtime's own type."""
+
+    def to_numpy(self, output: Any) -> np.ndarray:
+        """Logits as float32 numpy (outside the timed region)."""
+        if hasattr(output, "detach"):
+            return output.detach().float().cpu().numpy()
+        return np.asarray(output, dtype=np.float32)
+
+    @abstractmethod
+    def effective(self) -> Effective: ...
+
+    @abstractmethod
+    def version(self) -> str:
+        """Version string of the library doing the work."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
