@@ -111,10 +111,15 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
     except HydraException as exc:
         return [f"cannot parse the overrides: {_one_line(exc)}"], 0
 
+    # Extra config directories (hydra.searchpath) change which group options exist.
+    search = [o.input_line for o in parsed if o.get_key_element().lstrip("+~") == "hydra.searchpath"]
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
         loader = GlobalHydra.instance().config_loader()
-        groups = {g: loader.get_group_options(g) for g in ("workload", "runtime", "measure", "experiment")}
+        groups = {
+            g: loader.get_group_options(g, config_name="config", overrides=search)
+            for g in ("workload", "runtime", "measure", "experiment")
+        }
         axes: list[list[str]] = []
         errors: list[str] = []
         for override in parsed:
@@ -147,7 +152,7 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
         for combo in itertools.islice(itertools.product(*axes), MAX_CHECKED_JOBS):
             n_jobs += 1
             try:
-                cfg = compose(config_name="config", overrides=list(combo))
+                cfg = compose(config_name="config", overrides=[*search, *combo])
                 spec_from_config(cfg)
             except ConfigError as exc:
                 message = str(exc)
@@ -218,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"harness: {line}", file=sys.stderr)
             return EXIT_BAD_INPUT
         SESSION.total_jobs = n_jobs
-    sys.argv = [sys.argv[0], *argv]
+    # argparse wants flags before the overrides; users put -m anywhere.
+    multirun_flags = [a for a in argv if a in ("-m", "--multirun")]
+    sys.argv = [sys.argv[0], *multirun_flags, *(a for a in argv if a not in multirun_flags)]
     try:
         _hydra_entry()
     except SystemExit as exc:  # Hydra reports its own errors and exits; those are bad input

@@ -1,0 +1,60 @@
+"""Real multiruns into tmp_path: rows, raw latencies, resumption, and children that die."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from harness import results
+
+
+def test_multirun_over_both_workloads_writes_one_row_per_job(cli, tmp_path: Path) -> None:
+    run = cli("-m", "workload=tiny_bert,tiny_resnet", "batch=1,3", "hydra.sweep.dir=sweep")
+    assert run.returncode == 0, run.stderr[-3000:]
+    frame = pd.read_csv(tmp_path / "sweep" / "results.csv")
+    assert len(frame) == 4
+    assert set(frame["status"]) == {"ok"}, frame[["status", "error"]].to_string()
+    assert sorted(zip(frame["workload"], frame["batch_size"], strict=True)) == [
+        ("bert", 1), ("bert", 3), ("resnet101", 1), ("resnet101", 3),
+    ]  # fmt: skip
+    assert (frame["agreement"] == 1.0).all() and (frame["max_abs_diff"] == 0.0).all()
+    assert frame["accuracy"].between(0, 1).all() and (frame["n_eval_samples"] > 0).all()
+    assert (frame["precision_effective"] == "fp32").all() and (frame["threads_effective"] == frame["threads"]).all()
+    assert (frame["latency_ms_p50_ci_low"] <= frame["latency_ms_p50"]).all()
+    assert (frame["latency_ms_p50"] <= frame["latency_ms_p50_ci_high"]).all()
+    assert frame["config_hash"].nunique() == 4 and frame["run_id"].nunique() == 4
+    assert (frame["throughput_sps"] > 0).all() and (frame["peak_rss_mb"] > 0).all()
+    latencies = results.read_latencies(tmp_path / "sweep")
+    per_run = latencies.groupby("run_id").size()
+    assert per_run.loc[frame["run_id"]].tolist() == frame["n_calls"].tolist()
+    for run_id in frame["run_id"]:
+        assert (tmp_path / "sweep" / "jobs" / run_id / "config.yaml").exists()
+    assert "results:" in run.stdout and str(tmp_path / "sweep" / "results.csv") in run.stdout
+
+    again = cli("-m", "workload=tiny_bert,tiny_resnet", "batch=1,3", "hydra.sweep.dir=sweep")
+    assert again.returncode == 0
+    assert again.stderr.count("skipped, an ok row") == 4
+    assert len(pd.read_csv(tmp_path / "sweep" / "results.csv")) == 4
+
+    forced = cli("-m", "workload=tiny_bert", "batch=1", "force=true", "hydra.sweep.dir=sweep")
+    assert forced.returncode == 0
+    assert len(pd.read_csv(tmp_path / "sweep" / "results.csv")) == 5
+
+
+def test_children_that_crash_hang_or_raise_become_rows_and_the_sweep_goes_on(cli, tmp_path: Path) -> None:
+    run = cli(
+        "-m", "workload=tiny_resnet", "runtime.name=faulty", "runtime.module=tests.faulty_runtime",
+        "+runtime.behaviour=segfault,hang,raise,sigkill,exit", "timeout_s=25", "hydra.sweep.dir=sweep",
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr[-3000:]
+    frame = pd.read_csv(tmp_path / "sweep" / "results.csv")
+    behaviour = frame["config_json"].str.extract(r'"behaviour": "(\w+)"')[0]
+    by = dict(zip(behaviour, zip(frame["status"], frame["error"], strict=True), strict=True))
+    assert by["segfault"][0] == "crashed" and "SIGSEGV" in by["segfault"][1]
+    assert by["hang"][0] == "timeout" and "timeout_s=25" in by["hang"][1]
+    assert by["raise"][0] == "error" and "the library refused this model" in by["raise"][1]
+    assert by["sigkill"][0] == "crashed" and "SIGKILL" in by["sigkill"][1]
+    assert by["exit"][0] == "crashed" and "code 3" in by["exit"][1]
+    assert frame["latency_ms_p50"].isna().all(), "a failed job must not carry made-up numbers"
+    assert frame["python_version"].notna().all(), "identity columns are filled even for dead children"
