@@ -8,6 +8,7 @@ override costs one clear line and exit code 2, not half a sweep. Exit codes: 0 a
 from __future__ import annotations
 
 import itertools
+import re
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -96,6 +97,23 @@ def _one_line(exc: BaseException) -> str:
     return "; ".join(lines[:3])
 
 
+def _unknown_key(exc: BaseException, compose: Any, overrides: list[str]) -> str | None:
+    """'unknown key X; known keys here: ...' for an override of a key the config lacks."""
+    match = re.search(r"Could not override '([^']+)'", str(exc))
+    if not match or "not in struct" not in str(exc.__cause__ or exc):
+        return None
+    key = match.group(1)
+    parent, _, leaf = key.rpartition(".")
+    others = [o for o in overrides if not o.lstrip("+~").startswith(key + "=")]
+    try:
+        node = compose(config_name="config", overrides=others)
+        node = node[parent] if parent else node
+        known = ", ".join(k for k in node.keys() if k != "hydra")
+    except Exception:
+        return None
+    return f"unknown key {key!r}; known keys{' of ' + parent if parent else ''}: {known}"
+
+
 def check_command_line(argv: list[str]) -> tuple[list[str], int]:
     """Compose and validate every job the command line asks for.
 
@@ -157,7 +175,9 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
             except ConfigError as exc:
                 message = str(exc)
             except HydraException as exc:
-                message = f"bad override in {' '.join(combo) or '(defaults)'}: {_one_line(exc)}"
+                message = _unknown_key(exc, compose, [*search, *combo]) or (
+                    f"bad override in {' '.join(combo) or '(defaults)'}: {_one_line(exc)}"
+                )
             except Exception as exc:  # a value Hydra accepted but our types cannot hold
                 message = f"bad value in {' '.join(combo)}: {type(exc).__name__}: {_one_line(exc)}"
             else:
@@ -183,7 +203,9 @@ def run_task(cfg: Any) -> None:
     spec = spec_from_config(cfg)
     number = (hydra_cfg.job.num if multirun else 0) + 1
     total = SESSION.total_jobs or 1
-    label = f"[{number}/{total}] {spec.workload.name} · {spec.runtime.name} · batch {spec.batch} · {spec.runtime.precision}"
+    label = (
+        f"[{number}/{total}] {spec.workload.name} · {spec.runtime.name} · batch {spec.batch} · {spec.runtime.precision}"
+    )
     task_overrides = [o for o in hydra_cfg.overrides.task if not o.startswith("hydra.")]
     rerun = "python -m harness " + " ".join(shlex.quote(o) for o in task_overrides) + " force=true"
     outcome = run_job_isolated(

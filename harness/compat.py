@@ -20,6 +20,7 @@ def ensure_torchvision() -> None:
         return
     try:
         import torchvision  # noqa: F401
+
         return
     except RuntimeError as exc:
         if _MISSING_OPS_MESSAGE not in str(exc):

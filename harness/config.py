@@ -86,9 +86,7 @@ class MeasureConfig:
         self.target_ci_rel = _check_number("measure.target_ci_rel", self.target_ci_rel, 0.0)
         self.max_calls = _check_int("measure.max_calls", self.max_calls, self.min_calls)
         if self.max_s < self.min_s:
-            raise ConfigError(
-                f"measure.max_s={self.max_s} is not allowed: it must be >= measure.min_s={self.min_s}"
-            )
+            raise ConfigError(f"measure.max_s={self.max_s} is not allowed: it must be >= measure.min_s={self.min_s}")
         return self
 
 
@@ -130,8 +128,7 @@ class JobSpec:
         self.measure.validate()
         if self.runtime.precision not in PRECISIONS:
             raise ConfigError(
-                f"runtime.precision={self.runtime.precision!r} is not allowed: "
-                f"choose one of {', '.join(PRECISIONS)}"
+                f"runtime.precision={self.runtime.precision!r} is not allowed: choose one of {', '.join(PRECISIONS)}"
             )
         return self
 

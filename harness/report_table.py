@@ -22,13 +22,14 @@ def table(frame: pd.DataFrame) -> str:
     """A compact, readable view of result rows."""
     rows = []
     for _, r in frame.iterrows():
+        effective = "" if pd.isna(r["precision_effective"]) else r["precision_effective"]
         p50 = _fmt(r["latency_ms_p50"], ".2f")
         if p50:
             p50 += f" [{_fmt(r['latency_ms_p50_ci_low'], '.2f')}, {_fmt(r['latency_ms_p50_ci_high'], '.2f')}]"
         error = "" if pd.isna(r["error"]) else str(r["error"]).replace("\n", " ")
         rows.append({
             "workload": r["workload"], "runtime": r["runtime"], "batch": r["batch_size"],
-            "precision": f"{r['precision_requested']}->{'' if pd.isna(r['precision_effective']) else r['precision_effective']}",
+            "precision": f"{r['precision_requested']}->{effective}",
             "threads": r["threads"], "status": r["status"],
             "p50 ms [95% CI]": p50, "p99 ms": _fmt(r["latency_ms_p99"], ".2f"),
             "samples/s": _fmt(r["throughput_sps"], ".1f"), "accuracy": _fmt(r["accuracy"], ".3f"),
@@ -59,5 +60,8 @@ def print_session_table(results_dirs: Sequence[Path], outcomes: Sequence[Any]) -
         for outcome in outcomes:
             status = outcome.row.get("status")
             if status not in (results.OK, None) and not outcome.skipped:
-                print(f"harness: {outcome.row.get('workload')} · {outcome.row.get('runtime')} · batch "
-                      f"{outcome.row.get('batch_size')}: {status}: {outcome.row.get('error')}", file=sys.stderr)
+                print(
+                    f"harness: {outcome.row.get('workload')} · {outcome.row.get('runtime')} · batch "
+                    f"{outcome.row.get('batch_size')}: {status}: {outcome.row.get('error')}",
+                    file=sys.stderr,
+                )

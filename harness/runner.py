@@ -114,9 +114,7 @@ def _child_env(spec: JobSpec) -> dict[str, str]:
     return env
 
 
-def _run_child(
-    spec: JobSpec, interpreter: Path, job_dir: Path, label: str
-) -> tuple[dict[str, Any], np.ndarray | None]:
+def _run_child(spec: JobSpec, interpreter: Path, job_dir: Path, label: str) -> tuple[dict[str, Any], np.ndarray | None]:
     read_fd, write_fd = os.pipe()
     log_path = job_dir / "job.log"
     with open(log_path, "wb") as log:

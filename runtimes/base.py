@@ -20,7 +20,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from harness.config import UnsupportedError
-
 from workloads.base import Inputs, ModelHandle
 
 

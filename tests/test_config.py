@@ -33,7 +33,9 @@ def test_groups_hold_the_expected_options() -> None:
 def test_every_combination_composes_and_instantiates(workload: str, runtime: str, measure: str, tmp_path: Path) -> None:
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        cfg = compose(config_name="config", overrides=[f"workload={workload}", f"runtime={runtime}", f"measure={measure}"])
+        cfg = compose(
+            config_name="config", overrides=[f"workload={workload}", f"runtime={runtime}", f"measure={measure}"]
+        )
     spec = spec_from_config(cfg)
     assert spec.workload.name == workload and spec.runtime.name == runtime
     assert spec.runtime.precision == "fp32", "the default comparison must be fp32 everywhere"

@@ -36,7 +36,9 @@ def test_run_job_isolated_without_hydra(tiny_bert_dir: Path, tiny_sentiment_csv:
     assert len(reference) == 1 and np.load(reference[0]).shape == (12, 2)
 
 
-def test_bf16_is_an_explicit_choice_and_read_back(tiny_bert_dir: Path, tiny_sentiment_csv: Path, tmp_path: Path) -> None:
+def test_bf16_is_an_explicit_choice_and_read_back(
+    tiny_bert_dir: Path, tiny_sentiment_csv: Path, tmp_path: Path
+) -> None:
     spec = bert_spec(tiny_bert_dir, tiny_sentiment_csv, tmp_path / "cache", precision="bf16")
     row = run_job_isolated(spec, tmp_path / "out").row
     assert row["status"] == "ok", row.get("error")
@@ -44,7 +46,9 @@ def test_bf16_is_an_explicit_choice_and_read_back(tiny_bert_dir: Path, tiny_sent
     assert row["max_abs_diff"] > 0, "bf16 cannot match the fp32 reference bit for bit"
 
 
-def test_a_missing_interpreter_is_reported_as_unavailable(tiny_bert_dir: Path, tiny_sentiment_csv: Path, tmp_path: Path) -> None:
+def test_a_missing_interpreter_is_reported_as_unavailable(
+    tiny_bert_dir: Path, tiny_sentiment_csv: Path, tmp_path: Path
+) -> None:
     spec = bert_spec(tiny_bert_dir, tiny_sentiment_csv, tmp_path / "cache", python="/no/such/python",
                      setup_hint="make setup-something")  # fmt: skip
     row = run_job_isolated(spec, tmp_path / "out").row

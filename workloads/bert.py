@@ -57,9 +57,7 @@ class BertOptions:
         if self.padding not in PADDINGS:
             raise ConfigError(f"workload.padding={self.padding!r} is not allowed: choose {' or '.join(PADDINGS)}")
         if self.attention not in ATTENTIONS:
-            raise ConfigError(
-                f"workload.attention={self.attention!r} is not allowed: choose {' or '.join(ATTENTIONS)}"
-            )
+            raise ConfigError(f"workload.attention={self.attention!r} is not allowed: choose {' or '.join(ATTENTIONS)}")
         if self.model.startswith(OFFLINE_PREFIX) and self.model != OFFLINE_MODEL:
             raise ConfigError(f"workload.model={self.model!r} is unknown; offline model: {OFFLINE_MODEL}")
         if self.dataset.startswith(OFFLINE_PREFIX) and self.dataset != OFFLINE_DATASET:
@@ -82,9 +80,7 @@ class _LogitsOnly(torch.nn.Module):
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
     ) -> torch.Tensor:
-        return self.model(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-        ).logits
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits
 
 
 def minilm_dir() -> Path:
@@ -199,9 +195,8 @@ class BertWorkload(Workload):
             frame = load_hf_dataset(opts.dataset, opts.subset, opts.split)
         for column in (opts.text_column, opts.label_column):
             if column not in frame.columns:
-                raise ConfigError(
-                    f"dataset {opts.dataset!r} has no column {column!r}; its columns: {', '.join(map(str, frame.columns))}"
-                )
+                columns = ", ".join(map(str, frame.columns))
+                raise ConfigError(f"dataset {opts.dataset!r} has no column {column!r}; its columns: {columns}")
         if len(frame) > opts.n_samples:  # a seeded sample: sorted sets (IMDB) must not give one class
             frame = frame.sample(n=opts.n_samples, random_state=self.seed)
         labels = frame[opts.label_column]
@@ -226,7 +221,8 @@ class BertWorkload(Workload):
             model = "all-MiniLM-L6-v2 fine-tuned on synthetic sentiment (offline:minilm-sentiment)"
         return {
             "model": model,
-            "dataset": self.options.dataset + (f"/{self.options.subset}" if self.options.subset else "")
+            "dataset": self.options.dataset
+            + (f"/{self.options.subset}" if self.options.subset else "")
             + f":{self.options.split}",
             "seq_len": self.options.seq_len,
             "padding": self.options.padding,

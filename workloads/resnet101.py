@@ -65,9 +65,10 @@ class ResNetOptions:
         allowed_weights = f"{', '.join(TORCHVISION_WEIGHTS)}, random, {OFFLINE_WEIGHTS}, or a state_dict file"
         if self.weights.startswith(OFFLINE_PREFIX) and self.weights != OFFLINE_WEIGHTS:
             raise ConfigError(f"workload.weights={self.weights!r} is unknown; allowed: {allowed_weights}")
-        if self.weights not in (*TORCHVISION_WEIGHTS, "random", OFFLINE_WEIGHTS) and not Path(
-            self.weights
-        ).expanduser().exists():
+        if (
+            self.weights not in (*TORCHVISION_WEIGHTS, "random", OFFLINE_WEIGHTS)
+            and not Path(self.weights).expanduser().exists()
+        ):
             raise ConfigError(f"workload.weights={self.weights!r} does not exist; allowed: {allowed_weights}")
         if self.dataset.startswith(OFFLINE_PREFIX) and self.dataset != OFFLINE_DATASET:
             raise ConfigError(f"workload.dataset={self.dataset!r} is unknown; offline dataset: {OFFLINE_DATASET}")
@@ -155,7 +156,11 @@ class ResNetWorkload(Workload):
         self._grey = True
 
     def _probe_path(self) -> Path:
-        return self.cache_dir / "models" / f"resnet101-fashion-probe-seed{self.seed}-{self.options.image_size}px.safetensors"
+        return (
+            self.cache_dir
+            / "models"
+            / f"resnet101-fashion-probe-seed{self.seed}-{self.options.image_size}px.safetensors"
+        )
 
     def prepare_assets(self, log: Any = print) -> None:
         if self.options.weights != OFFLINE_WEIGHTS or self._probe_path().exists():
@@ -214,7 +219,9 @@ class ResNetWorkload(Workload):
         path = Path(opts.dataset).expanduser()
         if path.is_dir():
             classes = sorted(p for p in path.iterdir() if p.is_dir())
-            files = [(f, k) for k, d in enumerate(classes) for f in sorted(d.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+            files = [
+                (f, k) for k, d in enumerate(classes) for f in sorted(d.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES
+            ]
             if not files:
                 raise ConfigError(
                     f"dataset {opts.dataset!r} holds no images; expected one sub-folder per class with "
