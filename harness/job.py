@@ -77,8 +77,10 @@ def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
     runtime_cls = load_component(spec.runtime.module, "RUNTIME")
     workload_options = build_options(workload_cls.Options, spec.workload.options, "workload")
     runtime_options = build_options(runtime_cls.Options, spec.runtime.options, "runtime")
-
+    # Built first: a runtime that cannot do what is asked says so before any model is loaded.
+    runtime = runtime_cls(runtime_options, spec.runtime.precision, spec.threads, cache_dir)
     workload = workload_cls(workload_options, spec.seed, cache_dir)
+
     emit("assets")
     workload.prepare_assets(log=lambda message: emit("assets", detail=message))
     emit("data")
@@ -90,29 +92,30 @@ def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
     handle = workload.load_model()
     load_s = time.perf_counter() - load_started
     reference = reference_logits(workload, handle, spec.batch, cache_dir, emit)
+    timing_batch = workload.make_batch([i % workload.n_samples for i in range(spec.batch)])  # built once
+    handle.timing_example = timing_batch
 
     emit("prepare")
-    runtime = runtime_cls(runtime_options, spec.runtime.precision, spec.threads, cache_dir)
     row["runtime_version"] = runtime.version()
-    prepare_started = time.perf_counter()
-    runtime.prepare(handle)
-    row["prepare_s"] = load_s + time.perf_counter() - prepare_started
-    row["load_s"] = load_s
-    row.update(vars(runtime.times))
-
     try:
         with torch.inference_mode():
-            timing_indices = [i % workload.n_samples for i in range(spec.batch)]
-            inputs = runtime.adapt_inputs(workload.make_batch(timing_indices))  # built once, reused
+            prepare_started = time.perf_counter()
+            runtime.prepare(handle)
+            row["prepare_s"] = load_s + time.perf_counter() - prepare_started
+            row["load_s"] = load_s
+            row.update(vars(runtime.times))
+
+            inputs = runtime.adapt_inputs(timing_batch)
             started = time.perf_counter_ns()
             runtime.run(inputs)
             row["first_inference_ms"] = (time.perf_counter_ns() - started) / 1e6
 
             emit("measure")
-            result = measure(
-                lambda: runtime.run(inputs), spec.measure, spec.batch,
-                on_progress=lambda n, rel: emit("measure", calls=n, ci_rel=rel),
-            )  # fmt: skip
+            progress = lambda n, rel: emit("measure", calls=n, ci_rel=rel)  # noqa: E731
+            # Runtimes with their own execution model (async request queues) measure themselves.
+            result = runtime.measure_custom(inputs, spec.measure, spec.batch, progress) or measure(
+                lambda: runtime.run(inputs), spec.measure, spec.batch, on_progress=progress
+            )
             row.update(result.summary())
 
             emit("accuracy", done=0, total=workload.n_samples)
@@ -127,8 +130,7 @@ def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
         effective = runtime.effective()
         row["precision_effective"] = effective.precision
         row["threads_effective"] = effective.threads
-        for key, value in effective.extra.items():
-            row[key] = value
+        row.update(effective.extra)
     finally:
         runtime.close()
     row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

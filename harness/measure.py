@@ -39,6 +39,7 @@ class Measurement:
     warmup_calls: int
     stop_reason: str  # "ci_target" | "max_s" | "max_calls"
     samples_per_call: int
+    wall_s: float | None = None  # set when calls overlap (async requests): throughput = samples / wall time
 
     def summary(self) -> dict[str, float]:
         lat = self.latencies_ms
@@ -56,8 +57,8 @@ class Measurement:
             "latency_ms_std": float(np.std(lat, ddof=1)) if len(lat) > 1 else 0.0,
             "latency_ms_min": float(np.min(lat)),
             "latency_ms_max": float(np.max(lat)),
-            # samples over the summed time of the calls: the sequential throughput of one caller
-            "throughput_sps": self.samples_per_call * len(lat) / (float(np.sum(lat)) / 1000.0),
+            # sequential calls: samples over the summed call time; overlapping calls: over wall time
+            "throughput_sps": self.samples_per_call * len(lat) / (self.wall_s or float(np.sum(lat)) / 1000.0),
             "warmup_calls": self.warmup_calls,
             "stop_reason": self.stop_reason,
         }

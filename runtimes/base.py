@@ -13,13 +13,15 @@ importing its library (the IPEX runtime lives in another interpreter).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from harness.config import UnsupportedError
+from harness.config import MeasureConfig, UnsupportedError
+from harness.measure import Measurement
 from workloads.base import Inputs, ModelHandle
 
 
@@ -70,6 +72,13 @@ class Runtime(ABC):
     @abstractmethod
     def run(self, inputs: Any) -> Any:
         """One inference call on a prepared batch; returns the logits in the runtime's own type."""
+
+    def measure_custom(
+        self, inputs: Any, cfg: MeasureConfig, batch: int, on_progress: Callable[[int, float], None]
+    ) -> Measurement | None:
+        """A runtime whose calls are not one-at-a-time (e.g. an async request queue) measures
+        itself here; None means the harness's sequential loop measures `run`."""
+        return None
 
     def to_numpy(self, output: Any) -> np.ndarray:
         """Logits as float32 numpy (outside the timed region)."""

@@ -45,6 +45,7 @@ class ModelHandle:
     example: Inputs  # batch >= 2 so exporters can treat the batch dim as dynamic
     content_hash: str  # of the weights, for conversion cache keys
     kind: str  # "transformer" | "cnn": some runtimes need per-kind options
+    timing_example: Inputs | None = None  # the measured batch: lazy compilers compile on it in prepare
 
 
 def tensor_hash(tensors: dict[str, torch.Tensor]) -> str:

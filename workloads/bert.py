@@ -49,7 +49,7 @@ class BertOptions:
     n_samples: int = 1000
     seq_len: int = 128
     padding: str = "max_length"  # "max_length": every batch is seq_len long; "longest": per batch
-    attention: str = "sdpa"  # transformers attention implementation
+    attention: str = "eager"  # transformers attention implementation; see README on sdpa
 
     def validate(self) -> None:
         self.n_samples = _check_int("workload.n_samples", self.n_samples, 1)
