@@ -38,9 +38,7 @@ def size_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in files) / 2**20
 
 
-def ensure_artifact(
-    cache_dir: Path, kind: str, key: str, times: PrepareTimes, writer: Callable[[Path], None]
-) -> Path:
+def ensure_artifact(cache_dir: Path, kind: str, key: str, times: PrepareTimes, writer: Callable[[Path], None]) -> Path:
     """The artifact directory for `key`, created by `writer(tmp_dir)` when missing.
 
     The directory appears atomically. Records into `times`: convert_s (0 on a cache hit),

@@ -1,0 +1,73 @@
+"""torch.compile with the inductor backend. Compilation happens on the measured batch inside
+prepare, so prepare_s holds the compile time and first_inference_ms a compiled call."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from harness.config import ConfigError
+from runtimes.base import Effective, Runtime
+from runtimes.torch_common import DTYPES, cast_float_inputs, module_precision
+from workloads.base import Inputs, ModelHandle
+
+MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+@dataclass
+class CompileOptions:
+    mode: str = "default"
+    dynamic: bool | None = None  # None: torch decides (static first, dynamic after a recompile)
+    fullgraph: bool = False
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"runtime.mode={self.mode!r} is not allowed: choose one of {', '.join(MODES)}")
+
+
+def dynamo_counters() -> dict[str, int]:
+    """Graphs compiled and graph breaks so far: a break means part of the model ran eagerly."""
+    from torch._dynamo.utils import counters
+
+    return {
+        "compiled_graphs": int(counters["stats"]["unique_graphs"]),
+        "graph_breaks": int(sum(counters["graph_break"].values())),
+    }
+
+
+class CompileRuntime(Runtime):
+    Options = CompileOptions
+    precisions = ("fp32", "bf16")
+    options: CompileOptions
+
+    def prepare(self, handle: ModelHandle) -> None:
+        torch._dynamo.reset()
+        torch._dynamo.utils.counters.clear()
+        self.input_names = handle.input_names
+        self.module = handle.module.to(DTYPES[self.precision]).eval()
+        self.compiled = torch.compile(
+            self.module, mode=self.options.mode, dynamic=self.options.dynamic, fullgraph=self.options.fullgraph
+        )
+        started = time.perf_counter()
+        self.run(self.adapt_inputs(handle.timing_example or handle.example))
+        self.times.compile_s = time.perf_counter() - started
+
+    def adapt_inputs(self, inputs: Inputs) -> list[torch.Tensor]:
+        cast = cast_float_inputs(inputs, self.precision)
+        return [cast[name] for name in self.input_names]
+
+    def run(self, inputs: list[torch.Tensor]) -> Any:
+        return self.compiled(*inputs)
+
+    def effective(self) -> Effective:
+        extra: dict[str, Any] = {"compile_mode": self.options.mode, **dynamo_counters()}
+        return Effective(precision=module_precision(self.module), threads=torch.get_num_threads(), extra=extra)
+
+    def version(self) -> str:
+        return torch.__version__
+
+
+RUNTIME = CompileRuntime

@@ -1,0 +1,67 @@
+"""torch.export: the whole model captured as one ATen graph with a dynamic batch (and
+sequence) dimension, saved to the conversion cache, loaded back and run as a module."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from runtimes.artifacts import artifact_key, ensure_artifact
+from runtimes.base import Effective, Runtime
+from runtimes.torch_common import DTYPES, cast_float_inputs, module_precision
+from workloads.base import Inputs, ModelHandle
+
+PROGRAM_FILE = "program.pt2"
+
+
+@dataclass
+class ExportOptions:
+    strict: bool = False  # strict=True traces with TorchDynamo's stricter checks
+
+
+class ExportRuntime(Runtime):
+    Options = ExportOptions
+    precisions = ("fp32", "bf16")
+    options: ExportOptions
+
+    def prepare(self, handle: ModelHandle) -> None:
+        self.input_names = handle.input_names
+        module = handle.module.to(DTYPES[self.precision]).eval()
+        # The example has batch >= 2: torch.export specialises a dimension it sees as 0 or 1.
+        example = tuple(self.adapt_inputs(handle.example))
+        dynamic = tuple(
+            {axis: torch.export.Dim.DYNAMIC for axis in handle.dynamic_dims.get(name, {})} for name in self.input_names
+        )
+
+        def write(directory: Path) -> None:
+            program = torch.export.export(module, example, dynamic_shapes=dynamic, strict=self.options.strict)
+            torch.export.save(program, directory / PROGRAM_FILE)
+
+        key = artifact_key(handle, "torch_export", {"precision": self.precision, "strict": self.options.strict},
+                           {"torch": torch.__version__})  # fmt: skip
+        directory = ensure_artifact(self.cache_dir, "torch_export", key, self.times, write)
+        started = time.perf_counter()
+        self.program = torch.export.load(directory / PROGRAM_FILE)
+        self.module = self.program.module()
+        self.times.compile_s = time.perf_counter() - started
+
+    def adapt_inputs(self, inputs: Inputs) -> list[torch.Tensor]:
+        cast = cast_float_inputs(inputs, self.precision)
+        return [cast[name] for name in self.input_names]
+
+    def run(self, inputs: list[torch.Tensor]) -> Any:
+        return self.module(*inputs)
+
+    def effective(self) -> Effective:
+        precision = module_precision(self.module) if any(True for _ in self.module.parameters()) else self.precision
+        return Effective(precision=precision, threads=torch.get_num_threads())
+
+    def version(self) -> str:
+        return torch.__version__
+
+
+RUNTIME = ExportRuntime
