@@ -173,17 +173,19 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
                 cfg = compose(config_name="config", overrides=[*search, *combo])
                 spec_from_config(cfg)
             except ConfigError as exc:
-                message = str(exc)
+                core = message = str(exc)
             except HydraException as exc:
+                core = _one_line(exc)
                 message = _unknown_key(exc, compose, [*search, *combo]) or (
-                    f"bad override in {' '.join(combo) or '(defaults)'}: {_one_line(exc)}"
+                    f"bad override in {' '.join(combo) or '(defaults)'}: {core}"
                 )
             except Exception as exc:  # a value Hydra accepted but our types cannot hold
-                message = f"bad value in {' '.join(combo)}: {type(exc).__name__}: {_one_line(exc)}"
+                core = f"{type(exc).__name__}: {_one_line(exc)}"
+                message = f"bad value in {' '.join(combo)}: {core}"
             else:
                 continue
-            if message not in seen:
-                seen.add(message)
+            if core not in seen:  # one line per distinct problem, not per job it spoils
+                seen.add(core)
                 errors.append(message)
     GlobalHydra.instance().clear()
     return errors, n_jobs

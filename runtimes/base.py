@@ -81,10 +81,11 @@ class Runtime(ABC):
         return None
 
     def to_numpy(self, output: Any) -> np.ndarray:
-        """Logits as float32 numpy (outside the timed region)."""
+        """Logits as a float32 numpy copy (outside the timed region). A copy, because some
+        runtimes reuse their output buffer on the next call."""
         if hasattr(output, "detach"):
-            return output.detach().float().cpu().numpy()
-        return np.asarray(output, dtype=np.float32)
+            return output.detach().float().cpu().numpy().copy()
+        return np.array(output, dtype=np.float32, copy=True)
 
     @abstractmethod
     def effective(self) -> Effective: ...

@@ -102,7 +102,7 @@ class OpenVINORuntime(Runtime):
         return self.request.infer(inputs, share_inputs=True)
 
     def to_numpy(self, output: Any) -> np.ndarray:
-        return np.asarray(output[0], dtype=np.float32)
+        return np.array(output[0], dtype=np.float32, copy=True)
 
     def measure_custom(self, inputs: Any, cfg: MeasureConfig, batch: int, on_progress: Any) -> Measurement | None:
         if self.options.num_requests == 1:

@@ -1,0 +1,93 @@
+"""ONNX Runtime with the OpenVINO execution provider (device CPU), on the same cached ONNX.
+
+The EP runs the subgraphs OpenVINO supports and leaves the rest to the CPU EP. One profiled
+call in prepare counts the nodes each provider ran (`ort_openvino_nodes`, `ort_cpu_nodes`):
+BERT exported with SDPA attention splits into many subgraphs; eager attention gives one.
+The EP does not report its precision, so it is set explicitly (INFERENCE_PRECISION_HINT via
+`load_config`) and `precision_source` says it was configured, not read back.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from harness.config import ConfigError
+from runtimes.base import Effective
+from runtimes.onnx_common import check_exporter, export_onnx, output_precision, provider_placement
+from runtimes.onnxruntime import OnnxRuntimeCPU, OnnxRuntimeOptions
+from runtimes.openvino import OV_PRECISION
+from workloads.base import ModelHandle
+
+EP = "OpenVINOExecutionProvider"
+
+
+@dataclass
+class OnnxRuntimeOpenVINOOptions(OnnxRuntimeOptions):
+    device_type: str = "CPU"
+    cache_dir: str | None = None  # the EP's compiled-blob cache
+
+    def validate(self) -> None:
+        super().validate()
+        if self.device_type != "CPU":
+            raise ConfigError(f"runtime.device_type={self.device_type!r} is not allowed: this harness measures CPU")
+        check_exporter(self.exporter)
+
+
+class OnnxRuntimeOpenVINO(OnnxRuntimeCPU):
+    Options = OnnxRuntimeOpenVINOOptions
+    options: OnnxRuntimeOpenVINOOptions
+    precisions = ("fp32", "bf16")
+
+    def provider_list(self) -> list[Any]:
+        threads = self.options.intra_op_threads or self.threads
+        ov_config = {"CPU": {"INFERENCE_PRECISION_HINT": OV_PRECISION[self.precision],
+                             "INFERENCE_NUM_THREADS": str(threads)}}  # fmt: skip
+        options = {
+            "device_type": self.options.device_type,
+            "num_of_threads": str(threads),
+            "load_config": json.dumps(ov_config),
+        }
+        if self.options.cache_dir:
+            options["cache_dir"] = self.options.cache_dir
+        return [(EP, options), "CPUExecutionProvider"]
+
+    def prepare(self, handle: ModelHandle) -> None:
+        import onnxruntime as ort
+
+        self.input_names = handle.input_names
+        self.onnx_path = export_onnx(handle, self.cache_dir, self.times, self.options.exporter, self.options.opset)
+        # One profiled call on a separate session tells which provider ran which node.
+        profiled = self.session_options()
+        profiled.enable_profiling = True
+        profiled.profile_file_prefix = str(self.cache_dir / "ort_profile")
+        probe = ort.InferenceSession(str(self.onnx_path), profiled, providers=self.provider_list())
+        probe.run(None, self.adapt_inputs(handle.timing_example or handle.example))
+        self.placement = provider_placement(probe.end_profiling())
+        del probe
+
+        started = time.perf_counter()
+        self.session = ort.InferenceSession(str(self.onnx_path), self.session_options(), providers=self.provider_list())
+        self.times.compile_s = time.perf_counter() - started
+
+    def effective(self) -> Effective:
+        base = super().effective()
+        ov_nodes = self.placement.get(EP, 0)
+        cpu_nodes = self.placement.get("CPUExecutionProvider", 0)
+        base.extra.update(
+            ort_openvino_nodes=ov_nodes,
+            ort_cpu_nodes=cpu_nodes,
+            precision_source="configured (the EP does not report it)",
+            fallback=f"{cpu_nodes} nodes ran on the CPU EP" if cpu_nodes else None,
+        )
+        if EP not in self.session.get_providers():
+            base.extra["fallback"] = "OpenVINO EP not active: everything ran on the CPU EP"
+            return base
+        # Inputs/outputs stay fp32; what OpenVINO computes in is the configured hint.
+        base.precision = self.precision if output_precision(self.session) == "fp32" else output_precision(self.session)
+        return base
+
+
+RUNTIME = OnnxRuntimeOpenVINO

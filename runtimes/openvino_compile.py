@@ -1,0 +1,105 @@
+"""torch.compile(backend="openvino").
+
+Three traps this adapter makes visible instead of hiding:
+- precision: without INFERENCE_PRECISION_HINT the backend runs bf16 on bf16-capable CPUs, so
+  the hint goes through the backend's own `config` option and is read back from every
+  OpenVINO model it compiled;
+- threads: the backend ignores torch.set_num_threads, so INFERENCE_NUM_THREADS goes through
+  `config` too and is read back;
+- fallback: on any error the backend silently compiles the graph with inductor instead; the
+  adapter counts those fallbacks (`ov_fallbacks_to_inductor`) and the partitions that did run
+  on OpenVINO (`ov_compiled_partitions`).
+ResNet needs `aot_autograd` (the default for CNN workloads here).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from runtimes.base import Effective, Runtime
+from runtimes.openvino import OV_PRECISION, ov_precision_name
+from workloads.base import Inputs, ModelHandle
+
+
+@dataclass
+class OpenVINOCompileOptions:
+    aot_autograd: bool | None = None  # None: on for CNN workloads (ResNet fails without it), off otherwise
+    dynamic: bool | None = None
+    model_caching: bool = False  # the backend's own on-disk cache of compiled partitions
+
+
+class OpenVINOCompileRuntime(Runtime):
+    Options = OpenVINOCompileOptions
+    precisions = ("fp32", "bf16")
+    options: OpenVINOCompileOptions
+
+    def prepare(self, handle: ModelHandle) -> None:
+        import openvino.torch  # noqa: F401 - registers the "openvino" backend
+        from openvino.frontend.pytorch.torchdynamo import backend as ov_backend
+        from openvino.frontend.pytorch.torchdynamo import execute as ov_execute
+
+        torch._dynamo.reset()
+        ov_execute.compiled_cache.clear()
+        self._execute = ov_execute
+        self.fallbacks: list[str] = []
+        original_fallback = ov_backend.compile_fx
+
+        def counted_fallback(subgraph: Any, example_inputs: Any) -> Any:
+            self.fallbacks.append(f"{len(list(subgraph.graph.nodes))} nodes")
+            return original_fallback(subgraph, example_inputs)
+
+        ov_backend.compile_fx = counted_fallback  # the backend's silent except-branch calls this
+        self.aot_autograd = self.options.aot_autograd if self.options.aot_autograd is not None else handle.kind == "cnn"
+        backend_options = {
+            "device": "CPU",
+            "aot_autograd": self.aot_autograd,
+            "model_caching": self.options.model_caching,
+            "cache_dir": str(self.cache_dir / "openvino_compile"),
+            "config": {
+                "INFERENCE_PRECISION_HINT": OV_PRECISION[self.precision],
+                "INFERENCE_NUM_THREADS": str(self.threads),
+            },
+        }
+        self.input_names = handle.input_names
+        self.compiled = torch.compile(
+            handle.module, backend="openvino", options=backend_options, dynamic=self.options.dynamic
+        )
+        started = time.perf_counter()
+        self.run(self.adapt_inputs(handle.timing_example or handle.example))
+        self.times.compile_s = time.perf_counter() - started
+
+    def adapt_inputs(self, inputs: Inputs) -> list[torch.Tensor]:
+        return [inputs[name] for name in self.input_names]
+
+    def run(self, inputs: list[torch.Tensor]) -> Any:
+        return self.compiled(*inputs)
+
+    def effective(self) -> Effective:
+        models = list(self._execute.compiled_cache.values())
+        precisions = sorted({ov_precision_name(m.get_property("INFERENCE_PRECISION_HINT")) for m in models})
+        threads = sorted({int(m.get_property("INFERENCE_NUM_THREADS")) for m in models})
+        if self.fallbacks:  # inductor ran (part of) the model in the module's own dtype
+            precisions.append("fp32(inductor)")
+        extra = {
+            "ov_compiled_partitions": len(models),
+            "ov_fallbacks_to_inductor": len(self.fallbacks),
+            "fallback": "; ".join(f"inductor for a {f} graph" for f in self.fallbacks) or None,
+            "aot_autograd": self.aot_autograd,
+        }
+        return Effective(
+            precision="+".join(precisions) or "none",
+            threads=threads[0] if len(threads) == 1 else None,
+            extra=extra,
+        )
+
+    def version(self) -> str:
+        import openvino as ov
+
+        return f"openvino {ov.__version__} / torch {torch.__version__}"
+
+
+RUNTIME = OpenVINOCompileRuntime
