@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 IPEX_VENV := .venv-ipex
-IPEX_STAMP := $(IPEX_VENV)/.installed-$(shell sha256sum requirements-ipex.txt | cut -c1-16)
+IPEX_STAMP := $(IPEX_VENV)/.installed-$(shell cat requirements-ipex.txt requirements-ipex-nodeps.txt | sha256sum | cut -c1-16)
 
 .PHONY: setup setup-ipex run test test-all lint benchmark clean-cache
 
@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml
 # IPEX 2.8 needs torch 2.8: it lives in its own interpreter (conf/runtime/ipex.yaml names it).
 setup-ipex: $(IPEX_STAMP)
 
-$(IPEX_STAMP): requirements-ipex.txt
+$(IPEX_STAMP): requirements-ipex.txt requirements-ipex-nodeps.txt
 	@test -x $(IPEX_VENV)/bin/python || $(PYTHON) -m venv $(IPEX_VENV)
 	$(IPEX_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-ipex.txt
+	$(IPEX_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-ipex-nodeps.txt
 	@rm -f $(IPEX_VENV)/.installed-* && touch $@
 
 # The offline default experiment: BERT (MiniLM, fine-tuned once and cached), eager, batch 1.

@@ -58,6 +58,8 @@ def score(logits: np.ndarray, labels: np.ndarray, reference: np.ndarray) -> dict
         "agreement": float(np.mean(predicted == reference.argmax(axis=1))),
         "max_abs_diff": float(np.max(np.abs(logits.astype(np.float64) - reference))),
     }
+    # relative to the largest reference logit: random-weight models have logits in the hundreds
+    result["max_rel_diff"] = result["max_abs_diff"] / max(float(np.max(np.abs(reference))), 1e-12)
     if logits.shape[1] == 2:  # binary F1 of the positive class (index 1)
         tp = float(np.sum((predicted == 1) & (labels == 1)))
         fp = float(np.sum((predicted == 1) & (labels == 0)))

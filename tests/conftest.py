@@ -64,11 +64,20 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
-@pytest.fixture
-def cli(tiny_bert_dir: Path, tiny_sentiment_csv: Path, shared_cache: Path, tmp_path: Path):
-    """Run `python -m harness` in tmp_path with the tiny workloads (tiny_bert, tiny_resnet)
-    available, a short measurement plan, and a shared cache."""
+@pytest.fixture(scope="session")
+def cli_factory(tiny_bert_dir: Path, tiny_sentiment_csv: Path, shared_cache: Path):
+    """cli_factory(cwd)(*overrides) runs `python -m harness` in cwd with the tiny workloads
+    (tiny_bert, tiny_resnet) available, a short measurement plan, and a shared cache."""
+    return lambda cwd: _cli_runner(cwd, tiny_bert_dir, tiny_sentiment_csv, shared_cache)
 
+
+@pytest.fixture
+def cli(cli_factory, tmp_path: Path):
+    """`python -m harness` in tmp_path (see cli_factory)."""
+    return cli_factory(tmp_path)
+
+
+def _cli_runner(tmp_path: Path, tiny_bert_dir: Path, tiny_sentiment_csv: Path, shared_cache: Path):
     def run(*args: str, timeout: float = 900, env: dict[str, str] | None = None) -> CliResult:
         full_env = dict(
             os.environ,
