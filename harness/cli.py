@@ -114,6 +114,19 @@ def _unknown_key(exc: BaseException, compose: Any, overrides: list[str]) -> str 
     return f"unknown key {key!r}; known keys{' of ' + parent if parent else ''}: {known}"
 
 
+def _sweeper_params(compose: Any, parsed: list[Any], search: list[str]) -> list[Any]:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    try:
+        params = compose(config_name="config", overrides=fixed, return_hydra_config=True).hydra.sweeper.params
+    except Exception:  # the per-job checks below report what is wrong with these overrides
+        return []
+    given = {o.get_key_element().lstrip("+~") for o in parsed}
+    extra = [f"{k}={v}" for k, v in (params or {}).items() if k not in given]
+    return OverridesParser.create().parse_overrides(extra)
+
+
 def check_command_line(argv: list[str]) -> tuple[list[str], int]:
     """Compose and validate every job the command line asks for.
 
@@ -138,6 +151,8 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
             g: loader.get_group_options(g, config_name="config", overrides=search)
             for g in ("workload", "runtime", "measure", "experiment")
         }
+        if multirun:  # an experiment may carry its own sweep (hydra.sweeper.params); the command line wins
+            parsed = parsed + _sweeper_params(compose, parsed, search)
         axes: list[list[str]] = []
         errors: list[str] = []
         for override in parsed:

@@ -18,7 +18,9 @@ def test_multirun_over_both_workloads_writes_one_row_per_job(cli, tmp_path: Path
     assert sorted(zip(frame["workload"], frame["batch_size"], strict=True)) == [
         ("bert", 1), ("bert", 3), ("resnet101", 1), ("resnet101", 3),
     ]  # fmt: skip
-    assert (frame["agreement"] == 1.0).all() and (frame["max_abs_diff"] == 0.0).all()
+    # eager against the cached eager reference: identical up to summation order (the reference may
+    # have been computed by an earlier job with another thread count)
+    assert (frame["agreement"] == 1.0).all() and (frame["max_rel_diff"] < 1e-5).all()
     assert frame["accuracy"].between(0, 1).all() and (frame["n_eval_samples"] > 0).all()
     assert (frame["precision_effective"] == "fp32").all() and (frame["threads_effective"] == frame["threads"]).all()
     assert (frame["latency_ms_p50_ci_low"] <= frame["latency_ms_p50"]).all()

@@ -32,6 +32,9 @@ from workloads.base import (
 )
 
 OFFLINE_MODEL = "offline:minilm-sentiment"
+BERT_BASE_PROBE = "offline:bert-base-probe"  # BERT-base shape (12 x 768), seeded weights, fitted head
+OFFLINE_MODELS = (OFFLINE_MODEL, BERT_BASE_PROBE)
+PROBE = {"n_train": 2000, "max_length": 64, "batch": 32}
 OFFLINE_DATASET = "offline:synthetic-sentiment"
 PADDINGS = ("max_length", "longest")
 ATTENTIONS = ("sdpa", "eager")
@@ -58,12 +61,12 @@ class BertOptions:
             raise ConfigError(f"workload.padding={self.padding!r} is not allowed: choose {' or '.join(PADDINGS)}")
         if self.attention not in ATTENTIONS:
             raise ConfigError(f"workload.attention={self.attention!r} is not allowed: choose {' or '.join(ATTENTIONS)}")
-        if self.model.startswith(OFFLINE_PREFIX) and self.model != OFFLINE_MODEL:
-            raise ConfigError(f"workload.model={self.model!r} is unknown; offline model: {OFFLINE_MODEL}")
+        if self.model.startswith(OFFLINE_PREFIX) and self.model not in OFFLINE_MODELS:
+            raise ConfigError(f"workload.model={self.model!r} is unknown; offline models: {', '.join(OFFLINE_MODELS)}")
         if self.dataset.startswith(OFFLINE_PREFIX) and self.dataset != OFFLINE_DATASET:
             raise ConfigError(f"workload.dataset={self.dataset!r} is unknown; offline dataset: {OFFLINE_DATASET}")
         require_existing_path(
-            "workload.model", self.model, f"a local model directory, a Hugging Face id, or {OFFLINE_MODEL}"
+            "workload.model", self.model, f"a local model directory, a Hugging Face id, or {' / '.join(OFFLINE_MODELS)}"
         )
         require_existing_path(
             "workload.dataset", self.dataset, f"a local .csv/.jsonl/.json file, a `datasets` id, or {OFFLINE_DATASET}"
@@ -129,6 +132,56 @@ def fine_tune_offline_model(out_dir: Path, seed: int, log: Any = print) -> None:
     tmp.rename(out_dir)
 
 
+def fit_bert_base_probe(out_dir: Path, seed: int, log: Any = print) -> None:
+    """A BERT-base-shaped classifier with seeded random weights whose head is a logistic-regression
+    probe on its pooled features of the synthetic training split. Not a trained BERT-base: it has
+    the study's shape and cost, and an accuracy above chance so broken runtimes still show."""
+    import torch.nn.functional as F
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    started = time.monotonic()
+    torch.manual_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(minilm_dir())  # bert-base-uncased's 30,522-token vocabulary
+    model = BertForSequenceClassification(BertConfig(num_labels=2)).eval()
+    texts, labels = sentiment_data.generate("train", PROBE["n_train"], seed)
+    features = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), PROBE["batch"]):
+            enc = tokenizer(texts[start : start + PROBE["batch"]], padding=True, truncation=True,
+                            max_length=PROBE["max_length"], return_tensors="pt")  # fmt: skip
+            features.append(model.bert(**enc).pooler_output)
+            if start % 320 == 0:
+                log(f"probe features {start}/{len(texts)}")
+    feats = torch.cat(features).double()
+    mean, std = feats.mean(0), feats.std(0).clamp_min(1e-12)
+    z, target = ((feats - mean) / std).float(), torch.tensor(labels)
+    linear = torch.nn.Linear(z.shape[1], 2)
+    optimizer = torch.optim.LBFGS(linear.parameters(), lr=1, max_iter=300, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(linear(z), target) + 1e-3 * linear.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    with torch.no_grad():  # fold the standardisation into the classifier
+        weight = linear.weight.double() / std
+        model.classifier.weight.copy_(weight.float())
+        model.classifier.bias.copy_((linear.bias.double() - weight @ mean).float())
+    model.config.id2label = {0: "negative", 1: "positive"}
+    model.config.label2id = {"negative": 0, "positive": 1}
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    (tmp / "harness_provenance.json").write_text(json.dumps({
+        "model": "BERT-base-shaped (12 layers x 768), seeded random weights, linear-probe head",
+        "task": "synthetic sentiment (workloads/sentiment_data.py)", "seed": seed, "probe": PROBE,
+        "seconds": round(time.monotonic() - started, 1),
+    }, indent=2))  # fmt: skip
+    tmp.rename(out_dir)
+
+
 class BertWorkload(Workload):
     name = "bert"
     Options = BertOptions
@@ -141,22 +194,28 @@ class BertWorkload(Workload):
 
     # -- model ---------------------------------------------------------------------------
     def _offline_dir(self) -> Path:
-        return self.cache_dir / "models" / f"minilm-sentiment-seed{self.seed}"
+        name = "minilm-sentiment" if self.options.model == OFFLINE_MODEL else "bert-base-probe"
+        return self.cache_dir / "models" / f"{name}-seed{self.seed}"
 
     def model_source(self) -> str:
-        if self.options.model == OFFLINE_MODEL:
+        if self.options.model in OFFLINE_MODELS:
             return str(self._offline_dir())
         return str(Path(self.options.model).expanduser()) if looks_like_path(self.options.model) else self.options.model
 
     def prepare_assets(self, log: Any = print) -> None:
-        if self.options.model != OFFLINE_MODEL or self._offline_dir().exists():
+        if self.options.model not in OFFLINE_MODELS or self._offline_dir().exists():
             return
         from harness.locking import file_lock
 
         with file_lock(self._offline_dir().with_suffix(".lock")):
-            if not self._offline_dir().exists():
+            if self._offline_dir().exists():
+                return
+            if self.options.model == OFFLINE_MODEL:
                 log("one-off prepare: fine-tuning the offline MiniLM sentiment classifier (about a minute)")
                 fine_tune_offline_model(self._offline_dir(), self.seed, log)
+            else:
+                log("one-off prepare: fitting the BERT-base-shaped probe head (a few minutes)")
+                fit_bert_base_probe(self._offline_dir(), self.seed, log)
 
     def load_model(self) -> ModelHandle:
         from transformers import AutoModelForSequenceClassification
@@ -216,9 +275,11 @@ class BertWorkload(Workload):
         return {name: enc[name] for name in ("input_ids", "attention_mask", "token_type_ids")}
 
     def describe(self) -> dict[str, Any]:
-        model = self.options.model
-        if model == OFFLINE_MODEL:
-            model = "all-MiniLM-L6-v2 fine-tuned on synthetic sentiment (offline:minilm-sentiment)"
+        model = {
+            OFFLINE_MODEL: "all-MiniLM-L6-v2 fine-tuned on synthetic sentiment (offline:minilm-sentiment)",
+            BERT_BASE_PROBE: "BERT-base-shaped 12x768, seeded random weights + linear probe head, not a trained "
+            "BERT-base (offline:bert-base-probe)",
+        }.get(self.options.model, self.options.model)
         return {
             "model": model,
             "dataset": self.options.dataset

@@ -1,0 +1,101 @@
+"""Shared analysis of result sets: loading several sources, picking the row that stands for a
+configuration, speed-ups over eager, significance of latency differences, environment facts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness import results
+
+# What identifies "the same measurement" across result sets.
+CONFIG_KEY = ["workload", "runtime", "batch_size", "precision_requested"]
+# Facts whose difference makes two result sets not directly comparable.
+ENVIRONMENT_COLUMNS = ["cpu_model", "cpu_flags", "hostname", "python_version", "torch_version", "runtime_version",
+                       "harness_git_sha", "threads"]  # fmt: skip
+SIGNIFICANCE_P = 0.01
+
+
+def source_dir(path: Path) -> Path:
+    path = Path(path)
+    return path if path.is_dir() else path.parent
+
+
+def load(paths: Sequence[Path]) -> pd.DataFrame:
+    """Rows of every source, with `source` (the directory) added; raw latencies stay on disk."""
+    frames = []
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist; give sweep directories or results.csv/.parquet files")
+        frame = results.read_results(path)
+        frame["source"] = str(source_dir(path))
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else results.read_results(Path("/nonexistent"))
+
+
+def latest(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per configuration: the newest ok row, else the newest row (which says why it failed)."""
+    frame = frame.assign(_ok=(frame["status"] == results.OK).astype(int)).sort_values(["_ok", "started_at"])
+    return frame.drop_duplicates(CONFIG_KEY, keep="last").drop(columns="_ok").reset_index(drop=True)
+
+
+def with_speedup(frame: pd.DataFrame) -> pd.DataFrame:
+    """Adds `speedup_vs_eager`: eager's p50 over this row's, at the same workload, batch, precision."""
+    eager = frame[(frame["runtime"] == "eager") & (frame["status"] == results.OK)]
+    base = eager.set_index(["workload", "batch_size", "precision_requested"])["latency_ms_p50"]
+    base = base[~base.index.duplicated(keep="last")]
+    keys = list(zip(frame["workload"], frame["batch_size"], frame["precision_requested"], strict=True))
+    frame = frame.copy()
+    frame["speedup_vs_eager"] = [base.get(k, np.nan) / p if p and p == p else np.nan
+                                 for k, p in zip(keys, frame["latency_ms_p50"], strict=True)]  # fmt: skip
+    return frame
+
+
+def raw_latencies(source: str, run_id: str) -> np.ndarray | None:
+    latencies = results.read_latencies(Path(source))
+    if latencies.empty:
+        return None
+    values = latencies.loc[latencies["run_id"] == run_id, "latency_ms"].to_numpy()
+    return values if len(values) else None
+
+
+def mann_whitney_p(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided Mann-Whitney U p-value (normal approximation with tie correction)."""
+    n1, n2 = len(a), len(b)
+    ranks = pd.Series(np.concatenate([a, b])).rank().to_numpy()
+    u = ranks[:n1].sum() - n1 * (n1 + 1) / 2
+    _, counts = np.unique(np.concatenate([a, b]), return_counts=True)
+    n = n1 + n2
+    tie = float(np.sum(counts**3 - counts)) / (n * (n - 1)) if n > 1 else 0.0
+    sigma = math.sqrt(n1 * n2 / 12 * ((n + 1) - tie))
+    if sigma == 0:
+        return 1.0
+    z = (u - n1 * n2 / 2) / sigma
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
+def latency_verdict(a: pd.Series, b: pd.Series) -> tuple[str, float, str]:
+    """(verdict of B against A, p50 ratio B/A, how it was decided)."""
+    ratio = b["latency_ms_p50"] / a["latency_ms_p50"]
+    raw_a, raw_b = raw_latencies(a["source"], a["run_id"]), raw_latencies(b["source"], b["run_id"])
+    if raw_a is not None and raw_b is not None and len(raw_a) >= 5 and len(raw_b) >= 5:
+        p = mann_whitney_p(raw_a, raw_b)
+        significant, method = p < SIGNIFICANCE_P, f"Mann-Whitney p={p:.2g}"
+    else:  # no raw latencies: the p50 confidence intervals must not overlap
+        significant = b["latency_ms_p50_ci_low"] > a["latency_ms_p50_ci_high"] or (
+            b["latency_ms_p50_ci_high"] < a["latency_ms_p50_ci_low"]
+        )
+        method = "p50 95% CIs " + ("disjoint" if significant else "overlap")
+    if not significant:
+        return "no significant difference", ratio, method
+    return ("slower" if ratio > 1 else "faster"), ratio, method
+
+
+def environment(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """Distinct values of each environment column in these rows."""
+    return {c: sorted({str(v) for v in frame[c].dropna().unique()}) for c in ENVIRONMENT_COLUMNS if c in frame}

@@ -1,0 +1,100 @@
+"""`python -m harness.compare A B [--fail-on-regression PCT]`: a reviewer's verdict.
+
+Joins the rows of two result sets (results files or sweep directories) on their configuration
+(workload, runtime, batch size, requested precision) and prints, per row, the p50 ratio B/A with
+a verdict — faster / slower / no significant difference, from a Mann-Whitney test on the raw
+latencies (or, without them, from the p50 confidence intervals) — the accuracy and agreement
+changes, and every environment difference. With --fail-on-regression PCT it exits 1 when any
+row of B is significantly slower than A by more than PCT percent, so it can gate CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from harness import analysis, results
+
+
+def compare(a_paths: list[Path], b_paths: list[Path]) -> tuple[pd.DataFrame, dict[str, tuple[list[str], list[str]]]]:
+    """(one row per shared configuration with the verdict, environment differences A vs B)."""
+    a = analysis.latest(analysis.load(a_paths))
+    b = analysis.latest(analysis.load(b_paths))
+    joined = a.merge(b, on=analysis.CONFIG_KEY, how="outer", suffixes=("_a", "_b"), indicator=True)
+    rows = []
+    for _, row in joined.iterrows():
+        key = {k: row[k] for k in analysis.CONFIG_KEY}
+        if row["_merge"] != "both":
+            rows.append({**key, "verdict": f"only in {'A' if row['_merge'] == 'left_only' else 'B'}"})
+            continue
+        side_a = pd.Series({c[:-2]: row[c] for c in row.index if c.endswith("_a")})
+        side_b = pd.Series({c[:-2]: row[c] for c in row.index if c.endswith("_b")})
+        out = {**key, "p50_ms_a": side_a["latency_ms_p50"], "p50_ms_b": side_b["latency_ms_p50"]}
+        if side_a["status"] != results.OK or side_b["status"] != results.OK:
+            out["verdict"] = f"not comparable (status A={side_a['status']}, B={side_b['status']})"
+        else:
+            verdict, ratio, method = analysis.latency_verdict(side_a, side_b)
+            out.update(p50_ratio=ratio, verdict=verdict, evidence=method)
+            out["accuracy_change"] = side_b["accuracy"] - side_a["accuracy"]
+            out["agreement_change"] = side_b["agreement"] - side_a["agreement"]
+        differs = [c for c in ("runtime_version", "threads", "precision_effective", "config_hash")
+                   if str(side_a.get(c)) != str(side_b.get(c))]  # fmt: skip
+        out["differs"] = ", ".join(f"{c}: {side_a.get(c)} -> {side_b.get(c)}" for c in differs)
+        rows.append(out)
+    env_a, env_b = analysis.environment(a), analysis.environment(b)
+    env_diff = {c: (env_a[c], env_b.get(c, [])) for c in env_a if env_a[c] != env_b.get(c, [])}
+    return pd.DataFrame(rows), env_diff
+
+
+def regressions(table: pd.DataFrame, pct: float) -> pd.DataFrame:
+    if "p50_ratio" not in table:
+        return table.iloc[0:0]
+    return table[(table["verdict"] == "slower") & (table["p50_ratio"] > 1 + pct / 100)]
+
+
+def render(table: pd.DataFrame, env_diff: dict[str, tuple[list[str], list[str]]]) -> str:
+    view = table.copy()
+    for column, fmt in (("p50_ms_a", "{:.3f}"), ("p50_ms_b", "{:.3f}"), ("p50_ratio", "{:.3f}"),
+                        ("accuracy_change", "{:+.4f}"), ("agreement_change", "{:+.4f}")):  # fmt: skip
+        if column in view:
+            view[column] = view[column].map(lambda v, f=fmt: "" if pd.isna(v) else f.format(v))
+    lines = [view.fillna("").to_string(index=False), ""]
+    if env_diff:
+        lines.append("environment differences (A -> B):")
+        lines += [f"  {c}: {', '.join(a) or '-'} -> {', '.join(b) or '-'}" for c, (a, b) in env_diff.items()]
+    else:
+        lines.append("environment: identical (CPU, flags, host, versions, threads)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.compare", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("a", type=Path, help="baseline: a sweep directory or a results file")
+    parser.add_argument("b", type=Path, help="candidate: a sweep directory or a results file")
+    parser.add_argument("--fail-on-regression", type=float, metavar="PCT", default=None,
+                        help="exit 1 if any row of B is significantly slower than A by more than PCT%%")  # fmt: skip
+    args = parser.parse_args(argv)
+    try:
+        table, env_diff = compare([args.a], [args.b])
+    except FileNotFoundError as exc:
+        print(f"harness.compare: {exc}", file=sys.stderr)
+        return 2
+    if table.empty:
+        print("harness.compare: no result rows to compare", file=sys.stderr)
+        return 2
+    print(render(table, env_diff))
+    if args.fail_on_regression is not None:
+        bad = regressions(table, args.fail_on_regression)
+        if not bad.empty:
+            print(f"\n{len(bad)} row(s) slower by more than {args.fail_on_regression:g}% with significance",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

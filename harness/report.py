@@ -1,0 +1,237 @@
+"""`python -m harness.report PATH...`: tables, plots and flags for result sets.
+
+Writes report.md, report.html and plots/*.png beside the data (in the first PATH's directory,
+or --out). Per workload: a runtime x batch table (p50 with CI, p99, throughput, speed-up over
+eager at the same batch and precision, accuracy, agreement, effective precision) and four
+plots; then the environment and every row that deserves a second look.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from harness import analysis, results  # noqa: E402
+
+ACCURACY_DROP = 0.01  # more than 1 point below eager is flagged
+MIN_AGREEMENT = 0.99
+
+
+@dataclass
+class Report:
+    out_dir: Path
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # workload -> table
+    plots: dict[str, list[Path]] = field(default_factory=dict)  # workload -> PNGs
+    flags: list[str] = field(default_factory=list)
+    environment: dict[str, list[str]] = field(default_factory=dict)
+    reruns: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def _ci(row: pd.Series) -> str:
+    if pd.isna(row["latency_ms_p50"]):
+        return ""
+    return f"{row['latency_ms_p50']:.3f} [{row['latency_ms_p50_ci_low']:.3f}, {row['latency_ms_p50_ci_high']:.3f}]"
+
+
+def workload_table(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.sort_values(["precision_requested", "runtime", "batch_size"])
+    fmt = lambda v, f: "" if pd.isna(v) else format(v, f)  # noqa: E731
+    return pd.DataFrame({
+        "runtime": frame["runtime"], "batch": frame["batch_size"], "precision": frame["precision_requested"],
+        "status": frame["status"], "p50 ms [95% CI]": frame.apply(_ci, axis=1),
+        "p99 ms": frame["latency_ms_p99"].map(lambda v: fmt(v, ".3f")),
+        "samples/s": frame["throughput_sps"].map(lambda v: fmt(v, ".1f")),
+        "speed-up vs eager": frame["speedup_vs_eager"].map(lambda v: fmt(v, ".2f")),
+        "accuracy": frame["accuracy"].map(lambda v: fmt(v, ".4f")),
+        "agreement": frame["agreement"].map(lambda v: fmt(v, ".4f")),
+        "effective precision": frame["precision_effective"].fillna(""),
+    }).reset_index(drop=True)  # fmt: skip
+
+
+def flagged_rows(frame: pd.DataFrame) -> list[str]:
+    flags = []
+    label = lambda r: f"{r['workload']} · {r['runtime']} · batch {r['batch_size']} · {r['precision_requested']}"  # noqa: E731
+    eager = frame[(frame["runtime"] == "eager") & (frame["status"] == results.OK)]
+    eager_acc = eager.set_index(["workload", "batch_size", "precision_requested"])["accuracy"]
+    eager_acc = eager_acc[~eager_acc.index.duplicated(keep="last")]
+    for _, r in frame.iterrows():
+        if r["status"] != results.OK:
+            flags.append(f"{label(r)}: status {r['status']}: {str(r['error'])[:300]}")
+            continue
+        base = eager_acc.get((r["workload"], r["batch_size"], r["precision_requested"]))
+        if base is not None and r["accuracy"] < base - ACCURACY_DROP:
+            flags.append(f"{label(r)}: accuracy {r['accuracy']:.4f} is more than 1 point below eager's {base:.4f}")
+        if r["agreement"] < MIN_AGREEMENT:
+            flags.append(f"{label(r)}: agreement with eager fp32 {r['agreement']:.4f} < {MIN_AGREEMENT}")
+        if str(r["precision_effective"]) != str(r["precision_requested"]):
+            flags.append(f"{label(r)}: effective precision {r['precision_effective']} differs from requested")
+        if isinstance(r.get("fallback"), str) and r["fallback"]:
+            flags.append(f"{label(r)}: fallback: {r['fallback']}")
+    env = analysis.environment(frame)
+    mixed = {c: v for c, v in env.items() if len(v) > 1 and c != "threads"}
+    if mixed:
+        flags.append("results from mixed environments: " + "; ".join(f"{c}: {', '.join(v)}" for c, v in mixed.items()))
+    return flags
+
+
+def _lines_by_runtime(ax: plt.Axes, frame: pd.DataFrame, column: str, with_ci: bool) -> None:
+    for runtime, group in frame.groupby("runtime"):
+        group = group.sort_values("batch_size")
+        if with_ci:
+            low = group[column] - group["latency_ms_p50_ci_low"]
+            high = group["latency_ms_p50_ci_high"] - group[column]
+            ax.errorbar(group["batch_size"], group[column], yerr=[low, high], marker="o", capsize=3, label=runtime)
+        else:
+            ax.plot(group["batch_size"], group[column], marker="o", label=runtime)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted(frame["batch_size"].unique()))
+    ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.set_xlabel("batch size (samples per call)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def plot_workload(frame: pd.DataFrame, workload: str, precision: str, out: Path) -> list[Path]:
+    ok = frame[frame["status"] == results.OK]
+    if ok.empty:
+        return []
+    out.mkdir(parents=True, exist_ok=True)
+    stem, paths = f"{workload}-{precision}", []
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    _lines_by_runtime(ax, ok, "latency_ms_p50", with_ci=True)
+    ax.set_yscale("log")
+    ax.set_ylabel("p50 latency per call (ms, log scale; bars: 95% CI)")
+    ax.set_title(f"{workload} ({precision}): p50 latency vs batch size")
+    paths.append(_save(fig, out / f"{stem}-latency.png"))
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    _lines_by_runtime(ax, ok, "throughput_sps", with_ci=False)
+    ax.set_ylabel("throughput (samples/s)")
+    ax.set_title(f"{workload} ({precision}): throughput vs batch size")
+    paths.append(_save(fig, out / f"{stem}-throughput.png"))
+
+    grid = ok.pivot_table(index="runtime", columns="batch_size", values="speedup_vs_eager", aggfunc="last")
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(grid) + 2))
+    data = grid.to_numpy(dtype=float)
+    limit = max(abs(np.log2(np.nanmax(data))), abs(np.log2(np.nanmin(data))), 0.1) if np.isfinite(data).any() else 1
+    image = ax.imshow(np.log2(data), cmap="RdYlGn", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_xticks(range(len(grid.columns)), [str(c) for c in grid.columns])
+    ax.set_yticks(range(len(grid.index)), list(grid.index))
+    for (i, j), value in np.ndenumerate(data):
+        ax.text(j, i, "" if np.isnan(value) else f"{value:.2f}x", ha="center", va="center", fontsize=8)
+    ax.set_xlabel("batch size")
+    ax.set_title(f"{workload} ({precision}): speed-up over eager (p50), same batch and precision")
+    fig.colorbar(image, ax=ax, label="log2 speed-up (green: faster than eager)")
+    paths.append(_save(fig, out / f"{stem}-speedup.png"))
+
+    per_runtime = ok.groupby("runtime")[["first_inference_ms", "prepare_s"]].median()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    per_runtime["first_inference_ms"].plot.barh(ax=axes[0], color="tab:orange")
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel("first inference after prepare (ms, log; median over batch sizes)")
+    per_runtime["prepare_s"].plot.barh(ax=axes[1], color="tab:blue")
+    axes[1].set_xlabel("prepare: load + convert + compile (s; median over batch sizes)")
+    fig.suptitle(f"{workload} ({precision}): start-up costs per runtime")
+    paths.append(_save(fig, out / f"{stem}-startup.png"))
+    return paths
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def build(paths: Sequence[Path], out_dir: Path | None = None) -> Report:
+    frame = analysis.with_speedup(analysis.latest(analysis.load(paths)))
+    report = Report(out_dir=Path(out_dir) if out_dir else analysis.source_dir(Path(paths[0])))
+    for (workload, precision), group in frame.groupby(["workload", "precision_requested"]):
+        name = f"{workload} · {precision}"
+        report.tables[name] = workload_table(group)
+        report.plots[name] = plot_workload(group, workload, precision, report.out_dir / "plots")
+    report.flags = flagged_rows(frame)
+    report.environment = analysis.environment(frame)
+    report.reruns = frame[["workload", "runtime", "batch_size", "precision_requested", "source", "run_id"]].assign(
+        command=lambda f: [f"python -m harness.rerun {s} {r}" for s, r in zip(f["source"], f["run_id"], strict=True)]
+    )
+    return report
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    cells = lambda values: "| " + " | ".join(str(v).replace("|", "\\|") for v in values) + " |"  # noqa: E731
+    lines = [cells(frame.columns), "| " + " | ".join("---" for _ in frame.columns) + " |"]
+    return "\n".join(lines + [cells(row) for row in frame.itertuples(index=False)])
+
+
+def to_markdown(report: Report) -> str:
+    out = ["# Benchmark report", ""]
+    for name, table in report.tables.items():
+        out += [f"## {name}", "", markdown_table(table), ""]
+        out += [f"![{p.stem}](plots/{p.name})" for p in report.plots.get(name, [])] + [""]
+    out += ["## Environment", ""] + [f"- **{k}**: {', '.join(v)}" for k, v in report.environment.items()] + [""]
+    out += ["## Flagged rows", ""] + ([f"- {f}" for f in report.flags] or ["None."]) + [""]
+    out += ["## Re-run a row", "", "Each row re-runs alone from what is stored with it, and compares itself:", ""]
+    out += [markdown_table(report.reruns[["workload", "runtime", "batch_size", "precision_requested", "command"]])]
+    return "\n".join(out) + "\n"
+
+
+def to_html(report: Report) -> str:
+    esc = html.escape
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>Benchmark report</title><style>",
+             "body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;font-size:13px}",
+             "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}img{max-width:100%;margin:8px 0}",
+             "</style></head><body><h1>Benchmark report</h1>"]  # fmt: skip
+    for name, table in report.tables.items():
+        parts += [f"<h2>{esc(name)}</h2>", table.to_html(index=False, escape=True)]
+        parts += [f"<img src='plots/{esc(p.name)}' alt='{esc(p.stem)}'>" for p in report.plots.get(name, [])]
+    parts += ["<h2>Environment</h2><ul>"]
+    parts += [f"<li><b>{esc(k)}</b>: {esc(', '.join(v))}</li>" for k, v in report.environment.items()] + ["</ul>"]
+    parts += ["<h2>Flagged rows</h2><ul>"] + [f"<li>{esc(f)}</li>" for f in report.flags or ["None."]] + ["</ul>"]
+    parts += ["<h2>Re-run a row</h2>", report.reruns.drop(columns=["source", "run_id"]).to_html(index=False)]
+    return "\n".join(parts + ["</body></html>"])
+
+
+def write(report: Report) -> tuple[Path, Path]:
+    report.out_dir.mkdir(parents=True, exist_ok=True)
+    md, page = report.out_dir / "report.md", report.out_dir / "report.html"
+    md.write_text(to_markdown(report))
+    page.write_text(to_html(report))
+    return md, page
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("paths", nargs="+", type=Path, help="sweep directories or results.csv/.parquet files")
+    parser.add_argument("--out", type=Path, default=None, help="where to write (default: beside the first PATH)")
+    args = parser.parse_args(argv)
+    try:
+        report = build(args.paths, args.out)
+    except FileNotFoundError as exc:
+        print(f"harness.report: {exc}", file=sys.stderr)
+        return 2
+    if not report.tables:
+        print("harness.report: no result rows found", file=sys.stderr)
+        return 2
+    md, page = write(report)
+    print(f"report: {md}\nreport: {page}\nplots: {report.out_dir / 'plots'}")
+    for flag in report.flags:
+        print(f"flag: {flag}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Real-size runs with the offline defaults (slow: `make test-all`). The first run fine-tunes the
+BERT head and fits the ResNet probe into the cache (a few minutes), as `make run` does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.envinfo import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def test_offline_defaults_are_accurate_and_agree_with_eager(tmp_path: Path) -> None:
+    cache = os.environ.get("HARNESS_TEST_CACHE", str(PROJECT_ROOT / "outputs" / "cache"))
+    command = [sys.executable, "-m", "harness", "-m", "workload=bert,resnet101", "runtime=eager,openvino",
+               f"cache_dir={cache}", "measure.max_s=5", "hydra.sweep.dir=sweep"]  # fmt: skip
+    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=3600,
+                         env=dict(os.environ, PYTHONPATH=str(PROJECT_ROOT)))  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    frame = pd.read_csv(tmp_path / "sweep" / "results.csv").set_index(["workload", "runtime"])
+    assert (frame["status"] == "ok").all()
+    assert frame.loc[("bert", "eager"), "accuracy"] > 0.9
+    assert frame.loc[("resnet101", "eager"), "accuracy"] > 0.6  # chance is 0.1
+    assert (frame["agreement"] >= 0.99).all()
+    assert (frame["precision_effective"] == "fp32").all()

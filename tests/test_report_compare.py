@@ -1,0 +1,141 @@
+"""Reports, compare verdicts and single-row re-runs: synthetic result sets with known
+differences, and a real tiny sweep."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness import compare, report, results
+from harness.cli import check_command_line
+
+ENV = {"cpu_model": "CPU X", "cpu_flags": "avx2", "hostname": "h", "python_version": "3.11.7",
+       "torch_version": "2.13.0", "runtime_version": "1", "harness_git_sha": "abc", "threads": 2}  # fmt: skip
+
+
+def make_set(directory: Path, rows: list[dict], seed: int, env: dict | None = None) -> Path:
+    """Rows of known medians (ms) with 300 raw latencies each, 2% spread."""
+    rng = np.random.default_rng(seed)
+    for k, spec in enumerate(rows):
+        median = spec.pop("median")
+        latencies = rng.normal(median, 0.02 * median, 300)
+        row = {
+            "run_id": f"{directory.name}-{k}", "config_hash": f"h{k}", "workload": "bert", "batch_size": 1,
+            "precision_requested": "fp32", "precision_effective": "fp32", "status": "ok", "accuracy": 0.9,
+            "agreement": 1.0, "started_at": f"2026-01-01T00:00:{k:02d}", "latency_ms_p50": float(np.median(latencies)),
+            "latency_ms_p50_ci_low": float(np.percentile(latencies, 45)),
+            "latency_ms_p50_ci_high": float(np.percentile(latencies, 55)), "latency_ms_p99": float(median * 1.1),
+            "throughput_sps": 1000 / median, "first_inference_ms": 1.0, "prepare_s": 1.0,
+            **(env or ENV), **spec,
+        }  # fmt: skip
+        results.append_result(directory, row, latencies)
+    return directory
+
+
+@pytest.fixture
+def two_sets(tmp_path: Path) -> tuple[Path, Path]:
+    a = make_set(tmp_path / "a", [{"runtime": "eager", "median": 10.0}, {"runtime": "openvino", "median": 5.0},
+                                  {"runtime": "compile", "median": 8.0}], seed=1)  # fmt: skip
+    b = make_set(tmp_path / "b", [{"runtime": "eager", "median": 10.0}, {"runtime": "openvino", "median": 6.0},
+                                  {"runtime": "compile", "median": 6.4, "accuracy": 0.85}], seed=2,
+                 env={**ENV, "torch_version": "2.14.0"})  # fmt: skip
+    return a, b
+
+
+def test_compare_gives_the_known_verdicts(two_sets: tuple[Path, Path]) -> None:
+    table, env_diff = compare.compare([two_sets[0]], [two_sets[1]])
+    verdicts = table.set_index("runtime")["verdict"].to_dict()
+    assert verdicts == {"eager": "no significant difference", "openvino": "slower", "compile": "faster"}
+    ratios = table.set_index("runtime")["p50_ratio"]
+    assert ratios["openvino"] == pytest.approx(1.2, rel=0.02) and ratios["compile"] == pytest.approx(0.8, rel=0.02)
+    assert table.set_index("runtime").loc["compile", "accuracy_change"] == pytest.approx(-0.05)
+    assert env_diff == {"torch_version": (["2.13.0"], ["2.14.0"])}
+    assert table["evidence"].str.startswith("Mann-Whitney").all()
+
+
+def test_compare_gates_on_regressions(two_sets: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = two_sets
+    assert compare.main([str(a), str(b), "--fail-on-regression", "10"]) == 1
+    assert compare.main([str(a), str(b), "--fail-on-regression", "30"]) == 0
+    assert compare.main([str(a / "results.csv"), str(b / "results.parquet")]) == 0
+    out = capsys.readouterr().out
+    assert "torch_version: 2.13.0 -> 2.14.0" in out and "slower" in out
+
+
+def test_compare_without_raw_latencies_uses_the_confidence_intervals(two_sets: tuple[Path, Path]) -> None:
+    for directory in two_sets:
+        (directory / "latencies.parquet").unlink()
+    table, _ = compare.compare([two_sets[0]], [two_sets[1]])
+    assert table.set_index("runtime")["verdict"].to_dict()["openvino"] == "slower"
+    assert table["evidence"].str.startswith("p50 95% CIs").all()
+
+
+def test_compare_names_a_missing_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert compare.main([str(tmp_path / "nope"), str(tmp_path)]) == 2
+    assert "nope does not exist" in capsys.readouterr().err
+
+
+def test_report_flags_what_deserves_a_second_look(tmp_path: Path) -> None:
+    make_set(tmp_path / "s", [
+        {"runtime": "eager", "median": 10.0, "accuracy": 0.90},
+        {"runtime": "openvino", "median": 5.0, "accuracy": 0.85, "agreement": 0.95, "precision_effective": "bf16"},
+        {"runtime": "ipex", "median": 5.0, "status": "error", "error": "boom"},
+        {"runtime": "compile", "median": 9.0, "hostname": "other"},
+    ], seed=3)  # fmt: skip
+    flags = " | ".join(report.build([tmp_path / "s"]).flags)
+    assert "openvino · batch 1 · fp32: accuracy 0.8500 is more than 1 point below eager's 0.9000" in flags
+    assert "agreement with eager fp32 0.9500" in flags
+    assert "effective precision bf16 differs from requested" in flags
+    assert "ipex · batch 1 · fp32: status error: boom" in flags
+    assert "mixed environments: hostname: h, other" in flags
+
+
+def test_report_from_a_real_tiny_sweep(cli, tmp_path: Path) -> None:
+    run = cli("-m", "workload=tiny_resnet", "runtime=eager,openvino", "batch=1,2", "hydra.sweep.dir=sweep")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert report.main([str(tmp_path / "sweep")]) == 0
+    frame = pd.read_csv(tmp_path / "sweep" / "results.csv")
+    markdown = (tmp_path / "sweep" / "report.md").read_text()
+    assert "## resnet101 · fp32" in markdown and "## Environment" in markdown and "## Flagged rows" in markdown
+    for _, row in frame.iterrows():  # every row's numbers appear as in the CSV
+        assert f"{row['latency_ms_p50']:.3f} [{row['latency_ms_p50_ci_low']:.3f}, " in markdown
+        assert f"python -m harness.rerun {tmp_path / 'sweep'} {row['run_id']}" in markdown
+    openvino = frame[frame["runtime"] == "openvino"].set_index("batch_size")["latency_ms_p50"]
+    eager = frame[frame["runtime"] == "eager"].set_index("batch_size")["latency_ms_p50"]
+    table = report.build([tmp_path / "sweep"]).tables["resnet101 · fp32"]
+    shown = table[table["runtime"] == "openvino"].set_index("batch")["speed-up vs eager"]
+    for batch in (1, 2):
+        assert shown[batch] == f"{eager[batch] / openvino[batch]:.2f}"
+    plots = sorted(p.name for p in (tmp_path / "sweep" / "plots").glob("*.png"))
+    assert plots == [f"resnet101-fp32-{k}.png" for k in ("latency", "speedup", "startup", "throughput")]
+    assert all((tmp_path / "sweep" / "plots" / p).stat().st_size > 10_000 for p in plots)
+    page = (tmp_path / "sweep" / "report.html").read_text()
+    assert page.count("<img src='plots/") == 4 and "<table" in page
+
+    run_id = frame["run_id"].iloc[0]
+    rerun = _python("-m", "harness.rerun", str(tmp_path / "sweep"), run_id, "--tolerance", "1000", cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr[-2000:]
+    assert re.search(r"accuracy (\S+) -> \1; agreement (\S+) -> \2", rerun.stdout) and "reproduced" in rerun.stdout
+    again = pd.read_csv(tmp_path / "sweep" / "reruns" / "results.csv")
+    assert again["config_hash"].tolist() == [frame["config_hash"].iloc[0]]
+
+
+def _python(*args: str, cwd: Path):
+    import os
+    import subprocess
+    import sys
+
+    from harness.envinfo import PROJECT_ROOT
+
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_study_experiment_is_the_studys_grid() -> None:
+    errors, n_jobs = check_command_line(["+experiment=study", "-m"])
+    assert errors == [] and n_jobs == 2 * 8 * 3
+    assert check_command_line(["+experiment=study", "-m", "batch=1"]) == ([], 16)
