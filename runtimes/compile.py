@@ -11,7 +11,7 @@ import torch
 
 from harness.config import ConfigError
 from runtimes.base import Effective, Runtime
-from runtimes.torch_common import DTYPES, cast_float_inputs, module_precision
+from runtimes.torch_common import DTYPES, module_precision, positional_inputs
 from workloads.base import Inputs, ModelHandle
 
 MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -56,8 +56,7 @@ class CompileRuntime(Runtime):
         self.times.compile_s = time.perf_counter() - started
 
     def adapt_inputs(self, inputs: Inputs) -> list[torch.Tensor]:
-        cast = cast_float_inputs(inputs, self.precision)
-        return [cast[name] for name in self.input_names]
+        return positional_inputs(inputs, self.input_names, self.precision)
 
     def run(self, inputs: list[torch.Tensor]) -> Any:
         return self.compiled(*inputs)

