@@ -80,3 +80,22 @@ def test_resnet_offline_data_shapes() -> None:
     assert workload.n_samples == 10 and set(workload.labels) <= set(range(10))
     assert workload.make_batch([0, 1, 2, 3])["pixel_values"].shape == (4, 3, 64, 64)
     assert [len(b) for b in workload.batches(4)] == [4, 4, 4]
+
+
+def test_probe_head_stays_well_conditioned_on_huge_features() -> None:
+    """Random ResNet features are ~1e4 with a small spread: folding the standardisation into one
+    Linear would make logits a difference of huge numbers; the head subtracts the mean first."""
+    import torch
+
+    from workloads.probe import fit_linear_probe
+
+    torch.manual_seed(0)
+    features = 1e4 + torch.randn(400, 16) * 0.05
+    labels = (features[:, 3] > 1e4).long()
+    probe = fit_linear_probe(features, labels, 2)
+    with torch.no_grad():
+        logits = probe.head()(features)
+    assert logits.abs().max() < 100
+    assert (logits.argmax(1) == labels).float().mean() > 0.95
+    weight, bias = probe.folded()
+    assert bias.abs().max() > 1e5, "folded, each logit would be a difference of numbers ~1e5"

@@ -156,7 +156,7 @@ def fit_bert_base_probe(out_dir: Path, seed: int, log: Any = print) -> None:
             features.append(model.bert(**enc).pooler_output)
             if start % 320 == 0:
                 log(f"probe features {start}/{len(texts)}")
-    weight, bias = fit_linear_probe(torch.cat(features), torch.tensor(labels), 2)
+    weight, bias = fit_linear_probe(torch.cat(features), torch.tensor(labels), 2).folded()  # tanh-bounded
     with torch.no_grad():
         model.classifier.weight.copy_(weight)
         model.classifier.bias.copy_(bias)

@@ -30,7 +30,7 @@ from workloads.base import (
     require_existing_path,
     tensor_hash,
 )
-from workloads.probe import fit_linear_probe
+from workloads.probe import Probe, fit_linear_probe
 
 OFFLINE_WEIGHTS = "offline:fashion-probe"
 OFFLINE_DATASET = "offline:fashion-mnist"
@@ -119,15 +119,17 @@ def fit_fashion_probe(seed: int, image_size: int, out_path: Path, log: Any = pri
             features.append(body(gray_to_input(images[start : start + 16], image_size)))
             if start % 160 == 0:
                 log(f"probe features {start}/{len(images)}")
-    weight, bias = fit_linear_probe(torch.cat(features), torch.from_numpy(labels), 10)
-    model.fc = torch.nn.Linear(weight.shape[1], 10)
-    with torch.no_grad():
-        model.fc.weight.copy_(weight)
-        model.fc.bias.copy_(bias)
+    model.fc = fit_linear_probe(torch.cat(features), torch.from_numpy(labels), 10).head()
     tmp = out_path.with_name(out_path.name + ".tmp")
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
     tmp.rename(out_path)
     log(f"probe fitted in {time.monotonic() - started:.0f}s")
+
+
+def probe_head_shape(features: int, classes: int) -> torch.nn.Module:
+    """An empty head of the probe's architecture, to load its saved weights into."""
+    zeros = torch.zeros(features)
+    return Probe(torch.zeros(classes, features), torch.zeros(classes), zeros, torch.ones(features)).head()
 
 
 class ResNetWorkload(Workload):
@@ -144,7 +146,7 @@ class ResNetWorkload(Workload):
         return (
             self.cache_dir
             / "models"
-            / f"resnet101-fashion-probe-seed{self.seed}-{self.options.image_size}px.safetensors"
+            / f"resnet101-fashion-probe-v2-seed{self.seed}-{self.options.image_size}px.safetensors"
         )
 
     def prepare_assets(self, log: Any = print) -> None:
@@ -163,7 +165,8 @@ class ResNetWorkload(Workload):
 
         weights = self.options.weights
         if weights == OFFLINE_WEIGHTS:
-            model = seeded_resnet101(self.seed, num_classes=10)
+            model = seeded_resnet101(self.seed)
+            model.fc = probe_head_shape(model.fc.in_features, 10)
             model.load_state_dict(load_file(str(self._probe_path())))
         elif weights == "random":
             model = seeded_resnet101(self.seed)
