@@ -79,7 +79,8 @@ def flagged_rows(frame: pd.DataFrame) -> list[str]:
         if isinstance(r.get("fallback"), str) and r["fallback"]:
             flags.append(f"{label(r)}: fallback: {r['fallback']}")
     env = analysis.environment(frame)
-    mixed = {c: v for c, v in env.items() if len(v) > 1 and c != "threads"}
+    # runtime versions differ by design; threads may differ by choice (both are in the tables)
+    mixed = {c: v for c, v in env.items() if len(v) > 1 and c not in ("threads", "runtime_version")}
     if mixed:
         flags.append("results from mixed environments: " + "; ".join(f"{c}: {', '.join(v)}" for c, v in mixed.items()))
     return flags
