@@ -40,7 +40,7 @@ def export_onnx(handle: ModelHandle, cache_dir: Path, times: PrepareTimes, expor
             torch.onnx.export(handle.module, example, str(directory / ONNX_FILE), dynamic_shapes=dims,
                               dynamo=True, external_data=False, **common)  # fmt: skip
         else:
-            axes = {name: {a: n for a, n in handle.dynamic_dims.get(name, {}).items()} for name in handle.input_names}
+            axes = {name: dict(handle.dynamic_dims.get(name, {})) for name in handle.input_names}
             axes["logits"] = {0: "batch"}
             torch.onnx.export(handle.module, example, str(directory / ONNX_FILE), dynamic_axes=axes,
                               dynamo=False, **common)  # fmt: skip
