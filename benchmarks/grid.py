@@ -4,7 +4,7 @@ Both workloads x all eight runtimes x batch 1, 4, 8, 32 at fp32, then bf16 for t
 offer it. Each stage is one resumable multirun into the same directory: re-running this script
 skips every job that already has an `ok` row, so an interrupted grid continues where it stopped.
 
-    python benchmarks/grid.py [--out outputs/benchmark] [--batches 1,4,8,32] [--no-bf16]
+    python benchmarks/grid.py [--out outputs/benchmark] [--workloads bert,resnet101] [--batches 1,4,8,32] [--no-bf16]
 Then `python -m harness.report outputs/benchmark` renders the tables and plots.
 """
 
@@ -19,9 +19,9 @@ RUNTIMES = "eager,compile,export,openvino,openvino_compile,ipex,onnxruntime,onnx
 BF16_RUNTIMES = "eager,compile,export,openvino,openvino_compile,ipex,onnxruntime_openvino"
 
 
-def stage(out: Path, runtimes: str, batches: str, precision: str, extra: list[str]) -> int:
+def stage(out: Path, workloads: str, runtimes: str, batches: str, precision: str, extra: list[str]) -> int:
     command = [
-        sys.executable, "-m", "harness", "-m", "workload=bert,resnet101", f"runtime={runtimes}",
+        sys.executable, "-m", "harness", "-m", f"workload={workloads}", f"runtime={runtimes}",
         f"batch={batches}", f"runtime.precision={precision}", f"hydra.sweep.dir={out}", *extra,
     ]  # fmt: skip
     print("+", " ".join(command), flush=True)
@@ -31,13 +31,14 @@ def stage(out: Path, runtimes: str, batches: str, precision: str, extra: list[st
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("outputs/benchmark"))
+    parser.add_argument("--workloads", default="bert,resnet101")
     parser.add_argument("--batches", default="1,4,8,32")
     parser.add_argument("--no-bf16", action="store_true")
     parser.add_argument("extra", nargs="*", help="more Hydra overrides, e.g. measure.max_s=10")
     args = parser.parse_args()
-    codes = [stage(args.out, RUNTIMES, args.batches, "fp32", args.extra)]
+    codes = [stage(args.out, args.workloads, RUNTIMES, args.batches, "fp32", args.extra)]
     if not args.no_bf16:
-        codes.append(stage(args.out, BF16_RUNTIMES, args.batches, "bf16", args.extra))
+        codes.append(stage(args.out, args.workloads, BF16_RUNTIMES, args.batches, "bf16", args.extra))
     return max(codes)
 
 
