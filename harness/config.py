@@ -28,7 +28,8 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
+def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
+    """`value` as an int in [low, high], or a ConfigError naming `name`, the value and what is allowed."""
     allowed = f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
     if isinstance(value, bool) or not isinstance(value, int):
         try:
@@ -78,13 +79,13 @@ class MeasureConfig:
     max_calls: int = 100_000
 
     def validate(self) -> MeasureConfig:
-        self.warmup_calls = _check_int("measure.warmup_calls", self.warmup_calls, 0)
+        self.warmup_calls = check_int("measure.warmup_calls", self.warmup_calls, 0)
         self.warmup_s = _check_number("measure.warmup_s", self.warmup_s, 0.0)
-        self.min_calls = _check_int("measure.min_calls", self.min_calls, 1)
+        self.min_calls = check_int("measure.min_calls", self.min_calls, 1)
         self.min_s = _check_number("measure.min_s", self.min_s, 0.0)
         self.max_s = _check_number("measure.max_s", self.max_s, 0.0)
         self.target_ci_rel = _check_number("measure.target_ci_rel", self.target_ci_rel, 0.0)
-        self.max_calls = _check_int("measure.max_calls", self.max_calls, self.min_calls)
+        self.max_calls = check_int("measure.max_calls", self.max_calls, self.min_calls)
         if self.max_s < self.min_s:
             raise ConfigError(f"measure.max_s={self.max_s} is not allowed: it must be >= measure.min_s={self.min_s}")
         return self
@@ -121,9 +122,9 @@ class JobSpec:
 
     def validate(self) -> JobSpec:
         cores = available_cores()
-        self.batch = _check_int("batch", self.batch, 1)
-        self.threads = cores if self.threads is None else _check_int("threads", self.threads, 1, cores)
-        self.seed = _check_int("seed", self.seed, 0)
+        self.batch = check_int("batch", self.batch, 1)
+        self.threads = cores if self.threads is None else check_int("threads", self.threads, 1, cores)
+        self.seed = check_int("seed", self.seed, 0)
         self.timeout_s = _check_number("timeout_s", self.timeout_s, 1.0)
         self.measure.validate()
         if self.runtime.precision not in PRECISIONS:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.config import ConfigError, _check_int
+from harness.config import ConfigError, check_int
 from runtimes.base import Effective, Runtime
 from runtimes.onnx_common import OPT_LEVELS, check_exporter, export_onnx, numpy_inputs, output_precision
 from workloads.base import Inputs, ModelHandle
@@ -29,8 +29,8 @@ class OnnxRuntimeOptions:
                 f"choose one of {', '.join(OPT_LEVELS)}"
             )
         if self.intra_op_threads is not None:
-            self.intra_op_threads = _check_int("runtime.intra_op_threads", self.intra_op_threads, 1)
-        self.inter_op_threads = _check_int("runtime.inter_op_threads", self.inter_op_threads, 1)
+            self.intra_op_threads = check_int("runtime.intra_op_threads", self.intra_op_threads, 1)
+        self.inter_op_threads = check_int("runtime.inter_op_threads", self.inter_op_threads, 1)
         check_exporter(self.exporter)
 
 

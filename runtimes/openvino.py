@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.config import ConfigError, MeasureConfig, _check_int
+from harness.config import ConfigError, MeasureConfig, check_int
 from harness.measure import Measurement, ci_relative_half_width
 from runtimes.artifacts import artifact_key, ensure_artifact
 from runtimes.base import Effective, Runtime
@@ -40,9 +40,9 @@ class OpenVINOOptions:
             raise ConfigError(
                 f"runtime.performance_hint={self.performance_hint!r} is not allowed: choose one of {', '.join(HINTS)}"
             )
-        self.num_requests = _check_int("runtime.num_requests", self.num_requests, 1)
+        self.num_requests = check_int("runtime.num_requests", self.num_requests, 1)
         if self.num_streams is not None:
-            self.num_streams = _check_int("runtime.num_streams", self.num_streams, 1)
+            self.num_streams = check_int("runtime.num_streams", self.num_streams, 1)
 
 
 def ov_precision_name(value: Any) -> str:

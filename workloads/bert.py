@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from harness.config import ConfigError, _check_int
+from harness.config import ConfigError, check_int
 from workloads import sentiment_data
 from workloads.base import (
     OFFLINE_PREFIX,
@@ -58,8 +58,8 @@ class BertOptions:
     attention: str = "eager"  # transformers attention implementation; see README on sdpa
 
     def validate(self) -> None:
-        self.n_samples = _check_int("workload.n_samples", self.n_samples, 1)
-        self.seq_len = _check_int("workload.seq_len", self.seq_len, 2, 512)
+        self.n_samples = check_int("workload.n_samples", self.n_samples, 1)
+        self.seq_len = check_int("workload.seq_len", self.seq_len, 2, 512)
         if self.padding not in PADDINGS:
             raise ConfigError(f"workload.padding={self.padding!r} is not allowed: choose {' or '.join(PADDINGS)}")
         if self.attention not in ATTENTIONS:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from harness.config import ConfigError, _check_int
+from harness.config import ConfigError, check_int
 from workloads.base import (
     OFFLINE_PREFIX,
     Inputs,
@@ -57,8 +57,8 @@ class ResNetOptions:
     image_size: int = 224
 
     def validate(self) -> None:
-        self.n_samples = _check_int("workload.n_samples", self.n_samples, 1)
-        self.image_size = _check_int("workload.image_size", self.image_size, 32, 1024)
+        self.n_samples = check_int("workload.n_samples", self.n_samples, 1)
+        self.image_size = check_int("workload.image_size", self.image_size, 32, 1024)
         if self.label_map is not None and self.label_map not in LABEL_MAPS:
             raise ConfigError(
                 f"workload.label_map={self.label_map!r} is unknown; allowed: null, {', '.join(LABEL_MAPS)}"
