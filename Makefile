@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 IPEX_VENV := .venv-ipex
 IPEX_STAMP := $(IPEX_VENV)/.installed-$(shell cat requirements-ipex.txt requirements-ipex-nodeps.txt | sha256sum | cut -c1-16)
 
-.PHONY: setup setup-ipex run test test-all lint benchmark clean-cache
+.PHONY: setup setup-ipex run test test-all lint benchmark study clean-cache
 
 setup: $(STAMP)
 
@@ -41,6 +41,12 @@ lint: setup
 
 benchmark: setup setup-ipex
 	$(PY) benchmarks/grid.py
+
+# The study's grid (conf/experiment/study.yaml; resumable: run it again to continue), then its report.
+# ARGS narrows it, e.g. ARGS=workload=study_bert; a failed job still leaves the others' rows reported.
+study: setup setup-ipex
+	-$(PY) -m harness +experiment=study -m $(ARGS)
+	$(PY) -m harness.report outputs/study
 
 clean-cache:
 	rm -rf outputs/cache

@@ -40,7 +40,8 @@ def compare(a_paths: list[Path], b_paths: list[Path]) -> tuple[pd.DataFrame, dic
             out.update(p50_ratio=ratio, verdict=verdict, evidence=method)
             out["accuracy_change"] = side_b["accuracy"] - side_a["accuracy"]
             out["agreement_change"] = side_b["agreement"] - side_a["agreement"]
-        differs = [c for c in ("runtime_version", "threads", "precision_effective", "config_hash")
+        differs = [c for c in ("runtime_version", "threads", "precision_effective", "config_hash", "model_hash",
+                               "data_hash")
                    if str(side_a.get(c)) != str(side_b.get(c))]  # fmt: skip
         out["differs"] = ", ".join(f"{c}: {side_a.get(c)} -> {side_b.get(c)}" for c in differs)
         rows.append(out)

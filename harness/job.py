@@ -93,6 +93,8 @@ def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
     load_started = time.perf_counter()
     handle = workload.load_model()
     load_s = time.perf_counter() - load_started
+    # What was measured, beyond its name: a changed checkpoint or data file shows up here.
+    row["model_hash"], row["data_hash"] = handle.content_hash[:16], workload.data_key()[:16]
     reference = reference_logits(workload, handle, spec.batch, cache_dir, emit)
     timing_batch = workload.make_batch([i % workload.n_samples for i in range(spec.batch)])  # built once
     handle.timing_example = timing_batch

@@ -16,7 +16,8 @@ from harness.locking import file_lock
 
 # The documented columns, in order (README: "Result columns"). Extra columns follow them.
 COLUMNS = [
-    "run_id", "config_hash", "workload", "model", "dataset", "runtime", "batch_size", "seq_len",
+    "run_id", "config_hash", "workload", "model", "model_hash", "dataset", "data_hash", "runtime",
+    "batch_size", "seq_len",
     "precision_requested", "precision_effective", "threads", "status", "error", "n_calls",
     "latency_ms_p50", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high", "latency_ms_p90",
     "latency_ms_p95", "latency_ms_p99", "latency_ms_mean", "latency_ms_std", "latency_ms_min",
