@@ -6,6 +6,11 @@ a verdict — faster / slower / no significant difference, from a Mann-Whitney t
 latencies (or, without them, from the p50 confidence intervals) — the accuracy and agreement
 changes, and every environment difference. With --fail-on-regression PCT it exits 1 when any
 row of B is significantly slower than A by more than PCT percent, so it can gate CI.
+
+Significance is about the calls of two runs, not about the machine between them: on a shared VM
+two runs of the same configuration an hour apart differ "significantly" by a few percent (see
+docs/RESULTS.md). --min-effect PCT reports significant differences smaller than PCT percent as
+"no meaningful difference" instead.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ import pandas as pd
 from harness import analysis, results
 
 
-def compare(a_paths: list[Path], b_paths: list[Path]) -> tuple[pd.DataFrame, dict[str, tuple[list[str], list[str]]]]:
+def compare(
+    a_paths: list[Path], b_paths: list[Path], min_effect_pct: float = 0.0
+) -> tuple[pd.DataFrame, dict[str, tuple[list[str], list[str]]]]:
     """(one row per shared configuration with the verdict, environment differences A vs B)."""
     a = analysis.latest(analysis.load(a_paths))
     b = analysis.latest(analysis.load(b_paths))
@@ -37,6 +44,8 @@ def compare(a_paths: list[Path], b_paths: list[Path]) -> tuple[pd.DataFrame, dic
             out["verdict"] = f"not comparable (status A={side_a['status']}, B={side_b['status']})"
         else:
             verdict, ratio, method = analysis.latency_verdict(side_a, side_b)
+            if verdict in ("faster", "slower") and abs(ratio - 1) * 100 < min_effect_pct:
+                verdict = f"no meaningful difference (< {min_effect_pct:g}%)"
             out.update(p50_ratio=ratio, verdict=verdict, evidence=method)
             out["accuracy_change"] = side_b["accuracy"] - side_a["accuracy"]
             out["agreement_change"] = side_b["agreement"] - side_a["agreement"]
@@ -63,6 +72,8 @@ def render(table: pd.DataFrame, env_diff: dict[str, tuple[list[str], list[str]]]
         if column in view:
             view[column] = view[column].map(lambda v, f=fmt: "" if pd.isna(v) else f.format(v))
     lines = [view.fillna("").to_string(index=False), ""]
+    counts = table["verdict"].value_counts()
+    lines.append("verdicts: " + ", ".join(f"{n} {verdict}" for verdict, n in counts.items()))
     if env_diff:
         lines.append("environment differences (A -> B):")
         lines += [f"  {c}: {', '.join(a) or '-'} -> {', '.join(b) or '-'}" for c, (a, b) in env_diff.items()]
@@ -78,9 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("b", type=Path, help="candidate: a sweep directory or a results file")
     parser.add_argument("--fail-on-regression", type=float, metavar="PCT", default=None,
                         help="exit 1 if any row of B is significantly slower than A by more than PCT%%")  # fmt: skip
+    parser.add_argument(
+        "--min-effect",
+        type=float,
+        metavar="PCT",
+        default=0.0,
+        help="call significant differences smaller than PCT%% 'no meaningful difference' (default 0)",
+    )
     args = parser.parse_args(argv)
     try:
-        table, env_diff = compare([args.a], [args.b])
+        table, env_diff = compare([args.a], [args.b], args.min_effect)
     except FileNotFoundError as exc:
         print(f"harness.compare: {exc}", file=sys.stderr)
         return 2

@@ -66,6 +66,20 @@ def test_compare_gates_on_regressions(two_sets: tuple[Path, Path], capsys: pytes
     assert "torch_version: 2.13.0 -> 2.14.0" in out and "slower" in out
 
 
+def test_compare_min_effect_turns_small_significant_differences_into_no_meaningful_difference(
+    two_sets: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    table, _ = compare.compare([two_sets[0]], [two_sets[1]], min_effect_pct=21)
+    verdicts = table.set_index("runtime")["verdict"].to_dict()
+    # openvino is 20% slower (under 21%: not meaningful), compile 20% faster likewise, eager unchanged
+    assert verdicts == {"eager": "no significant difference", "openvino": "no meaningful difference (< 21%)",
+                        "compile": "no meaningful difference (< 21%)"}  # fmt: skip
+    assert compare.main([str(two_sets[0]), str(two_sets[1]), "--min-effect", "15"]) == 0
+    summary = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("verdicts: "))
+    expected = {"1 no significant difference", "1 slower", "1 faster"}
+    assert set(summary.removeprefix("verdicts: ").split(", ")) == expected
+
+
 def test_compare_without_raw_latencies_uses_the_confidence_intervals(two_sets: tuple[Path, Path]) -> None:
     for directory in two_sets:
         (directory / "latencies.parquet").unlink()
