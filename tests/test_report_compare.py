@@ -162,3 +162,9 @@ def test_study_experiment_is_the_studys_grid() -> None:
     errors, n_jobs = check_command_line(["+experiment=study", "-m"])
     assert errors == [] and n_jobs == 2 * 8 * 3
     assert check_command_line(["+experiment=study", "-m", "batch=1"]) == ([], 16)
+
+
+def test_compare_lists_only_real_differences() -> None:
+    assert compare._same(2, 2.0) and compare._same("fp32", "fp32")
+    assert compare._same(None, "0a98") and compare._same(float("nan"), 3)  # not recorded on one side
+    assert not compare._same(2, 1) and not compare._same("fp32", "bf16") and not compare._same("ab", "cd")
