@@ -4,6 +4,7 @@ configuration, speed-ups over eager, significance of latency differences, enviro
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +19,17 @@ CONFIG_KEY = ["workload", "runtime", "batch_size", "precision_requested"]
 ENVIRONMENT_COLUMNS = ["cpu_model", "cpu_flags", "hostname", "python_version", "torch_version", "runtime_version",
                        "harness_git_sha", "threads"]  # fmt: skip
 SIGNIFICANCE_P = 0.01
+
+
+def same_recorded(a: object, b: object) -> bool:
+    """Equal as recorded. A value one side did not record (older result files) is not a difference,
+    and 2 equals 2.0 (a CSV column with gaps reads back as floats); strings compare as strings, so
+    hashes such as "1e50..." are never read as numbers."""
+    if pd.isna(a) or pd.isna(b):  # type: ignore[call-overload]
+        return True
+    if isinstance(a, numbers.Number) and isinstance(b, numbers.Number):
+        return float(a) == float(b)  # type: ignore[arg-type]
+    return str(a) == str(b)
 
 
 def source_dir(path: Path) -> Path:

@@ -51,23 +51,12 @@ def compare(
             out["agreement_change"] = side_b["agreement"] - side_a["agreement"]
         differs = [c for c in ("runtime_version", "threads", "precision_effective", "config_hash", "model_hash",
                                "data_hash")
-                   if not _same(side_a.get(c), side_b.get(c))]  # fmt: skip
+                   if not analysis.same_recorded(side_a.get(c), side_b.get(c))]  # fmt: skip
         out["differs"] = ", ".join(f"{c}: {side_a.get(c)} -> {side_b.get(c)}" for c in differs)
         rows.append(out)
     env_a, env_b = analysis.environment(a), analysis.environment(b)
     env_diff = {c: (env_a[c], env_b.get(c, [])) for c in env_a if env_a[c] != env_b.get(c, [])}
     return pd.DataFrame(rows), env_diff
-
-
-def _same(a: object, b: object) -> bool:
-    """Equal as recorded; a value one side did not record (older result files) is not a difference,
-    and 2 equals 2.0 (a CSV column with gaps reads back as floats)."""
-    if pd.isna(a) or pd.isna(b):  # type: ignore[call-overload]
-        return True
-    try:
-        return float(a) == float(b)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return str(a) == str(b)
 
 
 def regressions(table: pd.DataFrame, pct: float) -> pd.DataFrame:

@@ -28,11 +28,13 @@ def load_component(module_name: str, attribute: str) -> type:
     return getattr(module, attribute)
 
 
-def reference_logits(workload: Any, handle: Any, batch_size: int, cache_dir: Path, emit: Emit) -> np.ndarray:
+def reference_logits(
+    workload: Any, handle: Any, data_hash: str, batch_size: int, cache_dir: Path, emit: Emit
+) -> np.ndarray:
     """Eager fp32 outputs of the whole eval set, in the job's batching; cached per model+data+batch."""
     import torch
 
-    key = f"{workload.name}-{handle.content_hash[:16]}-{workload.data_key()[:16]}-b{batch_size}"
+    key = f"{workload.name}-{handle.content_hash[:16]}-{data_hash}-b{batch_size}"
     path = cache_dir / "reference" / f"{key}.npy"
     with file_lock(path.with_suffix(".lock")):
         if path.exists():
@@ -95,7 +97,7 @@ def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
     load_s = time.perf_counter() - load_started
     # What was measured, beyond its name: a changed checkpoint or data file shows up here.
     row["model_hash"], row["data_hash"] = handle.content_hash[:16], workload.data_key()[:16]
-    reference = reference_logits(workload, handle, spec.batch, cache_dir, emit)
+    reference = reference_logits(workload, handle, row["data_hash"], spec.batch, cache_dir, emit)
     timing_batch = workload.make_batch([i % workload.n_samples for i in range(spec.batch)])  # built once
     handle.timing_example = timing_batch
 

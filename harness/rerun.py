@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"environment differs: {column}: {old.get(column)} -> {new.get(column)}")
     same_inputs = True
     for column in ("model_hash", "data_hash"):  # rows from before these columns existed have none
-        if pd.notna(old.get(column)) and str(old.get(column)) != str(new.get(column)):
+        if not analysis.same_recorded(old.get(column), new.get(column)):
             print(f"not the same {column.split('_')[0]}: {column} {old.get(column)} -> {new.get(column)}")
             same_inputs = False
     reproduced = same_scores and within and same_inputs

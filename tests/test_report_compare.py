@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import compare, report, results
+from harness import analysis, compare, report, results
 from harness.cli import check_command_line
 
 ENV = {"cpu_model": "CPU X", "cpu_flags": "avx2", "hostname": "h", "python_version": "3.11.7",
@@ -165,6 +165,8 @@ def test_study_experiment_is_the_studys_grid() -> None:
 
 
 def test_compare_lists_only_real_differences() -> None:
-    assert compare._same(2, 2.0) and compare._same("fp32", "fp32")
-    assert compare._same(None, "0a98") and compare._same(float("nan"), 3)  # not recorded on one side
-    assert not compare._same(2, 1) and not compare._same("fp32", "bf16") and not compare._same("ab", "cd")
+    same = analysis.same_recorded
+    assert same(2, 2.0) and same(np.int64(2), 2.0) and same("fp32", "fp32")
+    assert same(None, "0a98") and same(float("nan"), 3)  # not recorded on one side
+    assert not same(2, 1) and not same("fp32", "bf16") and not same("ab", "cd")
+    assert not same("1e50000000000000", "2e50000000000000")  # hashes are not numbers
