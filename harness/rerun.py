@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"accuracy {old['accuracy']:.4f} -> {new['accuracy']:.4f}; agreement {old['agreement']:.4f} -> "
           f"{new['agreement']:.4f}")  # fmt: skip
     for column in analysis.ENVIRONMENT_COLUMNS:
-        if str(old.get(column)) != str(new.get(column)):
+        if not analysis.same_recorded(old.get(column), new.get(column)):
             print(f"environment differs: {column}: {old.get(column)} -> {new.get(column)}")
     same_inputs = True
     for column in ("model_hash", "data_hash"):  # rows from before these columns existed have none
