@@ -4,7 +4,6 @@ configuration, speed-ups over eager, significance of latency differences, enviro
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,15 +20,20 @@ ENVIRONMENT_COLUMNS = ["cpu_model", "cpu_flags", "hostname", "python_version", "
 SIGNIFICANCE_P = 0.01
 
 
+def recorded_text(value: object) -> str:
+    """A recorded value as text, with 2.0 written 2: a CSV column with gaps reads its integers back as
+    floats. Strings stay as they are, so hashes such as "1e50..." are never read as numbers."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def same_recorded(a: object, b: object) -> bool:
-    """Equal as recorded. A value one side did not record (older result files) is not a difference,
-    and 2 equals 2.0 (a CSV column with gaps reads back as floats); strings compare as strings, so
-    hashes such as "1e50..." are never read as numbers."""
+    """Equal as recorded (see recorded_text). A value one side did not record (older result files)
+    is not a difference."""
     if pd.isna(a) or pd.isna(b):  # type: ignore[call-overload]
         return True
-    if isinstance(a, numbers.Number) and isinstance(b, numbers.Number):
-        return float(a) == float(b)  # type: ignore[arg-type]
-    return str(a) == str(b)
+    return recorded_text(a) == recorded_text(b)
 
 
 def source_dir(path: Path) -> Path:
@@ -110,4 +114,5 @@ def latency_verdict(a: pd.Series, b: pd.Series) -> tuple[str, float, str]:
 
 def environment(frame: pd.DataFrame) -> dict[str, list[str]]:
     """Distinct values of each environment column in these rows."""
-    return {c: sorted({str(v) for v in frame[c].dropna().unique()}) for c in ENVIRONMENT_COLUMNS if c in frame}
+    return {c: sorted({recorded_text(v) for v in frame[c].dropna().unique()}) for c in ENVIRONMENT_COLUMNS
+            if c in frame}  # fmt: skip

@@ -174,3 +174,7 @@ def test_compare_lists_only_real_differences() -> None:
     assert same(None, "0a98") and same(float("nan"), 3)  # not recorded on one side
     assert not same(2, 1) and not same("fp32", "bf16") and not same("ab", "cd")
     assert not same("1e50000000000000", "2e50000000000000")  # hashes are not numbers
+    assert not same(2.5, 2) and same(2.5, np.float64(2.5))
+    # The environment block reads the same rule: threads 2 in A and 2.0 in B is one environment.
+    ints, floats = pd.DataFrame({"threads": [2, 2]}), pd.DataFrame({"threads": [2.0, np.nan]})
+    assert analysis.environment(ints) == analysis.environment(floats) == {"threads": ["2"]}
