@@ -41,17 +41,20 @@ def source_dir(path: Path) -> Path:
     return path if path.is_dir() else path.parent
 
 
-def load(paths: Sequence[Path]) -> pd.DataFrame:
-    """Rows of every source, with `source` (the directory) added; raw latencies stay on disk."""
+def load(paths: Sequence[Path], notes: list[str] | None = None) -> pd.DataFrame:
+    """Rows of every source, with `source` (the directory) added; raw latencies stay on disk.
+    Raises results.ResultsError (one line) for a missing, unreadable, foreign or empty source."""
     frames = []
     for path in paths:
         path = Path(path)
         if not path.exists():
-            raise FileNotFoundError(f"{path} does not exist; give sweep directories or results.csv/.parquet files")
-        frame = results.read_results(path)
+            raise results.ResultsError(f"{path} does not exist; give sweep directories or results.csv/.parquet files")
+        frame = results.read_results(path, notes)
+        if frame.empty:
+            raise results.ResultsError(f"{path} holds no result rows")
         frame["source"] = str(source_dir(path))
         frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if frames else results.read_results(Path("/nonexistent"))
+    return pd.concat(frames, ignore_index=True)
 
 
 def latest(frame: pd.DataFrame) -> pd.DataFrame:

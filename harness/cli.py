@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.config import ComponentConfig, ConfigError, JobSpec, MeasureConfig, RuntimeConfig, build_options
+from harness.config import ComponentConfig, ConfigError, JobSpec, RuntimeConfig
 from harness.envinfo import PROJECT_ROOT
+from harness.options import check_value
+from harness.results import check_writable
 
 CONF_DIR = PROJECT_ROOT / "conf"
 COMPONENT_KEYS = ("name", "module")
@@ -38,45 +40,53 @@ SESSION = Session()
 
 
 # -- config -> spec ----------------------------------------------------------------------------
+@dataclass
+class CliOptions:
+    """The command line's own keys (beside the job's); their defaults live in conf/config.yaml."""
+
+    force: bool = False  # re-run jobs that already have an ok row
+    results_dir: str | None = None  # None: the sweep directory (-m) or the run directory
+
+
+JOB_KEYS = ("batch", "threads", "seed", "timeout_s", "cache_dir")
+TOP_LEVEL_KEYS = ("workload", "runtime", "measure", *JOB_KEYS, *CliOptions.__dataclass_fields__, "hydra")
+
+
 def _plain(node: Any) -> Any:
     from omegaconf import OmegaConf
 
     return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
 
 
-def spec_from_config(cfg: Any) -> JobSpec:
-    """Build and validate a `JobSpec` from a composed config (DictConfig or plain dict)."""
+def cli_options(cfg: Any) -> CliOptions:
+    """The CLI keys of a composed config, type-checked (ConfigError otherwise)."""
     cfg = _plain(cfg)
+    return CliOptions(**{k: check_value(CliOptions, k, cfg.get(k), k) for k in CliOptions.__dataclass_fields__})
+
+
+def spec_from_config(cfg: Any) -> JobSpec:
+    """Build and validate a `JobSpec` from a composed config (DictConfig or plain dict).
+    Raises ConfigError for an unknown top-level key (e.g. `+foo=1`) or any invalid value."""
+    cfg = _plain(cfg)
+    unknown = sorted(set(cfg) - set(TOP_LEVEL_KEYS))
+    if unknown:
+        known = ", ".join(k for k in TOP_LEVEL_KEYS if k != "hydra")
+        raise ConfigError(f"unknown key {unknown[0]!r}; known keys: {known}")
+    cli_options(cfg)
     workload, runtime = dict(cfg["workload"]), dict(cfg["runtime"])
     spec = JobSpec(
         workload=ComponentConfig(
-            name=workload["name"], module=workload["module"],
+            name=workload.get("name"), module=workload.get("module"),
             options={k: v for k, v in workload.items() if k not in COMPONENT_KEYS},
         ),
         runtime=RuntimeConfig(
-            name=runtime["name"], module=runtime["module"], precision=runtime.get("precision", "fp32"),
+            name=runtime.get("name"), module=runtime.get("module"), precision=runtime.get("precision", "fp32"),
             python=runtime.get("python"), setup_hint=runtime.get("setup_hint") or "",
             options={k: v for k, v in runtime.items() if k not in RUNTIME_KEYS},
         ),
-        batch=cfg["batch"], threads=cfg["threads"], seed=cfg["seed"],
-        measure=build_options(MeasureConfig, dict(cfg["measure"]), "measure"),
-        timeout_s=cfg["timeout_s"], cache_dir=str(cfg["cache_dir"]),
+        measure=dict(cfg["measure"]), **{k: cfg[k] for k in JOB_KEYS},
     )  # fmt: skip
-    spec.validate()
-    check_components(spec)
-    return spec
-
-
-def check_components(spec: JobSpec) -> None:
-    """Validate workload and runtime options against their typed dataclasses (cheap: no model I/O)."""
-    from harness.job import load_component
-
-    for kind, component, attribute in (("workload", spec.workload, "WORKLOAD"), ("runtime", spec.runtime, "RUNTIME")):
-        try:
-            cls = load_component(component.module, attribute)
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(f"{kind}.module={component.module!r} cannot be loaded: {exc}") from None
-        build_options(cls.Options, dict(component.options), kind)
+    return spec.validate()
 
 
 # -- validation of the command line before Hydra runs -----------------------------------------
@@ -155,6 +165,7 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
             parsed = parsed + _sweeper_params(compose, parsed, search)
         axes: list[list[str]] = []
         errors: list[str] = []
+        hydra_settings: list[str] = []
         for override in parsed:
             key = override.get_key_element()
             if override.is_sweep_override() and not multirun:
@@ -172,7 +183,9 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
                     continue
                 axes.append([f"{key}={v}" for v in values])
             elif key.startswith("hydra."):
-                continue  # Hydra's own settings (output dirs, ...) are not job parameters
+                if not override.is_sweep_override():  # Hydra's own settings: not job parameters, but they
+                    hydra_settings.append(override.input_line)  # choose the results directory
+                continue
             elif override.is_sweep_override():
                 axes.append([f"{key}={v}" for v in override.sweep_string_iterator()])
             else:
@@ -181,12 +194,18 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
             return errors, 0
 
         seen: set[str] = set()
+        writable: set[str] = set()
         n_jobs = 0
         for combo in itertools.islice(itertools.product(*axes), MAX_CHECKED_JOBS):
             n_jobs += 1
             try:
-                cfg = compose(config_name="config", overrides=[*search, *combo])
-                spec_from_config(cfg)
+                cfg = compose(config_name="config", overrides=[*search, *hydra_settings, *combo],
+                              return_hydra_config=True)  # fmt: skip
+                directory = results_dir_of(cfg, multirun)
+                if directory not in writable:  # before any job runs, not after the first measurement
+                    check_writable(Path(directory))
+                    writable.add(directory)
+                spec_from_config(_without_hydra(cfg))
             except ConfigError as exc:
                 core = message = str(exc)
             except HydraException as exc:
@@ -206,6 +225,20 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
     return errors, n_jobs
 
 
+def _without_hydra(cfg: Any) -> Any:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.masked_copy(cfg, [k for k in cfg.keys() if k != "hydra"])
+
+
+def results_dir_of(cfg: Any, multirun: bool) -> str:
+    """Where a job composed with its Hydra config writes: results_dir, else the sweep or run dir."""
+    from omegaconf import OmegaConf
+
+    chosen = OmegaConf.select(cfg, "results_dir")
+    return str(chosen or OmegaConf.select(cfg, "hydra.sweep.dir" if multirun else "hydra.run.dir"))
+
+
 # -- the Hydra task ---------------------------------------------------------------------------
 def run_task(cfg: Any) -> None:
     from hydra.core.hydra_config import HydraConfig
@@ -216,7 +249,8 @@ def run_task(cfg: Any) -> None:
 
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
-    results_dir = Path(cfg.results_dir or (hydra_cfg.sweep.dir if multirun else hydra_cfg.runtime.output_dir))
+    options = cli_options(cfg)
+    results_dir = Path(options.results_dir or (hydra_cfg.sweep.dir if multirun else hydra_cfg.runtime.output_dir))
     spec = spec_from_config(cfg)
     number = (hydra_cfg.job.num if multirun else 0) + 1
     total = SESSION.total_jobs or 1
@@ -226,11 +260,13 @@ def run_task(cfg: Any) -> None:
     task_overrides = [o for o in hydra_cfg.overrides.task if not o.startswith("hydra.")]
     rerun = "python -m harness " + " ".join(shlex.quote(o) for o in task_overrides) + " force=true"
     outcome = run_job_isolated(
-        spec, results_dir, force=bool(cfg.force), label=label, rerun_command=rerun.strip(),
+        spec, results_dir, force=options.force, label=label, rerun_command=rerun.strip(),
         config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
     )  # fmt: skip
     if outcome.skipped:
-        print(f"{label}: skipped, an ok row with config_hash {outcome.row['config_hash']} exists", file=sys.stderr)
+        print(f"{label}: skipped, {outcome.skip_reason}", file=sys.stderr)
+    for note in outcome.notes:
+        print(f"harness: {note}", file=sys.stderr)
     SESSION.outcomes.append(outcome)
     if results_dir not in SESSION.results_dirs:
         SESSION.results_dirs.append(results_dir)

@@ -99,14 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         table, env_diff = compare([args.a], [args.b], args.min_effect)
-    except FileNotFoundError as exc:
+    except results.ResultsError as exc:
         print(f"harness.compare: {exc}", file=sys.stderr)
         return 2
-    if table.empty:
-        print("harness.compare: no result rows to compare", file=sys.stderr)
-        return 2
     print(render(table, env_diff))
+    compared = int(table["p50_ratio"].notna().sum()) if "p50_ratio" in table else 0
     if args.fail_on_regression is not None:
+        if compared == 0:  # a gate that compared nothing must not pass
+            print("harness.compare: no configuration has an ok row on both sides; nothing was compared",
+                  file=sys.stderr)  # fmt: skip
+            return 1
         bad = regressions(table, args.fail_on_regression)
         if not bad.empty:
             print(f"\n{len(bad)} row(s) slower by more than {args.fail_on_regression:g}% with significance",

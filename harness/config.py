@@ -1,93 +1,68 @@
 """Typed job configuration, validated plainly (no Hydra needed).
 
 A job is one (workload, runtime, batch size, threads) point of a sweep. Everything a
-child process needs travels as the JSON of a `JobSpec`.
+child process needs travels as the JSON of a `JobSpec`. Every field's annotation is its
+rule (harness/options.py checks values against it); the caps keep sizes this machine can
+hold from turning into a crash an hour later (README: "Bad input").
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
-import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from harness.options import THREADS, ConfigError, available_cores, check_fields, check_value, parse_options
+
+__all__ = ["ConfigError", "UnsupportedError", "JobSpec", "MeasureConfig", "ComponentConfig", "RuntimeConfig",
+           "PRECISIONS", "available_cores", "parse_options"]  # fmt: skip
 
 PRECISIONS = ("fp32", "bf16")
+Precision = Literal["fp32", "bf16"]
+MAX_BATCH = 1024  # samples per call; larger batches are bad input (README: "Bad input")
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
 
 
-class ConfigError(ValueError):
-    """Bad user input. Its message is one line naming the bad value and what is allowed."""
+def component_class(kind: str, module: str) -> type:
+    """The class a workload or runtime module names (`WORKLOAD` / `RUNTIME`); ConfigError when there
+    is none. Importing runs the module: `module` must come from the local conf/ or the command line,
+    never from a results file (README: "Trust model")."""
+    try:
+        return getattr(importlib.import_module(module), kind.upper())
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"{kind}.module={module!r} cannot be loaded: {exc}") from None
 
 
 class UnsupportedError(RuntimeError):
     """A runtime cannot do what was asked (e.g. a precision): the row says status=unsupported."""
 
 
-def available_cores() -> int:
-    return len(os.sched_getaffinity(0))
-
-
-def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    """`value` as an int in [low, high], or a ConfigError naming `name`, the value and what is allowed."""
-    allowed = f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            if isinstance(value, bool) or float(value) != int(value):
-                raise ValueError
-            value = int(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{name}={value!r} is not allowed: {name} must be {allowed}") from None
-    if value < low or (high is not None and value > high):
-        raise ConfigError(f"{name}={value} is not allowed: {name} must be {allowed}")
-    return value
-
-
-def _check_number(name: str, value: Any, low: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name}={value!r} is not allowed: {name} must be a number >= {low}") from None
-    if isinstance(value, bool) or number < low:
-        raise ConfigError(f"{name}={value!r} is not allowed: {name} must be a number >= {low}")
-    return number
-
-
-def build_options(cls: type, values: dict[str, Any], what: str) -> Any:
-    """Build the options dataclass `cls` from a plain dict, naming unknown keys in one line."""
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(values) - set(names))
-    if unknown:
-        raise ConfigError(f"unknown {what} option {unknown[0]!r}; allowed: {', '.join(names)}")
-    options = cls(**values)
-    validate = getattr(options, "validate", None)
-    if validate is not None:
-        validate()
-    return options
-
-
 @dataclass
 class MeasureConfig:
     """How long and how often to call the model. Times are wall-clock seconds."""
 
-    warmup_calls: int = 5
-    warmup_s: float = 1.0
-    min_calls: int = 20
-    min_s: float = 2.0
-    max_s: float = 30.0
-    target_ci_rel: float = 0.01  # stop once the p50's 95% CI half-width is within 1% of the p50
-    max_calls: int = 100_000
+    warmup_calls: Annotated[int, Field(ge=0, le=100_000)] = 5
+    warmup_s: Annotated[float, Field(ge=0, le=3600)] = 1.0
+    min_calls: Annotated[int, Field(ge=1, le=10_000_000)] = 20
+    min_s: Annotated[float, Field(ge=0, le=86_400)] = 2.0
+    max_s: Annotated[float, Field(ge=0, le=86_400)] = 30.0
+    # stop once the p50's 95% CI half-width is within this fraction of the p50
+    target_ci_rel: Annotated[float, Field(ge=0, le=1)] = 0.01
+    max_calls: Annotated[int, Field(ge=1, le=10_000_000)] = 100_000
 
     def validate(self) -> MeasureConfig:
-        self.warmup_calls = check_int("measure.warmup_calls", self.warmup_calls, 0)
-        self.warmup_s = _check_number("measure.warmup_s", self.warmup_s, 0.0)
-        self.min_calls = check_int("measure.min_calls", self.min_calls, 1)
-        self.min_s = _check_number("measure.min_s", self.min_s, 0.0)
-        self.max_s = _check_number("measure.max_s", self.max_s, 0.0)
-        self.target_ci_rel = _check_number("measure.target_ci_rel", self.target_ci_rel, 0.0)
-        self.max_calls = check_int("measure.max_calls", self.max_calls, self.min_calls)
+        check_fields(self, "measure")
         if self.max_s < self.min_s:
             raise ConfigError(f"measure.max_s={self.max_s} is not allowed: it must be >= measure.min_s={self.min_s}")
+        if self.max_calls < self.min_calls:
+            raise ConfigError(
+                f"measure.max_calls={self.max_calls} is not allowed: it must be >= measure.min_calls={self.min_calls}"
+            )
         return self
 
 
@@ -102,7 +77,7 @@ class ComponentConfig:
 
 @dataclass
 class RuntimeConfig(ComponentConfig):
-    precision: str = "fp32"
+    precision: Precision = "fp32"
     python: str | None = None  # interpreter the job runs under; None = the harness's own
     setup_hint: str = ""  # how to create that interpreter when it is missing
 
@@ -113,24 +88,30 @@ class JobSpec:
 
     workload: ComponentConfig
     runtime: RuntimeConfig
-    batch: int = 1
-    threads: int | None = None
-    seed: int = 0
+    batch: Annotated[int, Field(ge=1, le=MAX_BATCH)] = 1
+    threads: Annotated[int | None, Field(ge=1), THREADS] = None  # None: every core this process may use
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
     measure: MeasureConfig = field(default_factory=MeasureConfig)
-    timeout_s: float = 1800.0
+    timeout_s: Annotated[float, Field(ge=1, le=MAX_TIMEOUT_S)] = 1800.0
     cache_dir: str = "outputs/cache"
 
     def validate(self) -> JobSpec:
-        cores = available_cores()
-        self.batch = check_int("batch", self.batch, 1)
-        self.threads = cores if self.threads is None else check_int("threads", self.threads, 1, cores)
-        self.seed = check_int("seed", self.seed, 0)
-        self.timeout_s = _check_number("timeout_s", self.timeout_s, 1.0)
-        self.measure.validate()
-        if self.runtime.precision not in PRECISIONS:
-            raise ConfigError(
-                f"runtime.precision={self.runtime.precision!r} is not allowed: choose one of {', '.join(PRECISIONS)}"
-            )
+        """Check every field against its declared type; fill `threads`. Raises ConfigError."""
+        for f in dataclasses.fields(self):
+            if f.name not in ("workload", "runtime", "measure"):
+                setattr(self, f.name, check_value(JobSpec, f.name, getattr(self, f.name), f.name))
+        if self.threads is None:
+            self.threads = available_cores()
+        measure = self.measure if isinstance(self.measure, dict) else dataclasses.asdict(self.measure)
+        self.measure = parse_options(MeasureConfig, measure, "measure")
+        self.runtime.precision = check_value(RuntimeConfig, "precision", self.runtime.precision, "runtime.precision")
+        for kind, component in (("workload", self.workload), ("runtime", self.runtime)):
+            for key in ("name", "module"):
+                if not isinstance(getattr(component, key), str) or not getattr(component, key):
+                    raise ConfigError(f"{kind}.{key}={getattr(component, key)!r} is not allowed: it must be a name")
+            if not isinstance(component.options, dict):
+                raise ConfigError(f"{kind} options must be a mapping, got {type(component.options).__name__}")
+            parse_options(component_class(kind, component.module).Options, component.options, kind)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,11 +119,16 @@ class JobSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobSpec:
-        data = dict(data)
-        data["workload"] = ComponentConfig(**data["workload"])
-        data["runtime"] = RuntimeConfig(**data["runtime"])
-        data["measure"] = MeasureConfig(**data.get("measure", {}))
-        return cls(**data)
+        """Rebuild a spec from `to_dict()` output. Raises ConfigError when the structure is not
+        a spec's (a damaged or foreign `config_json`)."""
+        try:
+            data = dict(data)
+            data["workload"] = ComponentConfig(**data["workload"])
+            data["runtime"] = RuntimeConfig(**data["runtime"])
+            data["measure"] = MeasureConfig(**data.get("measure", {}))
+            return cls(**data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"not a job configuration ({type(exc).__name__}: {exc})") from None
 
     def config_hash(self) -> str:
         """Identity of what is measured; where results and caches go is not part of it."""

@@ -6,7 +6,6 @@ columns and the raw latencies. The parent adds identity and environment columns.
 
 from __future__ import annotations
 
-import importlib
 import platform
 import resource
 import time
@@ -16,40 +15,44 @@ from typing import Any
 
 import numpy as np
 
-from harness.config import JobSpec, build_options
-from harness.locking import file_lock
+from harness.cache import cached_entry, identity_key
+from harness.config import JobSpec, component_class, parse_options
 from harness.measure import measure
+from harness.options import DATA_ONLY, option_values
 
 Emit = Callable[..., None]  # emit(phase, **details): progress to the parent
+REFERENCE_FILE = "logits.npy"
 
 
-def load_component(module_name: str, attribute: str) -> type:
-    module = importlib.import_module(module_name)
-    return getattr(module, attribute)
+def shape_text(inputs: dict[str, Any]) -> str:
+    """'input_ids 1x14, attention_mask 1x14' — the shapes of a batch, in input order."""
+    return ", ".join(f"{name} {'x'.join(str(d) for d in tensor.shape)}" for name, tensor in inputs.items())
 
 
 def reference_logits(
     workload: Any, handle: Any, data_hash: str, batch_size: int, cache_dir: Path, emit: Emit
-) -> np.ndarray:
-    """Eager fp32 outputs of the whole eval set, in the job's batching; cached per model+data+batch."""
+) -> tuple[np.ndarray, str | None]:
+    """Eager fp32 outputs of the whole eval set, in the job's batching, shape (n_samples, n_outputs);
+    cached per model (weights, architecture, graph options), data as fed, and batch size.
+    Returns (logits, a note when a damaged cache entry was rebuilt)."""
     import torch
 
-    key = f"{workload.name}-{handle.content_hash[:16]}-{data_hash}-b{batch_size}"
-    path = cache_dir / "reference" / f"{key}.npy"
-    with file_lock(path.with_suffix(".lock")):
-        if path.exists():
-            return np.load(path)
+    def build(directory: Path) -> None:
         emit("reference", detail="computing eager fp32 reference outputs (cached for later jobs)")
         outputs = []
         with torch.inference_mode():
             for indices in workload.batches(batch_size):
                 inputs = workload.make_batch(indices)
                 outputs.append(handle.module(*[inputs[n] for n in handle.input_names]).float().numpy())
-        logits = np.concatenate(outputs)[: workload.n_samples]
-        tmp = path.with_name(path.stem + ".tmp.npy")
-        np.save(tmp, logits)
-        tmp.rename(path)
-        return logits
+        np.save(directory / REFERENCE_FILE, np.concatenate(outputs)[: workload.n_samples])
+
+    key = identity_key({"workload": workload.name, "model": handle.model_hash, "graph": handle.graph_options,
+                        "data": data_hash, "batch": batch_size})  # fmt: skip
+    entry = cached_entry(cache_dir, "reference", key, build)
+    logits = np.load(entry.path / REFERENCE_FILE, allow_pickle=False)
+    if logits.ndim != 2 or logits.shape[0] != workload.n_samples:
+        raise RuntimeError(f"reference outputs {entry.path} have shape {logits.shape}, not ({workload.n_samples}, n)")
+    return logits, entry.note
 
 
 def score(logits: np.ndarray, labels: np.ndarray, reference: np.ndarray) -> dict[str, float | None]:
@@ -73,14 +76,16 @@ def score(logits: np.ndarray, labels: np.ndarray, reference: np.ndarray) -> dict
 def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
     import torch
 
+    from workloads.base import check_labels
+
     torch.manual_seed(spec.seed)
     torch.set_num_threads(spec.threads)
     cache_dir = Path(spec.cache_dir)
 
-    workload_cls = load_component(spec.workload.module, "WORKLOAD")
-    runtime_cls = load_component(spec.runtime.module, "RUNTIME")
-    workload_options = build_options(workload_cls.Options, spec.workload.options, "workload")
-    runtime_options = build_options(runtime_cls.Options, spec.runtime.options, "runtime")
+    workload_cls = component_class("workload", spec.workload.module)
+    runtime_cls = component_class("runtime", spec.runtime.module)
+    workload_options = parse_options(workload_cls.Options, spec.workload.options, "workload")
+    runtime_options = parse_options(runtime_cls.Options, spec.runtime.options, "runtime")
     # Built first: a runtime that cannot do what is asked says so before any model is loaded.
     runtime = runtime_cls(runtime_options, spec.runtime.precision, spec.threads, cache_dir)
     workload = workload_cls(workload_options, spec.seed, cache_dir)
@@ -95,11 +100,16 @@ def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
     load_started = time.perf_counter()
     handle = workload.load_model()
     load_s = time.perf_counter() - load_started
-    # What was measured, beyond its name: a changed checkpoint or data file shows up here.
-    row["model_hash"], row["data_hash"] = handle.content_hash[:16], workload.data_key()[:16]
-    reference = reference_logits(workload, handle, row["data_hash"], spec.batch, cache_dir, emit)
+    handle.graph_options = option_values(workload_options, excluding=DATA_ONLY)
+    check_labels(workload.label_source(), handle.n_outputs, workload.label_map_name())
+    # What was measured, beyond its name: a changed checkpoint, config or data shows up here.
+    data_hash = workload.data_key()
+    row["model_hash"], row["data_hash"] = handle.model_hash[:16], data_hash[:16]
+    reference, note = reference_logits(workload, handle, data_hash, spec.batch, cache_dir, emit)
+    notes = [*workload.cache_notes, *([note] if note else [])]
     timing_batch = workload.make_batch([i % workload.n_samples for i in range(spec.batch)])  # built once
     handle.timing_example = timing_batch
+    row["timed_shape"] = shape_text(timing_batch)
 
     emit("prepare")
     row["runtime_version"] = runtime.version()
@@ -110,6 +120,7 @@ def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
             row["prepare_s"] = load_s + time.perf_counter() - prepare_started
             row["load_s"] = load_s
             row.update(vars(runtime.times))
+            notes += [runtime.times.cache_note] if runtime.times.cache_note else []
 
             inputs = runtime.adapt_inputs(timing_batch)
             started = time.perf_counter_ns()
@@ -139,6 +150,7 @@ def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
         row.update(effective.extra)
     finally:
         runtime.close()
+    row["cache_note"] = "; ".join(notes) or None
     row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return row, result.latencies_ms
 

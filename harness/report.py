@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from harness import analysis, results  # noqa: E402
+from harness.config import ConfigError  # noqa: E402
 
 ACCURACY_DROP = 0.01  # more than 1 point below eager is flagged
 MIN_AGREEMENT = 0.99
@@ -165,8 +167,10 @@ def build(paths: Sequence[Path], out_dir: Path | None = None) -> Report:
         report.plots[name] = plot_workload(group, workload, precision, report.out_dir / "plots")
     report.flags = flagged_rows(frame)
     report.environment = analysis.environment(frame)
+    # quoted: a run_id or path from someone else's file must not become shell syntax when pasted
     report.reruns = frame[["workload", "runtime", "batch_size", "precision_requested", "source", "run_id"]].assign(
-        command=lambda f: [f"python -m harness.rerun {s} {r}" for s, r in zip(f["source"], f["run_id"], strict=True)]
+        command=lambda f: [f"python -m harness.rerun {shlex.quote(str(s))} {shlex.quote(str(r))}"
+                           for s, r in zip(f["source"], f["run_id"], strict=True)]  # fmt: skip
     )
     return report
 
@@ -221,11 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         report = build(args.paths, args.out)
-    except FileNotFoundError as exc:
+        results.check_writable(report.out_dir)
+    except (results.ResultsError, ConfigError) as exc:
         print(f"harness.report: {exc}", file=sys.stderr)
-        return 2
-    if not report.tables:
-        print("harness.report: no result rows found", file=sys.stderr)
         return 2
     md, page = write(report)
     print(f"report: {md}\nreport: {page}\nplots: {report.out_dir / 'plots'}")

@@ -1,9 +1,16 @@
-"""`python -m harness.rerun SOURCE RUN_ID [--out DIR] [--tolerance PCT]`: re-run one stored row.
+"""`python -m harness.rerun SOURCE RUN_ID [--out DIR] [--tolerance PCT] [--python PATH]`: re-run one stored row.
 
 Rebuilds the job from the configuration stored with the row (`config_json`), runs it again in a
 fresh child process into DIR (default: SOURCE/reruns), and gives a verdict: the same accuracy and
 agreement, and a p50 that is not significantly slower or faster by more than PCT (default 10%),
-means "reproduced" (exit 0); anything else says what differs (exit 1).
+means "reproduced" (exit 0); anything else says what differs (exit 1). A row that cannot be
+re-run (no such run_id, no stored configuration, a runtime not configured here) exits 2.
+
+A results file is input from a stranger (README: "Trust model"). Only option values are taken
+from it, each checked against its declared type. What chooses code — the workload and runtime
+modules and the runtime's interpreter — comes from this checkout's conf/ (or --python), and paths
+on the other machine (cache directories) are replaced by this machine's; each difference from
+the stored row is said.
 """
 
 from __future__ import annotations
@@ -17,7 +24,60 @@ import pandas as pd
 
 from harness import analysis, results
 from harness.config import ConfigError, JobSpec
+from harness.options import MACHINE_LOCAL, fields_marked
 from harness.runner import run_job_isolated
+
+EXIT_REPRODUCED, EXIT_DIFFERENT, EXIT_CANNOT = 0, 1, 2
+
+
+def local_component(group: str, name: str) -> dict[str, object]:
+    """The harness keys (module, and for runtimes python and setup_hint) of `conf/<group>/<name>.yaml`
+    in this checkout. Raises ConfigError when this checkout has no such option."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    from harness.cli import CONF_DIR
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+            options = GlobalHydra.instance().config_loader().get_group_options(group)
+            if name not in options:
+                raise ConfigError(f"the stored {group} {name!r} is not configured here; known: {', '.join(options)}")
+            node = OmegaConf.to_container(compose(config_name="config", overrides=[f"{group}={name}"])[group])
+    finally:
+        GlobalHydra.instance().clear()
+    return {k: node.get(k) for k in ("module", "python", "setup_hint") if k in node}
+
+
+def trusted_spec(stored: dict, python: str | None, cache_dir: str) -> tuple[JobSpec, list[str]]:
+    """The stored configuration with everything that chooses code or local paths taken from here.
+    Returns (validated spec, lines saying what differs from the stored row)."""
+    spec = JobSpec.from_dict(stored)
+    said = []
+    for group, component in (("workload", spec.workload), ("runtime", spec.runtime)):
+        local = local_component(group, component.name)
+        if local["module"] != component.module:
+            said.append(f"{group} module: stored {component.module!r}, this checkout's {local['module']!r} runs")
+        component.module = str(local["module"])
+    local_python = python if python is not None else local_component("runtime", spec.runtime.name).get("python")
+    if (local_python or None) != (spec.runtime.python or None):
+        said.append(f"interpreter: stored {spec.runtime.python!r}, this run uses {local_python or 'the harness own'!r}")
+    spec.runtime.python = local_python or None
+    spec.runtime.setup_hint = str(local_component("runtime", spec.runtime.name).get("setup_hint") or "")
+    if spec.cache_dir != cache_dir:
+        said.append(f"cache_dir: stored {spec.cache_dir!r}, this run uses {cache_dir!r}")
+        spec.cache_dir = cache_dir
+    from harness.config import component_class
+
+    cls = component_class("runtime", spec.runtime.module)
+    for name in fields_marked(cls.Options, MACHINE_LOCAL):
+        if spec.runtime.options.get(name) is not None:
+            said.append(f"runtime.{name}: stored {spec.runtime.options[name]!r} is a path on the machine that ran it; "
+                        "not used")  # fmt: skip
+            spec.runtime.options[name] = None
+    return spec.validate(), said
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,25 +87,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_id")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--tolerance", type=float, default=10.0, metavar="PCT")
+    parser.add_argument("--python", default=None, help="interpreter for the job (default: conf/runtime/<name>.yaml)")
+    parser.add_argument("--cache-dir", default="outputs/cache", help="this machine's cache (default outputs/cache)")
     args = parser.parse_args(argv)
     source = analysis.source_dir(args.source)
-    frame = results.read_results(args.source)
-    match = frame[frame["run_id"] == args.run_id]
-    if match.empty:
-        print(f"harness.rerun: no row with run_id {args.run_id!r} in {args.source}", file=sys.stderr)
-        return 2
-    old = match.iloc[-1].copy()
     try:
-        spec = JobSpec.from_dict(json.loads(old["config_json"])).validate()
-    except (ConfigError, TypeError, ValueError) as exc:
-        print(f"harness.rerun: the stored configuration cannot run here: {exc}", file=sys.stderr)
-        return 2
+        frame = results.read_results(args.source)
+        match = frame[frame["run_id"] == args.run_id]
+        if match.empty:
+            raise ConfigError(f"no row with run_id {args.run_id!r} in {args.source}")
+        old = match.iloc[-1].copy()
+        text = old.get("config_json")
+        if not isinstance(text, str) or not text.strip():
+            raise ConfigError(f"row {args.run_id} in {args.source} has no stored configuration (config_json)")
+        try:
+            stored = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"row {args.run_id}: config_json is not JSON ({exc})") from None
+        if not isinstance(stored, dict):
+            raise ConfigError(f"row {args.run_id}: config_json is not a job configuration")
+        spec, said = trusted_spec(stored, args.python, args.cache_dir)
+    except (ConfigError, results.ResultsError) as exc:
+        print(f"harness.rerun: {exc}", file=sys.stderr)
+        return EXIT_CANNOT
+    for line in said:
+        print(f"differs from the stored row: {line}")
     out = args.out or source / "reruns"
-    new = pd.Series(run_job_isolated(spec, out, force=True).row)
+    try:
+        new = pd.Series(run_job_isolated(spec, out, force=True).row)
+    except ConfigError as exc:
+        print(f"harness.rerun: {exc}", file=sys.stderr)
+        return EXIT_CANNOT
     old["source"], new["source"] = str(source), str(out)
     if new["status"] != results.OK or old["status"] != results.OK:
         print(f"not reproduced: status was {old['status']}, now {new['status']} {new.get('error') or ''}")
-        return 1
+        return EXIT_DIFFERENT
     verdict, ratio, method = analysis.latency_verdict(old, new)
     same_scores = old["accuracy"] == new["accuracy"] and old["agreement"] == new["agreement"]
     within = verdict == "no significant difference" or abs(ratio - 1) * 100 <= args.tolerance
@@ -62,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             same_inputs = False
     reproduced = same_scores and within and same_inputs
     print("reproduced" if reproduced else "not reproduced")
-    return 0 if reproduced else 1
+    return EXIT_REPRODUCED if reproduced else EXIT_DIFFERENT
 
 
 if __name__ == "__main__":

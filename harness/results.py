@@ -1,22 +1,44 @@
-"""Tidy result files: one row per job in results.csv / results.parquet, raw latencies long-format.
+"""Tidy result files that cannot be damaged by a crash, and are checked when read.
 
-Several processes may append to the same directory; a lock file serialises the writers.
+The truth of a results directory is one file per job, `rows/<run_id>.json` (the row and its raw
+latencies), written atomically: a temporary file, fsync, rename, fsync of the directory. A
+writer killed at any point leaves either a whole row file or none (its temporary file is
+ignored), so a half-written row never counts as a finished job. `results.csv`,
+`results.parquet` and `latencies.parquet` are views gathered from the row files (atomically
+too) after every append and by `python -m harness.gather DIR`; they are never read back to
+write, so a damaged view cannot spread — the next gather rewrites it and says so.
+
+Directories written before row files existed are imported once: from `results.parquet` when it
+is intact, else from the complete rows of `results.csv`; the damaged file is kept beside them
+(`*.damaged-<time>`), and one line says what was recovered.
+
+Files given to report, compare and rerun are checked (`check_frame`): unreadable, empty, foreign
+(no harness columns) or mistyped files raise ResultsError, one line, never a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import json
+import math
 import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from harness.config import ConfigError
 from harness.locking import file_lock
 
 # The documented columns, in order (README: "Result columns"). Extra columns follow them.
 COLUMNS = [
-    "run_id", "config_hash", "workload", "model", "model_hash", "dataset", "data_hash", "runtime",
+    "run_id", "config_hash", "repeat", "workload", "model", "model_hash", "dataset", "data_hash", "runtime",
     "batch_size", "seq_len",
     "precision_requested", "precision_effective", "threads", "status", "error", "n_calls",
     "latency_ms_p50", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high", "latency_ms_p90",
@@ -26,24 +48,119 @@ COLUMNS = [
     "hostname", "python_version", "torch_version", "runtime_version", "harness_git_sha",
     "started_at", "duration_s",
 ]  # fmt: skip
+# What a file must hold to be read as harness results, and the columns that must be numbers.
+REQUIRED_COLUMNS = ["run_id", "workload", "runtime", "batch_size", "precision_requested", "status"]
+NUMERIC_COLUMNS = [
+    "repeat", "batch_size", "threads", "n_calls", "latency_ms_p50", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high",
+    "latency_ms_p90", "latency_ms_p95", "latency_ms_p99", "latency_ms_mean", "latency_ms_std", "latency_ms_min",
+    "latency_ms_max", "throughput_sps", "first_inference_ms", "prepare_s", "peak_rss_mb", "accuracy", "f1",
+    "agreement", "max_abs_diff", "n_eval_samples", "duration_s",
+]  # fmt: skip
 
 # Status values. Only "ok" rows carry measurements.
 OK = "ok"
 FAILED_STATUSES = ("error", "crashed", "timeout")  # the sweep exits non-zero when a job ends so
 INVALID = "invalid"  # bad user input found while the job ran (unreadable data, missing column)
 NOT_RUN_STATUSES = ("unsupported", "unavailable")  # an honest "cannot", with the reason in `error`
+STATUSES = (OK, *FAILED_STATUSES, INVALID, *NOT_RUN_STATUSES)
 
 RESULTS_CSV = "results.csv"
 RESULTS_PARQUET = "results.parquet"
 LATENCIES_PARQUET = "latencies.parquet"
+ROWS_DIR = "rows"
 LOCK_FILE = ".results.lock"
+ROW_FORMAT = 1
 
 
-def _replace(path: Path, write: Any) -> None:
-    """Write through a temp file and rename, so a reader never sees half a file."""
+class ResultsError(ValueError):
+    """A results file or directory that cannot be read as harness results; the message is one line."""
+
+
+@dataclass
+class Gathered:
+    """Rows gathered from a directory, and what was wrong on the way (one line each)."""
+
+    frame: pd.DataFrame
+    latencies: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+# -- atomic files ---------------------------------------------------------------------------------
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """`write(tmp_path)`, fsync, rename over `path`, fsync the directory: readers and crashes see the
+    old file or the new one, never half of one."""
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+
+def check_writable(directory: Path) -> None:
+    """ConfigError (one line) unless `directory` is, or can be made, a writable directory.
+    Probes by creating a file (permission bits say nothing for root; `chattr +i` does)."""
+    directory = Path(directory)
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"results directory {str(directory)!r} cannot be used: {existing} is a file, not a directory")
+    probes = [existing] + [directory / sub for sub in (ROWS_DIR, "jobs") if (directory / sub).is_dir()]
+    for probe in probes:
+        try:
+            with tempfile.NamedTemporaryFile(dir=probe, prefix=".harness-write-probe-"):
+                pass
+        except OSError as exc:
+            raise ConfigError(
+                f"results directory {str(directory)!r} is not writable ({exc.strerror}: {probe}); "
+                "choose another with results_dir= or hydra.sweep.dir="
+            ) from None
+
+
+# -- rows -----------------------------------------------------------------------------------------
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_row(results_dir: Path, row: dict[str, Any], latencies_ms: np.ndarray | None = None) -> Path:
+    """The job's row file, written atomically (see the module docstring)."""
+    rows = Path(results_dir) / ROWS_DIR
+    rows.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": ROW_FORMAT,
+        "row": {k: _jsonable(v) for k, v in row.items()},
+        "latencies_ms": [] if latencies_ms is None else [float(x) for x in np.asarray(latencies_ms, dtype=float)],
+    }
+    path = rows / f"{row['run_id']}.json"
+    atomic_write(path, lambda p: p.write_text(json.dumps(payload, allow_nan=False)))
+    return path
+
+
+def _read_row_file(path: Path) -> tuple[dict[str, Any], list[float]]:
+    payload = json.loads(path.read_text())
+    if not isinstance(payload, dict) or payload.get("format") != ROW_FORMAT or not isinstance(payload.get("row"), dict):
+        raise ValueError("not a harness row file")
+    latencies = payload.get("latencies_ms") or []
+    if not isinstance(latencies, list) or not all(isinstance(x, int | float) for x in latencies):
+        raise ValueError("latencies are not a list of numbers")
+    return payload["row"], latencies
 
 
 def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
@@ -54,38 +171,148 @@ def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[COLUMNS + sorted(extra)]
 
 
-def read_results(path: Path) -> pd.DataFrame:
-    """Read results from a results.csv/.parquet file or a directory holding one."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / RESULTS_CSV
-    if not path.exists():
-        return _ordered(pd.DataFrame())
-    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    return _ordered(frame)
+def _empty_latencies() -> pd.DataFrame:
+    return pd.DataFrame({"run_id": pd.Series(dtype=str), "call_index": pd.Series(dtype=np.int64),
+                         "latency_ms": pd.Series(dtype=np.float64)})  # fmt: skip
 
 
-def append_result(results_dir: Path, row: dict[str, Any], latencies_ms: np.ndarray | None = None) -> None:
-    """Append one job's row (and its raw latencies) to the directory's result files."""
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_rows(results_dir: Path) -> Gathered:
+    rows, long, notes = [], [], []
+    for path in sorted((Path(results_dir) / ROWS_DIR).glob("*.json")):
+        try:
+            row, latencies = _read_row_file(path)
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            notes.append(f"{path} is damaged ({type(exc).__name__}); skipped, its job counts as not run")
+            continue
+        rows.append(row)
+        if latencies:
+            long.append(pd.DataFrame({"run_id": str(row.get("run_id")), "call_index": np.arange(len(latencies)),
+                                      "latency_ms": np.asarray(latencies, dtype=np.float64)}))  # fmt: skip
+    for tmp in (Path(results_dir) / ROWS_DIR).glob(".*.tmp"):  # a writer that died before its rename
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+    frame = _ordered(pd.DataFrame(rows)) if rows else _ordered(pd.DataFrame())
+    latencies = pd.concat(long, ignore_index=True) if long else _empty_latencies()
+    return Gathered(frame, latencies, notes)
+
+
+# -- legacy directories (results.csv/parquet, no row files) ---------------------------------------------
+def _complete_csv_rows(path: Path) -> tuple[pd.DataFrame, str | None]:
+    """The rows of a CSV that have every field; (frame, what was wrong or None)."""
+    problem = None
+    with open(path, newline="", errors="replace") as handle:
+        reader = csv.reader(handle, strict=True)
+        try:
+            header = next(reader)
+        except (StopIteration, csv.Error):
+            return pd.DataFrame(), "no header"
+        good = []
+        try:
+            for fields in reader:
+                if len(fields) == len(header):
+                    good.append(fields)
+                else:
+                    problem = f"a row with {len(fields)} of {len(header)} fields"
+        except csv.Error as exc:
+            problem = f"cut inside a field ({exc})"
+    frame = pd.DataFrame(good, columns=header).replace("", None)
+    return frame, problem
+
+
+def _import_legacy(results_dir: Path) -> list[str]:
+    """Row files for a directory written before they existed. Returns notes (one line each)."""
+    csv_path, parquet_path = results_dir / RESULTS_CSV, results_dir / RESULTS_PARQUET
+    if not csv_path.exists() and not parquet_path.exists():
+        return []
+    notes, frames, damaged = [], [], []
+    if parquet_path.exists():
+        try:
+            frames.append(pd.read_parquet(parquet_path))
+        except Exception as exc:  # pyarrow raises ArrowInvalid / OSError for damaged files
+            damaged.append((parquet_path, f"unreadable ({type(exc).__name__})"))
+    if csv_path.exists():
+        rows, problem = _complete_csv_rows(csv_path)
+        if problem:
+            damaged.append((csv_path, problem))
+        frames.append(rows)
+    frames = [f for f in frames if not f.empty]
+    found = pd.concat(frames, ignore_index=True) if frames else None
+    latencies = _empty_latencies()
+    if (results_dir / LATENCIES_PARQUET).exists():
+        with contextlib.suppress(Exception):
+            latencies = pd.read_parquet(results_dir / LATENCIES_PARQUET)
+    imported = 0
+    if found is not None and "run_id" in found:
+        found = found.drop_duplicates("run_id", keep="first")  # parquet first: it is the typed copy
+        for record in found.to_dict("records"):
+            if not record.get("run_id") or pd.isna(record.get("status")):
+                continue
+            row = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in record.items()}
+            row = {k: _typed(k, v) for k, v in row.items()}
+            mine = latencies.loc[latencies["run_id"] == row["run_id"]].sort_values("call_index")["latency_ms"]
+            write_row(results_dir, row, mine.to_numpy())
+            imported += 1
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    for path, problem in damaged:
+        kept = path.with_name(f"{path.name}.damaged-{stamp}")
+        os.replace(path, kept)
+        notes.append(f"{path} was damaged ({problem}); kept as {kept.name}")
+    if damaged or imported:
+        notes.append(f"{results_dir}: {imported} complete rows recovered into {ROWS_DIR}/ from the older result files")
+    return notes
+
+
+def _typed(column: str, value: Any) -> Any:
+    if value is None or column not in NUMERIC_COLUMNS:
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return value
+    return int(number) if number.is_integer() and column in ("repeat", "batch_size", "threads", "n_calls") else number
+
+
+# -- gathering ------------------------------------------------------------------------------------
+def gather(results_dir: Path) -> Gathered:
+    """Rewrite results.csv, results.parquet and latencies.parquet from the row files (importing an
+    older directory first). Notes say what was damaged or stale and what was done about it."""
     results_dir = Path(results_dir)
     with file_lock(results_dir / LOCK_FILE):
-        frame = pd.concat(
-            [read_results(results_dir), pd.DataFrame([row])], ignore_index=True
-        ) if (results_dir / RESULTS_CSV).exists() else pd.DataFrame([row])  # fmt: skip
-        frame = _ordered(frame)
-        _replace(results_dir / RESULTS_CSV, lambda p: frame.to_csv(p, index=False))
-        # CSV round-trips lose dtypes on all-empty columns; parquet wants consistent types.
-        _replace(results_dir / RESULTS_PARQUET, lambda p: _for_parquet(frame).to_parquet(p, index=False))
-        if latencies_ms is not None and len(latencies_ms):
-            long = pd.DataFrame({
-                "run_id": row["run_id"],
-                "call_index": np.arange(len(latencies_ms), dtype=np.int64),
-                "latency_ms": np.asarray(latencies_ms, dtype=np.float64),
-            })  # fmt: skip
-            path = results_dir / LATENCIES_PARQUET
-            if path.exists():
-                long = pd.concat([pd.read_parquet(path), long], ignore_index=True)
-            _replace(path, lambda p: long.to_parquet(p, index=False))
+        notes = [] if (results_dir / ROWS_DIR).is_dir() else _import_legacy(results_dir)
+        gathered = _read_rows(results_dir)
+        gathered.notes[:0] = notes
+        csv_path = results_dir / RESULTS_CSV
+        if csv_path.exists() and not notes:
+            try:
+                previous = set(pd.read_csv(csv_path, usecols=["run_id"])["run_id"].astype(str))
+            except Exception as exc:
+                gathered.notes.append(f"{csv_path} was damaged ({type(exc).__name__}); rewritten from the row files")
+            else:
+                lost = previous - set(gathered.frame["run_id"].astype(str))
+                if lost:
+                    gathered.notes.append(f"{csv_path} listed {len(lost)} row(s) with no row file; rewritten without")
+        frame = gathered.frame
+        atomic_write(csv_path, lambda p: frame.to_csv(p, index=False))
+        atomic_write(results_dir / RESULTS_PARQUET, lambda p: _for_parquet(frame).to_parquet(p, index=False))
+        atomic_write(results_dir / LATENCIES_PARQUET, lambda p: gathered.latencies.to_parquet(p, index=False))
+    return gathered
+
+
+def append_result(results_dir: Path, row: dict[str, Any], latencies_ms: np.ndarray | None = None) -> list[str]:
+    """Write one job's row file, then gather the views. Returns the gather's notes."""
+    write_row(results_dir, row, latencies_ms)
+    return gather(results_dir).notes
 
 
 def _for_parquet(frame: pd.DataFrame) -> pd.DataFrame:
@@ -96,15 +323,111 @@ def _for_parquet(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def read_latencies(results_dir: Path) -> pd.DataFrame:
-    path = Path(results_dir) / LATENCIES_PARQUET
+# -- reading (report, compare, rerun, resume) -------------------------------------------------------
+def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """`frame` with the harness's columns and numeric types, or ResultsError naming what is wrong."""
+    if frame.empty and not len(frame.columns):
+        raise ResultsError(f"{source} holds no result rows")
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ResultsError(f"{source} is not a harness results file: no column {', '.join(missing)}")
+    frame = frame.copy()
+    for column in [c for c in NUMERIC_COLUMNS if c in frame.columns]:
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        bad = numbers.isna() & frame[column].notna() & (frame[column].astype(str).str.strip() != "")
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+            raise ResultsError(
+                f"{source}: column {column!r} holds {frame[column][bad].iloc[0]!r} (row {row}), not a number"
+            )
+        frame[column] = numbers
+    unknown = sorted(set(frame["status"].dropna().astype(str)) - set(STATUSES))
+    if unknown:
+        raise ResultsError(f"{source}: status {unknown[0]!r} is not one of {', '.join(STATUSES)}")
+    for column in ("run_id", "workload", "runtime", "precision_requested", "status"):
+        frame[column] = frame[column].map(lambda v: v if v is None or (isinstance(v, float) and v != v) else str(v))
+    return _ordered(frame)
+
+
+def read_results(path: Path, notes: list[str] | None = None) -> pd.DataFrame:
+    """Rows of a results directory (its row files) or of one results.csv/.parquet file, checked.
+    A directory with no rows gives an empty frame with the schema; an unreadable, foreign or
+    mistyped file raises ResultsError. Notes on damaged row files are appended to `notes`."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / ROWS_DIR).is_dir():
+            gathered = _read_rows(path)
+            if notes is not None:
+                notes.extend(gathered.notes)
+            return check_frame(gathered.frame, str(path)) if len(gathered.frame) else gathered.frame
+        legacy = path / RESULTS_PARQUET if (path / RESULTS_PARQUET).exists() else path / RESULTS_CSV
+        if not legacy.exists():
+            return _ordered(pd.DataFrame())
+        path = legacy
     if not path.exists():
-        return pd.DataFrame(columns=["run_id", "call_index", "latency_ms"])
-    return pd.read_parquet(path)
+        raise ResultsError(f"{path} does not exist; give sweep directories or results.csv/.parquet files")
+    if path.stat().st_size == 0:
+        raise ResultsError(f"{path} is empty")
+    try:
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        elif path.suffix == ".csv":
+            frame = pd.read_csv(path)
+        else:
+            raise ResultsError(f"{path} is not a .csv or .parquet results file")
+    except ResultsError:
+        raise
+    except Exception as exc:  # ParserError, UnicodeDecodeError, ArrowInvalid, ...
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ResultsError(f"{path} cannot be read ({type(exc).__name__}: {first})") from None
+    return check_frame(frame, str(path))
 
 
-def completed_hashes(results_dir: Path) -> set[str]:
-    frame = read_results(results_dir)
-    if frame.empty:
-        return set()
-    return set(frame.loc[frame["status"] == OK, "config_hash"].astype(str))
+def read_latencies(results_dir: Path) -> pd.DataFrame:
+    """Raw latencies, long format (run_id, call_index, latency_ms): from the row files, else the view."""
+    results_dir = Path(results_dir)
+    if (results_dir / ROWS_DIR).is_dir():
+        return _read_rows(results_dir).latencies
+    path = results_dir / LATENCIES_PARQUET
+    if not path.exists():
+        return _empty_latencies()
+    try:
+        return pd.read_parquet(path)
+    except Exception:  # a damaged view: raw latencies are optional evidence
+        return _empty_latencies()
+
+
+def completed(results_dir: Path) -> set[tuple[str, int]]:
+    """(config_hash, repeat) of every job with an ok row: what a resumed sweep skips. Only whole row
+    files count (a writer killed mid-row leaves none)."""
+    frame = _read_rows(Path(results_dir)).frame if (Path(results_dir) / ROWS_DIR).is_dir() else None
+    if frame is None:
+        if (Path(results_dir) / RESULTS_CSV).exists() or (Path(results_dir) / RESULTS_PARQUET).exists():
+            gather(results_dir)  # an older directory: import it first
+            frame = _read_rows(Path(results_dir)).frame
+        else:
+            return set()
+    ok = frame[frame["status"] == OK]
+    repeats = pd.to_numeric(ok["repeat"], errors="coerce").fillna(0).astype(int)
+    return set(zip(ok["config_hash"].astype(str), repeats, strict=True))
+
+
+@contextlib.contextmanager
+def claim(results_dir: Path, config_hash: str, repeat: int) -> Iterator[bool]:
+    """Claim one job for measuring: True while this process holds it, False when another process
+    (another sweep into the same directory) does. A lock held by a dead process is free again
+    (flock), so a crashed sweep never blocks the job."""
+    import fcntl
+
+    claims = Path(results_dir) / ".claims"
+    claims.mkdir(parents=True, exist_ok=True)
+    with open(claims / f"{config_hash}-r{repeat}.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -34,6 +34,8 @@ class JobOutcome:
     row: dict[str, Any]
     skipped: bool = False
     latencies_ms: np.ndarray | None = field(default=None, repr=False)
+    skip_reason: str = ""
+    notes: list[str] = field(default_factory=list)  # damaged result files found and what was done
 
     @property
     def status(self) -> str:
@@ -47,10 +49,11 @@ def resolve_interpreter(python: str | None) -> Path:
     return path if path.is_absolute() else PROJECT_ROOT / path
 
 
-def identity_columns(spec: JobSpec, run_id: str) -> dict[str, Any]:
+def identity_columns(spec: JobSpec, run_id: str, repeat: int = 0) -> dict[str, Any]:
     return {
         "run_id": run_id,
         "config_hash": spec.config_hash(),
+        "repeat": repeat,
         "workload": spec.workload.name,
         "runtime": spec.runtime.name,
         "batch_size": spec.batch,
@@ -67,18 +70,35 @@ def run_job_isolated(
     results_dir: Path,
     *,
     force: bool = False,
+    repeat: int = 0,
     label: str = "",
     rerun_command: str = "",
     config_yaml: str = "",
 ) -> JobOutcome:
-    """Run one validated job in a child process and append its row to `results_dir`."""
+    """Run one validated job (repeat number `repeat`) in a child process and append its row to
+    `results_dir`. Skipped when an ok row for (config_hash, repeat) exists (unless `force`) or when
+    another process is measuring it right now (two sweeps into one directory split the work).
+    Raises ConfigError when `results_dir` is not writable, before anything runs."""
     results_dir = Path(results_dir)
+    results.check_writable(results_dir)
     config_hash = spec.config_hash()
-    if not force and config_hash in results.completed_hashes(results_dir):
-        return JobOutcome(row={"config_hash": config_hash, "status": "ok"}, skipped=True)
+    skipped = {"config_hash": config_hash, "repeat": repeat, "status": "ok"}
+    if not force and (config_hash, repeat) in results.completed(results_dir):
+        return JobOutcome(row=skipped, skipped=True, skip_reason=f"an ok row with config_hash {config_hash} exists")
+    with results.claim(results_dir, config_hash, repeat) as mine:
+        if not mine:
+            return JobOutcome(row={**skipped, "status": None}, skipped=True,
+                              skip_reason="another sweep into this directory is measuring it now")  # fmt: skip
+        if not force and (config_hash, repeat) in results.completed(results_dir):  # finished while we waited
+            return JobOutcome(row=skipped, skipped=True, skip_reason=f"an ok row with config_hash {config_hash} exists")
+        return _run_claimed(spec, results_dir, repeat, label, rerun_command, config_yaml)
 
+
+def _run_claimed(
+    spec: JobSpec, results_dir: Path, repeat: int, label: str, rerun_command: str, config_yaml: str
+) -> JobOutcome:
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    row = identity_columns(spec, run_id)
+    row = identity_columns(spec, run_id, repeat)
     row["started_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     if rerun_command:
         row["rerun_command"] = rerun_command
@@ -99,8 +119,8 @@ def run_job_isolated(
         child_row, latencies = _run_child(spec, interpreter, job_dir, label or run_id)
         row.update(child_row)
     row["duration_s"] = time.monotonic() - started
-    results.append_result(results_dir, row, latencies)
-    return JobOutcome(row=row, latencies_ms=latencies)
+    notes = results.append_result(results_dir, row, latencies)
+    return JobOutcome(row=row, latencies_ms=latencies, notes=notes)
 
 
 def _child_env(spec: JobSpec) -> dict[str, str]:

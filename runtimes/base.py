@@ -22,6 +22,7 @@ import numpy as np
 
 from harness.config import MeasureConfig, UnsupportedError
 from harness.measure import Measurement
+from harness.options import AFTER_CONVERSION, option_values
 from workloads.base import Inputs, ModelHandle
 
 
@@ -45,11 +46,14 @@ class PrepareTimes:
     compile_s: float = 0.0  # building the executable model from it
     cache_hit: bool | None = None  # None: this runtime has no conversion cache
     artifact_mb: float | None = None
+    cache_note: str | None = None  # why a damaged cached artifact was rebuilt
 
 
 class Runtime(ABC):
     Options: ClassVar[type] = NoOptions
     precisions: ClassVar[tuple[str, ...]] = ("fp32",)
+    # True when the precision is applied after conversion (a compile hint), so one artifact serves all
+    precision_after_conversion: ClassVar[bool] = False
 
     def __init__(self, options: Any, precision: str, threads: int, cache_dir: Path) -> None:
         if precision not in self.precisions:
@@ -64,6 +68,14 @@ class Runtime(ABC):
 
     @abstractmethod
     def prepare(self, handle: ModelHandle) -> None: ...
+
+    def conversion_options(self) -> dict[str, Any]:
+        """The options a conversion artifact depends on: every option not marked AFTER_CONVERSION,
+        and the precision unless it is applied after conversion (runtimes/artifacts.py)."""
+        options = option_values(self.options, excluding=AFTER_CONVERSION)
+        if not self.precision_after_conversion:
+            options["precision"] = self.precision
+        return options
 
     def adapt_inputs(self, inputs: Inputs) -> Any:
         """Turn a prepared batch into what `run` takes (numpy, bf16, ...); called outside timing."""

@@ -1,8 +1,15 @@
 """torch.export: the whole model captured as one ATen graph with a dynamic batch (and
-sequence) dimension, saved to the conversion cache, loaded back and run as a module."""
+sequence) dimension, saved as a .pt2 archive, loaded back and run as a module.
+
+The program is never reused from the conversion cache: `torch.export.load` unpickles parts of
+the archive (torch warns: "uses pickle under the hood ... never load data from an untrusted
+source"), and a cache is input from whoever wrote it (README: "Trust model"). Each job exports
+afresh (convert_s) and round-trips the archive through a private temporary directory.
+"""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +17,6 @@ from typing import Any
 
 import torch
 
-from runtimes.artifacts import artifact_key, ensure_artifact
 from runtimes.base import Effective, Runtime
 from runtimes.torch_common import DTYPES, module_precision, positional_inputs
 from workloads.base import Inputs, ModelHandle
@@ -36,16 +42,15 @@ class ExportRuntime(Runtime):
         dynamic = tuple(
             {axis: torch.export.Dim.DYNAMIC for axis in handle.dynamic_dims.get(name, {})} for name in self.input_names
         )
-
-        def write(directory: Path) -> None:
-            program = torch.export.export(module, example, dynamic_shapes=dynamic, strict=self.options.strict)
-            torch.export.save(program, directory / PROGRAM_FILE)
-
-        key = artifact_key(handle, "torch_export", {"precision": self.precision, "strict": self.options.strict},
-                           {"torch": torch.__version__})  # fmt: skip
-        directory = ensure_artifact(self.cache_dir, "torch_export", key, self.times, write)
         started = time.perf_counter()
-        self.program = torch.export.load(directory / PROGRAM_FILE)
+        with tempfile.TemporaryDirectory(prefix="harness-export-") as private:  # mode 0700: only this user
+            path = Path(private) / PROGRAM_FILE
+            program = torch.export.export(module, example, dynamic_shapes=dynamic, strict=self.options.strict)
+            torch.export.save(program, path)
+            self.times.convert_s = time.perf_counter() - started
+            self.times.artifact_mb = path.stat().st_size / 2**20
+            started = time.perf_counter()
+            self.program = torch.export.load(path)  # the file this job just wrote, nobody else's
         self.module = self.program.module()
         self.times.compile_s = time.perf_counter() - started
 

@@ -10,25 +10,18 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
-from harness.config import ConfigError
 from runtimes.base import Effective, Runtime
 from runtimes.torch_common import DTYPES, module_precision
 from workloads.base import Inputs, ModelHandle
 
-MODES = ("jit", "compile")
-
 
 @dataclass
 class IpexOptions:
-    mode: str = "jit"  # jit: trace + freeze after ipex.optimize; compile: torch.compile(backend="ipex")
-
-    def validate(self) -> None:
-        if self.mode not in MODES:
-            raise ConfigError(f"runtime.mode={self.mode!r} is not allowed: choose one of {', '.join(MODES)}")
+    mode: Literal["jit", "compile"] = "jit"  # jit: trace + freeze after ipex.optimize; compile: backend="ipex"
 
 
 class IpexRuntime(Runtime):

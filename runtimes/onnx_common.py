@@ -10,22 +10,48 @@ from typing import Any
 import numpy as np
 
 from harness.config import ConfigError
-from runtimes.artifacts import artifact_key, ensure_artifact
-from runtimes.base import PrepareTimes
+from runtimes.artifacts import ensure_artifact
 from workloads.base import Inputs, ModelHandle
 
 ONNX_FILE = "model.onnx"
-EXPORTERS = ("dynamo", "torchscript")
-OPT_LEVELS = ("disable", "basic", "extended", "all")
+# Opsets each exporter really produces (torch 2.13): the dynamo exporter's operator library starts at
+# 18 and converts lower requests on a best-effort basis, keeping 18 when that fails
+# (torch/onnx/_internal/exporter/_compat.py, TORCHLIB_OPSET); TorchScript's goes up to 20
+# (torch.onnx._constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET).
+OPSETS = {"dynamo": (18, 23), "torchscript": (7, 20)}
 
 
-def check_exporter(exporter: str) -> None:
-    if exporter not in EXPORTERS:
-        raise ConfigError(f"runtime.exporter={exporter!r} is not allowed: choose one of {', '.join(EXPORTERS)}")
+def check_opset(exporter: str, opset: int | None) -> None:
+    low, high = OPSETS[exporter]
+    if opset is not None and not low <= opset <= high:
+        raise ConfigError(f"runtime.opset={opset} is not allowed with runtime.exporter={exporter}: it produces "
+                          f"opsets {low} to {high} (or null for its default)")  # fmt: skip
 
 
-def export_onnx(handle: ModelHandle, cache_dir: Path, times: PrepareTimes, exporter: str, opset: int | None) -> Path:
-    """The model as ONNX with dynamic batch (and sequence) axes, cached on disk."""
+def onnx_opset(model: Any) -> int:
+    return next(int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx"))
+
+
+def checked_onnx(path: Path) -> int:
+    """Load an ONNX file the way a format-checked loader should: no external data (a file from
+    the cache must not make ONNX Runtime read other files), a valid graph. Returns its opset.
+    Raises ConfigError naming the file when it fails either check."""
+    import onnx
+    from onnx.external_data_helper import uses_external_data
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+        onnx.checker.check_model(model)
+    except Exception as exc:  # DecodeError, ValidationError: a damaged or foreign file
+        raise ConfigError(f"{path} is not a valid ONNX model ({type(exc).__name__}: {exc})") from None
+    if any(uses_external_data(t) for t in model.graph.initializer):
+        raise ConfigError(f"{path} refers to external data files; the harness loads self-contained ONNX only")
+    return onnx_opset(model)
+
+
+def export_onnx(runtime: Any, handle: ModelHandle, exporter: str, opset: int | None) -> tuple[Path, int]:
+    """(the model as ONNX with dynamic batch (and sequence) axes, cached on disk and format-checked;
+    its opset as read back from the file)."""
     import onnx
     import torch
 
@@ -44,7 +70,9 @@ def export_onnx(handle: ModelHandle, cache_dir: Path, times: PrepareTimes, expor
             axes["logits"] = {0: "batch"}
             torch.onnx.export(handle.module, example, str(directory / ONNX_FILE), dynamic_axes=axes,
                               dynamo=False, **common)  # fmt: skip
-        onnx.checker.check_model(str(directory / ONNX_FILE))
+        produced = checked_onnx(directory / ONNX_FILE)
+        if opset is not None and produced != opset:
+            raise RuntimeError(f"runtime.opset={opset} was asked for; {exporter} produced opset {produced}")
 
     versions = {"torch": torch.__version__, "onnx": onnx.__version__}
     try:
@@ -53,8 +81,8 @@ def export_onnx(handle: ModelHandle, cache_dir: Path, times: PrepareTimes, expor
         versions["onnxscript"] = onnxscript.__version__
     except ImportError:
         pass
-    key = artifact_key(handle, "onnx", {"exporter": exporter, "opset": opset}, versions)
-    return ensure_artifact(cache_dir, "onnx", key, times, write) / ONNX_FILE
+    path = ensure_artifact(runtime, handle, "onnx", versions, write) / ONNX_FILE
+    return path, checked_onnx(path)
 
 
 def numpy_inputs(inputs: Inputs, names: list[str]) -> dict[str, np.ndarray]:

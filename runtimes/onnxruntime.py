@@ -4,40 +4,34 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field
 
-from harness.config import ConfigError, check_int
+from harness.options import AFTER_CONVERSION, THREADS
 from runtimes.base import Effective, Runtime
-from runtimes.onnx_common import OPT_LEVELS, check_exporter, export_onnx, numpy_inputs, output_precision
+from runtimes.onnx_common import check_opset, export_onnx, numpy_inputs, output_precision
 from workloads.base import Inputs, ModelHandle
 
 
 @dataclass
 class OnnxRuntimeOptions:
-    graph_optimization_level: str = "all"  # disable | basic | extended | all
-    intra_op_threads: int | None = None  # None: the job's `threads`
-    inter_op_threads: int = 1
-    exporter: str = "dynamo"  # dynamo (torch.export-based) | torchscript (legacy)
-    opset: int | None = None  # None: the exporter's default
+    graph_optimization_level: Annotated[Literal["disable", "basic", "extended", "all"], AFTER_CONVERSION] = "all"
+    intra_op_threads: Annotated[int | None, Field(ge=1), THREADS, AFTER_CONVERSION] = None  # None: the job's threads
+    # > 1 runs independent graph branches in parallel (ORT_PARALLEL execution mode); 1: sequential
+    inter_op_threads: Annotated[int, Field(ge=1), THREADS, AFTER_CONVERSION] = 1
+    exporter: Literal["dynamo", "torchscript"] = "dynamo"  # dynamo (torch.export-based) | torchscript (legacy)
+    opset: Annotated[int | None, Field(ge=7)] = None  # None: the exporter's default
 
     def validate(self) -> None:
-        if self.graph_optimization_level not in OPT_LEVELS:
-            raise ConfigError(
-                f"runtime.graph_optimization_level={self.graph_optimization_level!r} is not allowed: "
-                f"choose one of {', '.join(OPT_LEVELS)}"
-            )
-        if self.intra_op_threads is not None:
-            self.intra_op_threads = check_int("runtime.intra_op_threads", self.intra_op_threads, 1)
-        self.inter_op_threads = check_int("runtime.inter_op_threads", self.inter_op_threads, 1)
-        check_exporter(self.exporter)
+        check_opset(self.exporter, self.opset)
 
 
 class OnnxRuntimeCPU(Runtime):
     Options = OnnxRuntimeOptions
     options: OnnxRuntimeOptions
-    providers: tuple[str, ...] = ("CPUExecutionProvider",)
+    precision_after_conversion = True  # one fp32 ONNX file serves every precision a provider offers
 
     def session_options(self) -> Any:
         import onnxruntime as ort
@@ -51,6 +45,10 @@ class OnnxRuntimeCPU(Runtime):
         }[self.options.graph_optimization_level]
         so.intra_op_num_threads = self.options.intra_op_threads or self.threads
         so.inter_op_num_threads = self.options.inter_op_threads
+        # inter-op threads only act in parallel execution mode: asked for, it is switched on
+        so.execution_mode = (
+            ort.ExecutionMode.ORT_PARALLEL if self.options.inter_op_threads > 1 else ort.ExecutionMode.ORT_SEQUENTIAL
+        )
         return so
 
     def provider_list(self) -> list[Any]:
@@ -60,7 +58,7 @@ class OnnxRuntimeCPU(Runtime):
         import onnxruntime as ort
 
         self.input_names = handle.input_names
-        self.onnx_path = export_onnx(handle, self.cache_dir, self.times, self.options.exporter, self.options.opset)
+        self.onnx_path, self.onnx_opset = export_onnx(self, handle, self.options.exporter, self.options.opset)
         started = time.perf_counter()
         self.session = ort.InferenceSession(str(self.onnx_path), self.session_options(), providers=self.provider_list())
         self.times.compile_s = time.perf_counter() - started
@@ -77,6 +75,8 @@ class OnnxRuntimeCPU(Runtime):
             "ort_providers": ",".join(self.session.get_providers()),
             "ort_graph_optimization_level": str(so.graph_optimization_level).rsplit(".", 1)[-1],
             "ort_inter_op_threads": so.inter_op_num_threads,
+            "ort_execution_mode": str(so.execution_mode).rsplit(".", 1)[-1],
+            "onnx_opset": self.onnx_opset,
         }
         return Effective(precision=output_precision(self.session), threads=so.intra_op_num_threads, extra=extra)
 

@@ -10,10 +10,11 @@ The EP does not report its precision, so it is set explicitly (INFERENCE_PRECISI
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from harness.config import ConfigError
+from harness.options import AFTER_CONVERSION, MACHINE_LOCAL
 from runtimes.base import Effective
 from runtimes.onnx_common import output_precision, provider_placement
 from runtimes.onnxruntime import OnnxRuntimeCPU, OnnxRuntimeOptions
@@ -25,13 +26,8 @@ EP = "OpenVINOExecutionProvider"
 
 @dataclass
 class OnnxRuntimeOpenVINOOptions(OnnxRuntimeOptions):
-    device_type: str = "CPU"
-    cache_dir: str | None = None  # the EP's compiled-blob cache
-
-    def validate(self) -> None:
-        super().validate()
-        if self.device_type != "CPU":
-            raise ConfigError(f"runtime.device_type={self.device_type!r} is not allowed: this harness measures CPU")
+    device_type: Annotated[Literal["CPU"], AFTER_CONVERSION] = "CPU"  # this harness measures CPUs
+    cache_dir: Annotated[str | None, AFTER_CONVERSION, MACHINE_LOCAL] = None  # the EP's compiled-blob cache
 
 
 class OnnxRuntimeOpenVINO(OnnxRuntimeCPU):
@@ -57,12 +53,13 @@ class OnnxRuntimeOpenVINO(OnnxRuntimeCPU):
 
         super().prepare(handle)  # the cached ONNX export and the measured session (timed as compile_s)
         # One profiled call on a separate session tells which provider ran which node.
-        profiled = self.session_options()
-        profiled.enable_profiling = True
-        profiled.profile_file_prefix = str(self.cache_dir / "ort_profile")
-        probe = ort.InferenceSession(str(self.onnx_path), profiled, providers=self.provider_list())
-        probe.run(None, self.adapt_inputs(handle.timing_example or handle.example))
-        self.placement = provider_placement(probe.end_profiling())
+        with tempfile.TemporaryDirectory(prefix="harness-ort-profile-") as private:
+            profiled = self.session_options()
+            profiled.enable_profiling = True
+            profiled.profile_file_prefix = f"{private}/ort_profile"
+            probe = ort.InferenceSession(str(self.onnx_path), profiled, providers=self.provider_list())
+            probe.run(None, self.adapt_inputs(handle.timing_example or handle.example))
+            self.placement = provider_placement(probe.end_profiling())
 
     def effective(self) -> Effective:
         base = super().effective()

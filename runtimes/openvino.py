@@ -12,17 +12,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field
 
-from harness.config import ConfigError, MeasureConfig, check_int
+from harness.config import MeasureConfig
 from harness.measure import Measurement, ci_relative_half_width
-from runtimes.artifacts import artifact_key, ensure_artifact
+from harness.options import AFTER_CONVERSION, MACHINE_LOCAL, THREADS
+from runtimes.artifacts import ensure_artifact
 from runtimes.base import Effective, Runtime
 from workloads.base import Inputs, ModelHandle
 
-HINTS = ("LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT")
 OV_PRECISION = {"fp32": "f32", "bf16": "bf16"}
 FROM_OV_PRECISION = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
 IR_FILE = "model.xml"
@@ -30,19 +31,13 @@ IR_FILE = "model.xml"
 
 @dataclass
 class OpenVINOOptions:
-    performance_hint: str = "LATENCY"
-    num_streams: int | None = None  # None: chosen by the performance hint
-    num_requests: int = 1  # > 1: async throughput mode with an AsyncInferQueue
-    cache_dir: str | None = None  # OpenVINO's compiled-blob cache (CACHE_DIR); None: off
-
-    def validate(self) -> None:
-        if self.performance_hint not in HINTS:
-            raise ConfigError(
-                f"runtime.performance_hint={self.performance_hint!r} is not allowed: choose one of {', '.join(HINTS)}"
-            )
-        self.num_requests = check_int("runtime.num_requests", self.num_requests, 1)
-        if self.num_streams is not None:
-            self.num_streams = check_int("runtime.num_streams", self.num_streams, 1)
+    performance_hint: Annotated[Literal["LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT"], AFTER_CONVERSION] = "LATENCY"
+    # None: chosen by the performance hint; each stream runs on at least one core
+    num_streams: Annotated[int | None, Field(ge=1), THREADS, AFTER_CONVERSION] = None
+    # > 1: async throughput mode with an AsyncInferQueue
+    num_requests: Annotated[int, Field(ge=1, le=256), AFTER_CONVERSION] = 1
+    # OpenVINO's compiled-blob cache (CACHE_DIR); None: off
+    cache_dir: Annotated[str | None, AFTER_CONVERSION, MACHINE_LOCAL] = None
 
 
 def ov_precision_name(value: Any) -> str:
@@ -50,8 +45,8 @@ def ov_precision_name(value: Any) -> str:
     return FROM_OV_PRECISION.get(text, text)
 
 
-def convert_to_ir(handle: ModelHandle, cache_dir: Path, times: Any) -> Path:
-    """The model as OpenVINO IR with dynamic input dims, cached; weights stay fp32."""
+def convert_to_ir(runtime: Runtime, handle: ModelHandle) -> Path:
+    """The model as OpenVINO IR with dynamic input dims, cached (runtimes/artifacts.py); weights stay fp32."""
     import openvino as ov
     import torch
 
@@ -62,13 +57,14 @@ def convert_to_ir(handle: ModelHandle, cache_dir: Path, times: Any) -> Path:
             port.get_tensor().set_names({name})
         ov.save_model(model, str(directory / IR_FILE), compress_to_fp16=False)  # fp32 means fp32
 
-    key = artifact_key(handle, "openvino_ir", {}, {"openvino": ov.__version__, "torch": torch.__version__})
-    return ensure_artifact(cache_dir, "openvino_ir", key, times, write) / IR_FILE
+    versions = {"openvino": ov.__version__, "torch": torch.__version__}
+    return ensure_artifact(runtime, handle, "openvino_ir", versions, write) / IR_FILE
 
 
 class OpenVINORuntime(Runtime):
     Options = OpenVINOOptions
     precisions = ("fp32", "bf16")
+    precision_after_conversion = True  # the IR stays fp32; INFERENCE_PRECISION_HINT is set when compiling
     options: OpenVINOOptions
 
     def compile_config(self) -> dict[str, Any]:
@@ -87,7 +83,7 @@ class OpenVINORuntime(Runtime):
         import openvino as ov
 
         self.input_names = handle.input_names
-        ir_path = convert_to_ir(handle, self.cache_dir, self.times)
+        ir_path = convert_to_ir(self, handle)
         started = time.perf_counter()
         core = ov.Core()
         self.compiled = core.compile_model(core.read_model(str(ir_path)), "CPU", self.compile_config())

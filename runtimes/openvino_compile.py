@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 
+from harness.cache import checked_directory, identity_key, seal
+from harness.options import AFTER_CONVERSION
+from runtimes.artifacts import artifact_identity
 from runtimes.base import Effective, Runtime
 from runtimes.openvino import OV_PRECISION, ov_precision_name
 from workloads.base import Inputs, ModelHandle
@@ -29,7 +32,9 @@ from workloads.base import Inputs, ModelHandle
 class OpenVINOCompileOptions:
     aot_autograd: bool | None = None  # None: on for CNN workloads (ResNet fails without it), off otherwise
     dynamic: bool | None = None
-    model_caching: bool = False  # the backend's own on-disk cache of compiled partitions
+    # the backend's own on-disk cache of compiled partitions; it names entries by the graph's code and
+    # input shapes only (not the weights), so the harness gives every model identity its own directory
+    model_caching: Annotated[bool, AFTER_CONVERSION] = False
 
 
 class OpenVINOCompileRuntime(Runtime):
@@ -54,11 +59,18 @@ class OpenVINOCompileRuntime(Runtime):
 
         ov_backend.compile_fx = counted_fallback  # the backend's silent except-branch calls this
         self.aot_autograd = self.options.aot_autograd if self.options.aot_autograd is not None else handle.kind == "cnn"
+        import openvino as ov
+
+        key = identity_key(artifact_identity(self, handle, "openvino_compile", {"openvino": ov.__version__,
+                                                                                "torch": torch.__version__}))
+        self.backend_cache = self.cache_dir / "conversions" / "openvino_compile" / key
+        if self.options.model_caching:
+            self.times.cache_note = checked_directory(self.backend_cache)
         backend_options = {
             "device": "CPU",
             "aot_autograd": self.aot_autograd,
             "model_caching": self.options.model_caching,
-            "cache_dir": str(self.cache_dir / "openvino_compile"),
+            "cache_dir": str(self.backend_cache),
             "config": {
                 "INFERENCE_PRECISION_HINT": OV_PRECISION[self.precision],
                 "INFERENCE_NUM_THREADS": str(self.threads),
@@ -71,6 +83,8 @@ class OpenVINOCompileRuntime(Runtime):
         started = time.perf_counter()
         self.run(self.adapt_inputs(handle.timing_example or handle.example))
         self.times.compile_s = time.perf_counter() - started
+        if self.options.model_caching:
+            seal(self.backend_cache)
 
     def adapt_inputs(self, inputs: Inputs) -> list[torch.Tensor]:
         return [inputs[name] for name in self.input_names]
@@ -100,6 +114,10 @@ class OpenVINOCompileRuntime(Runtime):
         import openvino as ov
 
         return f"openvino {ov.__version__} / torch {torch.__version__}"
+
+    def close(self) -> None:
+        if self.options.model_caching:  # partitions compiled after prepare (new shapes) join the manifest
+            seal(self.backend_cache)
 
 
 RUNTIME = OpenVINOCompileRuntime

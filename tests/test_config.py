@@ -10,8 +10,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
 from harness.cli import CONF_DIR, spec_from_config
-from harness.config import ConfigError, JobSpec, build_options
-from harness.job import load_component
+from harness.config import ConfigError, JobSpec, component_class, parse_options
 
 
 def group_options(group: str) -> list[str]:
@@ -39,10 +38,10 @@ def test_every_combination_composes_and_instantiates(workload: str, runtime: str
     spec = spec_from_config(cfg)
     assert spec.workload.name in workload and spec.runtime.name == runtime  # study_bert is a `bert`
     assert spec.runtime.precision == "fp32", "the default comparison must be fp32 everywhere"
-    workload_cls = load_component(spec.workload.module, "WORKLOAD")
-    runtime_cls = load_component(spec.runtime.module, "RUNTIME")
-    workload_obj = workload_cls(build_options(workload_cls.Options, spec.workload.options, "workload"), 0, tmp_path)
-    runtime_obj = runtime_cls(build_options(runtime_cls.Options, spec.runtime.options, "runtime"), "fp32", 1, tmp_path)
+    workload_cls = component_class("workload", spec.workload.module)
+    runtime_cls = component_class("runtime", spec.runtime.module)
+    workload_obj = workload_cls(parse_options(workload_cls.Options, spec.workload.options, "workload"), 0, tmp_path)
+    runtime_obj = runtime_cls(parse_options(runtime_cls.Options, spec.runtime.options, "runtime"), "fp32", 1, tmp_path)
     assert workload_obj.name == spec.workload.name
     assert runtime_obj.precision == "fp32"
 
@@ -63,4 +62,4 @@ def test_unknown_workload_option_is_named() -> None:
     from workloads.bert import BertOptions
 
     with pytest.raises(ConfigError, match="unknown workload option 'seqlen'; allowed: model"):
-        build_options(BertOptions, {"seqlen": 3}, "workload")
+        parse_options(BertOptions, {"seqlen": 3}, "workload")

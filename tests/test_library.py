@@ -32,7 +32,7 @@ def test_run_job_isolated_without_hydra(tiny_bert_dir: Path, tiny_sentiment_csv:
     assert row["n_eval_samples"] == 12 and row["agreement"] == 1.0
     assert outcome.latencies_ms is not None and len(outcome.latencies_ms) == row["n_calls"]
     assert len(pd.read_csv(tmp_path / "out" / "results.csv")) == 1
-    reference = list((tmp_path / "cache" / "reference").glob("*.npy"))
+    reference = list((tmp_path / "cache" / "reference").glob("*/logits.npy"))
     assert len(reference) == 1 and np.load(reference[0]).shape == (12, 2)
 
 

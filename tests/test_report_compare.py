@@ -80,10 +80,13 @@ def test_compare_min_effect_turns_small_significant_differences_into_no_meaningf
     assert set(summary.removeprefix("verdicts: ").split(", ")) == expected
 
 
-def test_compare_without_raw_latencies_uses_the_confidence_intervals(two_sets: tuple[Path, Path]) -> None:
+def test_compare_without_raw_latencies_uses_the_confidence_intervals(two_sets: tuple[Path, Path], tmp_path: Path) -> None:
+    alone = []  # results.csv files sent on their own, without the row files that hold raw latencies
     for directory in two_sets:
-        (directory / "latencies.parquet").unlink()
-    table, _ = compare.compare([two_sets[0]], [two_sets[1]])
+        (tmp_path / f"{directory.name}-csv").mkdir()
+        alone.append(tmp_path / f"{directory.name}-csv" / "results.csv")
+        alone[-1].write_bytes((directory / "results.csv").read_bytes())
+    table, _ = compare.compare([alone[0]], [alone[1]])
     assert table.set_index("runtime")["verdict"].to_dict()["openvino"] == "slower"
     assert table["evidence"].str.startswith("p50 95% CIs").all()
 
@@ -108,7 +111,7 @@ def test_report_flags_what_deserves_a_second_look(tmp_path: Path) -> None:
     assert "mixed environments: hostname: h, other" in flags
 
 
-def test_report_from_a_real_tiny_sweep(cli, tmp_path: Path) -> None:
+def test_report_from_a_real_tiny_sweep(cli, tmp_path: Path, shared_cache: Path) -> None:
     run = cli("-m", "workload=tiny_resnet", "runtime=eager,openvino", "batch=1,2", "hydra.sweep.dir=sweep")
     assert run.returncode == 0, run.stderr[-2000:]
     assert report.main([str(tmp_path / "sweep")]) == 0
@@ -131,7 +134,8 @@ def test_report_from_a_real_tiny_sweep(cli, tmp_path: Path) -> None:
     assert page.count("<img src='plots/") == 4 and "<table" in page
 
     run_id = frame["run_id"].iloc[0]
-    rerun = _python("-m", "harness.rerun", str(tmp_path / "sweep"), run_id, "--tolerance", "1000", cwd=tmp_path)
+    rerun = _python("-m", "harness.rerun", str(tmp_path / "sweep"), run_id, "--tolerance", "1e9",
+                     "--cache-dir", str(shared_cache), cwd=tmp_path)  # timing is not what this tests
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr[-2000:]
     assert re.search(r"accuracy (\S+) -> \1; agreement (\S+) -> \2", rerun.stdout) and "reproduced" in rerun.stdout
     assert "environment differs" not in rerun.stdout
@@ -141,10 +145,13 @@ def test_report_from_a_real_tiny_sweep(cli, tmp_path: Path) -> None:
 
     # A row whose weights were different (as if the checkpoint changed in place) is not reproduced.
     # Its threads read back as 2.0 (as a column with gaps does): that is no environment difference.
+    # (A results.csv sent on its own, edited.)
     frame.loc[frame["run_id"] == run_id, "model_hash"] = "0123456789abcdef"
     frame["threads"] = frame["threads"].astype(float)
-    frame.to_csv(tmp_path / "sweep" / "results.csv", index=False)
-    rerun = _python("-m", "harness.rerun", str(tmp_path / "sweep"), run_id, "--tolerance", "1000", cwd=tmp_path)
+    (tmp_path / "sent").mkdir()
+    frame.to_csv(tmp_path / "sent" / "results.csv", index=False)
+    rerun = _python("-m", "harness.rerun", str(tmp_path / "sent" / "results.csv"), run_id, "--tolerance", "1e9",
+                     "--cache-dir", str(shared_cache), cwd=tmp_path)  # timing is not what this tests
     assert rerun.returncode == 1, rerun.stdout + rerun.stderr[-2000:]
     assert "not the same model: model_hash 0123456789abcdef -> " in rerun.stdout
     assert "environment differs" not in rerun.stdout

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from harness import results
 
@@ -32,9 +33,11 @@ def test_concurrent_writers_keep_every_row(tmp_path: Path) -> None:
 def test_completed_hashes_only_counts_ok_rows(tmp_path: Path) -> None:
     results.append_result(tmp_path, {"run_id": "a", "config_hash": "good", "status": "ok"})
     results.append_result(tmp_path, {"run_id": "b", "config_hash": "bad", "status": "error", "error": "x"})
-    assert results.completed_hashes(tmp_path) == {"good"}
+    assert results.completed(tmp_path) == {("good", 0)}
 
 
-def test_reading_a_missing_directory_gives_the_schema(tmp_path: Path) -> None:
-    frame = results.read_results(tmp_path / "nothing")
+def test_reading_an_empty_directory_gives_the_schema_and_a_missing_one_an_error(tmp_path: Path) -> None:
+    frame = results.read_results(tmp_path)
     assert frame.empty and list(frame.columns) == results.COLUMNS
+    with pytest.raises(results.ResultsError, match="nothing does not exist"):
+        results.read_results(tmp_path / "nothing")

@@ -1,14 +1,15 @@
 """What a workload provides: a model that maps named input tensors to logits, and labelled data.
 
 One module per workload; its `WORKLOAD` attribute names the class. Loading and preprocessing
-happen here, outside any timed region.
+happen here, outside any timed region. Every problem the data or the model files reveal is a
+`ConfigError` (the row says `invalid`, with one line), never a library traceback.
 """
 
 from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,6 +19,7 @@ import torch
 from harness.config import ConfigError
 
 OFFLINE_PREFIX = "offline:"
+DATA_KEY_CHUNK = 64  # samples per make_batch call while hashing what is fed to the model
 
 Inputs = dict[str, torch.Tensor]
 
@@ -37,15 +39,30 @@ def require_existing_path(key: str, value: str, allowed: str) -> None:
 @dataclass
 class ModelHandle:
     """What a runtime gets to convert: an fp32 eval-mode module taking the inputs in
-    `input_names` order (positionally) and returning logits, plus shape information."""
+    `input_names` order (positionally) and returning logits of shape (batch, n_outputs), plus
+    what identifies it for caches."""
 
     module: torch.nn.Module
     input_names: list[str]
     dynamic_dims: dict[str, dict[int, str]]  # input name -> {axis: symbolic name}
     example: Inputs  # batch >= 2 so exporters can treat the batch dim as dynamic
-    content_hash: str  # of the weights, for conversion cache keys
+    model_hash: str  # weights and architecture (see model_hash())
     kind: str  # "transformer" | "cnn": some runtimes need per-kind options
+    n_outputs: int  # classes the model scores (logits per sample)
+    # the workload options that shape the model or its inputs (all but DATA_ONLY ones); set by the job
+    graph_options: dict[str, Any] = field(default_factory=dict)
     timing_example: Inputs | None = None  # the measured batch: lazy compilers compile on it in prepare
+
+    def artifact_identity(self) -> dict[str, Any]:
+        """Everything about the model that determines a conversion of it: weights and architecture,
+        the workload options that shape the graph, and the exact inputs a converter sees (names,
+        shapes, dtypes) with their declared dynamic dimensions."""
+        return {
+            "model": self.model_hash,
+            "graph_options": self.graph_options,
+            "inputs": [(n, list(self.example[n].shape), str(self.example[n].dtype)) for n in self.input_names],
+            "dynamic": {k: {str(a): n for a, n in v.items()} for k, v in self.dynamic_dims.items()},
+        }
 
 
 def tensor_hash(tensors: dict[str, torch.Tensor]) -> str:
@@ -54,15 +71,62 @@ def tensor_hash(tensors: dict[str, torch.Tensor]) -> str:
         tensor = tensors[name].detach().contiguous().cpu()
         digest.update(name.encode())
         digest.update(str(tensor.dtype).encode())
+        digest.update(str(tuple(tensor.shape)).encode())
         digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def model_hash(module: torch.nn.Module, architecture: str = "") -> str:
+    """Weights (every tensor of the state dict) and architecture (the module tree as printed, plus
+    `architecture`, e.g. a transformers config): a config edited in place changes it too."""
+    digest = hashlib.sha256(tensor_hash(module.state_dict()).encode())
+    digest.update(repr(module).encode())
+    digest.update(architecture.encode())
     return digest.hexdigest()
 
 
 def array_hash(*arrays: Any) -> str:
     digest = hashlib.sha256()
     for array in arrays:
-        digest.update(np.ascontiguousarray(array).tobytes())
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(array.tobytes())
     return digest.hexdigest()
+
+
+@dataclass
+class LabelSource:
+    """Every label the data source holds (not only the sampled ones), for checking against the model.
+
+    `values`: all labels of the source as class indices (after any label map); `declared`: the
+    number of classes the source itself declares (class folders, a dataset's class names), if any;
+    `what`: how to name the source in messages."""
+
+    values: np.ndarray
+    declared: int | None
+    what: str
+
+
+def check_labels(source: LabelSource, n_outputs: int, label_map_name: str | None = None) -> None:
+    """Labels must be class indices of this model, whichever samples `n_samples` draws.
+
+    Raises ConfigError when a label is outside 0..n_outputs-1, or when the source declares a number
+    of classes that differs from the model's outputs and no label map relates the two."""
+    values = np.asarray(source.values)
+    if values.size:
+        low, high = int(values.min()), int(values.max())
+        if low < 0 or high >= n_outputs:
+            distinct = np.unique(values)
+            shown = ", ".join(str(v) for v in distinct[:8]) + (", ..." if len(distinct) > 8 else "")
+            raise ConfigError(
+                f"{source.what} has labels {shown} ({len(distinct)} distinct, {low}..{high}) but the model scores "
+                f"{n_outputs} classes (0..{n_outputs - 1}); give labels of this model's classes"
+            )
+    if source.declared is not None and label_map_name is None and source.declared != n_outputs:
+        raise ConfigError(
+            f"{source.what} has {source.declared} classes but the model scores {n_outputs}; "
+            f"give a model with {source.declared} outputs, or a label_map relating the two"
+        )
 
 
 class Workload(ABC):
@@ -76,17 +140,19 @@ class Workload(ABC):
         self.seed = seed
         self.cache_dir = Path(cache_dir)
         self.labels: np.ndarray = np.zeros(0, dtype=np.int64)
+        self.cache_notes: list[str] = []  # cache entries rebuilt because they were damaged
 
     def prepare_assets(self, log: Any = print) -> None:  # noqa: B027 - optional hook
         """One-off, cached preparation (e.g. fitting the offline classification head)."""
 
     @abstractmethod
     def load_eval_set(self) -> None:
-        """Load and preprocess the evaluation data; sets `self.labels`."""
+        """Load and preprocess the evaluation data; sets `self.labels`. Raises ConfigError for
+        data the harness can name as bad."""
 
     @abstractmethod
     def load_model(self) -> ModelHandle:
-        """Load the fp32 model in eval mode."""
+        """Load the fp32 model in eval mode. Raises ConfigError for model files that cannot be used."""
 
     @abstractmethod
     def make_batch(self, indices: list[int]) -> Inputs:
@@ -97,8 +163,22 @@ class Workload(ABC):
         """Result columns describing this workload: model, dataset, seq_len, ..."""
 
     @abstractmethod
+    def label_source(self) -> LabelSource:
+        """All labels of the data source, for `check_labels`."""
+
+    def label_map_name(self) -> str | None:
+        """The label map relating the source's classes to the model's, if one is in use."""
+        return None
+
     def data_key(self) -> str:
-        """Hash of the preprocessed eval data, for the reference-output cache."""
+        """Hash of the eval set as fed to the model: every input tensor of every sample (built by
+        `make_batch` in fixed chunks) and the labels. Workloads whose batching changes the inputs
+        (padding to the longest sample) override this with a batch-independent equivalent."""
+        digest = hashlib.sha256(array_hash(self.labels).encode())
+        for start in range(0, self.n_samples, DATA_KEY_CHUNK):
+            batch = self.make_batch(list(range(start, min(start + DATA_KEY_CHUNK, self.n_samples))))
+            digest.update(tensor_hash(batch).encode())
+        return digest.hexdigest()
 
     @property
     def n_samples(self) -> int:

@@ -7,30 +7,41 @@ sentiment set and cached under `<cache_dir>/models/`, or `offline:bert-base-prob
 model widened exactly to BERT-base's shape, stacked to 12 layers with seeded random ones and given
 a linear-probe head (the study's scale offline; see `fit_bert_base_probe`).
 `dataset`: `offline:synthetic-sentiment`, a local .csv/.jsonl/.json file, or a `datasets` id.
+
+What the model and data files reveal is checked before anything is timed, each problem one line
+(`invalid`): a directory without a model, tokenizer or weights; weights missing from the checkpoint
+(they would be random); `seq_len` beyond the position table; token ids beyond the embedding table;
+labels that are not this model's classes (text labels are looked up in the model's label2id).
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
+from pydantic import Field
 
-from harness.config import ConfigError, check_int
-from workloads import sentiment_data
+from harness.cache import cached_entry, identity_key
+from harness.config import ConfigError
+from harness.options import DATA_ONLY
+from workloads import sentiment_data, tables
 from workloads.base import (
     OFFLINE_PREFIX,
     Inputs,
+    LabelSource,
     ModelHandle,
     Workload,
     array_hash,
     looks_like_path,
+    model_hash,
     require_existing_path,
-    tensor_hash,
 )
 from workloads.probe import fit_linear_probe
 
@@ -39,35 +50,44 @@ BERT_BASE_PROBE = "offline:bert-base-probe"  # BERT-base shape (12 x 768): widen
 OFFLINE_MODELS = (OFFLINE_MODEL, BERT_BASE_PROBE)
 PROBE = {"n_train": 2000, "max_length": 64, "batch": 32}
 OFFLINE_DATASET = "offline:synthetic-sentiment"
-PADDINGS = ("max_length", "longest")
-ATTENTIONS = ("sdpa", "eager")
+OFFLINE_COLUMNS = ("text", "label")
 FINE_TUNE = {"n_train": 4000, "epochs": 1, "batch": 16, "lr": 1e-4, "max_length": 64}
+INPUT_NAMES = ["input_ids", "attention_mask", "token_type_ids"]
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "spiece.model", "sentencepiece.bpe.model")
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")  # fmt: skip
+MAX_SAMPLES = 1_000_000
 
 
 @dataclass
 class BertOptions:
     model: str = OFFLINE_MODEL
-    dataset: str = OFFLINE_DATASET
-    subset: str | None = None  # `datasets` configuration name, e.g. "mrpc" of "glue"
-    split: str = "test"
-    text_column: str = "text"
-    label_column: str = "label"
-    n_samples: int = 1000
-    seq_len: int = 128
-    padding: str = "max_length"  # "max_length": every batch is seq_len long; "longest": per batch
-    attention: str = "eager"  # transformers attention implementation; see README on sdpa
+    dataset: Annotated[str, DATA_ONLY] = OFFLINE_DATASET
+    subset: Annotated[str | None, DATA_ONLY] = None  # `datasets` configuration name, e.g. "mrpc" of "glue"
+    split: Annotated[str, DATA_ONLY] = "test"
+    text_column: Annotated[str, DATA_ONLY] = "text"
+    label_column: Annotated[str, DATA_ONLY] = "label"
+    n_samples: Annotated[int, Field(ge=1, le=MAX_SAMPLES), DATA_ONLY] = 1000  # at most this many (seeded sample)
+    seq_len: Annotated[int, Field(ge=2, le=512)] = 128  # maximum tokens per text (longer texts are truncated)
+    padding: Literal["max_length", "longest"] = "max_length"  # max_length: every batch seq_len long; longest: per batch
+    attention: Literal["eager", "sdpa"] = "eager"  # transformers attention implementation; see README on sdpa
 
     def validate(self) -> None:
-        self.n_samples = check_int("workload.n_samples", self.n_samples, 1)
-        self.seq_len = check_int("workload.seq_len", self.seq_len, 2, 512)
-        if self.padding not in PADDINGS:
-            raise ConfigError(f"workload.padding={self.padding!r} is not allowed: choose {' or '.join(PADDINGS)}")
-        if self.attention not in ATTENTIONS:
-            raise ConfigError(f"workload.attention={self.attention!r} is not allowed: choose {' or '.join(ATTENTIONS)}")
         if self.model.startswith(OFFLINE_PREFIX) and self.model not in OFFLINE_MODELS:
             raise ConfigError(f"workload.model={self.model!r} is unknown; offline models: {', '.join(OFFLINE_MODELS)}")
-        if self.dataset.startswith(OFFLINE_PREFIX) and self.dataset != OFFLINE_DATASET:
-            raise ConfigError(f"workload.dataset={self.dataset!r} is unknown; offline dataset: {OFFLINE_DATASET}")
+        if self.dataset.startswith(OFFLINE_PREFIX):
+            if self.dataset != OFFLINE_DATASET:
+                raise ConfigError(f"workload.dataset={self.dataset!r} is unknown; offline dataset: {OFFLINE_DATASET}")
+            splits = sorted(sentiment_data.SPLIT_SEEDS)
+            if self.split not in splits:
+                raise ConfigError(f"workload.split={self.split!r} is not a split of {OFFLINE_DATASET}; allowed: "
+                                  f"{', '.join(splits)}")  # fmt: skip
+            if (self.text_column, self.label_column) != OFFLINE_COLUMNS:
+                raise ConfigError(f"workload.text_column/label_column have no effect on {OFFLINE_DATASET} "
+                                  f"(columns fixed: {', '.join(OFFLINE_COLUMNS)}); leave them at their defaults")
+        if self.subset is not None and (self.dataset.startswith(OFFLINE_PREFIX) or looks_like_path(self.dataset)):
+            raise ConfigError(f"workload.subset={self.subset!r} has no effect on {self.dataset!r}: subsets belong to "
+                              "`datasets` hub ids; leave it null")  # fmt: skip
         require_existing_path(
             "workload.model", self.model, f"a local model directory, a Hugging Face id, or {' / '.join(OFFLINE_MODELS)}"
         )
@@ -96,14 +116,17 @@ def minilm_dir() -> Path:
 
 
 def save_classifier(model: Any, tokenizer: Any, out_dir: Path, provenance: dict[str, Any]) -> None:
-    """save_pretrained (safetensors) + tokenizer + provenance; the directory appears atomically."""
+    """save_pretrained (safetensors) + tokenizer + provenance into `out_dir` (a cache entry being built)."""
     model.config.id2label = {0: "negative", 1: "positive"}
     model.config.label2id = {"negative": 0, "positive": 1}
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    (tmp / "harness_provenance.json").write_text(json.dumps(provenance, indent=2))
-    tmp.rename(out_dir)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+    (out_dir / "harness_provenance.json").write_text(json.dumps(provenance, indent=2))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 def fine_tune_offline_model(out_dir: Path, seed: int, log: Any = print) -> None:
@@ -187,6 +210,17 @@ def fit_bert_base_probe(out_dir: Path, minilm_sentiment_dir: Path, seed: int, lo
     })  # fmt: skip
 
 
+def _recipe_key(model: str, seed: int) -> str:
+    """What determines an offline model's files: the code that builds it, its settings, the seed."""
+    sources = [fine_tune_offline_model, sentiment_data, save_classifier]
+    if model == BERT_BASE_PROBE:
+        from workloads import probe, widen
+
+        sources += [fit_bert_base_probe, probe, widen]
+    code = hashlib.sha256("".join(inspect.getsource(s) for s in sources).encode()).hexdigest()
+    return identity_key({"model": model, "fine_tune": FINE_TUNE, "probe": PROBE, "code": code, "seed": seed}, 12)
+
+
 class BertWorkload(Workload):
     name = "bert"
     Options = BertOptions
@@ -195,13 +229,17 @@ class BertWorkload(Workload):
     def __init__(self, options: BertOptions, seed: int, cache_dir: Path) -> None:
         super().__init__(options, seed, cache_dir)
         self._tokenizer: Any = None
+        self._config: Any = None
         self._texts: list[str] = []
+        self._all_labels = np.zeros(0, dtype=np.int64)
+        self._declared_classes: int | None = None
+        self._encoded: dict[str, Any] | None = None
 
     # -- model ---------------------------------------------------------------------------
     def _offline_dir(self, model: str | None = None) -> Path:
-        # the version suffix changes whenever the offline model's preparation does
-        name = "minilm-sentiment" if (model or self.options.model) == OFFLINE_MODEL else "bert-base-probe-v2"
-        return self.cache_dir / "models" / f"{name}-seed{self.seed}"
+        model = model or self.options.model
+        name = "minilm-sentiment" if model == OFFLINE_MODEL else "bert-base-probe"
+        return self.cache_dir / "models" / f"{name}-{_recipe_key(model, self.seed)}"
 
     def model_source(self) -> str:
         if self.options.model in OFFLINE_MODELS:
@@ -211,71 +249,132 @@ class BertWorkload(Workload):
     def prepare_assets(self, log: Any = print) -> None:
         if self.options.model not in OFFLINE_MODELS:
             return
-        from harness.locking import file_lock
-
         # the BERT-base-shaped model is built from the fine-tuned MiniLM, so that comes first
-        for model in (OFFLINE_MODEL, self.options.model):
+        for model in dict.fromkeys((OFFLINE_MODEL, self.options.model)):
             target = self._offline_dir(model)
-            if target.exists():
-                continue
-            with file_lock(target.with_suffix(".lock")):
-                if target.exists():
-                    continue
+
+            def build(directory: Path, model: str = model) -> None:
                 if model == OFFLINE_MODEL:
                     log("one-off prepare: fine-tuning the offline MiniLM sentiment classifier (about a minute)")
-                    fine_tune_offline_model(target, self.seed, log)
+                    fine_tune_offline_model(directory, self.seed, log)
                 else:
                     log("one-off prepare: widening it to the BERT-base shape and fitting a probe head (a minute)")
-                    fit_bert_base_probe(target, self._offline_dir(OFFLINE_MODEL), self.seed, log)
+                    fit_bert_base_probe(directory, self._offline_dir(OFFLINE_MODEL), self.seed, log)
+
+            entry = cached_entry(target.parent, ".", target.name, build)
+            if entry.note:
+                self.cache_notes.append(entry.note)
+
+    def _check_model_dir(self) -> None:
+        """A local directory must hold a transformers model: say which part is missing."""
+        source = Path(self.model_source())
+        if not source.is_dir():
+            if source.exists():
+                raise ConfigError(f"workload.model={self.options.model!r} is a file; give a model directory "
+                                  "(config.json, weights, tokenizer files)")  # fmt: skip
+            return  # a hub id
+        names = {p.name for p in source.iterdir()}
+        for what, wanted in (("config.json", ("config.json",)), ("weights", WEIGHT_FILES),
+                             ("tokenizer files", TOKENIZER_FILES)):  # fmt: skip
+            if not names & set(wanted):
+                raise ConfigError(f"workload.model={self.options.model!r} holds no {what} (expected "
+                                  f"{' or '.join(wanted)}); it is not a transformers model directory")  # fmt: skip
+
+    def _load_config(self) -> Any:
+        from transformers import AutoConfig
+
+        if self._config is None:
+            self._check_model_dir()
+            try:
+                self._config = AutoConfig.from_pretrained(self.model_source())
+            except Exception as exc:  # transformers raises OSError/ValueError/KeyError for unusable configs
+                what = f"workload.model={self.options.model!r}"
+                raise ConfigError(f"{what}: config unusable ({_first_line(exc)})") from None
+            limit = getattr(self._config, "max_position_embeddings", None)
+            if limit is not None and self.options.seq_len > limit:
+                raise ConfigError(
+                    f"workload.seq_len={self.options.seq_len} is not allowed for {self.options.model!r}: its position "
+                    f"table holds {limit} tokens (max_position_embeddings)"
+                )
+        return self._config
 
     def load_model(self) -> ModelHandle:
         from transformers import AutoModelForSequenceClassification
 
-        model = AutoModelForSequenceClassification.from_pretrained(
-            self.model_source(), attn_implementation=self.options.attention, dtype=torch.float32
-        ).eval()
-        names = ["input_ids", "attention_mask", "token_type_ids"]
-        dims = {name: {0: "batch", 1: "sequence"} for name in names}
+        config = self._load_config()
+        try:
+            model, info = AutoModelForSequenceClassification.from_pretrained(
+                self.model_source(), attn_implementation=self.options.attention, dtype=torch.float32,
+                output_loading_info=True, weights_only=True,
+            )  # fmt: skip
+        except Exception as exc:  # unreadable or mismatched weights, unknown architecture
+            raise ConfigError(f"workload.model={self.options.model!r} cannot be loaded ({_first_line(exc)})") from None
+        missing = [*info.get("missing_keys", []), *[str(k) for k in info.get("mismatched_keys", [])]]
+        if missing:
+            raise ConfigError(
+                f"workload.model={self.options.model!r}: {len(missing)} weights are missing from its checkpoint or "
+                f"do not fit and would be random ({', '.join(sorted(missing)[:4])}{', ...' * (len(missing) > 4)})"
+            )
+        model = model.eval()
+        architecture = json.dumps({k: v for k, v in config.to_dict().items() if not k.startswith("_")
+                                   and k != "transformers_version"}, sort_keys=True, default=str)  # fmt: skip
         return ModelHandle(
             module=_LogitsOnly(model).eval(),
-            input_names=names,
-            dynamic_dims=dims,
+            input_names=list(INPUT_NAMES),
+            dynamic_dims={name: {0: "batch", 1: "sequence"} for name in INPUT_NAMES},
             example=self.make_batch([0, min(1, self.n_samples - 1)]),
-            content_hash=tensor_hash(model.state_dict()),
+            model_hash=model_hash(model, architecture),
             kind="transformer",
+            n_outputs=int(model.config.num_labels),
         )
 
     # -- data ----------------------------------------------------------------------------
     def load_eval_set(self) -> None:
         from transformers import AutoTokenizer
 
-        self._tokenizer = AutoTokenizer.from_pretrained(self.model_source())
-        texts, labels = self._read_dataset()
+        config = self._load_config()
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(self.model_source())
+        except Exception as exc:
+            what = f"workload.model={self.options.model!r}"
+            raise ConfigError(f"{what}: tokenizer unusable ({_first_line(exc)})") from None
+        texts, labels = self._read_dataset(config)
         self._texts = texts
         self.labels = np.asarray(labels, dtype=np.int64)
+        self._encoded = self._tokenizer(self._texts, truncation=False, padding=False, return_token_type_ids=True)
+        largest = max((max(ids) for ids in self._encoded["input_ids"] if ids), default=0)
+        vocab = getattr(config, "vocab_size", None)
+        if vocab is not None and largest >= vocab:
+            raise ConfigError(f"the tokenizer of {self.options.model!r} gives token id {largest} but the model's "
+                              f"embedding table holds {vocab} (vocab_size): they do not belong together")  # fmt: skip
 
-    def _read_dataset(self) -> tuple[list[str], list[int]]:
+    def _read_dataset(self, config: Any) -> tuple[list[str], list[int]]:
         opts = self.options
         if opts.dataset == OFFLINE_DATASET:
-            return sentiment_data.generate(opts.split, opts.n_samples, self.seed)
+            texts, labels = sentiment_data.generate(opts.split, opts.n_samples, self.seed)
+            self._all_labels, self._declared_classes = np.asarray(labels, dtype=np.int64), 2
+            return texts, labels
         path = Path(opts.dataset).expanduser()
+        names = None
         if path.exists():
-            frame = read_table(path)
+            frame = tables.read_table(path)
         else:
-            frame = load_hf_dataset(opts.dataset, opts.subset, opts.split)
-        for column in (opts.text_column, opts.label_column):
-            if column not in frame.columns:
-                columns = ", ".join(map(str, frame.columns))
-                raise ConfigError(f"dataset {opts.dataset!r} has no column {column!r}; its columns: {columns}")
+            frame, names = tables.load_hf_dataset(opts.dataset, opts.subset, opts.split)
+        tables.require_columns(frame, opts.dataset, opts.text_column, opts.label_column)
+        label2id = {str(k): int(v) for k, v in (getattr(config, "label2id", None) or {}).items()}
+        # Every row is checked, not only the sampled ones: the seed must not decide whether bad data shows.
+        texts = tables.text_column(frame, opts.dataset, opts.text_column)
+        labels = tables.label_column(frame, opts.dataset, opts.label_column, label2id or None)
+        self._all_labels, self._declared_classes = labels, (len(names) if names else None)
         if len(frame) > opts.n_samples:  # a seeded sample: sorted sets (IMDB) must not give one class
-            frame = frame.sample(n=opts.n_samples, random_state=self.seed)
-        labels = frame[opts.label_column]
-        if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
-            raise ConfigError(
-                f"dataset {opts.dataset!r} column {opts.label_column!r} must hold class indices 0..N-1, "
-                f"got {labels.dtype} values like {labels.iloc[0]!r}"
-            )
-        return frame[opts.text_column].astype(str).tolist(), labels.astype(int).tolist()
+            keep = np.sort(np.random.default_rng(self.seed).choice(len(frame), opts.n_samples, replace=False))
+            return [texts[i] for i in keep], labels[keep].tolist()
+        return texts, labels.tolist()
+
+    def label_source(self) -> LabelSource:
+        column = "label" if self.options.dataset == OFFLINE_DATASET else self.options.label_column
+        what = f"dataset {self.options.dataset!r} column {column!r}"
+        return LabelSource(self._all_labels, self._declared_classes, what)
 
     def make_batch(self, indices: list[int]) -> Inputs:
         enc = self._tokenizer(
@@ -283,7 +382,11 @@ class BertWorkload(Workload):
             padding=self.options.padding, truncation=True, max_length=self.options.seq_len,
             return_tensors="pt", return_token_type_ids=True,
         )  # fmt: skip
-        return {name: enc[name] for name in ("input_ids", "attention_mask", "token_type_ids")}
+        return {name: enc[name] for name in INPUT_NAMES}
+
+    def _lengths(self) -> np.ndarray:
+        assert self._encoded is not None
+        return np.asarray([len(ids) for ids in self._encoded["input_ids"]], dtype=np.int64)
 
     def describe(self) -> dict[str, Any]:
         model = {
@@ -291,6 +394,9 @@ class BertWorkload(Workload):
             BERT_BASE_PROBE: "BERT-base-shaped 12x768 (layers 1-6 the offline MiniLM widened exactly, 7-12 seeded "
             "random, linear-probe head), not a trained BERT-base (offline:bert-base-probe v2)",
         }.get(self.options.model, self.options.model)
+        lengths = self._lengths()
+        unk = getattr(self._tokenizer, "unk_token_id", None)
+        ids = [i for seq in self._encoded["input_ids"] for i in seq] if self._encoded else []
         return {
             "model": model,
             "dataset": self.options.dataset
@@ -299,34 +405,26 @@ class BertWorkload(Workload):
             "seq_len": self.options.seq_len,
             "padding": self.options.padding,
             "attention": self.options.attention,
+            # lossy input conversions, made visible: texts cut at seq_len, words the vocabulary lacks
+            "n_truncated": int(np.sum(lengths > self.options.seq_len)),
+            "tokens_per_text_median": float(np.median(lengths)) if len(lengths) else None,
+            "unk_token_share": (float(np.mean(np.asarray(ids) == unk)) if ids and unk is not None else 0.0),
         }
 
     def data_key(self) -> str:
-        joined = "\x00".join(self._texts)
-        return array_hash(np.frombuffer(joined.encode(), dtype=np.uint8), self.labels) + (
-            f"-{self.options.padding}-{self.options.seq_len}"
-        )
-
-
-def read_table(path: Path) -> Any:
-    import pandas as pd
-
-    try:
-        if path.suffix == ".csv":
-            return pd.read_csv(path)
-        if path.suffix in (".jsonl", ".json"):
-            return pd.read_json(path, lines=path.suffix == ".jsonl")
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"dataset {str(path)!r} is unreadable ({type(exc).__name__}: {exc})") from None
-    raise ConfigError(f"dataset {str(path)!r} is not a .csv, .jsonl or .json file")
-
-
-def load_hf_dataset(name: str, subset: str | None, split: str) -> Any:
-    """A `datasets` hub id (needs its cache or network; never runs remote code)."""
-    import datasets
-
-    dataset = datasets.load_dataset(name, subset, split=split)
-    return dataset.to_pandas()
+        """Token ids, attention masks and token type ids of every text as fed (truncated at seq_len,
+        before padding), the padding rule and pad token, and the labels: a tokenizer setting that
+        changes the ids (e.g. do_lower_case) changes the key."""
+        enc = self._tokenizer(self._texts, truncation=True, max_length=self.options.seq_len, padding=False,
+                              return_token_type_ids=True, return_attention_mask=True)  # fmt: skip
+        digest = hashlib.sha256(array_hash(self.labels).encode())
+        for name in INPUT_NAMES:
+            for sequence in enc[name]:
+                digest.update(np.asarray(sequence, dtype=np.int64).tobytes() + b"|")
+        padding = {"padding": self.options.padding, "seq_len": self.options.seq_len,
+                   "pad_token_id": self._tokenizer.pad_token_id, "side": self._tokenizer.padding_side}  # fmt: skip
+        digest.update(json.dumps(padding, sort_keys=True).encode())
+        return digest.hexdigest()
 
 
 WORKLOAD = BertWorkload

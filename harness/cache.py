@@ -1,0 +1,148 @@
+"""Content-verified cache entries: conversions, reference outputs, offline models, accuracy.
+
+An entry is a directory `<cache_dir>/<kind>/<key>/` holding the files a builder wrote and a
+`manifest.json` with the SHA-256 of each. It appears atomically (built in a temporary
+directory, fsynced, renamed) under a file lock, so concurrent jobs build it once. On reuse
+every file is hashed again and compared with the manifest: a missing, extra, truncated or
+altered file, or a damaged manifest, means the entry is rebuilt and the caller is told why
+(the row's `cache_note`) — a damaged artifact is never measured.
+
+The manifest detects damage, not forgery: whoever can rewrite a cached file can rewrite its
+manifest too. That is why nothing in the cache is ever loaded through a path that can run
+code: artifacts are ONNX protobufs, OpenVINO IR, safetensors, JSON and `.npy` read with
+`allow_pickle=False` (README: "Trust model").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.locking import file_lock
+
+MANIFEST = "manifest.json"
+HASH_CHUNK = 1 << 22
+
+
+@dataclass
+class CacheResult:
+    """A ready cache entry. `build_s` is 0 on a hit; `note` says why an entry was rebuilt."""
+
+    path: Path
+    hit: bool
+    build_s: float
+    size_mb: float
+    note: str | None = None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _files(directory: Path) -> list[str]:
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def _fsync_tree(directory: Path) -> None:
+    for path in [*directory.rglob("*"), directory]:
+        flags = os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0)
+        fd = os.open(path, flags)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_manifest(directory: Path) -> None:
+    manifest = {name: file_sha256(directory / name) for name in _files(directory)}
+    (directory / MANIFEST).write_text(json.dumps({"sha256": manifest}, indent=1, sort_keys=True))
+
+
+def verify(directory: Path) -> str | None:
+    """None when every file matches the manifest; otherwise what is wrong, in a few words."""
+    try:
+        recorded = json.loads((directory / MANIFEST).read_text())["sha256"]
+        if not isinstance(recorded, dict):
+            raise TypeError("not a mapping")
+    except FileNotFoundError:
+        return "no manifest"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"manifest unreadable ({type(exc).__name__})"
+    present = _files(directory)
+    if sorted(recorded) != present:
+        missing, extra = sorted(set(recorded) - set(present)), sorted(set(present) - set(recorded))
+        parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
+            [f"unexpected {', '.join(extra)}"] if extra else []
+        )
+        return "; ".join(parts)
+    for name, digest in recorded.items():
+        if file_sha256(directory / name) != digest:
+            return f"{name} changed since it was written (sha256 mismatch)"
+    return None
+
+
+def size_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file() and p.name != MANIFEST) / 2**20
+
+
+def cached_entry(cache_dir: Path, kind: str, key: str, build: Callable[[Path], None]) -> CacheResult:
+    """The verified entry `<cache_dir>/<kind>/<key>/`, built by `build(directory)` when missing
+    or damaged. Exceptions from `build` propagate; nothing half-built is left behind."""
+    final = Path(cache_dir) / kind / key
+    with file_lock(final.with_name(key + ".lock")):
+        note = None
+        if final.exists():
+            problem = verify(final)
+            if problem is None:
+                return CacheResult(final, True, 0.0, size_mb(final))
+            note = f"cache entry {final} was damaged ({problem}); rebuilt"
+            shutil.rmtree(final)
+        tmp = final.with_name(f".{key}.{os.getpid()}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            started = time.perf_counter()
+            build(tmp)
+            build_s = time.perf_counter() - started
+            write_manifest(tmp)
+            _fsync_tree(tmp)
+            os.replace(tmp, final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return CacheResult(final, False, build_s, size_mb(final), note)
+
+
+def identity_key(identity: object, length: int = 20) -> str:
+    """A short, stable hash of a JSON-able description of what determines an entry's content."""
+    text = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def checked_directory(path: Path) -> str | None:
+    """For a cache directory that a library fills itself (OpenVINO's torch.compile backend cache):
+    when it holds files, verify them against the manifest `seal` wrote; a damaged one is emptied.
+    Returns a note when it was."""
+    path = Path(path)
+    if not path.exists() or not any(path.iterdir()):
+        return None
+    problem = verify(path)
+    if problem is None:
+        return None
+    shutil.rmtree(path)
+    return f"cache directory {path} was damaged ({problem}); emptied, its contents are rebuilt"
+
+
+def seal(path: Path) -> None:
+    """Record the SHA-256 of every file the library wrote into `path` (see checked_directory)."""
+    if Path(path).exists():
+        write_manifest(Path(path))

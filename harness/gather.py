@@ -1,0 +1,40 @@
+"""`python -m harness.gather DIR`: rebuild a results directory's tables from its row files.
+
+Reads every whole row file under `DIR/rows/` (a row file a killed writer left half-written is
+named and skipped), imports an older directory's results.csv/parquet when it has no row files
+yet, and atomically rewrites results.csv, results.parquet and latencies.parquet. Every damaged
+file it met is reported in one line with what was recovered. Exit 0; 2 when DIR is unusable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness import results
+from harness.config import ConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.gather", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("directory", type=Path, help="a sweep or run directory")
+    args = parser.parse_args(argv)
+    if not args.directory.is_dir():
+        print(f"harness.gather: {args.directory} is not a directory", file=sys.stderr)
+        return 2
+    try:
+        results.check_writable(args.directory)
+    except ConfigError as exc:
+        print(f"harness.gather: {exc}", file=sys.stderr)
+        return 2
+    gathered = results.gather(args.directory)
+    for note in gathered.notes:
+        print(f"harness.gather: {note}", file=sys.stderr)
+    print(f"{len(gathered.frame)} rows gathered into {args.directory / results.RESULTS_CSV}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Labelled tables for the workloads: local .csv/.jsonl/.json files and `datasets` hub ids, read
+without lossy conversions, and their text and label columns checked, each problem one line.
+
+Missing-text policy (README: "Bad input"): the literal strings "NA", "null", "None", "nan" are
+text like any other (pandas' `keep_default_na=False`), and read as such; an empty or blank text,
+or a JSON null, is rejected with its row numbers. JSON is read without date or dtype guessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.config import ConfigError
+
+MAX_ROWS_NAMED = 8
+
+
+def _rows(mask: np.ndarray) -> str:
+    """1-based data-row numbers of the True entries, the first few of them."""
+    rows = (np.flatnonzero(mask) + 1).tolist()
+    shown = ", ".join(str(r) for r in rows[:MAX_ROWS_NAMED])
+    return f"row{'s' if len(rows) > 1 else ''} {shown}{', ...' if len(rows) > MAX_ROWS_NAMED else ''}"
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A local .csv/.jsonl/.json file as read, every cell kept as written. Raises ConfigError."""
+    try:
+        if path.suffix == ".csv":
+            return pd.read_csv(path, keep_default_na=False, dtype=str)
+        if path.suffix in (".jsonl", ".json"):
+            frame = pd.read_json(path, lines=path.suffix == ".jsonl", dtype=False, convert_dates=False)
+            return frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(frame)
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ConfigError(f"dataset {str(path)!r} is unreadable ({type(exc).__name__}: {first})") from None
+    raise ConfigError(f"dataset {str(path)!r} is not a .csv, .jsonl or .json file")
+
+
+def load_hf_dataset(name: str, subset: str | None, split: str) -> tuple[pd.DataFrame, list[str] | None]:
+    """A `datasets` hub id (needs its cache or network; never runs remote code), as a frame, and
+    the class names its label feature declares (None when it declares none)."""
+    import datasets
+
+    try:
+        dataset = datasets.load_dataset(name, subset, split=split)
+    except Exception as exc:  # datasets raises many types (connection, missing split, bad config)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ConfigError(
+            f"dataset {name!r} (subset {subset!r}, split {split!r}) cannot be loaded: {type(exc).__name__}: {first}"
+        ) from None
+    names = None
+    for feature in dataset.features.values():
+        if isinstance(feature, datasets.ClassLabel):
+            names = list(feature.names)
+    return dataset.to_pandas(), names
+
+
+def require_columns(frame: pd.DataFrame, dataset: str, *columns: str) -> None:
+    if frame.empty:
+        raise ConfigError(f"dataset {dataset!r} holds no rows")
+    for column in columns:
+        if column not in frame.columns:
+            raise ConfigError(
+                f"dataset {dataset!r} has no column {column!r}; its columns: {', '.join(map(str, frame.columns))}"
+            )
+
+
+def text_column(frame: pd.DataFrame, dataset: str, column: str) -> list[str]:
+    """The texts, as written. Empty or blank cells and nulls are rejected with their row numbers."""
+    values = frame[column]
+    missing = values.isna().to_numpy() | values.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy()
+    if missing.any():
+        raise ConfigError(
+            f"dataset {dataset!r} column {column!r} has empty or missing text at {_rows(missing)} "
+            f"(counting data rows from 1); fill or remove them"
+        )
+    not_text = values.map(lambda v: not isinstance(v, str | int | float)).to_numpy()
+    if not_text.any():
+        raise ConfigError(f"dataset {dataset!r} column {column!r} holds non-text values at {_rows(not_text)}")
+    return [str(v) for v in values]
+
+
+def label_column(frame: pd.DataFrame, dataset: str, column: str, names: Mapping[str, int] | None) -> np.ndarray:
+    """Class indices of every row. Integers (also written as 1.0 or "1") are taken as they are;
+    text labels are looked up in `names` (a model's label2id; exact, then case-insensitive).
+    Raises ConfigError naming the rows or values that are neither."""
+    values = frame[column]
+    missing = values.isna().to_numpy() | values.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy()
+    if missing.any():
+        raise ConfigError(f"dataset {dataset!r} column {column!r} has missing labels at {_rows(missing)}")
+
+    def as_index(value: Any) -> int | None:
+        if isinstance(value, bool | np.bool_):
+            return None
+        if isinstance(value, int | np.integer):
+            return int(value)
+        if isinstance(value, float | np.floating):
+            return int(value) if float(value).is_integer() else None
+        if isinstance(value, str):
+            text = value.strip()
+            if text.lstrip("-").isdigit():
+                return int(text)
+            try:
+                number = float(text)
+            except ValueError:
+                return None
+            return int(number) if number.is_integer() else None
+        return None
+
+    indices = values.map(as_index)
+    unparsed = indices.isna().to_numpy()
+    if unparsed.any() and names is not None:
+        folded = {str(k).casefold(): v for k, v in names.items()}
+        for position in np.flatnonzero(unparsed):
+            text = str(values.iloc[position]).strip()
+            index = names.get(text, folded.get(text.casefold()))
+            if index is not None:
+                indices.iloc[position] = int(index)
+        unparsed = indices.isna().to_numpy()
+    if unparsed.any():
+        odd = sorted({str(v) for v in values[unparsed]})[:MAX_ROWS_NAMED]
+        known = f"; the model's labels: {', '.join(map(str, names))}" if names else ""
+        raise ConfigError(
+            f"dataset {dataset!r} column {column!r} holds labels that are not class indices or names of this "
+            f"model's classes: {', '.join(repr(v) for v in odd)} at {_rows(unparsed)}{known}"
+        )
+    return indices.astype(np.int64).to_numpy()
