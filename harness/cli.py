@@ -13,7 +13,9 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from harness.config import ComponentConfig, ConfigError, JobSpec, RuntimeConfig
 from harness.envinfo import PROJECT_ROOT
@@ -46,6 +48,8 @@ class CliOptions:
 
     force: bool = False  # re-run jobs that already have an ok row
     results_dir: str | None = None  # None: the sweep directory (-m) or the run directory
+    repeats: Annotated[int, Field(ge=1, le=100)] = 1  # runs of each configuration (harness/sweeper.py)
+    repeat: Annotated[int, Field(ge=0, le=99)] = 0  # set by the sweeper: which run of its configuration
 
 
 JOB_KEYS = ("batch", "threads", "seed", "timeout_s", "cache_dir")
@@ -172,6 +176,12 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
                 errors.append(f"{override.input_line!r} is a sweep; add -m to run one job per value")
                 continue
             group = key.lstrip("+~")
+            if group == "repeat":
+                errors.append("repeat is set by the sweeper for each run; ask for runs with repeats=N")
+                continue
+            if group == "repeats" and override.is_sweep_override():
+                errors.append(f"{override.input_line!r}: repeats cannot be swept; give one value")
+                continue
             if group in groups:
                 values = (
                     list(override.value().filter(groups[group])) if override.is_sweep_override()
@@ -196,6 +206,7 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
         seen: set[str] = set()
         writable: set[str] = set()
         n_jobs = 0
+        repeats = 1
         for combo in itertools.islice(itertools.product(*axes), MAX_CHECKED_JOBS):
             n_jobs += 1
             try:
@@ -206,6 +217,9 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
                     check_writable(Path(directory))
                     writable.add(directory)
                 spec_from_config(_without_hydra(cfg))
+                repeats = cli_options(_without_hydra(cfg)).repeats
+                if repeats > 1 and not multirun:
+                    raise ConfigError(f"repeats={repeats} runs each configuration {repeats} times: add -m")
             except ConfigError as exc:
                 core = message = str(exc)
             except HydraException as exc:
@@ -222,7 +236,7 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
                 seen.add(core)
                 errors.append(message)
     GlobalHydra.instance().clear()
-    return errors, n_jobs
+    return errors, n_jobs * repeats
 
 
 def _without_hydra(cfg: Any) -> Any:
@@ -256,11 +270,11 @@ def run_task(cfg: Any) -> None:
     total = SESSION.total_jobs or 1
     label = (
         f"[{number}/{total}] {spec.workload.name} · {spec.runtime.name} · batch {spec.batch} · {spec.runtime.precision}"
-    )
-    task_overrides = [o for o in hydra_cfg.overrides.task if not o.startswith("hydra.")]
+    ) + (f" · run {options.repeat + 1}/{options.repeats}" if options.repeats > 1 else "")
+    task_overrides = [o for o in hydra_cfg.overrides.task if not o.startswith(("hydra.", "repeat="))]
     rerun = "python -m harness " + " ".join(shlex.quote(o) for o in task_overrides) + " force=true"
     outcome = run_job_isolated(
-        spec, results_dir, force=options.force, label=label, rerun_command=rerun.strip(),
+        spec, results_dir, force=options.force, repeat=options.repeat, label=label, rerun_command=rerun.strip(),
         config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
     )  # fmt: skip
     if outcome.skipped:

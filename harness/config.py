@@ -111,7 +111,9 @@ class JobSpec:
                     raise ConfigError(f"{kind}.{key}={getattr(component, key)!r} is not allowed: it must be a name")
             if not isinstance(component.options, dict):
                 raise ConfigError(f"{kind} options must be a mapping, got {type(component.options).__name__}")
-            parse_options(component_class(kind, component.module).Options, component.options, kind)
+            parsed = parse_options(component_class(kind, component.module).Options, component.options, kind)
+            # as checked: a quoted "false" is recorded (and hashed) as false
+            component.options = {k: getattr(parsed, k) for k in component.options}
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import platform
 import resource
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from harness.cache import cached_entry, identity_key
-from harness.config import JobSpec, component_class, parse_options
+from harness.config import ConfigError, JobSpec, component_class, parse_options
 from harness.measure import measure
 from harness.options import DATA_ONLY, option_values
 
@@ -49,10 +50,63 @@ def reference_logits(
     key = identity_key({"workload": workload.name, "model": handle.model_hash, "graph": handle.graph_options,
                         "data": data_hash, "batch": batch_size})  # fmt: skip
     entry = cached_entry(cache_dir, "reference", key, build)
-    logits = np.load(entry.path / REFERENCE_FILE, allow_pickle=False)
-    if logits.ndim != 2 or logits.shape[0] != workload.n_samples:
-        raise RuntimeError(f"reference outputs {entry.path} have shape {logits.shape}, not ({workload.n_samples}, n)")
+    try:  # a manifest detects damage, not forgery: the file must still be a plain array of the right shape
+        logits = np.load(entry.path / REFERENCE_FILE, allow_pickle=False)
+        if logits.ndim != 2 or logits.shape != (workload.n_samples, handle.n_outputs):
+            raise ValueError(f"shape {logits.shape}, not ({workload.n_samples}, {handle.n_outputs})")
+    except (OSError, ValueError) as exc:
+        shutil.rmtree(entry.path)
+        entry = cached_entry(cache_dir, "reference", key, build)
+        logits = np.load(entry.path / REFERENCE_FILE, allow_pickle=False)
+        return logits, f"cache entry {entry.path} was not a plain array ({exc}); rebuilt"
     return logits, entry.note
+
+
+ACTIVATIONS_ALIVE = 4  # at most a few of the largest activations are alive at once in an inference pass
+MEMORY_HEADROOM = 0.9
+MODEL_COPIES = 3  # the loaded module, a converted copy, the runtime's own (a generous upper bound)
+
+
+def _nbytes(value: Any) -> int:
+    if hasattr(value, "element_size") and hasattr(value, "numel"):
+        return int(value.element_size() * value.numel())
+    if isinstance(value, list | tuple):
+        return sum(_nbytes(v) for v in value)
+    if hasattr(value, "values") and callable(value.values):
+        return sum(_nbytes(v) for v in value.values())
+    return 0
+
+
+def memory_estimate_bytes(handle: Any, batch: int) -> int:
+    """A rough upper bound of the memory a job at `batch` needs: the model `MODEL_COPIES` times, plus per
+    sample its input and `ACTIVATIONS_ALIVE` times its largest activation (measured with forward hooks on
+    the 2-sample example)."""
+    import torch
+
+    largest: list[int] = [0]
+    hooks = [m.register_forward_hook(lambda _m, _i, out: largest.append(_nbytes(out))) for m in handle.module.modules()]
+    try:
+        with torch.inference_mode():
+            handle.module(*[handle.example[n] for n in handle.input_names])
+    finally:
+        for hook in hooks:
+            hook.remove()
+    samples = next(iter(handle.example.values())).shape[0]
+    per_sample = (_nbytes(handle.example) + ACTIVATIONS_ALIVE * max(largest)) / samples
+    params = sum(p.element_size() * p.numel() for p in handle.module.parameters())
+    return int(MODEL_COPIES * params + batch * per_sample)
+
+
+def check_memory(handle: Any, batch: int) -> None:
+    """ConfigError when the job cannot fit the memory this machine has free (README: "Bad input")."""
+    import psutil
+
+    need, free = memory_estimate_bytes(handle, batch), psutil.virtual_memory().available
+    if need > MEMORY_HEADROOM * free:
+        raise ConfigError(
+            f"batch={batch} needs about {need / 2**30:.1f} GiB for this model and input size but "
+            f"{free / 2**30:.1f} GiB are free; use a smaller batch"
+        )
 
 
 def score(logits: np.ndarray, labels: np.ndarray, reference: np.ndarray) -> dict[str, float | None]:
@@ -102,6 +156,7 @@ def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
     load_s = time.perf_counter() - load_started
     handle.graph_options = option_values(workload_options, excluding=DATA_ONLY)
     check_labels(workload.label_source(), handle.n_outputs, workload.label_map_name())
+    check_memory(handle, spec.batch)
     # What was measured, beyond its name: a changed checkpoint, config or data shows up here.
     data_hash = workload.data_key()
     row["model_hash"], row["data_hash"] = handle.model_hash[:16], data_hash[:16]

@@ -169,8 +169,10 @@ def build(paths: Sequence[Path], out_dir: Path | None = None) -> Report:
     report.environment = analysis.environment(frame)
     # quoted: a run_id or path from someone else's file must not become shell syntax when pasted
     report.reruns = frame[["workload", "runtime", "batch_size", "precision_requested", "source", "run_id"]].assign(
-        command=lambda f: [f"python -m harness.rerun {shlex.quote(str(s))} {shlex.quote(str(r))}"
-                           for s, r in zip(f["source"], f["run_id"], strict=True)]  # fmt: skip
+        command=lambda f: [
+            f"python -m harness.rerun {shlex.quote(str(s))} {shlex.quote(str(r))}"
+            for s, r in zip(f["source"], f["run_id"], strict=True)
+        ]  # fmt: skip
     )
     return report
 

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.cache import file_sha256
 from harness.config import ConfigError
 from harness.locking import file_lock
 
@@ -69,6 +70,8 @@ RESULTS_PARQUET = "results.parquet"
 LATENCIES_PARQUET = "latencies.parquet"
 ROWS_DIR = "rows"
 LOCK_FILE = ".results.lock"
+VIEWS = (RESULTS_CSV, RESULTS_PARQUET, LATENCIES_PARQUET)  # gathered from the row files, never read to write
+VIEWS_RECORD = ".views.sha256.json"
 ROW_FORMAT = 1
 
 
@@ -292,21 +295,28 @@ def gather(results_dir: Path) -> Gathered:
         notes = [] if (results_dir / ROWS_DIR).is_dir() else _import_legacy(results_dir)
         gathered = _read_rows(results_dir)
         gathered.notes[:0] = notes
-        csv_path = results_dir / RESULTS_CSV
-        if csv_path.exists() and not notes:
-            try:
-                previous = set(pd.read_csv(csv_path, usecols=["run_id"])["run_id"].astype(str))
-            except Exception as exc:
-                gathered.notes.append(f"{csv_path} was damaged ({type(exc).__name__}); rewritten from the row files")
-            else:
-                lost = previous - set(gathered.frame["run_id"].astype(str))
-                if lost:
-                    gathered.notes.append(f"{csv_path} listed {len(lost)} row(s) with no row file; rewritten without")
+        written = _written_views(results_dir)
+        for name in VIEWS:
+            path = results_dir / name
+            if not notes and path.exists() and written.get(name) != file_sha256(path):
+                gathered.notes.append(f"{path} was damaged or changed since the harness wrote it; rewritten from "
+                                      f"the {len(gathered.frame)} row files")  # fmt: skip
         frame = gathered.frame
-        atomic_write(csv_path, lambda p: frame.to_csv(p, index=False))
+        atomic_write(results_dir / RESULTS_CSV, lambda p: frame.to_csv(p, index=False))
         atomic_write(results_dir / RESULTS_PARQUET, lambda p: _for_parquet(frame).to_parquet(p, index=False))
         atomic_write(results_dir / LATENCIES_PARQUET, lambda p: gathered.latencies.to_parquet(p, index=False))
+        digests = {name: file_sha256(results_dir / name) for name in VIEWS}
+        atomic_write(results_dir / VIEWS_RECORD, lambda p: p.write_text(json.dumps(digests)))
     return gathered
+
+
+def _written_views(results_dir: Path) -> dict[str, str]:
+    """The SHA-256 of each view as the harness last wrote it (empty when unknown)."""
+    try:
+        record = json.loads((results_dir / VIEWS_RECORD).read_text())
+        return record if isinstance(record, dict) else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def append_result(results_dir: Path, row: dict[str, Any], latencies_ms: np.ndarray | None = None) -> list[str]:

@@ -22,7 +22,7 @@ class OnnxRuntimeOptions:
     # > 1 runs independent graph branches in parallel (ORT_PARALLEL execution mode); 1: sequential
     inter_op_threads: Annotated[int, Field(ge=1), THREADS, AFTER_CONVERSION] = 1
     exporter: Literal["dynamo", "torchscript"] = "dynamo"  # dynamo (torch.export-based) | torchscript (legacy)
-    opset: Annotated[int | None, Field(ge=7)] = None  # None: the exporter's default
+    opset: int | None = None  # None: the exporter's default; the range depends on the exporter (validate)
 
     def validate(self) -> None:
         check_opset(self.exporter, self.opset)

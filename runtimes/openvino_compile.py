@@ -61,8 +61,11 @@ class OpenVINOCompileRuntime(Runtime):
         self.aot_autograd = self.options.aot_autograd if self.options.aot_autograd is not None else handle.kind == "cnn"
         import openvino as ov
 
-        key = identity_key(artifact_identity(self, handle, "openvino_compile", {"openvino": ov.__version__,
-                                                                                "torch": torch.__version__}))
+        key = identity_key(
+            artifact_identity(
+                self, handle, "openvino_compile", {"openvino": ov.__version__, "torch": torch.__version__}
+            )
+        )
         self.backend_cache = self.cache_dir / "conversions" / "openvino_compile" / key
         if self.options.model_caching:
             self.times.cache_note = checked_directory(self.backend_cache)

@@ -80,7 +80,9 @@ def test_compare_min_effect_turns_small_significant_differences_into_no_meaningf
     assert set(summary.removeprefix("verdicts: ").split(", ")) == expected
 
 
-def test_compare_without_raw_latencies_uses_the_confidence_intervals(two_sets: tuple[Path, Path], tmp_path: Path) -> None:
+def test_compare_without_raw_latencies_uses_the_confidence_intervals(
+    two_sets: tuple[Path, Path], tmp_path: Path
+) -> None:
     alone = []  # results.csv files sent on their own, without the row files that hold raw latencies
     for directory in two_sets:
         (tmp_path / f"{directory.name}-csv").mkdir()
@@ -134,8 +136,17 @@ def test_report_from_a_real_tiny_sweep(cli, tmp_path: Path, shared_cache: Path) 
     assert page.count("<img src='plots/") == 4 and "<table" in page
 
     run_id = frame["run_id"].iloc[0]
-    rerun = _python("-m", "harness.rerun", str(tmp_path / "sweep"), run_id, "--tolerance", "1e9",
-                     "--cache-dir", str(shared_cache), cwd=tmp_path)  # timing is not what this tests
+    rerun = _python(
+        "-m",
+        "harness.rerun",
+        str(tmp_path / "sweep"),
+        run_id,
+        "--tolerance",
+        "1e9",
+        "--cache-dir",
+        str(shared_cache),
+        cwd=tmp_path,
+    )  # timing is not what this tests
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr[-2000:]
     assert re.search(r"accuracy (\S+) -> \1; agreement (\S+) -> \2", rerun.stdout) and "reproduced" in rerun.stdout
     assert "environment differs" not in rerun.stdout
@@ -150,8 +161,17 @@ def test_report_from_a_real_tiny_sweep(cli, tmp_path: Path, shared_cache: Path) 
     frame["threads"] = frame["threads"].astype(float)
     (tmp_path / "sent").mkdir()
     frame.to_csv(tmp_path / "sent" / "results.csv", index=False)
-    rerun = _python("-m", "harness.rerun", str(tmp_path / "sent" / "results.csv"), run_id, "--tolerance", "1e9",
-                     "--cache-dir", str(shared_cache), cwd=tmp_path)  # timing is not what this tests
+    rerun = _python(
+        "-m",
+        "harness.rerun",
+        str(tmp_path / "sent" / "results.csv"),
+        run_id,
+        "--tolerance",
+        "1e9",
+        "--cache-dir",
+        str(shared_cache),
+        cwd=tmp_path,
+    )  # timing is not what this tests
     assert rerun.returncode == 1, rerun.stdout + rerun.stderr[-2000:]
     assert "not the same model: model_hash 0123456789abcdef -> " in rerun.stdout
     assert "environment differs" not in rerun.stdout

@@ -56,11 +56,14 @@ class ModelHandle:
     def artifact_identity(self) -> dict[str, Any]:
         """Everything about the model that determines a conversion of it: weights and architecture,
         the workload options that shape the graph, and the exact inputs a converter sees (names,
-        shapes, dtypes) with their declared dynamic dimensions."""
+        shapes, dtypes and values: tracing converters bake value-dependent branches into the graph,
+        e.g. transformers skips the attention mask of a batch without padding) with their declared
+        dynamic dimensions."""
         return {
             "model": self.model_hash,
             "graph_options": self.graph_options,
             "inputs": [(n, list(self.example[n].shape), str(self.example[n].dtype)) for n in self.input_names],
+            "example": tensor_hash(self.example),
             "dynamic": {k: {str(a): n for a, n in v.items()} for k, v in self.dynamic_dims.items()},
         }
 

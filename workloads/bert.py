@@ -83,8 +83,10 @@ class BertOptions:
                 raise ConfigError(f"workload.split={self.split!r} is not a split of {OFFLINE_DATASET}; allowed: "
                                   f"{', '.join(splits)}")  # fmt: skip
             if (self.text_column, self.label_column) != OFFLINE_COLUMNS:
-                raise ConfigError(f"workload.text_column/label_column have no effect on {OFFLINE_DATASET} "
-                                  f"(columns fixed: {', '.join(OFFLINE_COLUMNS)}); leave them at their defaults")
+                raise ConfigError(
+                    f"workload.text_column/label_column have no effect on {OFFLINE_DATASET} "
+                    f"(columns fixed: {', '.join(OFFLINE_COLUMNS)}); leave them at their defaults"
+                )
         if self.subset is not None and (self.dataset.startswith(OFFLINE_PREFIX) or looks_like_path(self.dataset)):
             raise ConfigError(f"workload.subset={self.subset!r} has no effect on {self.dataset!r}: subsets belong to "
                               "`datasets` hub ids; leave it null")  # fmt: skip
@@ -322,7 +324,7 @@ class BertWorkload(Workload):
             module=_LogitsOnly(model).eval(),
             input_names=list(INPUT_NAMES),
             dynamic_dims={name: {0: "batch", 1: "sequence"} for name in INPUT_NAMES},
-            example=self.make_batch([0, min(1, self.n_samples - 1)]),
+            example=self.make_batch(self._example_indices()),
             model_hash=model_hash(model, architecture),
             kind="transformer",
             n_outputs=int(model.config.num_labels),
@@ -383,6 +385,13 @@ class BertWorkload(Workload):
             return_tensors="pt", return_token_type_ids=True,
         )  # fmt: skip
         return {name: enc[name] for name in INPUT_NAMES}
+
+    def _example_indices(self) -> list[int]:
+        """The converters' example: the shortest and the longest text, so that it holds padding and a
+        tracing converter keeps the attention mask (a batch without padding may be traced without it)."""
+        lengths = np.minimum(self._lengths(), self.options.seq_len)
+        shortest, longest = int(np.argmin(lengths)), int(np.argmax(lengths))
+        return [shortest, longest] if shortest != longest else [0, min(1, self.n_samples - 1)]
 
     def _lengths(self) -> np.ndarray:
         assert self._encoded is not None

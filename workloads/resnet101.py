@@ -47,7 +47,7 @@ from workloads.probe import Probe, fit_linear_probe
 
 OFFLINE_WEIGHTS = "offline:fashion-probe"
 OFFLINE_DATASET = "offline:fashion-mnist"
-OFFLINE_SPLITS = ("train", "test")
+OFFLINE_SPLITS = ("test", "train")
 OFFLINE_CLASSES = 10
 FASHION_FILE = Path(__file__).parent / "data" / "fashion_mnist_subset.npz"
 TORCHVISION_WEIGHTS = ("IMAGENET1K_V1", "IMAGENET1K_V2", "DEFAULT")

@@ -1,0 +1,383 @@
+"""Results and caches are input from strangers: nothing in them runs code, damage is detected and
+repaired without losing rows, options are typed, and report/compare/rerun survive any file
+(issue 11's cases, each with the right outcome)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness import compare, report, results
+from harness.envinfo import PROJECT_ROOT
+from tests.test_report_compare import _python, make_set
+
+
+class _Payload:
+    """Unpickling this creates the marker file: proof that something unpickled foreign data."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+# -- 1. no code execution from data -----------------------------------------------------------------------
+
+
+def test_a_crafted_exported_program_in_the_cache_is_never_loaded(cli, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned-export"
+    cache = tmp_path / "cache"
+    for entry in ("x", "0123456789abcdef0123"):  # anywhere a cached program could be looked for
+        (cache / "conversions" / "torch_export" / entry).mkdir(parents=True)
+        (cache / "conversions" / "torch_export" / entry / "program.pt2").write_bytes(pickle.dumps(_Payload(marker)))
+    run = cli("workload=tiny_resnet", "runtime=export", f"cache_dir={cache}", "results_dir=res")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert not marker.exists()
+    assert pd.read_csv(tmp_path / "res" / "results.csv").iloc[0]["agreement"] == 1.0
+
+
+def test_a_forged_reference_array_is_never_unpickled(cli, tmp_path: Path) -> None:
+    from harness.cache import write_manifest
+
+    cache = tmp_path / "cache"
+    first = cli("workload=tiny_resnet", f"cache_dir={cache}", "results_dir=res")
+    assert first.returncode == 0, first.stderr[-3000:]
+    (entry,) = (cache / "reference").glob("*/logits.npy")
+    marker = tmp_path / "pwned-reference"
+    np.save(entry, np.array([_Payload(marker)], dtype=object), allow_pickle=True)
+    (entry.parent / "manifest.json").unlink()
+    write_manifest(entry.parent)  # a forger rewrites the manifest too
+    again = cli("workload=tiny_resnet", f"cache_dir={cache}", "results_dir=res", "force=true")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert not marker.exists()
+    row = pd.read_csv(tmp_path / "res" / "results.csv").iloc[-1]
+    assert (
+        row["agreement"] == 1.0 and "not a plain array" in row["cache_note"] and str(entry.parent) in row["cache_note"]
+    )
+
+
+def test_rerun_never_runs_an_interpreter_or_module_named_by_a_results_file(cli, tmp_path: Path, shared_cache) -> None:
+    run = cli("workload=tiny_resnet", "results_dir=res")
+    assert run.returncode == 0, run.stderr[-3000:]
+    marker = tmp_path / "pwned-rerun"
+    script = tmp_path / "evil.sh"
+    script.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    script.chmod(0o755)
+    (tmp_path / "evil_module.py").write_text(f"open({str(marker)!r}, 'w').close()\nWORKLOAD = RUNTIME = None\n")
+    (row_file,) = (tmp_path / "res" / "rows").glob("*.json")
+    payload = json.loads(row_file.read_text())
+    config = json.loads(payload["row"]["config_json"])
+    config["runtime"]["python"] = str(script)
+    config["runtime"]["module"] = "evil_module"
+    config["workload"]["module"] = "evil_module"
+    payload["row"]["config_json"] = json.dumps(config)
+    row_file.write_text(json.dumps(payload))
+    rerun = _python("-m", "harness.rerun", str(tmp_path / "res"), payload["row"]["run_id"], "--tolerance", "1e9",
+                    "--cache-dir", str(shared_cache), cwd=tmp_path)  # fmt: skip
+    assert not marker.exists(), rerun.stdout + rerun.stderr
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr[-2000:]
+    assert f"interpreter: stored {str(script)!r}" in rerun.stdout
+    assert "runtime module: stored 'evil_module', this checkout's 'runtimes.eager' runs" in rerun.stdout
+
+
+# -- 2. cached artifacts are verified ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("runtime", "victim", "damage"),
+    [
+        ("openvino", "model.xml", "truncate"),
+        ("openvino", "model.bin", "overwrite"),
+        ("onnxruntime", "model.onnx", "truncate"),
+    ],
+)
+def test_a_damaged_cached_artifact_is_rebuilt_and_said(
+    cli, tmp_path: Path, runtime: str, victim: str, damage: str
+) -> None:
+    cache = tmp_path / "cache"
+    first = cli("workload=tiny_resnet", f"runtime={runtime}", f"cache_dir={cache}", "results_dir=res")
+    assert first.returncode == 0, first.stderr[-3000:]
+    (path,) = (cache / "conversions").glob(f"*/*/{victim}")
+    data = bytearray(path.read_bytes())
+    if damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    else:
+        data[len(data) // 2 : len(data) // 2 + 64] = os.urandom(64)  # weights changed in place, same size
+        path.write_bytes(data)
+    again = cli("workload=tiny_resnet", f"runtime={runtime}", f"cache_dir={cache}", "results_dir=res", "force=true")
+    assert again.returncode == 0, again.stderr[-3000:]
+    rows = pd.read_csv(tmp_path / "res" / "results.csv").sort_values("started_at")
+    rebuilt = rows.iloc[-1]
+    assert rebuilt["status"] == "ok" and not bool(rebuilt["cache_hit"])
+    assert (
+        f"{victim} changed since it was written" in rebuilt["cache_note"] and str(path.parent) in rebuilt["cache_note"]
+    )
+    assert rebuilt["agreement"] == 1.0 and rebuilt["max_abs_diff"] == pytest.approx(rows.iloc[0]["max_abs_diff"])
+
+
+# -- 3. damaged result files never spread ------------------------------------------------------------------
+
+
+def _rows(n: int, directory: Path) -> None:
+    for k in range(n):
+        results.append_result(directory, {"run_id": f"r{k}", "config_hash": f"h{k}", "status": "ok",
+                                          "workload": "bert", "runtime": "eager", "batch_size": 1,
+                                          "precision_requested": "fp32", "error": 'a "quoted, text" field',
+                                          "latency_ms_p50": 1.0 + k}, np.arange(3.0))  # fmt: skip
+
+
+@pytest.mark.parametrize("cut", ["inside-quotes", "after-ok"])
+def test_a_cut_results_csv_is_rewritten_from_the_row_files(tmp_path: Path, cut: str) -> None:
+    _rows(3, tmp_path)
+    text = (tmp_path / "results.csv").read_text()
+    position = text.rindex('"a ""quoted') + 5 if cut == "inside-quotes" else text.rindex(",ok") + 3
+    (tmp_path / "results.csv").write_text(text[:position])
+    row = {"run_id": "r3", "config_hash": "h3", "status": "ok", "workload": "bert", "runtime": "eager",
+           "batch_size": 1, "precision_requested": "fp32"}  # fmt: skip
+    notes = results.append_result(tmp_path, row)
+    assert len(notes) == 1 and "results.csv was damaged or changed" in notes[0] and "rewritten" in notes[0]
+    for view in (pd.read_csv(tmp_path / "results.csv"), pd.read_parquet(tmp_path / "results.parquet")):
+        assert sorted(view["run_id"]) == ["r0", "r1", "r2", "r3"]
+    assert results.completed(tmp_path) == {(f"h{k}", 0) for k in range(4)}
+
+
+def test_an_older_directory_with_a_cut_csv_recovers_from_its_parquet(tmp_path: Path) -> None:
+    _rows(3, tmp_path)
+    shutil.rmtree(tmp_path / "rows")  # as written before row files existed
+    text = (tmp_path / "results.csv").read_text()
+    (tmp_path / "results.csv").write_text(text[: text.rindex('"a ""quoted') + 5])
+    notes = results.gather(tmp_path).notes
+    assert any("results.csv was damaged" in n and "kept as results.csv.damaged-" in n for n in notes), notes
+    assert any("3 complete rows recovered" in n for n in notes), notes
+    assert sorted(pd.read_csv(tmp_path / "results.csv")["run_id"]) == ["r0", "r1", "r2"]
+    assert len(results.read_latencies(tmp_path)) == 9
+    assert list(tmp_path.glob("results.csv.damaged-*"))
+
+
+def test_an_older_directory_with_only_a_cut_csv_keeps_its_complete_rows(tmp_path: Path) -> None:
+    _rows(3, tmp_path)
+    shutil.rmtree(tmp_path / "rows")
+    (tmp_path / "results.parquet").unlink()
+    text = (tmp_path / "results.csv").read_text()
+    (tmp_path / "results.csv").write_text(text[: text.rindex(",ok") + 3])  # the last row ends after its status
+    results.gather(tmp_path)
+    assert sorted(pd.read_csv(tmp_path / "results.csv")["run_id"]) == ["r0", "r1"]
+    assert results.completed(tmp_path) == {("h0", 0), ("h1", 0)}, "a half-written row is not a finished job"
+
+
+WRITER = """
+import sys, numpy as np
+from pathlib import Path
+from harness import results
+directory, start = Path(sys.argv[1]), int(sys.argv[2])
+for k in range(start, start + 1000):
+    results.append_result(directory, {"run_id": f"w{k:05d}", "config_hash": f"c{k}", "status": "ok",
+                          "workload": "bert", "runtime": "eager", "batch_size": 1, "precision_requested": "fp32",
+                          "latency_ms_p50": float(k)}, np.arange(50.0))
+"""
+
+
+def test_a_writer_killed_at_random_points_loses_no_complete_row(tmp_path: Path) -> None:
+    """Seeded fault injection: a writer appending rows is SIGKILLed after a random delay, 25 times.
+    Every whole row file survives in both views after the next gather; resume counts exactly those."""
+    rng = np.random.default_rng(1234)
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
+    for attempt in range(25):
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(attempt * 1000)], env=env)
+        time.sleep(float(rng.uniform(0.8, 2.5)))  # interpreter start-up, then somewhere inside an append
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    gathered = results.gather(tmp_path)
+    whole = set()
+    for path in (tmp_path / "rows").glob("*.json"):
+        json.loads(path.read_text())  # every row file is whole: a killed writer leaves only a temporary file
+        whole.add(path.stem)
+    assert len(whole) > 25, "the writer got some rows in before being killed"
+    assert set(gathered.frame["run_id"]) == whole
+    assert set(pd.read_csv(tmp_path / "results.csv")["run_id"]) == whole
+    assert set(pd.read_parquet(tmp_path / "results.parquet")["run_id"]) == whole
+    done = {f"w{int(h[1:]):05d}" for h, _ in results.completed(tmp_path)}
+    assert done == whole
+    assert not list((tmp_path / "rows").glob(".*.tmp")), "the dead writers' temporary files are cleared"
+
+
+# -- 4. an unusable results directory is found before anything runs ---------------------------------------
+
+
+def test_an_unwritable_results_directory_is_bad_input_before_any_job(cli, tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    subprocess.run(["chattr", "+i", str(locked)], check=True)  # root ignores permission bits
+    try:
+        run = cli("workload=tiny_resnet", f"results_dir={locked}")
+    finally:
+        subprocess.run(["chattr", "-i", str(locked)], check=True)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    (line,) = run.harness_lines()
+    assert f"results directory '{locked}' is not writable" in line
+    assert "starting" not in run.stderr, "no job may start"
+    (tmp_path / "afile").write_text("x")
+    run = cli("workload=tiny_resnet", f"results_dir={tmp_path / 'afile' / 'sub'}")
+    assert run.returncode == 2
+    (line,) = run.harness_lines()
+    assert "is a file, not a directory" in line
+
+
+# -- 5, 6, 7. typed options; nothing silently ignored or swapped; bounds -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["runtime=export", "runtime.fullgraph=maybe"], ["unknown key 'runtime.fullgraph'"]),
+        (["runtime=compile", "runtime.fullgraph=maybe"], ["runtime.fullgraph='maybe'", "true or false"]),
+        (["force=maybe"], ["force='maybe'", "true or false"]),
+        (["runtime=onnxruntime", "runtime.opset=abc"], ["runtime.opset='abc'", "an integer (or null)"]),
+        (["runtime=onnxruntime", "runtime.opset=3"], ["runtime.opset=3", "produces opsets 18 to 23"]),
+        (["runtime=onnxruntime", "runtime.exporter=torchscript", "runtime.opset=21"], ["opsets 7 to 20"]),
+        (["workload=resnet101", "workload.split=validation"], ["workload.split='validation'", "test, train"]),
+        (["workload=bert", "workload.split=validation"], ["workload.split='validation'", "test, train"]),
+        (["+foo=1"], ["unknown key 'foo'", "batch"]),
+        (["batch=1000000000"], ["batch=1000000000", "from 1 to 1024"]),
+        (["runtime=compile", "runtime.mode=reduce-overhead"], ["runtime.mode='reduce-overhead'", "max-autotune"]),
+        (["workload=tiny_bert", "workload.subset=mrpc"], ["workload.subset='mrpc' has no effect"]),
+        (["workload=resnet101", "workload.image_column=img"], ["workload.image_column='img' has no effect"]),
+        (["runtime=export", "runtime.strict=2"], ["runtime.strict=2", "true or false"]),
+        (["seed=-1"], ["seed=-1", "an integer from 0 to"]),
+        (["timeout_s=0"], ["timeout_s=0", "a number from 1"]),
+    ],
+)
+def test_options_are_typed_and_nothing_is_silently_ignored(cli, args: list[str], needles: list[str]) -> None:
+    run = cli(*args)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-2000:]
+    (line,) = run.harness_lines()
+    for needle in needles:
+        assert needle in line, line
+
+
+def test_a_quoted_false_is_false(cli, tmp_path: Path) -> None:
+    run = cli("workload=tiny_resnet", "runtime=export", 'runtime.strict="false"', "results_dir=res")
+    assert run.returncode == 0, run.stderr[-2000:]
+    row = pd.read_csv(tmp_path / "res" / "results.csv").iloc[0]
+    assert json.loads(row["config_json"])["runtime"]["options"]["strict"] is False
+
+
+def test_inter_op_threads_switch_on_parallel_execution(cli, tmp_path: Path) -> None:
+    run = cli("workload=tiny_resnet", "runtime=onnxruntime", "runtime.inter_op_threads=2", "results_dir=res")
+    assert run.returncode == 0, run.stderr[-2000:]
+    row = pd.read_csv(tmp_path / "res" / "results.csv").iloc[0]
+    assert row["ort_execution_mode"] == "ORT_PARALLEL" and row["ort_inter_op_threads"] == 2
+
+
+def test_a_batch_the_machine_cannot_hold_is_bad_input(cli, tmp_path: Path) -> None:
+    run = cli("workload=tiny_resnet", "workload.image_size=1024", "batch=1024", "results_dir=res")
+    assert run.returncode == 2, run.stderr[-2000:]
+    row = pd.read_csv(tmp_path / "res" / "results.csv").iloc[0]
+    assert row["status"] == "invalid" and "batch=1024 needs about" in row["error"] and "GiB are free" in row["error"]
+
+
+# -- 8. report, compare and rerun survive any file ---------------------------------------------------------
+
+
+def _bad_files(tmp_path: Path) -> dict[str, Path]:
+    files = {
+        "empty.csv": b"",
+        "garbage.csv": b"\x00\xff\xfe not a csv \x00\n\x01\x02",
+        "foreign.csv": b"name,age\nann,3\n",
+        "cut.csv": b'run_id,workload,runtime,batch_size,precision_requested,status\nr1,bert,eager,1,fp32,"ok',
+        "mistyped.csv": b"run_id,workload,runtime,batch_size,precision_requested,status,latency_ms_p50\n"
+        b"r1,bert,eager,1,fp32,ok,fast\n",
+        "badstatus.csv": b"run_id,workload,runtime,batch_size,precision_requested,status\nr1,bert,eager,1,fp32,great\n",
+        "garbage.parquet": b"PAR1 this is not parquet",
+    }
+    out = {}
+    for name, data in files.items():
+        out[name] = tmp_path / name
+        out[name].write_bytes(data)
+    foreign = tmp_path / "foreign.parquet"
+    pd.DataFrame({"x": [1, 2]}).to_parquet(foreign)
+    out["foreign.parquet"] = foreign
+    return out
+
+
+def test_report_and_compare_give_one_line_for_every_bad_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = make_set(tmp_path / "good", [{"runtime": "eager", "median": 10.0}], seed=1)
+    (tmp_path / "empty-dir").mkdir()
+    for name, path in {**_bad_files(tmp_path), "empty-dir": tmp_path / "empty-dir"}.items():
+        assert report.main([str(path)]) == 2, name
+        assert compare.main([str(good), str(path)]) == 2, name
+        assert compare.main([str(path), str(good), "--fail-on-regression", "5"]) == 2, name
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 3 and all(line.startswith("harness.") for line in err), (name, err)
+
+
+def test_a_gate_with_nothing_to_compare_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = make_set(tmp_path / "a", [{"runtime": "eager", "median": 10.0}], seed=1)
+    b = make_set(tmp_path / "b", [{"runtime": "openvino", "median": 10.0}], seed=2)
+    assert compare.main([str(a), str(b), "--fail-on-regression", "5"]) == 1
+    assert "nothing was compared" in capsys.readouterr().err
+
+
+def test_rerun_gives_one_line_for_rows_it_cannot_rebuild(tmp_path: Path) -> None:
+    make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0}], seed=1)  # synthetic rows: no config_json
+    files = _bad_files(tmp_path)
+    cases = [
+        (tmp_path / "s", "s-0", "has no stored configuration"),
+        (tmp_path / "s", "nope", "no row with run_id"),
+        (files["garbage.csv"], "r1", "cannot be read"),
+        (files["foreign.csv"], "r1", "not a harness results file"),
+    ]
+    frame = pd.read_csv(tmp_path / "s" / "results.csv")
+    for bad, label in (("{not json", "not JSON"), ('["a list"]', "not a job configuration"),
+                       ('{"workload": {}}', "not a job configuration")):  # fmt: skip
+        frame["config_json"] = bad
+        path = tmp_path / f"config-{label.replace(' ', '-')}.csv"
+        frame.to_csv(path, index=False)
+        cases.append((path, "s-0", label))
+    for source, run_id, needle in cases:
+        run = _python("-m", "harness.rerun", str(source), run_id, cwd=tmp_path)
+        assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+        (line,) = run.stderr.strip().splitlines()
+        assert line.startswith("harness.rerun:") and needle in line, line
+
+
+def test_report_quotes_rerun_commands_from_foreign_files(tmp_path: Path) -> None:
+    make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0, "run_id": "x; touch pwned"}], seed=1)
+    built = report.build([tmp_path / "s"])
+    assert built.reruns["command"].iloc[0].endswith("'x; touch pwned'")
+
+
+# -- 9. two sweeps into one directory split the work -------------------------------------------------------
+
+
+def test_two_sweeps_at_once_never_measure_a_configuration_twice(cli_factory, tmp_path: Path) -> None:
+    import threading
+
+    args = ("-m", "workload=tiny_resnet", "batch=1,2,3,4", "measure.min_s=0.5", "measure.max_s=1",
+            f"hydra.sweep.dir={tmp_path / 'shared'}")  # fmt: skip
+    outcomes = []
+    runs = [threading.Thread(target=lambda d=d: outcomes.append(cli_factory(tmp_path / d)(*args))) for d in "ab"]
+    for d in "ab":
+        (tmp_path / d).mkdir()
+    for thread in runs:
+        thread.start()
+    for thread in runs:
+        thread.join()
+    assert all(o.returncode == 0 for o in outcomes), [o.stderr[-2000:] for o in outcomes]
+    frame = pd.read_csv(tmp_path / "shared" / "results.csv")
+    ok = frame[frame["status"] == "ok"]
+    assert sorted(ok["batch_size"]) == [1, 2, 3, 4], "each configuration measured exactly once"
