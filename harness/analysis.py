@@ -64,14 +64,21 @@ def latest(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def with_speedup(frame: pd.DataFrame) -> pd.DataFrame:
-    """Adds `speedup_vs_eager`: eager's p50 over this row's, at the same workload, batch, precision."""
-    eager = frame[(frame["runtime"] == "eager") & (frame["status"] == results.OK)]
-    base = eager.set_index(["workload", "batch_size", "precision_requested"])["latency_ms_p50"]
-    base = base[~base.index.duplicated(keep="last")]
-    keys = list(zip(frame["workload"], frame["batch_size"], frame["precision_requested"], strict=True))
+    """Adds `speedup_vs_eager`: eager's p50 over this row's, at the same workload, batch, precision
+    (and host: a speed-up is never taken against another machine's eager), unless the row carries a
+    paired one of its own (baseline=paired)."""
     frame = frame.copy()
-    frame["speedup_vs_eager"] = [base.get(k, np.nan) / p if p and p == p else np.nan
-                                 for k, p in zip(keys, frame["latency_ms_p50"], strict=True)]  # fmt: skip
+    frame["hostname"] = frame["hostname"].fillna("")
+    eager = frame[(frame["runtime"] == "eager") & (frame["status"] == results.OK)]
+    key = ["workload", "batch_size", "precision_requested", "hostname"]
+    base = eager.set_index(key)["latency_ms_p50"]
+    base = base[~base.index.duplicated(keep="last")]
+    keys = list(zip(*(frame[k] for k in key), strict=True))
+    ratios = pd.Series([base.get(k, np.nan) / p if p and p == p else np.nan
+                        for k, p in zip(keys, frame["latency_ms_p50"], strict=True)], index=frame.index)  # fmt: skip
+    # a row measured with baseline=paired keeps its own (same-process) speed-up
+    own = pd.to_numeric(frame.get("speedup_vs_eager"), errors="coerce") if "speedup_vs_eager" in frame else None
+    frame["speedup_vs_eager"] = ratios if own is None else own.where(own.notna(), ratios)
     return frame
 
 
@@ -98,8 +105,30 @@ def mann_whitney_p(a: np.ndarray, b: np.ndarray) -> float:
     return math.erfc(abs(z) / math.sqrt(2))
 
 
-def latency_verdict(a: pd.Series, b: pd.Series) -> tuple[str, float, str]:
-    """(verdict of B against A, p50 ratio B/A, how it was decided)."""
+def between_run_verdict(runs_a: np.ndarray, runs_b: np.ndarray) -> tuple[bool, float, str]:
+    """(significant?, ratio of geometric means B/A, how) from the runs' p50s of each side: Welch's t
+    test on the logarithms (unequal variances; scipy.stats.ttest_ind), at p < SIGNIFICANCE_P."""
+    from scipy import stats
+
+    log_a, log_b = np.log(runs_a), np.log(runs_b)
+    ratio = float(np.exp(log_b.mean() - log_a.mean()))
+    if np.ptp(log_a) == 0 and np.ptp(log_b) == 0:
+        p = 0.0 if ratio != 1 else 1.0
+    else:
+        p = float(stats.ttest_ind(log_b, log_a, equal_var=False).pvalue)
+    return p < SIGNIFICANCE_P, ratio, f"Welch t on log p50s of {len(runs_a)} vs {len(runs_b)} runs, p={p:.2g}"
+
+
+def latency_verdict(
+    a: pd.Series, b: pd.Series, runs_a: np.ndarray | None = None, runs_b: np.ndarray | None = None
+) -> tuple[str, float, str]:
+    """(verdict of B against A, p50 ratio B/A, how it was decided). With two or more runs on each
+    side the runs decide (between-run evidence); otherwise the calls of the two processes do."""
+    if runs_a is not None and runs_b is not None and len(runs_a) >= 2 and len(runs_b) >= 2:
+        significant, ratio, method = between_run_verdict(runs_a, runs_b)
+        if not significant:
+            return "no significant difference", ratio, method
+        return ("slower" if ratio > 1 else "faster"), ratio, method
     ratio = b["latency_ms_p50"] / a["latency_ms_p50"]
     raw_a, raw_b = raw_latencies(a["source"], a["run_id"]), raw_latencies(b["source"], b["run_id"])
     if raw_a is not None and raw_b is not None and len(raw_a) >= 5 and len(raw_b) >= 5:

@@ -122,6 +122,18 @@ def cached_entry(cache_dir: Path, kind: str, key: str, build: Callable[[Path], N
         return CacheResult(final, False, build_s, size_mb(final), note)
 
 
+def lookup(cache_dir: Path, kind: str, key: str) -> Path | None:
+    """The verified entry `<cache_dir>/<kind>/<key>/` if it exists; a damaged one is removed (None)."""
+    final = Path(cache_dir) / kind / key
+    if not final.exists():
+        return None
+    with file_lock(final.with_name(key + ".lock")):
+        if final.exists() and verify(final) is None:
+            return final
+        shutil.rmtree(final, ignore_errors=True)
+    return None
+
+
 def identity_key(identity: object, length: int = 20) -> str:
     """A short, stable hash of a JSON-able description of what determines an entry's content."""
     text = json.dumps(identity, sort_keys=True, default=str)

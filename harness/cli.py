@@ -52,7 +52,7 @@ class CliOptions:
     repeat: Annotated[int, Field(ge=0, le=99)] = 0  # set by the sweeper: which run of its configuration
 
 
-JOB_KEYS = ("batch", "threads", "seed", "timeout_s", "cache_dir")
+JOB_KEYS = ("batch", "threads", "seed", "timeout_s", "cache_dir", "baseline", "pin_cores")
 TOP_LEVEL_KEYS = ("workload", "runtime", "measure", *JOB_KEYS, *CliOptions.__dataclass_fields__, "hydra")
 
 

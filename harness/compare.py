@@ -2,15 +2,19 @@
 
 Joins the rows of two result sets (results files or sweep directories) on their configuration
 (workload, runtime, batch size, requested precision) and prints, per row, the p50 ratio B/A with
-a verdict — faster / slower / no significant difference, from a Mann-Whitney test on the raw
-latencies (or, without them, from the p50 confidence intervals) — the accuracy and agreement
-changes, and every environment difference. With --fail-on-regression PCT it exits 1 when any
-row of B is significantly slower than A by more than PCT percent, so it can gate CI.
+a verdict — faster / slower / no significant difference — the accuracy and agreement changes, and
+every environment difference. With --fail-on-regression PCT it exits 1 when any row of B is
+significantly slower than A by more than PCT percent, so it can gate CI (and when nothing was
+compared at all).
 
-Significance is about the calls of two runs, not about the machine between them: on a shared VM
-two runs of the same configuration an hour apart differ "significantly" by a few percent, at times
-by 20% (see docs/RESULTS.md). --min-effect PCT reports significant differences smaller than PCT percent as
-"no meaningful difference" instead.
+The evidence: where both sides ran a configuration several times (`repeats`), Welch's t test on
+the logarithms of the runs' p50s — what a reviewer gets by re-running; otherwise a Mann-Whitney
+test on the raw latencies of the two processes (or, without them, disjoint p50 confidence
+intervals), which is about calls, not about the machine between runs: on a shared VM two runs an
+hour apart differ "significantly" by a few percent, at times by 20% (docs/RESULTS.md).
+Significant differences smaller than the minimum effect are "no meaningful difference": by default
+twice the larger between-run CV when both sides have repeats, else 0; --min-effect PCT sets it. Each
+row says which rule and threshold decided.
 """
 
 from __future__ import annotations
@@ -19,17 +23,35 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from harness import analysis, results
+from harness.summary import p50s_of
+
+BETWEEN_RUN_FACTOR = 2.0  # default min effect: twice the larger between-run coefficient of variation
+
+
+def min_effect_rule(runs_a: np.ndarray, runs_b: np.ndarray, given: float | None) -> tuple[float, str]:
+    """(the smallest change in percent that counts, the rule that set it). Given on the command line
+    it is used as it is; otherwise, with repeats on both sides, it is BETWEEN_RUN_FACTOR times the
+    larger between-run CV (what two honest runs already differ by); otherwise 0."""
+    if given is not None:
+        return given, f"--min-effect {given:g}%"
+    if len(runs_a) >= 2 and len(runs_b) >= 2:
+        cv = max(float(np.std(r, ddof=1) / np.mean(r)) for r in (runs_a, runs_b))
+        pct = 100 * BETWEEN_RUN_FACTOR * cv
+        return pct, f"{BETWEEN_RUN_FACTOR:g} x between-run CV {100 * cv:.1f}% = {pct:.1f}%"
+    return 0.0, "none (single runs: use --min-effect from two runs of your own)"
 
 
 def compare(
-    a_paths: list[Path], b_paths: list[Path], min_effect_pct: float = 0.0
+    a_paths: list[Path], b_paths: list[Path], min_effect_pct: float | None = None
 ) -> tuple[pd.DataFrame, dict[str, tuple[list[str], list[str]]]]:
-    """(one row per shared configuration with the verdict, environment differences A vs B)."""
-    a = analysis.latest(analysis.load(a_paths))
-    b = analysis.latest(analysis.load(b_paths))
+    """(one row per shared configuration with the verdict, environment differences A vs B). Where
+    both sides hold several runs of a configuration, the runs' p50s decide (summary.p50s_of)."""
+    a_all, b_all = analysis.load(a_paths), analysis.load(b_paths)
+    a, b = analysis.latest(a_all), analysis.latest(b_all)
     joined = a.merge(b, on=analysis.CONFIG_KEY, how="outer", suffixes=("_a", "_b"), indicator=True)
     rows = []
     for _, row in joined.iterrows():
@@ -43,10 +65,12 @@ def compare(
         if side_a["status"] != results.OK or side_b["status"] != results.OK:
             out["verdict"] = f"not comparable (status A={side_a['status']}, B={side_b['status']})"
         else:
-            verdict, ratio, method = analysis.latency_verdict(side_a, side_b)
-            if verdict in ("faster", "slower") and abs(ratio - 1) * 100 < min_effect_pct:
-                verdict = f"no meaningful difference (< {min_effect_pct:g}%)"
-            out.update(p50_ratio=ratio, verdict=verdict, evidence=method)
+            runs_a, runs_b = p50s_of(a_all, side_a), p50s_of(b_all, side_b)
+            verdict, ratio, method = analysis.latency_verdict(side_a, side_b, runs_a, runs_b)
+            threshold, rule = min_effect_rule(runs_a, runs_b, min_effect_pct)
+            if verdict in ("faster", "slower") and abs(ratio - 1) * 100 < threshold:
+                verdict = f"no meaningful difference (< {threshold:.3g}%)"
+            out.update(p50_ratio=ratio, verdict=verdict, evidence=method, min_effect=rule)
             out["accuracy_change"] = side_b["accuracy"] - side_a["accuracy"]
             out["agreement_change"] = side_b["agreement"] - side_a["agreement"]
         differs = [c for c in ("runtime_version", "threads", "precision_effective", "config_hash", "model_hash",
@@ -93,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         "--min-effect",
         type=float,
         metavar="PCT",
-        default=0.0,
-        help="call significant differences smaller than PCT%% 'no meaningful difference' (default 0)",
+        default=None,
+        help="call significant differences smaller than PCT%% 'no meaningful difference' (default: twice the "
+        "between-run CV where both sides have repeats, else 0)",
     )
     args = parser.parse_args(argv)
     try:

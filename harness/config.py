@@ -54,6 +54,7 @@ class MeasureConfig:
     # stop once the p50's 95% CI half-width is within this fraction of the p50
     target_ci_rel: Annotated[float, Field(ge=0, le=1)] = 0.01
     max_calls: Annotated[int, Field(ge=1, le=10_000_000)] = 100_000
+    burst_calls: Annotated[int, Field(ge=1, le=1000)] = 10  # baseline=paired: calls per alternating burst
 
     def validate(self) -> MeasureConfig:
         check_fields(self, "measure")
@@ -94,6 +95,9 @@ class JobSpec:
     measure: MeasureConfig = field(default_factory=MeasureConfig)
     timeout_s: Annotated[float, Field(ge=1, le=MAX_TIMEOUT_S)] = 1800.0
     cache_dir: str = "outputs/cache"
+    # paired: time eager fp32 in the same child in alternating bursts (harness/measure.py, measure_paired)
+    baseline: Literal["none", "paired"] = "none"
+    pin_cores: bool = True  # run the child on `threads` cores only (os.sched_setaffinity)
 
     def validate(self) -> JobSpec:
         """Check every field against its declared type; fill `threads`. Raises ConfigError."""

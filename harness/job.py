@@ -6,6 +6,9 @@ columns and the raw latencies. The parent adds identity and environment columns.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import json
 import platform
 import resource
 import shutil
@@ -16,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from harness.cache import cached_entry, identity_key
-from harness.config import ConfigError, JobSpec, component_class, parse_options
-from harness.measure import measure
+from harness.cache import cached_entry, identity_key, lookup
+from harness.config import ConfigError, JobSpec, UnsupportedError, component_class, parse_options
+from harness.machine import WindowProbe, calibration_ms, gemm_peak_gflops
+from harness.measure import measure, measure_paired
 from harness.options import DATA_ONLY, option_values
 
 Emit = Callable[..., None]  # emit(phase, **details): progress to the parent
@@ -30,15 +34,30 @@ def shape_text(inputs: dict[str, Any]) -> str:
     return ", ".join(f"{name} {'x'.join(str(d) for d in tensor.shape)}" for name, tensor in inputs.items())
 
 
+def _reference_key(workload: Any, handle: Any, data_hash: str, batch_size: int) -> str:
+    return identity_key({"workload": workload.name, "model": handle.model_hash, "graph": handle.graph_options,
+                         "data": data_hash, "batch": batch_size})  # fmt: skip
+
+
 def reference_logits(
-    workload: Any, handle: Any, data_hash: str, batch_size: int, cache_dir: Path, emit: Emit
+    workload: Any,
+    handle: Any,
+    data_hash: str,
+    batch_size: int,
+    cache_dir: Path,
+    emit: Emit,
+    computed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, str | None]:
     """Eager fp32 outputs of the whole eval set, in the job's batching, shape (n_samples, n_outputs);
-    cached per model (weights, architecture, graph options), data as fed, and batch size.
-    Returns (logits, a note when a damaged cache entry was rebuilt)."""
+    cached per model (weights, architecture, graph options), data as fed, and batch size. When the
+    entry is missing it is filled with `computed` (eager fp32's own accuracy pass: no second pass)
+    or by an eager pass over `handle.module`. Returns (logits, a note when a damaged entry was rebuilt)."""
     import torch
 
     def build(directory: Path) -> None:
+        if computed is not None:
+            np.save(directory / REFERENCE_FILE, computed)
+            return
         emit("reference", detail="computing eager fp32 reference outputs (cached for later jobs)")
         outputs = []
         with torch.inference_mode():
@@ -47,8 +66,7 @@ def reference_logits(
                 outputs.append(handle.module(*[inputs[n] for n in handle.input_names]).float().numpy())
         np.save(directory / REFERENCE_FILE, np.concatenate(outputs)[: workload.n_samples])
 
-    key = identity_key({"workload": workload.name, "model": handle.model_hash, "graph": handle.graph_options,
-                        "data": data_hash, "batch": batch_size})  # fmt: skip
+    key = _reference_key(workload, handle, data_hash, batch_size)
     entry = cached_entry(cache_dir, "reference", key, build)
     try:  # a manifest detects damage, not forgery: the file must still be a plain array of the right shape
         logits = np.load(entry.path / REFERENCE_FILE, allow_pickle=False)
@@ -127,14 +145,63 @@ def score(logits: np.ndarray, labels: np.ndarray, reference: np.ndarray) -> dict
     return result
 
 
-def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
+ACCURACY_FILE = "accuracy.json"
+ACCURACY_COLUMNS = ("accuracy", "f1", "agreement", "max_abs_diff", "max_rel_diff")
+
+
+def accuracy_key(spec: JobSpec, handle: Any, data_hash: str, runtime_version: str) -> str:
+    """What the scores of a job depend on: model, data as fed, runtime with all its options, precision,
+    batch, threads and versions — not the measurement plan, the repeat or the baseline."""
     import torch
 
+    return identity_key({
+        "model": handle.model_hash, "graph": handle.graph_options, "data": data_hash, "runtime": spec.runtime.name,
+        "module": spec.runtime.module, "options": spec.runtime.options, "precision": spec.runtime.precision,
+        "batch": spec.batch, "threads": spec.threads, "versions": [runtime_version, torch.__version__],
+    })  # fmt: skip
+
+
+def cached_accuracy(cache_dir: Path, key: str) -> dict[str, Any] | None:
+    """The scores stored for `key`, if a verified entry holds them (MLPerf's accuracy mode, once)."""
+    path = lookup(cache_dir, "accuracy", key)
+    if path is None:
+        return None
+    try:
+        scores = json.loads((path / ACCURACY_FILE).read_text())
+        return {k: (None if scores[k] is None else float(scores[k])) for k in ACCURACY_COLUMNS}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def flops_per_call(handle: Any, batch: dict[str, Any], cache_dir: Path) -> float:
+    """Floating-point operations of one call on `batch` (torch.utils.flop_counter: matmuls and
+    convolutions, 2 per multiply-add), counted once per model, graph options and input shapes."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    def build(directory: Path) -> None:
+        counter = FlopCounterMode(display=False)
+        with torch.inference_mode(), counter:
+            handle.module(*[batch[n] for n in handle.input_names])
+        (directory / "flops.json").write_text(json.dumps({"flops": counter.get_total_flops()}))
+
+    key = identity_key({"model": handle.model_hash, "graph": handle.graph_options, "shape": shape_text(batch)})
+    entry = cached_entry(cache_dir, "flops", key, build)
+    return float(json.loads((entry.path / "flops.json").read_text())["flops"])
+
+
+def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
+    """Load, prepare, measure and score one job (in this process); returns (row columns, raw
+    latencies in ms). Raises ConfigError (invalid), UnsupportedError, or the library's error."""
+    import torch
+
+    from runtimes.eager import EagerRuntime
     from workloads.base import check_labels
 
     torch.manual_seed(spec.seed)
     torch.set_num_threads(spec.threads)
     cache_dir = Path(spec.cache_dir)
+    row: dict[str, Any] = {"calib_gemm_ms_before": calibration_ms()}
 
     workload_cls = component_class("workload", spec.workload.module)
     runtime_cls = component_class("runtime", spec.runtime.module)
@@ -142,13 +209,16 @@ def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
     runtime_options = parse_options(runtime_cls.Options, spec.runtime.options, "runtime")
     # Built first: a runtime that cannot do what is asked says so before any model is loaded.
     runtime = runtime_cls(runtime_options, spec.runtime.precision, spec.threads, cache_dir)
+    if spec.baseline == "paired" and runtime.overlaps_calls():
+        raise UnsupportedError("baseline=paired times one call at a time; this runtime overlaps requests "
+                               "(runtime.num_requests > 1)")  # fmt: skip
     workload = workload_cls(workload_options, spec.seed, cache_dir)
 
     emit("assets")
     workload.prepare_assets(log=lambda message: emit("assets", detail=message))
     emit("data")
     workload.load_eval_set()
-    row: dict[str, Any] = {**workload.describe(), "n_eval_samples": workload.n_samples}
+    row.update(workload.describe(), n_eval_samples=workload.n_samples)
 
     emit("load")
     load_started = time.perf_counter()
@@ -160,14 +230,27 @@ def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
     # What was measured, beyond its name: a changed checkpoint, config or data shows up here.
     data_hash = workload.data_key()
     row["model_hash"], row["data_hash"] = handle.model_hash[:16], data_hash[:16]
-    reference, note = reference_logits(workload, handle, data_hash, spec.batch, cache_dir, emit)
-    notes = [*workload.cache_notes, *([note] if note else [])]
+    notes = list(workload.cache_notes)
     timing_batch = workload.make_batch([i % workload.n_samples for i in range(spec.batch)])  # built once
     handle.timing_example = timing_batch
     row["timed_shape"] = shape_text(timing_batch)
+    row["gflops_per_call"] = flops_per_call(handle, timing_batch, cache_dir) / 1e9
+    peak = gemm_peak_gflops(spec.threads)
+    row["gemm_peak_gflops_fp32"], row["gemm_peak_gflops_bf16"] = peak["fp32"], peak["bf16"]
+
+    row["runtime_version"] = runtime.version()
+    key = accuracy_key(spec, handle, data_hash, row["runtime_version"])
+    scores = cached_accuracy(cache_dir, key)
+    reference = None
+    if scores is None and not runtime.is_reference():  # before prepare: prepare may change the module
+        reference, note = reference_logits(workload, handle, data_hash, spec.batch, cache_dir, emit)
+        notes += [note] if note else []
+    baseline = None
+    if spec.baseline == "paired":  # eager fp32 on its own copy of the fp32 model, in this process
+        baseline = EagerRuntime(EagerRuntime.Options(), "fp32", spec.threads, cache_dir)
+        baseline.prepare(dataclasses.replace(handle, module=copy.deepcopy(handle.module)))
 
     emit("prepare")
-    row["runtime_version"] = runtime.version()
     try:
         with torch.inference_mode():
             prepare_started = time.perf_counter()
@@ -184,20 +267,36 @@ def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
 
             emit("measure")
             progress = lambda n, rel: emit("measure", calls=n, ci_rel=rel)  # noqa: E731
-            # Runtimes with their own execution model (async request queues) measure themselves.
-            result = runtime.measure_custom(inputs, spec.measure, spec.batch, progress) or measure(
-                lambda: runtime.run(inputs), spec.measure, spec.batch, on_progress=progress
-            )
+            probe = WindowProbe()
+            probe.start()
+            if baseline is not None:
+                baseline_inputs = baseline.adapt_inputs(timing_batch)
+                result = measure_paired(lambda: runtime.run(inputs), lambda: baseline.run(baseline_inputs),
+                                        spec.measure, spec.batch, on_progress=progress)  # fmt: skip
+                row["baseline"] = f"eager fp32, torch {torch.__version__}, same process, alternating bursts"
+            else:
+                # Runtimes with their own execution model (async request queues) measure themselves.
+                result = runtime.measure_custom(inputs, spec.measure, spec.batch, progress) or measure(
+                    lambda: runtime.run(inputs), spec.measure, spec.batch, on_progress=progress
+                )
+            row.update(probe.stop())
             row.update(result.summary())
+            row["gflops_per_s"] = row["gflops_per_call"] / (row["latency_ms_p50"] / 1000.0)
 
-            emit("accuracy", done=0, total=workload.n_samples)
-            outputs = []
-            for k, indices in enumerate(workload.batches(spec.batch)):
-                batch_inputs = runtime.adapt_inputs(workload.make_batch(indices))
-                outputs.append(runtime.to_numpy(runtime.run(batch_inputs)))
-                emit("accuracy", done=min((k + 1) * spec.batch, workload.n_samples), total=workload.n_samples)
-            logits = np.concatenate(outputs)[: workload.n_samples]
-            row.update(score(logits, workload.labels, reference))
+            if scores is not None:
+                emit("accuracy", detail="cached: scored by an earlier run of this configuration; no accuracy pass")
+                row["accuracy_source"] = "cached"
+            else:
+                logits = accuracy_pass(workload, runtime, spec.batch, emit)
+                if reference is None:  # eager fp32: its own pass is the reference
+                    reference, note = reference_logits(workload, handle, data_hash, spec.batch, cache_dir, emit,
+                                                       computed=logits)  # fmt: skip
+                    notes += [note] if note else []
+                scores = score(logits, workload.labels, reference)
+                cached_entry(cache_dir, "accuracy", key,
+                             lambda d: (d / ACCURACY_FILE).write_text(json.dumps(scores)))  # fmt: skip
+                row["accuracy_source"] = "measured"
+            row.update(scores)
 
         effective = runtime.effective()
         row["precision_effective"] = effective.precision
@@ -207,7 +306,21 @@ def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
         runtime.close()
     row["cache_note"] = "; ".join(notes) or None
     row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return row, result.latencies_ms
+    row["calib_gemm_ms_after"] = calibration_ms()
+    latencies = result.runtime.latencies_ms if baseline is not None else result.latencies_ms
+    return row, latencies
+
+
+def accuracy_pass(workload: Any, runtime: Any, batch: int, emit: Emit) -> np.ndarray:
+    """The runtime's logits for the whole eval set, shape (n_samples, n_outputs), in batches of the
+    job's size (the last one filled up by repeating its last sample; the repeats are dropped)."""
+    emit("accuracy", done=0, total=workload.n_samples)
+    outputs = []
+    for k, indices in enumerate(workload.batches(batch)):
+        batch_inputs = runtime.adapt_inputs(workload.make_batch(indices))
+        outputs.append(runtime.to_numpy(runtime.run(batch_inputs)))
+        emit("accuracy", done=min((k + 1) * batch, workload.n_samples), total=workload.n_samples)
+    return np.concatenate(outputs)[: workload.n_samples]
 
 
 def interpreter_columns() -> dict[str, str]:

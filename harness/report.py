@@ -25,6 +25,8 @@ import pandas as pd  # noqa: E402
 
 from harness import analysis, results  # noqa: E402
 from harness.config import ConfigError  # noqa: E402
+from harness.machine import busy_flags  # noqa: E402
+from harness.summary import UNSTABLE_CV, summarize  # noqa: E402
 
 ACCURACY_DROP = 0.01  # more than 1 point below eager is flagged
 MIN_AGREEMENT = 0.99
@@ -46,15 +48,45 @@ def _ci(row: pd.Series) -> str:
     return f"{row['latency_ms_p50']:.3f} [{row['latency_ms_p50_ci_low']:.3f}, {row['latency_ms_p50_ci_high']:.3f}]"
 
 
+def _between(row: pd.Series) -> str:
+    """The p50 across runs with its between-run 95% CI, or "single run"."""
+    runs = row.get("n_runs")
+    if pd.isna(runs) or runs < 2:
+        return "single run"
+    low, high = row.get("latency_ms_p50_between_ci_low"), row.get("latency_ms_p50_between_ci_high")
+    cv = 100 * row["between_run_cv"]
+    text = f"{row['latency_ms_p50_runs']:.3f} [{low:.3f}, {high:.3f}] ({int(runs)} runs, CV {cv:.1f}%)"
+    return text + (" unstable" if row.get("unstable") else "")
+
+
+def _speedup(row: pd.Series) -> str:
+    if pd.notna(row.get("paired_speedup")):
+        low, high = row.get("paired_speedup_ci_low"), row.get("paired_speedup_ci_high")
+        interval = f" [{low:.2f}, {high:.2f}]" if pd.notna(low) and pd.notna(high) else ""
+        return f"{row['paired_speedup']:.2f}{interval} paired"
+    return "" if pd.isna(row.get("speedup_vs_eager")) else f"{row['speedup_vs_eager']:.2f}"
+
+
+def _peak_share(row: pd.Series) -> str:
+    """GFLOP/s of the row over the machine's GEMM peak at its effective precision."""
+    peak = row.get("gemm_peak_gflops_bf16" if str(row.get("precision_effective")).startswith("bf16")
+                   else "gemm_peak_gflops_fp32")  # fmt: skip
+    if pd.isna(row.get("gflops_per_s")) or pd.isna(peak) or not peak:
+        return ""
+    return f"{row['gflops_per_s']:.1f} GFLOP/s = {100 * row['gflops_per_s'] / peak:.0f}% of peak"
+
+
 def workload_table(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.sort_values(["precision_requested", "runtime", "batch_size"])
     fmt = lambda v, f: "" if pd.isna(v) else format(v, f)  # noqa: E731
     return pd.DataFrame({
         "runtime": frame["runtime"], "batch": frame["batch_size"], "precision": frame["precision_requested"],
-        "status": frame["status"], "p50 ms [95% CI]": frame.apply(_ci, axis=1),
+        "status": frame["status"], "p50 ms [95% CI] (one run)": frame.apply(_ci, axis=1),
+        "p50 ms across runs [95% CI]": frame.apply(_between, axis=1),
         "p99 ms": frame["latency_ms_p99"].map(lambda v: fmt(v, ".3f")),
         "samples/s": frame["throughput_sps"].map(lambda v: fmt(v, ".1f")),
-        "speed-up vs eager": frame["speedup_vs_eager"].map(lambda v: fmt(v, ".2f")),
+        "speed-up vs eager": frame.apply(_speedup, axis=1),
+        "compute": frame.apply(_peak_share, axis=1),
         "accuracy": frame["accuracy"].map(lambda v: fmt(v, ".4f")),
         "agreement": frame["agreement"].map(lambda v: fmt(v, ".4f")),
         "effective precision": frame["precision_effective"].fillna(""),
@@ -80,6 +112,11 @@ def flagged_rows(frame: pd.DataFrame) -> list[str]:
             flags.append(f"{label(r)}: effective precision {r['precision_effective']} differs from requested")
         if isinstance(r.get("fallback"), str) and r["fallback"]:
             flags.append(f"{label(r)}: fallback: {r['fallback']}")
+        for busy in busy_flags(r):
+            flags.append(f"{label(r)}: measured on a busy or drifting machine: {busy}")
+        if r.get("unstable"):
+            flags.append(f"{label(r)}: unstable: its {int(r['n_runs'])} runs' p50s vary by "
+                         f"{100 * r['between_run_cv']:.1f}% (CV > {100 * UNSTABLE_CV:.0f}%)")  # fmt: skip
     env = analysis.environment(frame)
     # runtime versions differ by design; threads may differ by choice (both are in the tables)
     mixed = {c: v for c, v in env.items() if len(v) > 1 and c not in ("threads", "runtime_version")}
@@ -158,8 +195,32 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
+def with_runs(frame: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
+    """`latest` (one row per configuration) with the between-run summary of all of `frame`'s runs."""
+    summary = summarize(frame)
+    if summary.empty:
+        return latest.assign(n_runs=np.nan)
+    keep = {"n_runs": "n_runs", "latency_ms_p50": "latency_ms_p50_runs", "between_run_cv": "between_run_cv",
+            "latency_ms_p50_between_ci_low": "latency_ms_p50_between_ci_low", "unstable": "unstable",
+            "latency_ms_p50_between_ci_high": "latency_ms_p50_between_ci_high",
+            "speedup_vs_eager": "paired_speedup", "speedup_vs_eager_between_ci_low": "paired_speedup_ci_low",
+            "speedup_vs_eager_between_ci_high": "paired_speedup_ci_high"}  # fmt: skip
+    summary = summary[[c for c in ["config_hash", "hostname", *keep] if c in summary]].rename(columns=keep)
+    latest = latest.assign(hostname=latest["hostname"].fillna(""))
+    merged = latest.merge(summary, on=["config_hash", "hostname"], how="left")
+    one_run = merged["n_runs"].fillna(0) < 2  # a single paired row: its own within-process CI
+    if "speedup_vs_eager_ci_low" in merged:
+        for side in ("low", "high"):
+            column = f"paired_speedup_ci_{side}"
+            across = pd.to_numeric(merged[column], errors="coerce") if column in merged else np.nan
+            own = pd.to_numeric(merged[f"speedup_vs_eager_ci_{side}"], errors="coerce")
+            merged[column] = own.where(one_run, across)
+    return merged
+
+
 def build(paths: Sequence[Path], out_dir: Path | None = None) -> Report:
-    frame = analysis.with_speedup(analysis.latest(analysis.load(paths)))
+    everything = analysis.load(paths)
+    frame = with_runs(everything, analysis.with_speedup(analysis.latest(everything)))
     report = Report(out_dir=Path(out_dir) if out_dir else analysis.source_dir(Path(paths[0])))
     for (workload, precision), group in frame.groupby(["workload", "precision_requested"]):
         name = f"{workload} · {precision}"

@@ -20,12 +20,15 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from harness import analysis, results
+from harness.compare import min_effect_rule
 from harness.config import ConfigError, JobSpec
 from harness.options import MACHINE_LOCAL, fields_marked
 from harness.runner import run_job_isolated
+from harness.summary import p50s_of
 
 EXIT_REPRODUCED, EXIT_DIFFERENT, EXIT_CANNOT = 0, 1, 2
 
@@ -122,9 +125,18 @@ def main(argv: list[str] | None = None) -> int:
     if new["status"] != results.OK or old["status"] != results.OK:
         print(f"not reproduced: status was {old['status']}, now {new['status']} {new.get('error') or ''}")
         return EXIT_DIFFERENT
-    verdict, ratio, method = analysis.latency_verdict(old, new)
+    runs = p50s_of(frame, old)
+    if len(runs) >= 2:  # the stored configuration ran several times: judge against its runs (compare's rule)
+        ratio = float(new["latency_ms_p50"] / np.exp(np.mean(np.log(runs))))
+        allowed, rule = min_effect_rule(runs, runs, None)
+        allowed = max(allowed, args.tolerance)
+        within = abs(ratio - 1) * 100 <= allowed
+        verdict = "within the stored runs' spread" if within else "outside the stored runs' spread"
+        method = f"{len(runs)} stored runs; allowed +-{allowed:.1f}% ({rule}, or --tolerance)"
+    else:
+        verdict, ratio, method = analysis.latency_verdict(old, new)
+        within = verdict == "no significant difference" or abs(ratio - 1) * 100 <= args.tolerance
     same_scores = old["accuracy"] == new["accuracy"] and old["agreement"] == new["agreement"]
-    within = verdict == "no significant difference" or abs(ratio - 1) * 100 <= args.tolerance
     print(f"p50 {old['latency_ms_p50']:.3f} ms -> {new['latency_ms_p50']:.3f} ms (x{ratio:.3f}): {verdict} ({method})")
     print(f"accuracy {old['accuracy']:.4f} -> {new['accuracy']:.4f}; agreement {old['agreement']:.4f} -> "
           f"{new['agreement']:.4f}")  # fmt: skip

@@ -305,6 +305,11 @@ def gather(results_dir: Path) -> Gathered:
         atomic_write(results_dir / RESULTS_CSV, lambda p: frame.to_csv(p, index=False))
         atomic_write(results_dir / RESULTS_PARQUET, lambda p: _for_parquet(frame).to_parquet(p, index=False))
         atomic_write(results_dir / LATENCIES_PARQUET, lambda p: gathered.latencies.to_parquet(p, index=False))
+        from harness.summary import SUMMARY_CSV, SUMMARY_PARQUET, summarize
+
+        summary = summarize(check_frame(frame, str(results_dir)) if len(frame) else frame)
+        atomic_write(results_dir / SUMMARY_CSV, lambda p: summary.to_csv(p, index=False))
+        atomic_write(results_dir / SUMMARY_PARQUET, lambda p: _for_parquet(summary).to_parquet(p, index=False))
         digests = {name: file_sha256(results_dir / name) for name in VIEWS}
         atomic_write(results_dir / VIEWS_RECORD, lambda p: p.write_text(json.dumps(digests)))
     return gathered

@@ -24,6 +24,7 @@ import numpy as np
 from harness import results
 from harness.config import JobSpec
 from harness.envinfo import PROJECT_ROOT, machine_columns
+from harness.machine import host_lock
 from harness.progress import JobProgress
 
 LOG_TAIL_LINES = 12
@@ -116,7 +117,10 @@ def _run_claimed(
         hint = f"; create it with `{spec.runtime.setup_hint}`" if spec.runtime.setup_hint else ""
         row.update(status="unavailable", error=f"interpreter {interpreter} not found{hint}")
     else:
-        child_row, latencies = _run_child(spec, interpreter, job_dir, label or run_id)
+        # One measurement per machine at a time, from this sweep or any other (harness/machine.py).
+        with host_lock(label or run_id) as waited:
+            row["host_lock_wait_s"] = waited
+            child_row, latencies = _run_child(spec, interpreter, job_dir, label or run_id)
         row.update(child_row)
     row["duration_s"] = time.monotonic() - started
     notes = results.append_result(results_dir, row, latencies)
@@ -130,6 +134,9 @@ def _child_env(spec: JobSpec) -> dict[str, str]:
         env[var] = str(spec.threads)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Inductor's on-disk caches hold pickles, and a warm one makes compile_s depend on earlier runs.
+    env["TORCHINDUCTOR_FX_GRAPH_CACHE"] = "0"
+    env["TORCHINDUCTOR_AUTOGRAD_CACHE"] = "0"
     env.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     return env
 

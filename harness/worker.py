@@ -49,29 +49,40 @@ def error_text(exc: BaseException) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + " [...]"
 
 
+def pin(threads: int) -> str:
+    """Pin this process to its first `threads` allowed cores (before torch starts its thread pools);
+    returns them as text, e.g. "0-1" or "0,2"."""
+    cores = sorted(os.sched_getaffinity(0))[:threads]
+    os.sched_setaffinity(0, cores)
+    if cores == list(range(cores[0], cores[-1] + 1)) and len(cores) > 1:
+        return f"{cores[0]}-{cores[-1]}"
+    return ",".join(str(c) for c in cores)
+
+
 def main(argv: list[str]) -> int:
     spec_path, fd = Path(argv[1]), int(argv[2])
     channel = EventChannel(fd)
     # Imports after the channel exists, so even an import failure is reported as a result.
     from harness.config import ConfigError, JobSpec, UnsupportedError
 
+    placed: dict[str, Any] = {}
     try:
+        spec = JobSpec.from_dict(json.loads(spec_path.read_text()))
+        placed["cpu_affinity"] = pin(spec.threads) if spec.pin_cores and spec.threads else None
         from harness.job import interpreter_columns, run_job
 
         channel.send("started", **interpreter_columns())
-        spec = JobSpec.from_dict(json.loads(spec_path.read_text()))
         row, latencies = run_job(spec, channel.phase)
-        row["status"] = "ok"
+        row.update(placed, status="ok")
         channel.send("result", row=row, latencies_ms=latencies)
         return 0
     except ConfigError as exc:  # bad input found at run time: unreadable data, missing column
-        channel.send("result", row={"status": "invalid", "error": str(exc)})
+        channel.send("result", row={**placed, "status": "invalid", "error": str(exc)})
     except UnsupportedError as exc:
-        channel.send("result", row={"status": "unsupported", "error": str(exc)})
+        channel.send("result", row={**placed, "status": "unsupported", "error": str(exc)})
     except Exception as exc:
-        status = "error"
         traceback.print_exc()  # the full story goes to the job log; the row gets the message
-        channel.send("result", row={"status": status, "error": error_text(exc)})
+        channel.send("result", row={**placed, "status": "error", "error": error_text(exc)})
     return 0
 
 

@@ -69,6 +69,14 @@ class Runtime(ABC):
     @abstractmethod
     def prepare(self, handle: ModelHandle) -> None: ...
 
+    def is_reference(self) -> bool:
+        """True for the runtime whose outputs are the reference (eager fp32): its accuracy pass is it."""
+        return False
+
+    def overlaps_calls(self) -> bool:
+        """True when calls overlap (an async request queue), so calls cannot be timed one at a time."""
+        return False
+
     def conversion_options(self) -> dict[str, Any]:
         """The options a conversion artifact depends on: every option not marked AFTER_CONVERSION,
         and the precision unless it is applied after conversion (runtimes/artifacts.py)."""

@@ -14,6 +14,9 @@ from workloads.base import Inputs, ModelHandle
 class EagerRuntime(Runtime):
     precisions = ("fp32", "bf16")
 
+    def is_reference(self) -> bool:
+        return self.precision == "fp32"
+
     def prepare(self, handle: ModelHandle) -> None:
         self.input_names = handle.input_names
         self.module = handle.module.to(DTYPES[self.precision]).eval()

@@ -100,6 +100,9 @@ class OpenVINORuntime(Runtime):
     def to_numpy(self, output: Any) -> np.ndarray:
         return np.array(output[0], dtype=np.float32, copy=True)
 
+    def overlaps_calls(self) -> bool:
+        return self.options.num_requests > 1
+
     def measure_custom(self, inputs: Any, cfg: MeasureConfig, batch: int, on_progress: Any) -> Measurement | None:
         if self.options.num_requests == 1:
             return None

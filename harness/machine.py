@@ -1,0 +1,216 @@
+"""The state of the machine while a job measures, and one measurement per machine at a time.
+
+- `WindowProbe`: CPU time the rest of the machine used during the timed window (from /proc/stat,
+  minus this process's own CPU time), steal time (a hypervisor giving the vCPU to someone else),
+  the load average and the CPU frequency where the kernel exposes it.
+- `calibration_ms`: a fixed fp32 GEMM timed before and after a job; a machine that slowed down
+  (thermal throttling, a noisy neighbour) shows as drift between the two.
+- `gemm_peak_gflops`: the machine's fp32 and bf16 GEMM throughput, measured once per host and
+  thread count and cached, to show each row's share of what the CPU can do.
+- `host_lock`: a machine-wide file lock held for the whole job, so no two timed windows overlap
+  on one machine, even from two sweeps started separately (the second waits and says so).
+
+/proc/stat's fields: https://www.kernel.org/doc/html/latest/filesystems/proc.html (1.7 Miscellaneous).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CALIBRATION_SIZE = 512  # fp32 GEMM n x n x n: about 2 ms on 2 Zen 5 cores, 0.27 GFLOP
+CALIBRATION_CALLS = 15
+PEAK_SIZE = 2048
+PEAK_CALLS = 8
+HOST_LOCK_ENV = "HARNESS_HOST_LOCK"
+# Flags in the report (README: "Machine state"): pyperf warns at similar levels of system noise.
+BUSY_OTHER_SHARE = 0.10  # other processes used more than 10% of the machine during the timed window
+BUSY_STEAL_SHARE = 0.05
+DRIFT = 0.10  # the calibration GEMM took 10% longer or shorter after the job than before
+
+
+def _cpu_jiffies() -> tuple[int, int, int]:
+    """(total, busy, steal) jiffies of all CPUs since boot, from the first line of /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    total = user + nice + system + idle + iowait + irq + softirq + steal  # guest time is inside user
+    return total, total - idle - iowait - steal, steal
+
+
+def _own_cpu_s() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def cpu_frequency_mhz() -> float | None:
+    """Mean current frequency of the CPUs this process may use, where the kernel exposes it."""
+    values = []
+    for cpu in os.sched_getaffinity(0):
+        path = Path(f"/sys/devices/system/cpu/cpu{cpu}/cpufreq/scaling_cur_freq")
+        with contextlib.suppress(OSError, ValueError):
+            values.append(int(path.read_text()) / 1000.0)
+    return sum(values) / len(values) if values else None
+
+
+@dataclass
+class WindowProbe:
+    """Start it right before the timed window and stop it right after (outside the timed calls)."""
+
+    started: tuple[int, int, int] = (0, 0, 0)
+    own_s: float = 0.0
+    wall: float = 0.0
+    started_at: float = 0.0
+
+    def start(self) -> None:
+        self.load_1min = os.getloadavg()[0]
+        self.frequency = cpu_frequency_mhz()
+        self.started, self.own_s, self.wall, self.started_at = (
+            _cpu_jiffies(),
+            _own_cpu_s(),
+            time.monotonic(),
+            time.time(),
+        )
+
+    def stop(self) -> dict[str, Any]:
+        total, busy, steal = (b - a for a, b in zip(self.started, _cpu_jiffies(), strict=True))
+        own = (_own_cpu_s() - self.own_s) * CLOCK_TICKS
+        return {
+            "measure_started_at": self.started_at,  # epoch seconds: the timed window, for overlap checks
+            "measure_ended_at": time.time(),
+            "other_cpu_share": max(0.0, busy - own) / total if total > 0 else None,
+            "steal_share": steal / total if total > 0 else None,
+            "load_avg_1min": self.load_1min,
+            "cpu_freq_mhz": self.frequency,
+        }
+
+
+def calibration_ms() -> float:
+    """Median time (ms) of a fixed fp32 GEMM, CALIBRATION_SIZE cubed, with the current thread count."""
+    import torch
+
+    a = torch.ones(CALIBRATION_SIZE, CALIBRATION_SIZE)
+    torch.mm(a, a)
+    times = []
+    for _ in range(CALIBRATION_CALLS):
+        started = time.perf_counter_ns()
+        torch.mm(a, a)
+        times.append((time.perf_counter_ns() - started) / 1e6)
+    return sorted(times)[len(times) // 2]
+
+
+def _gemm_gflops(dtype: Any) -> float:
+    import torch
+
+    a = torch.ones(PEAK_SIZE, PEAK_SIZE, dtype=dtype)
+    torch.mm(a, a)
+    best = min(_timed(lambda: torch.mm(a, a)) for _ in range(PEAK_CALLS))
+    return 2 * PEAK_SIZE**3 / best / 1e9
+
+
+def _timed(call: Any) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def host_cache_dir() -> Path:
+    """Facts about this machine, shared by every results cache on it: $HARNESS_HOST_CACHE, else
+    $XDG_CACHE_HOME/harness, else ~/.cache/harness."""
+    if os.environ.get("HARNESS_HOST_CACHE"):
+        return Path(os.environ["HARNESS_HOST_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "harness"
+
+
+def gemm_peak_gflops(threads: int) -> dict[str, float]:
+    """{"fp32": GFLOP/s, "bf16": GFLOP/s} of a large torch GEMM on this host at `threads` threads: the
+    best of PEAK_CALLS, measured once per host, CPU, thread count and torch version, then cached
+    (in host_cache_dir(); only when the machine was quiet while it was measured)."""
+    import torch
+
+    from harness.cache import identity_key
+    from harness.envinfo import cpu_info
+
+    key = identity_key(
+        {"host": socket.gethostname(), "cpu": cpu_info(), "threads": threads, "torch": torch.__version__}
+    )
+    path = host_cache_dir() / f"gemm-peak-{key}.json"
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        cached = json.loads(path.read_text())
+        return {"fp32": float(cached["fp32"]), "bf16": float(cached["bf16"])}
+    probe = WindowProbe()
+    probe.start()
+    peak = {"fp32": _gemm_gflops(torch.float32), "bf16": _gemm_gflops(torch.bfloat16)}
+    if not busy_flags(probe.stop()):  # a peak measured beside other work is used once, not kept
+        from harness.results import atomic_write
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda p: p.write_text(json.dumps(peak)))
+    return peak
+
+
+def host_lock_path() -> Path:
+    """One machine-wide place: $HARNESS_HOST_LOCK, else /run/lock (tmpfs, world-writable on Debian and
+    most Linux distributions), else /tmp."""
+    if os.environ.get(HOST_LOCK_ENV):
+        return Path(os.environ[HOST_LOCK_ENV])
+    run_lock = Path("/run/lock")
+    directory = run_lock if run_lock.is_dir() and os.access(run_lock, os.W_OK) else Path("/tmp")
+    return directory / "harness-measure.lock"
+
+
+@contextlib.contextmanager
+def host_lock(label: str) -> Iterator[float]:
+    """Hold the machine-wide measurement lock; yields the seconds spent waiting for it. The lock is
+    released when the holder exits, however it ends (flock), so a killed sweep never blocks the next."""
+    import fcntl
+
+    path = host_lock_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    holder = path.with_name(path.name + ".holder")
+    with open(path, "a+") as handle:
+        waited, who = 0.0, ""
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            with contextlib.suppress(OSError):
+                who = holder.read_text().strip()
+            print(f"harness: {label}: waiting for the host lock {path} (held by {who or 'another job'}); "
+                  "two timed windows never share a machine", file=sys.stderr, flush=True)  # fmt: skip
+            started = time.monotonic()
+            fcntl.flock(handle, fcntl.LOCK_EX)  # blocks: no polling
+            waited = time.monotonic() - started
+        with contextlib.suppress(OSError):
+            holder.write_text(
+                f"pid {os.getpid()} on {socket.gethostname()}: {label}, since {time.strftime('%H:%M:%S')}"
+            )
+        try:
+            yield waited
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def busy_flags(row: dict[str, Any] | Any) -> list[str]:
+    """Why a row was measured on a busy or drifting machine, with the figures (empty: quiet)."""
+    flags = []
+    other, steal = row.get("other_cpu_share"), row.get("steal_share")
+    before, after = row.get("calib_gemm_ms_before"), row.get("calib_gemm_ms_after")
+    if _number(other) and other > BUSY_OTHER_SHARE:
+        flags.append(f"other processes used {100 * other:.0f}% of the CPUs during the timed window")
+    if _number(steal) and steal > BUSY_STEAL_SHARE:
+        flags.append(f"the hypervisor stole {100 * steal:.0f}% of the CPU time")
+    if _number(before) and _number(after) and before > 0 and abs(after / before - 1) > DRIFT:
+        flags.append(f"the calibration GEMM took {before:.2f} ms before the job and {after:.2f} ms after")
+    return flags
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and value == value

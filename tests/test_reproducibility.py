@@ -1,0 +1,297 @@
+"""Verdicts that survive a second run: repeats in fresh children in shuffled rounds, between-run
+statistics, paired speed-ups, machine state and the host lock, accuracy scored once, FLOPs
+(issue 12). Statistics are checked on synthetic data with known answers; nothing asserts a timing."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness import compare, report, results
+from harness.config import MeasureConfig
+from harness.envinfo import PROJECT_ROOT
+from harness.measure import measure_paired, ratio_ci
+from harness.summary import summarize
+from harness.sweeper import interleaved_rounds
+
+# -- repeats ----------------------------------------------------------------------------------------------
+
+
+def test_rounds_run_every_configuration_once_in_a_seeded_shuffle() -> None:
+    jobs = [[f"batch={b}"] for b in range(1, 7)]
+    rounds = interleaved_rounds(jobs, 3, seed=0)
+    assert [len(r) for r in rounds] == [6, 6, 6]
+    for r, batch in enumerate(rounds):
+        assert sorted(job[:-1] for job in batch) == jobs and all(job[-1] == f"repeat={r}" for job in batch)
+    orders = [[job[0] for job in batch] for batch in rounds]
+    assert orders[0] != orders[1] or orders[1] != orders[2], "rounds are shuffled"
+    assert interleaved_rounds(jobs, 3, seed=0) == rounds and interleaved_rounds(jobs, 3, seed=1) != rounds
+    assert interleaved_rounds(jobs, 1, seed=5) == [[[*j, "repeat=0"] for j in jobs]], "one run: Hydra's order"
+
+
+def test_repeat_rows_resume_and_force(cli, tmp_path: Path) -> None:
+    args = ("-m", "workload=tiny_resnet", "batch=1,2", "repeats=3", "hydra.sweep.dir=sweep")
+    run = cli(*args)
+    assert run.returncode == 0, run.stderr[-3000:]
+    frame = pd.read_csv(tmp_path / "sweep" / "results.csv").sort_values("started_at")
+    assert len(frame) == 6 and (frame["status"] == "ok").all()
+    assert frame.groupby("config_hash")["repeat"].apply(sorted).tolist() == [[0, 1, 2], [0, 1, 2]]
+    assert frame["repeat"].tolist() == sorted(frame["repeat"]), "round r finishes before round r+1 starts"
+    assert "run 3/3" in run.stderr
+    summary = pd.read_csv(tmp_path / "sweep" / "summary.csv")
+    assert sorted(summary["n_runs"]) == [3, 3] and summary["latency_ms_p50_between_ci_low"].notna().all()
+
+    again = cli(*args)
+    assert again.returncode == 0 and again.stderr.count("skipped, an ok row") == 6
+    lost = frame.iloc[-1]
+    (tmp_path / "sweep" / "rows" / f"{lost['run_id']}.json").unlink()  # as if that run never finished
+    resumed = cli(*args)
+    assert resumed.returncode == 0 and resumed.stderr.count("skipped, an ok row") == 5
+    after = pd.read_csv(tmp_path / "sweep" / "results.csv")
+    assert len(after) == 6 and sorted(after.loc[after["config_hash"] == lost["config_hash"], "repeat"]) == [0, 1, 2]
+    forced = cli(*args, "force=true")
+    assert forced.returncode == 0 and len(pd.read_csv(tmp_path / "sweep" / "results.csv")) == 12
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["-m", "repeats=0"], ["repeats=0", "an integer from 1 to 100"]),
+        (["-m", "repeats=-1"], ["repeats=-1", "an integer from 1 to 100"]),
+        (["-m", "repeats=abc"], ["repeats='abc'", "an integer from 1 to 100"]),
+        (["baseline=nope"], ["baseline='nope'", "one of none, paired"]),
+        (["repeats=3"], ["repeats=3 runs each configuration 3 times: add -m"]),
+        (["-m", "repeats=1,3"], ["repeats cannot be swept"]),
+        (["repeat=2"], ["repeat is set by the sweeper"]),
+    ],
+)
+def test_bad_repeat_and_baseline_values_are_one_line(cli, args: list[str], needles: list[str]) -> None:
+    run = cli("workload=tiny_resnet", *args)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-2000:]
+    (line,) = run.harness_lines()
+    for needle in needles:
+        assert needle in line, line
+
+
+# -- between-run statistics ---------------------------------------------------------------------------------
+
+
+def _runs_frame(p50s: dict[str, list[float]]) -> pd.DataFrame:
+    rows = []
+    for config, values in p50s.items():
+        for r, value in enumerate(values):
+            rows.append({"run_id": f"{config}-{r}", "config_hash": config, "repeat": r, "status": "ok",
+                         "workload": "bert", "runtime": config, "batch_size": 1, "precision_requested": "fp32",
+                         "hostname": "h", "latency_ms_p50": value, "throughput_sps": 1000 / value})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_between_run_ci_covers_the_true_value_at_its_confidence() -> None:
+    """Runs with a known spread (log-normal p50s around 10 ms, sigma 5%): the 95% CI of the geometric
+    mean covers 10 ms in about 95% of 400 simulated configurations of 3 runs each."""
+    rng = np.random.default_rng(7)
+    frame = _runs_frame({f"c{k}": list(10.0 * np.exp(rng.normal(0, 0.05, 3))) for k in range(400)})
+    summary = summarize(frame)
+    covered = (summary["latency_ms_p50_between_ci_low"] <= 10) & (summary["latency_ms_p50_between_ci_high"] >= 10)
+    assert 0.92 <= covered.mean() <= 0.98
+    assert summary["between_run_cv"].median() == pytest.approx(0.05, rel=0.25)
+
+
+def test_one_run_has_no_between_run_ci_and_the_report_says_single_run(tmp_path: Path) -> None:
+    summary = summarize(_runs_frame({"once": [12.0], "wobbly": [10.0, 14.0, 9.0]}))
+    once = summary.set_index("config_hash").loc["once"]
+    assert once["n_runs"] == 1 and math.isnan(once["latency_ms_p50_between_ci_low"]) and not once["unstable"]
+    assert bool(summary.set_index("config_hash").loc["wobbly", "unstable"]), "CV 24% > 10%: unstable"
+    frame = _runs_frame({"once": [12.0], "wobbly": [10.0, 14.0, 9.0]})
+    for record in frame.to_dict("records"):
+        results.write_row(tmp_path, record)
+    table = report.build([tmp_path]).tables["bert · fp32"].set_index("runtime")
+    assert table.loc["once", "p50 ms across runs [95% CI]"] == "single run"
+    assert "(3 runs, CV" in table.loc["wobbly", "p50 ms across runs [95% CI]"]
+    assert table.loc["wobbly", "p50 ms across runs [95% CI]"].endswith("unstable")
+
+
+def test_compare_uses_the_runs_when_both_sides_have_them(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    a = {"same": list(10 * np.exp(rng.normal(0, 0.02, 3))), "slower": list(10 * np.exp(rng.normal(0, 0.02, 3)))}
+    b = {"same": list(10 * np.exp(rng.normal(0, 0.02, 3))), "slower": list(13 * np.exp(rng.normal(0, 0.02, 3)))}
+    for name, runs in (("a", a), ("b", b)):
+        for record in _runs_frame(runs).to_dict("records"):
+            results.write_row(tmp_path / name, {**record, "run_id": f"{name}-{record['run_id']}",
+                                                "started_at": f"2026-01-01T00:00:0{record['repeat']}"})  # fmt: skip
+    table, _ = compare.compare([tmp_path / "a"], [tmp_path / "b"])
+    by = table.set_index("runtime")
+    assert by.loc["slower", "verdict"] == "slower" and by.loc["slower", "p50_ratio"] == pytest.approx(1.3, rel=0.05)
+    assert by.loc["same", "verdict"].startswith("no ")
+    assert by["evidence"].str.startswith("Welch t on log p50s of 3 vs 3 runs").all()
+    assert by["min_effect"].str.startswith("2 x between-run CV").all()
+    given, _ = compare.compare([tmp_path / "a"], [tmp_path / "b"], min_effect_pct=50)
+    assert given.set_index("runtime").loc["slower", "verdict"] == "no meaningful difference (< 50%)"
+
+
+# -- paired speed-up ----------------------------------------------------------------------------------------
+
+
+def test_ratio_ci_covers_a_known_speedup() -> None:
+    rng = np.random.default_rng(11)
+    covered = 0
+    for _ in range(400):
+        ratios = 2.0 * np.exp(rng.normal(0, 0.1, 8))
+        _, low, high = ratio_ci(ratios)
+        covered += low <= 2.0 <= high
+    assert 0.92 <= covered / 400 <= 0.98
+    assert all(math.isnan(x) for x in ratio_ci(np.array([2.0]))[1:]), "one ratio: no interval"
+
+
+def test_paired_bursts_on_a_fake_clock_give_the_known_ratio() -> None:
+    """Baseline calls take 20 ms, the runtime's 10 ms (each +-5% jitter), on a clock only the calls move;
+    a slow drift of the machine multiplies both alike, as it would in one process."""
+    rng = np.random.default_rng(5)
+    now = [0]
+    drift = [1.0]
+
+    def call(ms: float):
+        def run() -> None:
+            drift[0] *= 1.001
+            now[0] += int(ms * 1e6 * drift[0] * rng.uniform(0.95, 1.05))
+
+        return run
+
+    cfg = MeasureConfig(warmup_calls=2, warmup_s=0, min_calls=20, min_s=0, max_s=60, target_ci_rel=0.01,
+                        burst_calls=10).validate()  # fmt: skip
+    paired = measure_paired(call(10), call(20), cfg, 1, clock=lambda: now[0])
+    summary = paired.summary()
+    assert summary["speedup_vs_eager_ci_low"] <= 2.0 <= summary["speedup_vs_eager_ci_high"]
+    assert summary["speedup_vs_eager"] == pytest.approx(2.0, rel=0.02)
+    assert summary["stop_reason"] == "ci_target" and summary["paired_bursts"] >= 5
+    assert len(paired.runtime.latencies_ms) == len(paired.baseline_latencies_ms) == 10 * summary["paired_bursts"]
+
+
+def test_a_paired_row_carries_its_speedup_and_the_report_uses_it(cli, tmp_path: Path) -> None:
+    run = cli("-m", "workload=tiny_resnet", "runtime=eager,openvino", "baseline=paired", "hydra.sweep.dir=sweep")
+    assert run.returncode == 0, run.stderr[-3000:]
+    frame = pd.read_csv(tmp_path / "sweep" / "results.csv").set_index("runtime")
+    assert frame["speedup_vs_eager"].notna().all() and (frame["paired_bursts"] >= 1).all()
+    assert frame["baseline"].str.startswith("eager fp32, torch ").all()
+    table = report.build([tmp_path / "sweep"]).tables["resnet101 · fp32"].set_index("runtime")
+    assert table.loc["openvino", "speed-up vs eager"].endswith("paired")
+
+
+def test_ipex_pairs_with_eager_in_its_own_interpreter(cli, tmp_path: Path) -> None:
+    run = cli("workload=tiny_resnet", "runtime=ipex", "baseline=paired", "results_dir=res")
+    assert run.returncode == 0, run.stderr[-3000:]
+    row = pd.read_csv(tmp_path / "res" / "results.csv").iloc[0]
+    assert row["status"] == "ok" and row["baseline"].startswith("eager fp32, torch 2.8")
+
+
+# -- machine state and the host lock ------------------------------------------------------------------------
+
+
+HOG = "import time\nend = time.time() + {s}\nwhile time.time() < end:\n    pass\n"
+
+
+def test_a_cpu_hog_during_the_measurement_shows_in_the_row_and_the_report(cli, tmp_path: Path) -> None:
+    hogs = [subprocess.Popen([sys.executable, "-c", HOG.format(s=40)]) for _ in range(2)]  # bounded: 40 s
+    try:
+        run = cli("workload=tiny_resnet", "threads=1", "measure.min_s=2", "measure.max_s=3", "results_dir=res")
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert run.returncode == 0, run.stderr[-3000:]
+    row = pd.read_csv(tmp_path / "res" / "results.csv").iloc[0]
+    assert row["other_cpu_share"] > 0.25, row["other_cpu_share"]
+    assert row["cpu_affinity"] == "0" and row["load_avg_1min"] >= 0
+    flags = report.build([tmp_path / "res"]).flags
+    assert any("busy or drifting machine: other processes used" in f for f in flags), flags
+
+
+LOCKER = """
+import sys, time
+from harness.machine import host_lock
+with host_lock(sys.argv[1]):
+    start = time.time(); time.sleep(1.5); end = time.time()
+print(start, end)
+"""
+
+
+def test_the_host_lock_serialises_two_processes(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), HARNESS_HOST_LOCK=str(tmp_path / "host.lock"))
+    procs = [subprocess.Popen([sys.executable, "-c", LOCKER, name], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for name in ("first", "second")]  # fmt: skip
+    outs = [p.communicate(timeout=60) for p in procs]
+    (s1, e1), (s2, e2) = ([float(x) for x in out.split()] for out, _ in outs)
+    assert e1 <= s2 or e2 <= s1, "the two locked windows overlap"
+    assert any("waiting for the host lock" in err for _, err in outs)
+
+
+def test_two_sweeps_started_at_once_never_overlap_their_timed_windows(cli_factory, tmp_path: Path) -> None:
+    import threading
+
+    outcomes = []
+
+    def sweep(name: str) -> None:
+        (tmp_path / name).mkdir()
+        outcomes.append(cli_factory(tmp_path / name)("-m", "workload=tiny_resnet", "batch=1,2", "measure.min_s=0.5",
+                                                     "measure.max_s=1", "hydra.sweep.dir=out"))  # fmt: skip
+
+    threads = [threading.Thread(target=sweep, args=(n,)) for n in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(o.returncode == 0 for o in outcomes), [o.stderr[-2000:] for o in outcomes]
+    windows = pd.concat([pd.read_csv(tmp_path / n / "out" / "results.csv") for n in ("a", "b")])
+    windows = windows.sort_values("measure_started_at")[["measure_started_at", "measure_ended_at"]].to_numpy()
+    assert len(windows) == 4
+    assert all(windows[k][1] <= windows[k + 1][0] for k in range(3)), windows
+
+
+# -- accuracy once, eager as its own reference ----------------------------------------------------------------
+
+
+def test_accuracy_is_scored_once_and_eager_is_its_own_reference(cli, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = cli("workload=tiny_resnet", f"cache_dir={cache}", "results_dir=res")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "computing eager fp32 reference" not in first.stderr, "eager's own pass is the reference"
+    assert len(list((cache / "reference").glob("*/logits.npy"))) == 1
+    second = cli("workload=tiny_resnet", f"cache_dir={cache}", "results_dir=res", "force=true")
+    assert second.returncode == 0, second.stderr[-3000:]
+    rows = pd.read_csv(tmp_path / "res" / "results.csv").sort_values("started_at")
+    assert rows["accuracy_source"].tolist() == ["measured", "cached"]
+    assert rows["accuracy"].nunique() == 1 and rows["agreement"].tolist() == [1.0, 1.0]
+    log = Path(rows.iloc[-1]["log_path"]).read_text() + second.stderr
+    assert "no accuracy pass" in log
+
+
+# -- FLOPs ---------------------------------------------------------------------------------------------------
+
+
+def test_flops_of_a_tiny_model_match_a_hand_count(tmp_path: Path) -> None:
+    import torch
+
+    from harness.job import flops_per_call
+    from workloads.base import ModelHandle, model_hash
+
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4)).eval()
+    batch = {"x": torch.ones(3, 8)}
+    handle = ModelHandle(model, ["x"], {"x": {0: "batch"}}, batch, model_hash(model), "mlp", 4)
+    # 2 FLOPs per multiply-add: 3 samples x (8x16 + 16x4) multiply-adds
+    assert flops_per_call(handle, batch, tmp_path) == 2 * 3 * (8 * 16 + 16 * 4)
+
+
+def test_rows_carry_flops_and_the_machines_peak(cli, tmp_path: Path) -> None:
+    run = cli("workload=tiny_resnet", "results_dir=res")
+    assert run.returncode == 0, run.stderr[-3000:]
+    row = pd.read_csv(tmp_path / "res" / "results.csv").iloc[0]
+    assert row["gflops_per_call"] > 0 and row["gflops_per_s"] > 0
+    assert row["gemm_peak_gflops_fp32"] > 0 and row["gemm_peak_gflops_bf16"] > 0
+    assert "% of peak" in report.build([tmp_path / "res"]).tables["resnet101 · fp32"]["compute"].iloc[0]
