@@ -8,12 +8,15 @@ Three traps this adapter makes visible instead of hiding:
   `config` too and is read back;
 - fallback: on any error the backend silently compiles the graph with inductor instead; the
   adapter counts those fallbacks (`ov_fallbacks_to_inductor`) and the partitions that did run
-  on OpenVINO (`ov_compiled_partitions`).
+  on OpenVINO (`ov_compiled_partitions`). A partition whose OpenVINO execution fails at run time
+  falls back to native PyTorch for good, said only at DEBUG level by the backend's `execute`
+  logger: the adapter listens there and counts those too (`ov_fallbacks_to_torch`).
 ResNet needs `aot_autograd` (the default for CNN workloads here).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -37,6 +40,19 @@ class OpenVINOCompileOptions:
     model_caching: Annotated[bool, AFTER_CONVERSION] = False
 
 
+class _FallbackCounter(logging.Handler):
+    """Collects the backend's DEBUG-level 'Falling back to native PyTorch execution' messages."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "Falling back to native PyTorch" in message:
+            self.messages.append(message.split(". Falling back")[0][:300])
+
+
 class OpenVINOCompileRuntime(Runtime):
     Options = OpenVINOCompileOptions
     precisions = ("fp32", "bf16")
@@ -50,6 +66,9 @@ class OpenVINOCompileRuntime(Runtime):
         torch._dynamo.reset()
         ov_execute.compiled_cache.clear()
         self._execute = ov_execute
+        self.native_fallbacks = _FallbackCounter()
+        ov_execute.logger.addHandler(self.native_fallbacks)
+        ov_execute.logger.setLevel(logging.DEBUG)
         self.fallbacks: list[str] = []
         original_fallback = ov_backend.compile_fx
 
@@ -101,10 +120,16 @@ class OpenVINOCompileRuntime(Runtime):
         threads = sorted({int(m.get_property("INFERENCE_NUM_THREADS")) for m in models})
         if self.fallbacks:  # inductor ran (part of) the model in the module's own dtype
             precisions.append("fp32(inductor)")
+        native = self.native_fallbacks.messages
+        if native:
+            precisions.append("fp32(native torch)")
+        fallbacks = [f"inductor for a {f} graph" for f in self.fallbacks]
+        fallbacks += [f"native PyTorch for a partition OpenVINO failed to run ({m})" for m in native]
         extra = {
             "ov_compiled_partitions": len(models),
             "ov_fallbacks_to_inductor": len(self.fallbacks),
-            "fallback": "; ".join(f"inductor for a {f} graph" for f in self.fallbacks) or None,
+            "ov_fallbacks_to_torch": len(native),
+            "fallback": "; ".join(fallbacks) or None,
             "aot_autograd": self.aot_autograd,
         }
         return Effective(
@@ -119,7 +144,9 @@ class OpenVINOCompileRuntime(Runtime):
         return f"openvino {ov.__version__} / torch {torch.__version__}"
 
     def close(self) -> None:
-        if self.options.model_caching:  # partitions compiled after prepare (new shapes) join the manifest
+        if hasattr(self, "native_fallbacks"):
+            self._execute.logger.removeHandler(self.native_fallbacks)
+        if self.options.model_caching and hasattr(self, "backend_cache"):  # partitions compiled after prepare (new shapes) join the manifest
             seal(self.backend_cache)
 
 
