@@ -146,7 +146,9 @@ class OpenVINOCompileRuntime(Runtime):
     def close(self) -> None:
         if hasattr(self, "native_fallbacks"):
             self._execute.logger.removeHandler(self.native_fallbacks)
-        if self.options.model_caching and hasattr(self, "backend_cache"):  # partitions compiled after prepare (new shapes) join the manifest
+        if self.options.model_caching and hasattr(
+            self, "backend_cache"
+        ):  # partitions compiled after prepare (new shapes) join the manifest
             seal(self.backend_cache)
 
 
