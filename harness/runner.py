@@ -108,7 +108,7 @@ def _run_claimed(
     (job_dir / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2))
     if config_yaml:
         (job_dir / "config.yaml").write_text(config_yaml)  # the resolved config, beside the results
-    row["log_path"] = str(job_dir / "job.log")
+    row["log_path"] = str((job_dir / "job.log").resolve())
 
     started = time.monotonic()
     interpreter = resolve_interpreter(spec.runtime.python)
