@@ -302,6 +302,15 @@ def exit_code(statuses: list[str]) -> int:
     return EXIT_OK
 
 
+def options_of_swept_groups(argv: list[str]) -> list[str]:
+    """`-m runtime=openvino,onnxruntime runtime.calibration_samples=16`: Hydra composes the sweep's primary
+    config with the group's default option (eager), which lacks the key, and stops. Each job was already
+    composed and validated (check_command_line), so such overrides become `++` (set or add): the jobs get
+    them as given."""
+    swept = {a.split("=", 1)[0] for a in argv if "=" in a and "," in a.split("=", 1)[1] and "." not in a.split("=")[0]}
+    return [f"++{a}" if "=" in a and a[0] not in "+~" and a.split(".", 1)[0] in swept else a for a in argv]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _, _, inspect = _overrides_and_mode(argv)
@@ -314,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         SESSION.total_jobs = n_jobs
     # argparse wants flags before the overrides; users put -m anywhere.
     multirun_flags = [a for a in argv if a in ("-m", "--multirun")]
+    argv = options_of_swept_groups(argv) if multirun_flags else argv
     sys.argv = [sys.argv[0], *multirun_flags, *(a for a in argv if a not in multirun_flags)]
     try:
         _hydra_entry()

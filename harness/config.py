@@ -22,8 +22,11 @@ from harness.options import THREADS, ConfigError, available_cores, check_fields,
 __all__ = ["ConfigError", "UnsupportedError", "JobSpec", "MeasureConfig", "ComponentConfig", "RuntimeConfig",
            "PRECISIONS", "available_cores", "parse_options"]  # fmt: skip
 
-PRECISIONS = ("fp32", "bf16")
-Precision = Literal["fp32", "bf16"]
+# int8: static post-training quantization by the runtime's own quantizer, calibrated on data disjoint from the
+# eval set; int8_dynamic: weights quantized ahead, activations at run time (ONNX Runtime's quantize_dynamic)
+PRECISIONS = ("fp32", "bf16", "int8", "int8_dynamic")
+Precision = Literal["fp32", "bf16", "int8", "int8_dynamic"]
+QUANTIZED = ("int8", "int8_dynamic")
 MAX_BATCH = 1024  # samples per call; larger batches are bad input (README: "Bad input")
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
 

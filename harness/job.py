@@ -128,12 +128,21 @@ def check_memory(handle: Any, batch: int) -> None:
 
 
 def score(logits: np.ndarray, labels: np.ndarray, reference: np.ndarray) -> dict[str, float | None]:
+    """Accuracy (and binary F1) against the labels; agreement and logit differences against the eager
+    fp32 reference; the accuracy change from that reference (`accuracy_delta_vs_fp32`); and the share
+    of the most often predicted class (`predicted_majority_share`; a model collapsed to one class, as the
+    study's INT8 BERT did, shows as ~1 where the reference's `reference_majority_share` is lower).
+    Shapes: (n_samples, n_outputs)."""
     predicted = logits.argmax(axis=1)
+    accuracy = float(np.mean(predicted == labels))
     result: dict[str, float | None] = {
-        "accuracy": float(np.mean(predicted == labels)),
+        "accuracy": accuracy,
         "f1": None,
         "agreement": float(np.mean(predicted == reference.argmax(axis=1))),
         "max_abs_diff": float(np.max(np.abs(logits.astype(np.float64) - reference))),
+        "accuracy_delta_vs_fp32": accuracy - float(np.mean(reference.argmax(axis=1) == labels)),
+        "predicted_majority_share": float(np.bincount(predicted).max() / len(predicted)),
+        "reference_majority_share": float(np.bincount(reference.argmax(axis=1)).max() / len(labels)),
     }
     # relative to the largest reference logit: random-weight models have logits in the hundreds
     result["max_rel_diff"] = result["max_abs_diff"] / max(float(np.max(np.abs(reference))), 1e-12)
@@ -146,7 +155,8 @@ def score(logits: np.ndarray, labels: np.ndarray, reference: np.ndarray) -> dict
 
 
 ACCURACY_FILE = "accuracy.json"
-ACCURACY_COLUMNS = ("accuracy", "f1", "agreement", "max_abs_diff", "max_rel_diff")
+ACCURACY_COLUMNS = ("accuracy", "f1", "agreement", "max_abs_diff", "max_rel_diff", "accuracy_delta_vs_fp32",
+                    "predicted_majority_share", "reference_majority_share")  # fmt: skip
 
 
 def accuracy_key(spec: JobSpec, handle: Any, data_hash: str, runtime_version: str) -> str:
@@ -245,6 +255,11 @@ def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
     if scores is None and not runtime.is_reference():  # before prepare: prepare may change the module
         reference, note = reference_logits(workload, handle, data_hash, spec.batch, cache_dir, emit)
         notes += [note] if note else []
+    if spec.runtime.precision == "int8":  # static quantization calibrates on a split disjoint from the eval set
+        emit("calibration")
+        handle.calibration = workload.calibration_data(runtime.calibration_samples())
+        row["calibration"] = handle.calibration.source
+        row["calibration_samples"] = len(handle.calibration.batches)
     baseline = None
     if spec.baseline == "paired":  # eager fp32 on its own copy of the fp32 model, in this process
         baseline = EagerRuntime(EagerRuntime.Options(), "fp32", spec.threads, cache_dir)

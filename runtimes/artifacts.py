@@ -35,3 +35,28 @@ def ensure_artifact(
     runtime.times.artifact_mb = entry.size_mb
     runtime.times.cache_note = entry.note
     return entry.path
+
+
+def ensure_quantized(
+    runtime: Any,
+    handle: ModelHandle,
+    kind: str,
+    versions: dict[str, str],
+    quantizer: dict[str, Any],
+    writer: Callable[[Path], None],
+) -> Path:
+    """The verified quantized artifact, made by `writer(directory)` when missing or damaged. Its key adds
+    to the float artifact's identity the calibration data's hash (None for dynamic quantization) and every
+    quantizer option. Records quantize_s (0 on a hit) and cache_note into `runtime.times`."""
+    calibration = handle.calibration.data_hash if handle.calibration is not None else None
+    identity = {
+        **artifact_identity(runtime, handle, kind, versions),
+        "calibration": calibration,
+        "quantizer": quantizer,
+    }
+    entry = cached_entry(runtime.cache_dir / "conversions", kind, identity_key(identity), writer)
+    runtime.times.quantize_s = entry.build_s
+    runtime.times.cache_hit = bool(runtime.times.cache_hit) and entry.hit
+    runtime.times.artifact_mb = entry.size_mb
+    runtime.times.cache_note = "; ".join(n for n in (runtime.times.cache_note, entry.note) if n) or None
+    return entry.path

@@ -47,6 +47,7 @@ class PrepareTimes:
     cache_hit: bool | None = None  # None: this runtime has no conversion cache
     artifact_mb: float | None = None
     cache_note: str | None = None  # why a damaged cached artifact was rebuilt
+    quantize_s: float | None = None  # calibration and quantization (0 on a cache hit; None: not quantized)
 
 
 class Runtime(ABC):
@@ -54,6 +55,9 @@ class Runtime(ABC):
     precisions: ClassVar[tuple[str, ...]] = ("fp32",)
     # True when the precision is applied after conversion (a compile hint), so one artifact serves all
     precision_after_conversion: ClassVar[bool] = False
+    # calibration samples when the options leave it to the quantizer: NNCF's default subset_size, which
+    # OpenVINO's post-training quantization guide also recommends ("for example, of 300 samples")
+    default_calibration_samples: ClassVar[int] = 300
 
     def __init__(self, options: Any, precision: str, threads: int, cache_dir: Path) -> None:
         if precision not in self.precisions:
@@ -68,6 +72,10 @@ class Runtime(ABC):
 
     @abstractmethod
     def prepare(self, handle: ModelHandle) -> None: ...
+
+    def calibration_samples(self) -> int:
+        """Samples to calibrate int8 on: the `calibration_samples` option, else the quantizer's default."""
+        return getattr(self.options, "calibration_samples", None) or self.default_calibration_samples
 
     def is_reference(self) -> bool:
         """True for the runtime whose outputs are the reference (eager fp32): its accuracy pass is it."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import torch
+from pydantic import Field
 
 from runtimes.base import Effective, Runtime
-from runtimes.torch_common import DTYPES, module_precision, positional_inputs
+from runtimes.int8 import int8_columns, torch_int8_share
+from runtimes.torch_common import DTYPES, inductor_counters, module_precision, positional_inputs, pt2e_int8
 from workloads.base import Inputs, ModelHandle
 
 
@@ -20,6 +22,8 @@ class CompileOptions:
     mode: Literal["default", "max-autotune", "max-autotune-no-cudagraphs"] = "default"
     dynamic: bool | None = None  # None: torch decides (static first, dynamic after a recompile)
     fullgraph: bool = False
+    # int8: samples the PT2E observers calibrate on (torchao gives no default; None: 300, as NNCF's guidance)
+    calibration_samples: Annotated[int | None, Field(ge=1, le=100_000)] = None
 
 
 def dynamo_counters() -> dict[str, int]:
@@ -34,7 +38,7 @@ def dynamo_counters() -> dict[str, int]:
 
 class CompileRuntime(Runtime):
     Options = CompileOptions
-    precisions = ("fp32", "bf16")
+    precisions = ("fp32", "bf16", "int8")
     options: CompileOptions
 
     def prepare(self, handle: ModelHandle) -> None:
@@ -42,12 +46,18 @@ class CompileRuntime(Runtime):
         torch._dynamo.utils.counters.clear()
         self.input_names = handle.input_names
         self.module = handle.module.to(DTYPES[self.precision]).eval()
+        target: torch.nn.Module = self.module
+        if self.precision == "int8":
+            started = time.perf_counter()
+            target = self.quantized = pt2e_int8(self.module, handle, self.adapt_inputs(handle.example))
+            self.times.quantize_s = time.perf_counter() - started
         self.compiled = torch.compile(
-            self.module, mode=self.options.mode, dynamic=self.options.dynamic, fullgraph=self.options.fullgraph
+            target, mode=self.options.mode, dynamic=self.options.dynamic, fullgraph=self.options.fullgraph
         )
         started = time.perf_counter()
         self.run(self.adapt_inputs(handle.timing_example or handle.example))
         self.times.compile_s = time.perf_counter() - started
+        self.lowered = inductor_counters()  # after the first compile: a later recompile would count again
 
     def adapt_inputs(self, inputs: Inputs) -> list[torch.Tensor]:
         return positional_inputs(inputs, self.input_names, self.precision)
@@ -57,7 +67,12 @@ class CompileRuntime(Runtime):
 
     def effective(self) -> Effective:
         extra: dict[str, Any] = {"compile_mode": self.options.mode, **dynamo_counters()}
-        return Effective(precision=module_precision(self.module), threads=torch.get_num_threads(), extra=extra)
+        precision = module_precision(self.module)
+        if self.precision == "int8":
+            counts = torch_int8_share(self.quantized, self.lowered)
+            precision, columns = int8_columns(counts, precision, "inductor's oneDNN int8 lowerings (counters)")
+            extra.update(columns)
+        return Effective(precision=precision, threads=torch.get_num_threads(), extra=extra)
 
     def version(self) -> str:
         return torch.__version__

@@ -13,12 +13,14 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+from pydantic import Field
 
 from runtimes.base import Effective, Runtime
-from runtimes.torch_common import DTYPES, module_precision, positional_inputs
+from runtimes.int8 import int8_columns, torch_int8_share
+from runtimes.torch_common import DTYPES, inductor_counters, module_precision, positional_inputs, pt2e_int8
 from workloads.base import Inputs, ModelHandle
 
 PROGRAM_FILE = "program.pt2"
@@ -27,16 +29,24 @@ PROGRAM_FILE = "program.pt2"
 @dataclass
 class ExportOptions:
     strict: bool = False  # strict=True traces with TorchDynamo's stricter checks
+    # int8: samples the PT2E observers calibrate on (torchao gives no default; None: 300, as NNCF's guidance)
+    calibration_samples: Annotated[int | None, Field(ge=1, le=100_000)] = None
 
 
 class ExportRuntime(Runtime):
     Options = ExportOptions
-    precisions = ("fp32", "bf16")
+    precisions = ("fp32", "bf16", "int8")
     options: ExportOptions
 
     def prepare(self, handle: ModelHandle) -> None:
+        """Export (for int8: the PT2E-quantized program, then compiled by inductor with freezing, which
+        lowers its quantize/dequantize pairs to oneDNN int8 kernels), save, load back."""
         self.input_names = handle.input_names
         module = handle.module.to(DTYPES[self.precision]).eval()
+        if self.precision == "int8":
+            started = time.perf_counter()
+            module = self.quantized = pt2e_int8(module, handle, self.adapt_inputs(handle.example))
+            self.times.quantize_s = time.perf_counter() - started
         # The example has batch >= 2: torch.export specialises a dimension it sees as 0 or 1.
         example = tuple(self.adapt_inputs(handle.example))
         dynamic = tuple(
@@ -52,6 +62,10 @@ class ExportRuntime(Runtime):
             started = time.perf_counter()
             self.program = torch.export.load(path)  # the file this job just wrote, nobody else's
         self.module = self.program.module()
+        if self.precision == "int8":  # eager q/dq ops compute in fp32; inductor runs them as int8
+            self.module = torch.compile(self.module)
+            self.module(*self.adapt_inputs(handle.timing_example or handle.example))
+            self.lowered = inductor_counters()  # after the first compile: a later recompile would count again
         self.times.compile_s = time.perf_counter() - started
 
     def adapt_inputs(self, inputs: Inputs) -> list[torch.Tensor]:
@@ -61,6 +75,10 @@ class ExportRuntime(Runtime):
         return self.module(*inputs)
 
     def effective(self) -> Effective:
+        if self.precision == "int8":
+            counts = torch_int8_share(self.quantized, self.lowered)
+            precision, extra = int8_columns(counts, "fp32", "inductor's oneDNN int8 lowerings (counters)")
+            return Effective(precision=precision, threads=torch.get_num_threads(), extra=extra)
         precision = module_precision(self.module) if any(True for _ in self.module.parameters()) else self.precision
         return Effective(precision=precision, threads=torch.get_num_threads())
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import torch
+from pydantic import Field
 
+from harness.config import UnsupportedError
 from runtimes.base import Effective, Runtime
+from runtimes.int8 import int8_columns, torchscript_int8_share
 from runtimes.torch_common import DTYPES, module_precision
 from workloads.base import Inputs, ModelHandle
 
@@ -22,11 +25,24 @@ from workloads.base import Inputs, ModelHandle
 @dataclass
 class IpexOptions:
     mode: Literal["jit", "compile"] = "jit"  # jit: trace + freeze after ipex.optimize; compile: backend="ipex"
+    # int8: samples IPEX's observers calibrate on (IPEX gives no default; None: 300, as NNCF's guidance)
+    calibration_samples: Annotated[int | None, Field(ge=1, le=100_000)] = None
+
+
+def keep_attention_mask() -> None:
+    """transformers leaves out the attention mask of a batch without padding
+    (masking_utils._ignore_bidirectional_mask_sdpa); IPEX's `prepare` records the op sequence of its
+    example, and a calibration batch with other padding then fails ("...dynamic control flow!"). Adding a
+    mask of zeros is exact, so this job always builds it (this process only)."""
+    import transformers.masking_utils as masking
+
+    if hasattr(masking, "_ignore_bidirectional_mask_sdpa"):
+        masking._ignore_bidirectional_mask_sdpa = lambda *args, **kwargs: False
 
 
 class IpexRuntime(Runtime):
     Options = IpexOptions
-    precisions = ("fp32", "bf16")
+    precisions = ("fp32", "bf16", "int8")
     options: IpexOptions
 
     def _autocast(self) -> Any:
@@ -39,6 +55,9 @@ class IpexRuntime(Runtime):
 
         self.input_names = handle.input_names
         example = self.adapt_inputs(handle.timing_example or handle.example)
+        if self.precision == "int8":
+            self._prepare_int8(handle, example)
+            return
         started = time.perf_counter()
         self.optimized = ipex.optimize(handle.module.eval(), dtype=DTYPES[self.precision], inplace=False)
         with self._autocast():
@@ -52,6 +71,32 @@ class IpexRuntime(Runtime):
                 self.compiled(*example)
         self.times.compile_s = time.perf_counter() - started
 
+    def _prepare_int8(self, handle: ModelHandle, example: list[torch.Tensor]) -> None:
+        """IPEX's static INT8 recipe: prepare with its default static qconfig mapping, calibrate, convert,
+        trace and freeze (oneDNN Graph fuses the quantized ops on the profiling runs).
+        https://intel.github.io/intel-extension-for-pytorch/cpu/latest/tutorials/features/int8_overview.html"""
+        import intel_extension_for_pytorch as ipex
+        from intel_extension_for_pytorch.quantization import convert, prepare
+
+        if self.options.mode != "jit":
+            raise UnsupportedError("IPEX's static INT8 recipe traces with TorchScript: use runtime.mode=jit")
+        if handle.kind == "transformer":
+            keep_attention_mask()
+        started = time.perf_counter()
+        self.optimized = handle.module.eval()
+        prepared = prepare(self.optimized, ipex.quantization.default_static_qconfig_mapping,
+                           example_inputs=tuple(example), inplace=False)  # fmt: skip
+        for batch in handle.calibration.batches:
+            prepared(*self.adapt_inputs(batch))
+        converted = convert(prepared)
+        self.times.quantize_s = time.perf_counter() - started
+        started = time.perf_counter()
+        self.compiled = torch.jit.freeze(torch.jit.trace(converted, tuple(example), check_trace=False, strict=False))
+        for _ in range(2):  # oneDNN Graph fuses on the profiling executor's second call
+            self.compiled(*example)
+        self.int8_graph = self.compiled.graph_for(*example)
+        self.times.compile_s = time.perf_counter() - started
+
     def adapt_inputs(self, inputs: Inputs) -> list[torch.Tensor]:
         return [inputs[name] for name in self.input_names]
 
@@ -62,11 +107,12 @@ class IpexRuntime(Runtime):
             return self.compiled(*inputs)
 
     def effective(self) -> Effective:
-        return Effective(
-            precision=module_precision(self.optimized),
-            threads=torch.get_num_threads(),
-            extra={"ipex_mode": self.options.mode},
-        )
+        precision, extra = module_precision(self.optimized), {"ipex_mode": self.options.mode}
+        if self.precision == "int8":
+            counts = torchscript_int8_share(self.int8_graph)
+            precision, columns = int8_columns(counts, precision, "oneDNN Graph fusion groups of the frozen graph")
+            extra.update(columns)
+        return Effective(precision=precision, threads=torch.get_num_threads(), extra=extra)
 
     def version(self) -> str:
         import intel_extension_for_pytorch as ipex

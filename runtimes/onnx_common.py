@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from harness.config import ConfigError
-from runtimes.artifacts import ensure_artifact
+from runtimes.artifacts import ensure_artifact, ensure_quantized
 from workloads.base import Inputs, ModelHandle
 
 ONNX_FILE = "model.onnx"
@@ -83,6 +85,62 @@ def export_onnx(runtime: Any, handle: ModelHandle, exporter: str, opset: int | N
         pass
     path = ensure_artifact(runtime, handle, "onnx", versions, write) / ONNX_FILE
     return path, checked_onnx(path)
+
+
+def quantize_onnx(runtime: Any, handle: ModelHandle, onnx_path: Path, dynamic: bool) -> Path:
+    """The ONNX model quantized by ONNX Runtime's own tools, cached: `quant_pre_process` first, then
+    `quantize_static` to QDQ (calibrated on `handle.calibration`; u8 activations, s8 per-channel weights, as
+    its docstring recommends for CPUs) or `quantize_dynamic` (s8 weights, activations at run time).
+    Transformers quantize MatMul/Gemm only: QDQ around Add/Softmax carries BERT's additive attention mask
+    (float32 min) through an 8-bit range and ruins the logits.
+    https://onnxruntime.ai/docs/performance/model-optimizations/quantization.html"""
+    import onnx
+    import onnxruntime
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_dynamic,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    op_types = ["MatMul", "Gemm"] if handle.kind == "transformer" else None
+    calibration = handle.calibration
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter(calibration.batches if calibration else [])
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            batch = next(self.batches, None)
+            return None if batch is None else numpy_inputs(batch, handle.input_names)
+
+    def write(directory: Path) -> None:
+        out = directory / ONNX_FILE
+        with tempfile.TemporaryDirectory(prefix="harness-ort-quant-") as scratch, contextlib.chdir(scratch):
+            pre = Path(scratch) / "pre.onnx"  # quant_pre_process writes temporary files into the cwd
+            # skip_symbolic_shape: ORT's symbolic shape inference misreads the dynamo exporter's Shape(start, end)
+            quant_pre_process(str(onnx_path), str(pre), skip_symbolic_shape=True)
+            if dynamic:
+                model = onnx.load(str(pre))
+                del model.graph.value_info[:]  # stale initializer shapes break quantize_dynamic's Gemm rewrite
+                onnx.save(model, str(pre))
+                quantize_dynamic(str(pre), str(out), weight_type=QuantType.QInt8, op_types_to_quantize=op_types)
+            else:
+                quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                                op_types_to_quantize=op_types)  # fmt: skip
+        checked_onnx(out)
+
+    kind = "onnx_int8_dynamic" if dynamic else "onnx_int8"
+    samples = len(calibration.batches) if calibration and not dynamic else None
+    tool = "quantize_dynamic" if dynamic else "quantize_static QDQ U8S8 per-channel"
+    quantizer = {"tool": tool, "op_types": op_types, "samples": samples}
+    versions = {"onnxruntime": onnxruntime.__version__, "onnx": onnx.__version__}
+    path = ensure_quantized(runtime, handle, kind, versions, quantizer, write) / ONNX_FILE
+    checked_onnx(path)
+    return path
 
 
 def numpy_inputs(inputs: Inputs, names: list[str]) -> dict[str, np.ndarray]:

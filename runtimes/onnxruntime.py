@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field
 
+from harness.config import QUANTIZED
 from harness.options import AFTER_CONVERSION, THREADS
 from runtimes.base import Effective, Runtime
-from runtimes.onnx_common import check_opset, export_onnx, numpy_inputs, output_precision
+from runtimes.int8 import int8_columns, ort_int8_share
+from runtimes.onnx_common import check_opset, export_onnx, numpy_inputs, output_precision, quantize_onnx
 from workloads.base import Inputs, ModelHandle
 
 
@@ -23,6 +27,8 @@ class OnnxRuntimeOptions:
     inter_op_threads: Annotated[int, Field(ge=1), THREADS, AFTER_CONVERSION] = 1
     exporter: Literal["dynamo", "torchscript"] = "dynamo"  # dynamo (torch.export-based) | torchscript (legacy)
     opset: int | None = None  # None: the exporter's default; the range depends on the exporter (validate)
+    # int8: samples quantize_static calibrates on (it gives no default; None: 300, as NNCF's guidance)
+    calibration_samples: Annotated[int | None, Field(ge=1, le=100_000), AFTER_CONVERSION] = None
 
     def validate(self) -> None:
         check_opset(self.exporter, self.opset)
@@ -31,6 +37,7 @@ class OnnxRuntimeOptions:
 class OnnxRuntimeCPU(Runtime):
     Options = OnnxRuntimeOptions
     options: OnnxRuntimeOptions
+    precisions = ("fp32", "int8", "int8_dynamic")
     precision_after_conversion = True  # one fp32 ONNX file serves every precision a provider offers
 
     def session_options(self) -> Any:
@@ -59,6 +66,8 @@ class OnnxRuntimeCPU(Runtime):
 
         self.input_names = handle.input_names
         self.onnx_path, self.onnx_opset = export_onnx(self, handle, self.options.exporter, self.options.opset)
+        if self.precision in QUANTIZED:
+            self.onnx_path = quantize_onnx(self, handle, self.onnx_path, dynamic=self.precision == "int8_dynamic")
         started = time.perf_counter()
         self.session = ort.InferenceSession(str(self.onnx_path), self.session_options(), providers=self.provider_list())
         self.times.compile_s = time.perf_counter() - started
@@ -78,7 +87,23 @@ class OnnxRuntimeCPU(Runtime):
             "ort_execution_mode": str(so.execution_mode).rsplit(".", 1)[-1],
             "onnx_opset": self.onnx_opset,
         }
-        return Effective(precision=output_precision(self.session), threads=so.intra_op_num_threads, extra=extra)
+        precision = output_precision(self.session)
+        if self.precision in QUANTIZED:
+            precision, counts = int8_columns(self.int8_share(), precision, self.int8_source)
+            extra.update(counts)
+        return Effective(precision=precision, threads=so.intra_op_num_threads, extra=extra)
+
+    int8_source = "ONNX Runtime's optimized graph (optimized_model_filepath)"
+
+    def int8_share(self) -> tuple[float, int, int]:
+        """Dump the graph the CPU EP really runs (a second session, same options) and count its kernels."""
+        import onnxruntime as ort
+
+        with tempfile.TemporaryDirectory(prefix="harness-ort-graph-") as private:
+            so = self.session_options()
+            so.optimized_model_filepath = f"{private}/optimized.onnx"
+            ort.InferenceSession(str(self.onnx_path), so, providers=["CPUExecutionProvider"])
+            return ort_int8_share(Path(private) / "optimized.onnx")
 
     def version(self) -> str:
         import onnxruntime as ort

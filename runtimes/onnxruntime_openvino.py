@@ -14,8 +14,10 @@ import tempfile
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+from harness.config import QUANTIZED
 from harness.options import AFTER_CONVERSION, MACHINE_LOCAL
 from runtimes.base import Effective
+from runtimes.int8 import openvino_int8_share
 from runtimes.onnx_common import output_precision, provider_placement
 from runtimes.onnxruntime import OnnxRuntimeCPU, OnnxRuntimeOptions
 from runtimes.openvino import OV_PRECISION
@@ -33,7 +35,16 @@ class OnnxRuntimeOpenVINOOptions(OnnxRuntimeOptions):
 class OnnxRuntimeOpenVINO(OnnxRuntimeCPU):
     Options = OnnxRuntimeOpenVINOOptions
     options: OnnxRuntimeOpenVINOOptions
-    precisions = ("fp32", "bf16")
+    precisions = ("fp32", "bf16", "int8", "int8_dynamic")
+    # the EP bundles its own OpenVINO and exposes no execution graph: the same ONNX compiled by the
+    # openvino package stands in for it
+    int8_source = "proxy: the same ONNX compiled by the openvino package (the EP exposes no execution graph)"
+
+    def int8_share(self) -> tuple[float, int, int]:
+        import openvino as ov
+
+        compiled = ov.Core().compile_model(str(self.onnx_path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        return openvino_int8_share(compiled)
 
     def provider_list(self) -> list[Any]:
         threads = self.options.intra_op_threads or self.threads
@@ -73,6 +84,9 @@ class OnnxRuntimeOpenVINO(OnnxRuntimeCPU):
         )
         if EP not in self.session.get_providers():
             base.extra["fallback"] = "OpenVINO EP not active: everything ran on the CPU EP"
+            return base
+        if self.precision in QUANTIZED:  # read back through the proxy (int8_share)
+            base.extra["precision_source"] = self.int8_source
             return base
         # Inputs/outputs stay fp32; what OpenVINO computes in is the configured hint.
         base.precision = self.precision if output_precision(self.session) == "fp32" else output_precision(self.session)

@@ -20,11 +20,13 @@ from pydantic import Field
 from harness.config import MeasureConfig
 from harness.measure import Measurement, ci_relative_half_width
 from harness.options import AFTER_CONVERSION, MACHINE_LOCAL, THREADS
-from runtimes.artifacts import ensure_artifact
+from runtimes.artifacts import ensure_artifact, ensure_quantized
 from runtimes.base import Effective, Runtime
+from runtimes.int8 import int8_columns, openvino_int8_share
 from workloads.base import Inputs, ModelHandle
 
-OV_PRECISION = {"fp32": "f32", "bf16": "bf16"}
+# the precision hint: for int8, the layers NNCF left in float run in f32 (OpenVINO would pick bf16 here)
+OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "int8": "f32", "int8_dynamic": "f32"}
 FROM_OV_PRECISION = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
 IR_FILE = "model.xml"
 
@@ -38,6 +40,8 @@ class OpenVINOOptions:
     num_requests: Annotated[int, Field(ge=1, le=256), AFTER_CONVERSION] = 1
     # OpenVINO's compiled-blob cache (CACHE_DIR); None: off
     cache_dir: Annotated[str | None, AFTER_CONVERSION, MACHINE_LOCAL] = None
+    # int8: samples NNCF calibrates on; None: its default subset_size (300)
+    calibration_samples: Annotated[int | None, Field(ge=1, le=100_000), AFTER_CONVERSION] = None
 
 
 def ov_precision_name(value: Any) -> str:
@@ -61,9 +65,32 @@ def convert_to_ir(runtime: Runtime, handle: ModelHandle) -> Path:
     return ensure_artifact(runtime, handle, "openvino_ir", versions, write) / IR_FILE
 
 
+def quantize_ir(runtime: Runtime, handle: ModelHandle, ir_path: Path) -> Path:
+    """The IR quantized to INT8 by NNCF's post-training quantization (nncf.quantize; ModelType.TRANSFORMER
+    for transformers, which also applies SmoothQuant), calibrated on `handle.calibration`, cached
+    (https://docs.openvino.ai/2025/openvino-workflow/model-optimization-guide/quantizing-models-post-training/basic-quantization-flow.html)."""
+    import nncf
+    import openvino as ov
+
+    calibration = handle.calibration
+    assert calibration is not None
+    model_type = "transformer" if handle.kind == "transformer" else None
+
+    def write(directory: Path) -> None:
+        model = ov.Core().read_model(str(ir_path))
+        dataset = nncf.Dataset(calibration.batches, lambda batch: {n: batch[n].numpy() for n in handle.input_names})
+        quantized = nncf.quantize(model, dataset, subset_size=len(calibration.batches),
+                                  model_type=nncf.ModelType.TRANSFORMER if model_type else None)  # fmt: skip
+        ov.save_model(quantized, str(directory / IR_FILE), compress_to_fp16=False)
+
+    versions = {"openvino": ov.__version__, "nncf": nncf.__version__}
+    quantizer = {"tool": "nncf.quantize", "model_type": model_type, "subset_size": len(calibration.batches)}
+    return ensure_quantized(runtime, handle, "openvino_ir_int8", versions, quantizer, write) / IR_FILE
+
+
 class OpenVINORuntime(Runtime):
     Options = OpenVINOOptions
-    precisions = ("fp32", "bf16")
+    precisions = ("fp32", "bf16", "int8")
     precision_after_conversion = True  # the IR stays fp32; INFERENCE_PRECISION_HINT is set when compiling
     options: OpenVINOOptions
 
@@ -84,6 +111,8 @@ class OpenVINORuntime(Runtime):
 
         self.input_names = handle.input_names
         ir_path = convert_to_ir(self, handle)
+        if self.precision == "int8":
+            ir_path = quantize_ir(self, handle, ir_path)
         started = time.perf_counter()
         core = ov.Core()
         self.compiled = core.compile_model(core.read_model(str(ir_path)), "CPU", self.compile_config())
@@ -157,11 +186,11 @@ class OpenVINORuntime(Runtime):
             "ov_num_requests": self.options.num_requests,
             "ov_optimal_num_requests": int(get("OPTIMAL_NUMBER_OF_INFER_REQUESTS")),
         }
-        return Effective(
-            precision=ov_precision_name(get("INFERENCE_PRECISION_HINT")),
-            threads=int(get("INFERENCE_NUM_THREADS")),
-            extra=extra,
-        )
+        precision = ov_precision_name(get("INFERENCE_PRECISION_HINT"))
+        if self.precision == "int8":
+            precision, counts = int8_columns(openvino_int8_share(self.compiled), precision, "OpenVINO execution graph")
+            extra.update(counts)
+        return Effective(precision=precision, threads=int(get("INFERENCE_NUM_THREADS")), extra=extra)
 
     def version(self) -> str:
         import openvino as ov

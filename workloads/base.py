@@ -52,6 +52,8 @@ class ModelHandle:
     # the workload options that shape the model or its inputs (all but DATA_ONLY ones); set by the job
     graph_options: dict[str, Any] = field(default_factory=dict)
     timing_example: Inputs | None = None  # the measured batch: lazy compilers compile on it in prepare
+    calibration: CalibrationData | None = None  # int8: what the quantizer calibrates on (set by the job)
+    source_dir: str | None = None  # the model's directory when it came from one (optimum exports from it)
 
     def artifact_identity(self) -> dict[str, Any]:
         """Everything about the model that determines a conversion of it: weights and architecture,
@@ -95,6 +97,25 @@ def array_hash(*arrays: Any) -> str:
         digest.update(f"{array.dtype}{array.shape}".encode())
         digest.update(array.tobytes())
     return digest.hexdigest()
+
+
+@dataclass
+class CalibrationData:
+    """Samples for a quantizer to calibrate on, from a split disjoint from the eval set.
+
+    `batches`: one sample per batch, as fed to the model (the workload's preprocessing);
+    `sample_hashes`: a hash of each sample's tensors; `data_hash`: of all of them (cache keys);
+    `source`: where they came from, for the row."""
+
+    batches: list[Inputs]
+    sample_hashes: list[str]
+    data_hash: str
+    source: str
+
+
+def sample_hashes(workload: Any) -> list[str]:
+    """The hash of each eval sample's tensors, as fed to the model."""
+    return [tensor_hash(workload.make_batch([i])) for i in range(workload.n_samples)]
 
 
 @dataclass
@@ -172,6 +193,31 @@ class Workload(ABC):
     def label_map_name(self) -> str | None:
         """The label map relating the source's classes to the model's, if one is in use."""
         return None
+
+    def calibration_options(self, n_samples: int) -> Any:
+        """The options of a workload over the calibration split (same model and preprocessing).
+        Raises ConfigError when this workload has none."""
+        raise ConfigError(f"workload {self.name} has no calibration data for quantization")
+
+    def calibration_data(self, n_samples: int) -> CalibrationData:
+        """`n_samples` seeded samples of the calibration split, checked to share no sample with the eval
+        set (by the hash of what is fed). Raises ConfigError when the split holds fewer samples or
+        shares some with the eval set."""
+        options = self.calibration_options(n_samples)
+        calibration = type(self)(options, self.seed, self.cache_dir)
+        calibration.load_eval_set()
+        source = f"{options.dataset}:{options.split}"
+        if calibration.n_samples < n_samples:
+            raise ConfigError(f"runtime.calibration_samples={n_samples} is more than the calibration split {source} "
+                              f"holds ({calibration.n_samples}); allowed: 1 to {calibration.n_samples}")  # fmt: skip
+        hashes = sample_hashes(calibration)
+        shared = set(hashes) & set(sample_hashes(self))
+        if shared:
+            raise ConfigError(f"{len(shared)} calibration samples from {source} also occur in the eval set; "
+                              "calibrate on a split disjoint from it")  # fmt: skip
+        digest = hashlib.sha256("".join(hashes).encode()).hexdigest()
+        batches = [calibration.make_batch([i]) for i in range(calibration.n_samples)]
+        return CalibrationData(batches, hashes, digest, f"{source} ({calibration.n_samples} seeded samples)")
 
     def data_key(self) -> str:
         """Hash of the eval set as fed to the model: every input tensor of every sample (built by

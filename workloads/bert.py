@@ -16,6 +16,7 @@ labels that are not this model's classes (text labels are looked up in the model
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import json
@@ -52,6 +53,7 @@ PROBE = {"n_train": 2000, "max_length": 64, "batch": 32}
 OFFLINE_DATASET = "offline:synthetic-sentiment"
 OFFLINE_COLUMNS = ("text", "label")
 FINE_TUNE = {"n_train": 4000, "epochs": 1, "batch": 16, "lr": 1e-4, "max_length": 64}
+OFFLINE_TRAIN_SIZE = FINE_TUNE["n_train"]  # the synthetic set's training split: the sentences fine-tuned on
 INPUT_NAMES = ["input_ids", "attention_mask", "token_type_ids"]
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "spiece.model", "sentencepiece.bpe.model")
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
@@ -71,6 +73,9 @@ class BertOptions:
     seq_len: Annotated[int, Field(ge=2, le=512)] = 128  # maximum tokens per text (longer texts are truncated)
     padding: Literal["max_length", "longest"] = "max_length"  # max_length: every batch seq_len long; longest: per batch
     attention: Literal["eager", "sdpa"] = "eager"  # transformers attention implementation; see README on sdpa
+    # int8: where quantizers calibrate (disjoint from the eval set); None: the offline data's training split
+    calibration_dataset: Annotated[str | None, DATA_ONLY] = None
+    calibration_split: Annotated[str, DATA_ONLY] = "train"
 
     def validate(self) -> None:
         if self.model.startswith(OFFLINE_PREFIX) and self.model not in OFFLINE_MODELS:
@@ -372,6 +377,23 @@ class BertWorkload(Workload):
             keep = np.sort(np.random.default_rng(self.seed).choice(len(frame), opts.n_samples, replace=False))
             return [texts[i] for i in keep], labels[keep].tolist()
         return texts, labels.tolist()
+
+    def calibration_options(self, n_samples: int) -> BertOptions:
+        opts = self.options
+        if opts.calibration_dataset is None and opts.dataset != OFFLINE_DATASET:
+            raise ConfigError(
+                "quantization needs calibration data disjoint from the eval set: give "
+                "workload.calibration_dataset (a file or `datasets` id), calibration_split"
+            )
+        if opts.calibration_dataset in (None, OFFLINE_DATASET):
+            if n_samples > OFFLINE_TRAIN_SIZE:
+                raise ConfigError(f"runtime.calibration_samples={n_samples} is more than the calibration split "
+                                  f"{OFFLINE_DATASET}:train holds ({OFFLINE_TRAIN_SIZE}); allowed: 1 to "
+                                  f"{OFFLINE_TRAIN_SIZE}")  # fmt: skip
+            return dataclasses.replace(opts, dataset=OFFLINE_DATASET, split="train", text_column="text",
+                                       label_column="label", n_samples=n_samples)  # fmt: skip
+        return dataclasses.replace(opts, dataset=opts.calibration_dataset, split=opts.calibration_split,
+                                   n_samples=n_samples)  # fmt: skip
 
     def label_source(self) -> LabelSource:
         column = "label" if self.options.dataset == OFFLINE_DATASET else self.options.label_column

@@ -14,6 +14,7 @@ images of each source mode (`image_modes`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import io
@@ -77,6 +78,9 @@ class ResNetOptions:
     label_map: Annotated[Literal["imagenette"] | None, DATA_ONLY] = None
     n_samples: Annotated[int, Field(ge=1, le=MAX_SAMPLES), DATA_ONLY] = 500  # at most this many (seeded sample)
     image_size: Annotated[int, Field(ge=32, le=1024)] = 224
+    # int8: where quantizers calibrate (disjoint from the eval set); None: the offline data's training split
+    calibration_dataset: Annotated[str | None, DATA_ONLY] = None
+    calibration_split: Annotated[str, DATA_ONLY] = "train"
 
     def validate(self) -> None:
         allowed_weights = f"{', '.join(TORCHVISION_WEIGHTS)}, random, {OFFLINE_WEIGHTS}, or a state_dict file"
@@ -378,6 +382,16 @@ class ResNetWorkload(Workload):
         images = self._images[indices]
         pixels = gray_to_input(images, self.options.image_size) if self._grey else rgb_to_input(images)
         return {"pixel_values": pixels.contiguous()}
+
+    def calibration_options(self, n_samples: int) -> ResNetOptions:
+        opts = self.options
+        if opts.calibration_dataset is None and opts.dataset != OFFLINE_DATASET:
+            raise ConfigError("quantization needs calibration data disjoint from the eval set: give "
+                              "workload.calibration_dataset (an image folder or `datasets` id)")  # fmt: skip
+        if opts.calibration_dataset in (None, OFFLINE_DATASET):
+            return dataclasses.replace(opts, dataset=OFFLINE_DATASET, split="train", n_samples=n_samples)
+        split = opts.calibration_split if not Path(opts.calibration_dataset).expanduser().is_dir() else "test"
+        return dataclasses.replace(opts, dataset=opts.calibration_dataset, split=split, n_samples=n_samples)
 
     def label_source(self) -> LabelSource:
         return LabelSource(self._all_labels, self._declared_classes, f"dataset {self.options.dataset!r}")
