@@ -6,8 +6,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 IPEX_VENV := .venv-ipex
 IPEX_STAMP := $(IPEX_VENV)/.installed-$(shell cat requirements-ipex.txt requirements-ipex-nodeps.txt | sha256sum | cut -c1-16)
+OPTIMUM_VENV := .venv-optimum
+OPTIMUM_STAMP := $(OPTIMUM_VENV)/.installed-$(shell cat requirements-optimum.txt requirements-optimum-nodeps.txt | sha256sum | cut -c1-16)
 
-.PHONY: setup setup-ipex run test test-all lint benchmark study clean-cache
+.PHONY: setup setup-ipex setup-optimum run test test-all lint benchmark study clean-cache
 
 setup: $(STAMP)
 
@@ -25,26 +27,35 @@ $(IPEX_STAMP): requirements-ipex.txt requirements-ipex-nodeps.txt
 	$(IPEX_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-ipex-nodeps.txt
 	@rm -f $(IPEX_VENV)/.installed-* && touch $@
 
+# optimum-intel 2.2 needs transformers <= 5.5: its own interpreter too (conf/runtime/optimum_openvino.yaml).
+setup-optimum: $(OPTIMUM_STAMP)
+
+$(OPTIMUM_STAMP): requirements-optimum.txt requirements-optimum-nodeps.txt
+	@test -x $(OPTIMUM_VENV)/bin/python || $(PYTHON) -m venv $(OPTIMUM_VENV)
+	$(OPTIMUM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-optimum.txt
+	$(OPTIMUM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-optimum-nodeps.txt
+	@rm -f $(OPTIMUM_VENV)/.installed-* && touch $@
+
 # The offline default experiment: BERT (MiniLM, fine-tuned once and cached), eager, batch 1.
 run: setup
 	$(PY) -m harness $(ARGS)
 
-test: setup setup-ipex
+test: setup setup-ipex setup-optimum
 	$(PY) -m pytest -q
 
 # Everything, including the tests marked slow.
-test-all: setup setup-ipex
+test-all: setup setup-ipex setup-optimum
 	$(PY) -m pytest -q -m ""
 
 lint: setup
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
-benchmark: setup setup-ipex
+benchmark: setup setup-ipex setup-optimum
 	$(PY) benchmarks/grid.py
 
 # The study's grid (conf/experiment/study.yaml; resumable: run it again to continue), then its report.
 # ARGS narrows it, e.g. ARGS=workload=study_bert; a failed job still leaves the others' rows reported.
-study: setup setup-ipex
+study: setup setup-ipex setup-optimum
 	-$(PY) -m harness +experiment=study -m $(ARGS)
 	$(PY) -m harness.report outputs/study
 

@@ -13,6 +13,7 @@ import hashlib
 import importlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -112,16 +113,34 @@ class JobSpec:
         measure = self.measure if isinstance(self.measure, dict) else dataclasses.asdict(self.measure)
         self.measure = parse_options(MeasureConfig, measure, "measure")
         self.runtime.precision = check_value(RuntimeConfig, "precision", self.runtime.precision, "runtime.precision")
+        parsed = {}
         for kind, component in (("workload", self.workload), ("runtime", self.runtime)):
             for key in ("name", "module"):
                 if not isinstance(getattr(component, key), str) or not getattr(component, key):
                     raise ConfigError(f"{kind}.{key}={getattr(component, key)!r} is not allowed: it must be a name")
             if not isinstance(component.options, dict):
                 raise ConfigError(f"{kind} options must be a mapping, got {type(component.options).__name__}")
-            parsed = parse_options(component_class(kind, component.module).Options, component.options, kind)
+            parsed[kind] = parse_options(component_class(kind, component.module).Options, component.options, kind)
             # as checked: a quoted "false" is recorded (and hashed) as false
-            component.options = {k: getattr(parsed, k) for k in component.options}
+            component.options = {k: getattr(parsed[kind], k) for k in component.options}
+        self._check_model_file(parsed["workload"])
         return self
+
+    def _check_model_file(self, workload_options: Any) -> None:
+        """A model given as a file (ONNX, OpenVINO IR) runs only on runtimes that run such files, as it is."""
+        prebuilt = getattr(workload_options, "prebuilt_file", lambda: None)()
+        if prebuilt is None:
+            return
+        suffix = Path(prebuilt).suffix
+        accepted = getattr(component_class("runtime", self.runtime.module), "accepts_files", ())
+        if suffix not in accepted:
+            raise ConfigError(
+                f"the model {prebuilt!r} is a {suffix} file; runtime {self.runtime.name!r} runs PyTorch "
+                "modules only: use openvino (.xml, .onnx), onnxruntime, onnxruntime_openvino (.onnx)"
+            )
+        if self.runtime.precision != "fp32":
+            raise ConfigError(f"runtime.precision={self.runtime.precision!r} is not allowed with a model file: it runs "
+                              "as it is (an INT8 file is read back as INT8); use fp32")  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

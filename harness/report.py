@@ -24,12 +24,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from harness import analysis, results  # noqa: E402
-from harness.config import ConfigError  # noqa: E402
+from harness.config import QUANTIZED, ConfigError  # noqa: E402
+from harness.decision import DEFAULT_BUDGET_POINTS, plot_tradeoff, recommend  # noqa: E402
 from harness.machine import busy_flags  # noqa: E402
 from harness.summary import UNSTABLE_CV, summarize  # noqa: E402
 
 ACCURACY_DROP = 0.01  # more than 1 point below eager is flagged
 MIN_AGREEMENT = 0.99
+COLLAPSED = 0.9  # one class predicted for 90% of the samples (where eager fp32 predicts it for fewer)
 
 
 @dataclass
@@ -40,6 +42,9 @@ class Report:
     flags: list[str] = field(default_factory=list)
     environment: dict[str, list[str]] = field(default_factory=dict)
     reruns: pd.DataFrame = field(default_factory=pd.DataFrame)
+    decision: pd.DataFrame = field(default_factory=pd.DataFrame)
+    budget_points: float = DEFAULT_BUDGET_POINTS
+    tradeoff_plots: list[Path] = field(default_factory=list)
 
 
 def _ci(row: pd.Series) -> str:
@@ -108,8 +113,11 @@ def flagged_rows(frame: pd.DataFrame) -> list[str]:
             flags.append(f"{label(r)}: accuracy {r['accuracy']:.4f} is more than 1 point below eager's {base:.4f}")
         if r["agreement"] < MIN_AGREEMENT:
             flags.append(f"{label(r)}: agreement with eager fp32 {r['agreement']:.4f} < {MIN_AGREEMENT}")
-        if str(r["precision_effective"]) != str(r["precision_requested"]):
+        requested = "int8" if r["precision_requested"] == "int8_dynamic" else str(r["precision_requested"])
+        if str(r["precision_effective"]) != requested:
             flags.append(f"{label(r)}: effective precision {r['precision_effective']} differs from requested")
+        if r["precision_requested"] in QUANTIZED:
+            flags += [f"{label(r)}: {problem}" for problem in int8_problems(r, frame)]
         if isinstance(r.get("fallback"), str) and r["fallback"]:
             flags.append(f"{label(r)}: fallback: {r['fallback']}")
         for busy in busy_flags(r):
@@ -123,6 +131,26 @@ def flagged_rows(frame: pd.DataFrame) -> list[str]:
     if mixed:
         flags.append("results from mixed environments: " + "; ".join(f"{c}: {', '.join(v)}" for c, v in mixed.items()))
     return flags
+
+
+def int8_problems(row: pd.Series, frame: pd.DataFrame) -> list[str]:
+    """What the accuracy guard sees in a quantized row: accuracy lost against eager fp32, predictions
+    collapsed to one class (the study's INT8 BERT), or no faster than the same runtime's fp32."""
+    problems = []
+    delta = row.get("accuracy_delta_vs_fp32")
+    if pd.notna(delta) and delta < -ACCURACY_DROP:
+        problems.append(f"INT8 accuracy {row['accuracy']:.4f} is {-100 * delta:.1f} points below eager fp32's")
+    majority, reference = row.get("predicted_majority_share"), row.get("reference_majority_share")
+    if pd.notna(majority) and pd.notna(reference) and majority >= COLLAPSED and reference < COLLAPSED:
+        problems.append(f"predictions collapsed to one class ({100 * majority:.0f}% of samples; eager fp32: "
+                        f"{100 * reference:.0f}%)")  # fmt: skip
+    same = frame[(frame["workload"] == row["workload"]) & (frame["runtime"] == row["runtime"])
+                 & (frame["batch_size"] == row["batch_size"]) & (frame["precision_requested"] == "fp32")
+                 & (frame["hostname"] == row.get("hostname")) & (frame["status"] == results.OK)]  # fmt: skip
+    if not same.empty and row["latency_ms_p50"] >= same["latency_ms_p50"].iloc[-1]:
+        problems.append(f"INT8 is no faster than {row['runtime']} fp32 ({row['latency_ms_p50']:.3f} ms against "
+                        f"{same['latency_ms_p50'].iloc[-1]:.3f} ms)")  # fmt: skip
+    return problems
 
 
 def _lines_by_runtime(ax: plt.Axes, frame: pd.DataFrame, column: str, with_ci: bool) -> None:
@@ -218,10 +246,14 @@ def with_runs(frame: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
     return merged
 
 
-def build(paths: Sequence[Path], out_dir: Path | None = None) -> Report:
+def build(paths: Sequence[Path], out_dir: Path | None = None, budget_points: float = DEFAULT_BUDGET_POINTS) -> Report:
     everything = analysis.load(paths)
     frame = with_runs(everything, analysis.with_speedup(analysis.latest(everything)))
     report = Report(out_dir=Path(out_dir) if out_dir else analysis.source_dir(Path(paths[0])))
+    report.budget_points = budget_points
+    report.decision = recommend(frame, budget_points)
+    report.tradeoff_plots = [p for w in sorted(frame["workload"].unique())
+                             if (p := plot_tradeoff(frame, w, report.out_dir / "plots")) is not None]  # fmt: skip
     for (workload, precision), group in frame.groupby(["workload", "precision_requested"]):
         name = f"{workload} · {precision}"
         report.tables[name] = workload_table(group)
@@ -249,6 +281,10 @@ def to_markdown(report: Report) -> str:
     for name, table in report.tables.items():
         out += [f"## {name}", "", markdown_table(table), ""]
         out += [f"![{p.stem}](plots/{p.name})" for p in report.plots.get(name, [])] + [""]
+    out += ["## Decision", "", f"Fastest configuration per batch size within {report.budget_points:g} accuracy "
+            "point(s) of eager fp32 (`--accuracy-budget`); faster ones and why they were excluded.", "",
+            markdown_table(report.decision), ""]  # fmt: skip
+    out += [f"![{p.stem}](plots/{p.name})" for p in report.tradeoff_plots] + [""]
     out += ["## Environment", ""] + [f"- **{k}**: {', '.join(v)}" for k, v in report.environment.items()] + [""]
     out += ["## Flagged rows", ""] + ([f"- {f}" for f in report.flags] or ["None."]) + [""]
     out += ["## Re-run a row", "", "Each row re-runs alone from what is stored with it, and compares itself:", ""]
@@ -265,6 +301,8 @@ def to_html(report: Report) -> str:
     for name, table in report.tables.items():
         parts += [f"<h2>{esc(name)}</h2>", table.to_html(index=False, escape=True)]
         parts += [f"<img src='plots/{esc(p.name)}' alt='{esc(p.stem)}'>" for p in report.plots.get(name, [])]
+    parts += ["<h2>Decision</h2>", report.decision.to_html(index=False, escape=True)]
+    parts += [f"<img src='plots/{esc(p.name)}' alt='{esc(p.stem)}'>" for p in report.tradeoff_plots]
     parts += ["<h2>Environment</h2><ul>"]
     parts += [f"<li><b>{esc(k)}</b>: {esc(', '.join(v))}</li>" for k, v in report.environment.items()] + ["</ul>"]
     parts += ["<h2>Flagged rows</h2><ul>"] + [f"<li>{esc(f)}</li>" for f in report.flags or ["None."]] + ["</ul>"]
@@ -285,9 +323,11 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("paths", nargs="+", type=Path, help="sweep directories or results.csv/.parquet files")
     parser.add_argument("--out", type=Path, default=None, help="where to write (default: beside the first PATH)")
+    parser.add_argument("--accuracy-budget", type=float, default=DEFAULT_BUDGET_POINTS, metavar="POINTS",
+                        help="the decision view's accuracy budget: points below eager fp32 (default 1)")  # fmt: skip
     args = parser.parse_args(argv)
     try:
-        report = build(args.paths, args.out)
+        report = build(args.paths, args.out, args.accuracy_budget)
         results.check_writable(report.out_dir)
     except (results.ResultsError, ConfigError) as exc:
         print(f"harness.report: {exc}", file=sys.stderr)

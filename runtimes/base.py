@@ -58,6 +58,7 @@ class Runtime(ABC):
     # calibration samples when the options leave it to the quantizer: NNCF's default subset_size, which
     # OpenVINO's post-training quantization guide also recommends ("for example, of 300 samples")
     default_calibration_samples: ClassVar[int] = 300
+    accepts_files: ClassVar[tuple[str, ...]] = ()  # model files (workload.model=*.onnx) it runs as they are
 
     def __init__(self, options: Any, precision: str, threads: int, cache_dir: Path) -> None:
         if precision not in self.precisions:

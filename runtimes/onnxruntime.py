@@ -15,7 +15,14 @@ from harness.config import QUANTIZED
 from harness.options import AFTER_CONVERSION, THREADS
 from runtimes.base import Effective, Runtime
 from runtimes.int8 import int8_columns, ort_int8_share
-from runtimes.onnx_common import check_opset, export_onnx, numpy_inputs, output_precision, quantize_onnx
+from runtimes.onnx_common import (
+    check_opset,
+    checked_onnx,
+    export_onnx,
+    numpy_inputs,
+    output_precision,
+    quantize_onnx,
+)
 from workloads.base import Inputs, ModelHandle
 
 
@@ -39,6 +46,7 @@ class OnnxRuntimeCPU(Runtime):
     options: OnnxRuntimeOptions
     precisions = ("fp32", "int8", "int8_dynamic")
     precision_after_conversion = True  # one fp32 ONNX file serves every precision a provider offers
+    accepts_files = (".onnx",)
 
     def session_options(self) -> Any:
         import onnxruntime as ort
@@ -65,7 +73,11 @@ class OnnxRuntimeCPU(Runtime):
         import onnxruntime as ort
 
         self.input_names = handle.input_names
-        self.onnx_path, self.onnx_opset = export_onnx(self, handle, self.options.exporter, self.options.opset)
+        self.prebuilt = handle.prebuilt is not None
+        if handle.prebuilt is not None:  # a model file runs as it is, once checked like a cached one
+            self.onnx_path, self.onnx_opset = handle.prebuilt, checked_onnx(handle.prebuilt)
+        else:
+            self.onnx_path, self.onnx_opset = export_onnx(self, handle, self.options.exporter, self.options.opset)
         if self.precision in QUANTIZED:
             self.onnx_path = quantize_onnx(self, handle, self.onnx_path, dynamic=self.precision == "int8_dynamic")
         started = time.perf_counter()
@@ -88,7 +100,7 @@ class OnnxRuntimeCPU(Runtime):
             "onnx_opset": self.onnx_opset,
         }
         precision = output_precision(self.session)
-        if self.precision in QUANTIZED:
+        if self.precision in QUANTIZED or self.prebuilt:
             precision, counts = int8_columns(self.int8_share(), precision, self.int8_source)
             extra.update(counts)
         return Effective(precision=precision, threads=so.intra_op_num_threads, extra=extra)

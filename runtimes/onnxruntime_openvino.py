@@ -85,7 +85,7 @@ class OnnxRuntimeOpenVINO(OnnxRuntimeCPU):
         if EP not in self.session.get_providers():
             base.extra["fallback"] = "OpenVINO EP not active: everything ran on the CPU EP"
             return base
-        if self.precision in QUANTIZED:  # read back through the proxy (int8_share)
+        if self.precision in QUANTIZED or self.prebuilt:  # read back through the proxy (int8_share)
             base.extra["precision_source"] = self.int8_source
             return base
         # Inputs/outputs stay fp32; what OpenVINO computes in is the configured hint.

@@ -92,6 +92,7 @@ class OpenVINORuntime(Runtime):
     Options = OpenVINOOptions
     precisions = ("fp32", "bf16", "int8")
     precision_after_conversion = True  # the IR stays fp32; INFERENCE_PRECISION_HINT is set when compiling
+    accepts_files = (".xml", ".onnx")
     options: OpenVINOOptions
 
     def compile_config(self) -> dict[str, Any]:
@@ -110,7 +111,8 @@ class OpenVINORuntime(Runtime):
         import openvino as ov
 
         self.input_names = handle.input_names
-        ir_path = convert_to_ir(self, handle)
+        self.prebuilt = handle.prebuilt is not None  # a model file runs as it is (OpenVINO reads .xml and .onnx)
+        ir_path = handle.prebuilt if handle.prebuilt is not None else convert_to_ir(self, handle)
         if self.precision == "int8":
             ir_path = quantize_ir(self, handle, ir_path)
         started = time.perf_counter()
@@ -187,7 +189,7 @@ class OpenVINORuntime(Runtime):
             "ov_optimal_num_requests": int(get("OPTIMAL_NUMBER_OF_INFER_REQUESTS")),
         }
         precision = ov_precision_name(get("INFERENCE_PRECISION_HINT"))
-        if self.precision == "int8":
+        if self.precision == "int8" or self.prebuilt:
             precision, counts = int8_columns(openvino_int8_share(self.compiled), precision, "OpenVINO execution graph")
             extra.update(counts)
         return Effective(precision=precision, threads=int(get("INFERENCE_NUM_THREADS")), extra=extra)

@@ -24,10 +24,21 @@ DATA_KEY_CHUNK = 64  # samples per make_batch call while hashing what is fed to 
 Inputs = dict[str, torch.Tensor]
 
 
+MODEL_FILE_SUFFIXES = (".onnx", ".xml")  # a model already converted (and maybe quantized): run as it is
+
+
 def looks_like_path(value: str) -> bool:
     return value.startswith(("/", "./", "../", "~")) or Path(value).suffix in {
-        ".csv", ".json", ".jsonl", ".safetensors", ".pt", ".pth", ".bin",
+        ".csv", ".json", ".jsonl", ".safetensors", ".pt", ".pth", ".bin", *MODEL_FILE_SUFFIXES,
     }  # fmt: skip
+
+
+def model_file_hash(path: Path) -> str:
+    """SHA-256 of a model file (with its weights file: an IR's .bin beside the .xml)."""
+    from harness.cache import file_sha256
+
+    parts = [path] + ([path.with_suffix(".bin")] if path.suffix == ".xml" else [])
+    return hashlib.sha256("".join(file_sha256(p) for p in parts if p.exists()).encode()).hexdigest()
 
 
 def require_existing_path(key: str, value: str, allowed: str) -> None:
@@ -53,6 +64,8 @@ class ModelHandle:
     graph_options: dict[str, Any] = field(default_factory=dict)
     timing_example: Inputs | None = None  # the measured batch: lazy compilers compile on it in prepare
     calibration: CalibrationData | None = None  # int8: what the quantizer calibrates on (set by the job)
+    # a model file (ONNX, OpenVINO IR) that runs as it is; `module` is then its fp32 reference model
+    prebuilt: Path | None = None
     source_dir: str | None = None  # the model's directory when it came from one (optimum exports from it)
 
     def artifact_identity(self) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from harness.config import ConfigError
 from harness.options import DATA_ONLY
 from workloads import sentiment_data, tables
 from workloads.base import (
+    MODEL_FILE_SUFFIXES,
     OFFLINE_PREFIX,
     Inputs,
     LabelSource,
@@ -41,6 +42,7 @@ from workloads.base import (
     Workload,
     array_hash,
     looks_like_path,
+    model_file_hash,
     model_hash,
     require_existing_path,
 )
@@ -76,10 +78,33 @@ class BertOptions:
     # int8: where quantizers calibrate (disjoint from the eval set); None: the offline data's training split
     calibration_dataset: Annotated[str | None, DATA_ONLY] = None
     calibration_split: Annotated[str, DATA_ONLY] = "train"
+    # when `model` is a model file (.onnx, .xml: e.g. an INT8 model made elsewhere): the fp32 model it is
+    # compared with, which also gives the tokenizer and config
+    reference_model: str | None = None
+
+    def prebuilt_file(self) -> str | None:
+        """The model file to run as it is, when `model` names one."""
+        return self.model if Path(self.model).suffix in MODEL_FILE_SUFFIXES else None
+
+    @property
+    def hf_model(self) -> str:
+        """The transformers model: `model`, or for a model file its `reference_model`."""
+        return self.reference_model if self.prebuilt_file() and self.reference_model else self.model
 
     def validate(self) -> None:
-        if self.model.startswith(OFFLINE_PREFIX) and self.model not in OFFLINE_MODELS:
-            raise ConfigError(f"workload.model={self.model!r} is unknown; offline models: {', '.join(OFFLINE_MODELS)}")
+        if self.prebuilt_file():
+            if not Path(self.model).expanduser().is_file():
+                raise ConfigError(f"workload.model={self.model!r} does not exist")
+            if self.reference_model is None:
+                raise ConfigError(f"workload.model={self.model!r} is a model file: give workload.reference_model, the "
+                                  "fp32 model it is compared with (it also gives the tokenizer)")  # fmt: skip
+        elif self.reference_model is not None:
+            raise ConfigError(f"workload.reference_model={self.reference_model!r} has no effect: it belongs to a "
+                              "model file (.onnx, .xml) in workload.model")  # fmt: skip
+        if self.hf_model.startswith(OFFLINE_PREFIX) and self.hf_model not in OFFLINE_MODELS:
+            raise ConfigError(
+                f"workload.model={self.hf_model!r} is unknown; offline models: {', '.join(OFFLINE_MODELS)}"
+            )
         if self.dataset.startswith(OFFLINE_PREFIX):
             if self.dataset != OFFLINE_DATASET:
                 raise ConfigError(f"workload.dataset={self.dataset!r} is unknown; offline dataset: {OFFLINE_DATASET}")
@@ -96,7 +121,9 @@ class BertOptions:
             raise ConfigError(f"workload.subset={self.subset!r} has no effect on {self.dataset!r}: subsets belong to "
                               "`datasets` hub ids; leave it null")  # fmt: skip
         require_existing_path(
-            "workload.model", self.model, f"a local model directory, a Hugging Face id, or {' / '.join(OFFLINE_MODELS)}"
+            "workload.model",
+            self.hf_model,
+            f"a local model directory, a Hugging Face id, or {' / '.join(OFFLINE_MODELS)}",
         )
         require_existing_path(
             "workload.dataset", self.dataset, f"a local .csv/.jsonl/.json file, a `datasets` id, or {OFFLINE_DATASET}"
@@ -244,20 +271,21 @@ class BertWorkload(Workload):
 
     # -- model ---------------------------------------------------------------------------
     def _offline_dir(self, model: str | None = None) -> Path:
-        model = model or self.options.model
+        model = model or self.options.hf_model
         name = "minilm-sentiment" if model == OFFLINE_MODEL else "bert-base-probe"
         return self.cache_dir / "models" / f"{name}-{_recipe_key(model, self.seed)}"
 
     def model_source(self) -> str:
-        if self.options.model in OFFLINE_MODELS:
+        model = self.options.hf_model
+        if model in OFFLINE_MODELS:
             return str(self._offline_dir())
-        return str(Path(self.options.model).expanduser()) if looks_like_path(self.options.model) else self.options.model
+        return str(Path(model).expanduser()) if looks_like_path(model) else model
 
     def prepare_assets(self, log: Any = print) -> None:
-        if self.options.model not in OFFLINE_MODELS:
+        if self.options.hf_model not in OFFLINE_MODELS:
             return
         # the BERT-base-shaped model is built from the fine-tuned MiniLM, so that comes first
-        for model in dict.fromkeys((OFFLINE_MODEL, self.options.model)):
+        for model in dict.fromkeys((OFFLINE_MODEL, self.options.hf_model)):
             target = self._offline_dir(model)
 
             def build(directory: Path, model: str = model) -> None:
@@ -325,14 +353,17 @@ class BertWorkload(Workload):
         model = model.eval()
         architecture = json.dumps({k: v for k, v in config.to_dict().items() if not k.startswith("_")
                                    and k != "transformers_version"}, sort_keys=True, default=str)  # fmt: skip
+        prebuilt = self.options.prebuilt_file()
         return ModelHandle(
+            prebuilt=Path(prebuilt).expanduser() if prebuilt else None,
             module=_LogitsOnly(model).eval(),
             input_names=list(INPUT_NAMES),
             dynamic_dims={name: {0: "batch", 1: "sequence"} for name in INPUT_NAMES},
             example=self.make_batch(self._example_indices()),
-            model_hash=model_hash(model, architecture),
+            model_hash=model_file_hash(Path(prebuilt).expanduser()) if prebuilt else model_hash(model, architecture),
             kind="transformer",
             n_outputs=int(model.config.num_labels),
+            source_dir=self.model_source(),
         )
 
     # -- data ----------------------------------------------------------------------------
@@ -425,6 +456,8 @@ class BertWorkload(Workload):
             BERT_BASE_PROBE: "BERT-base-shaped 12x768 (layers 1-6 the offline MiniLM widened exactly, 7-12 seeded "
             "random, linear-probe head), not a trained BERT-base (offline:bert-base-probe v2)",
         }.get(self.options.model, self.options.model)
+        if self.options.prebuilt_file():
+            model = f"{self.options.model} (a model file; reference: {self.options.reference_model})"
         lengths = self._lengths()
         unk = getattr(self._tokenizer, "unk_token_id", None)
         ids = [i for seq in self._encoded["input_ids"] for i in seq] if self._encoded else []

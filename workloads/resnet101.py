@@ -35,12 +35,14 @@ from harness.config import ConfigError
 from harness.options import DATA_ONLY
 from workloads import tables
 from workloads.base import (
+    MODEL_FILE_SUFFIXES,
     OFFLINE_PREFIX,
     Inputs,
     LabelSource,
     ModelHandle,
     Workload,
     looks_like_path,
+    model_file_hash,
     model_hash,
     require_existing_path,
 )
@@ -81,16 +83,38 @@ class ResNetOptions:
     # int8: where quantizers calibrate (disjoint from the eval set); None: the offline data's training split
     calibration_dataset: Annotated[str | None, DATA_ONLY] = None
     calibration_split: Annotated[str, DATA_ONLY] = "train"
+    # when `weights` is a model file (.onnx, .xml: e.g. an INT8 model made elsewhere): the fp32 weights it is
+    # compared with
+    reference_weights: str | None = None
+
+    def prebuilt_file(self) -> str | None:
+        """The model file to run as it is, when `weights` names one."""
+        return self.weights if Path(self.weights).suffix in MODEL_FILE_SUFFIXES else None
+
+    @property
+    def torch_weights(self) -> str:
+        """The PyTorch weights: `weights`, or for a model file its `reference_weights`."""
+        return self.reference_weights if self.prebuilt_file() and self.reference_weights else self.weights
 
     def validate(self) -> None:
         allowed_weights = f"{', '.join(TORCHVISION_WEIGHTS)}, random, {OFFLINE_WEIGHTS}, or a state_dict file"
-        if self.weights.startswith(OFFLINE_PREFIX) and self.weights != OFFLINE_WEIGHTS:
-            raise ConfigError(f"workload.weights={self.weights!r} is unknown; allowed: {allowed_weights}")
+        if self.prebuilt_file():
+            if not Path(self.weights).expanduser().is_file():
+                raise ConfigError(f"workload.weights={self.weights!r} does not exist")
+            if self.reference_weights is None:
+                raise ConfigError(f"workload.weights={self.weights!r} is a model file: give "
+                                  "workload.reference_weights, the fp32 weights it is compared with")  # fmt: skip
+        elif self.reference_weights is not None:
+            raise ConfigError(f"workload.reference_weights={self.reference_weights!r} has no effect: it belongs to a "
+                              "model file (.onnx, .xml) in workload.weights")  # fmt: skip
+        weights = self.torch_weights
+        if weights.startswith(OFFLINE_PREFIX) and weights != OFFLINE_WEIGHTS:
+            raise ConfigError(f"workload.weights={weights!r} is unknown; allowed: {allowed_weights}")
         if (
-            self.weights not in (*TORCHVISION_WEIGHTS, "random", OFFLINE_WEIGHTS)
-            and not Path(self.weights).expanduser().is_file()
+            weights not in (*TORCHVISION_WEIGHTS, "random", OFFLINE_WEIGHTS)
+            and not Path(weights).expanduser().is_file()
         ):
-            raise ConfigError(f"workload.weights={self.weights!r} does not exist; allowed: {allowed_weights}")
+            raise ConfigError(f"workload.weights={weights!r} does not exist; allowed: {allowed_weights}")
         hub = not self.dataset.startswith(OFFLINE_PREFIX) and not looks_like_path(self.dataset)
         if self.dataset.startswith(OFFLINE_PREFIX):
             if self.dataset != OFFLINE_DATASET:
@@ -226,7 +250,7 @@ class ResNetWorkload(Workload):
         return self.cache_dir / "models" / f"resnet101-fashion-probe-{key}"
 
     def prepare_assets(self, log: Any = print) -> None:
-        if self.options.weights != OFFLINE_WEIGHTS:
+        if self.options.torch_weights != OFFLINE_WEIGHTS:
             return
         target = self._probe_dir()
 
@@ -247,7 +271,7 @@ class ResNetWorkload(Workload):
     def _load_state_dict(self, path: Path) -> dict[str, torch.Tensor]:
         from safetensors.torch import load_file
 
-        key = f"workload.weights={self.options.weights!r}"
+        key = f"workload.weights={self.options.torch_weights!r}"
         try:
             state = load_file(str(path)) if path.suffix == ".safetensors" else torch.load(path, weights_only=True)
         except Exception as exc:  # safetensors / unpickler errors: not a weights-only state_dict
@@ -259,7 +283,7 @@ class ResNetWorkload(Workload):
     def load_model(self) -> ModelHandle:
         from torchvision.models import ResNet101_Weights, resnet101
 
-        weights = self.options.weights
+        weights = self.options.torch_weights
         if weights == OFFLINE_WEIGHTS:
             from safetensors.torch import load_file
 
@@ -283,12 +307,14 @@ class ResNetWorkload(Workload):
                 first = str(exc).strip().splitlines()[0]
                 raise ConfigError(f"workload.weights={weights!r} does not fit ResNet-101 ({first})") from None
         model = model.float().eval()
+        prebuilt = self.options.prebuilt_file()
         return ModelHandle(
+            prebuilt=Path(prebuilt).expanduser() if prebuilt else None,
             module=model,
             input_names=["pixel_values"],
             dynamic_dims={"pixel_values": {0: "batch"}},
             example=self.make_batch([0, min(1, self.n_samples - 1)]),
-            model_hash=model_hash(model),
+            model_hash=model_file_hash(Path(prebuilt).expanduser()) if prebuilt else model_hash(model),
             kind="cnn",
             n_outputs=output_count(model.fc),
         )
@@ -405,6 +431,8 @@ class ResNetWorkload(Workload):
             OFFLINE_WEIGHTS: "resnet101 seeded random init + Fashion-MNIST linear probe (offline:fashion-probe)",
             "random": f"resnet101 seeded random init (seed {self.seed})",
         }.get(weights, f"resnet101 {weights}")
+        if self.options.prebuilt_file():
+            model = f"{weights} (a model file; reference: {self.options.reference_weights})"
         return {
             "model": model,
             "dataset": f"{self.options.dataset}:{self.options.split}",

@@ -1,0 +1,97 @@
+"""The decision view: which configuration to deploy at each batch size, within an accuracy budget.
+
+Per workload and batch size, every ok (runtime, precision) row is a point of p50 latency against
+accuracy. A point is on the Pareto front when no other point is both at least as fast and at least
+as accurate (and better in one). The recommendation is the fastest row whose accuracy is within
+the budget (default: 1 point) of eager fp32's at that batch size; every faster row says why it was
+excluded. The budget is the same rule the report's accuracy flag uses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from harness import results
+
+DEFAULT_BUDGET_POINTS = 1.0
+
+
+def pareto_front(points: pd.DataFrame) -> pd.Series:
+    """True for rows no other row dominates (latency_ms_p50 lower-or-equal and accuracy higher-or-equal,
+    one strictly)."""
+    front = []
+    for _, row in points.iterrows():
+        faster = points["latency_ms_p50"] <= row["latency_ms_p50"]
+        better = points["accuracy"] >= row["accuracy"]
+        strictly = (points["latency_ms_p50"] < row["latency_ms_p50"]) | (points["accuracy"] > row["accuracy"])
+        front.append(not (faster & better & strictly).any())
+    return pd.Series(front, index=points.index)
+
+
+def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS) -> pd.DataFrame:
+    """One row per (workload, batch size): the fastest ok configuration with accuracy no more than
+    `budget_points` below eager fp32's at that batch size, and why each faster one was excluded.
+    Rows with no eager fp32 row to set the floor are recommended on speed alone and say so."""
+    out = []
+    for (workload, batch), group in frame.groupby(["workload", "batch_size"]):
+        ok = group[group["status"] == results.OK].sort_values("latency_ms_p50")
+        eager = ok[(ok["runtime"] == "eager") & (ok["precision_requested"] == "fp32")]
+        floor = float(eager["accuracy"].iloc[-1]) - budget_points / 100 if not eager.empty else None
+        excluded = []
+        choice = None
+        for _, row in ok.iterrows():
+            name = f"{row['runtime']} {row['precision_requested']}"
+            if floor is not None and row["accuracy"] < floor - 1e-12:
+                points = 100 * (float(eager["accuracy"].iloc[-1]) - row["accuracy"])
+                excluded.append(f"{name} ({row['latency_ms_p50']:.3f} ms): accuracy {row['accuracy']:.4f}, "
+                                f"{points:.1f} points below eager fp32")  # fmt: skip
+                continue
+            choice = row
+            break
+        failed = group[group["status"] != results.OK]
+        out.append({
+            "workload": workload, "batch": batch,
+            "recommended": "" if choice is None else f"{choice['runtime']} {choice['precision_requested']}",
+            "p50 ms": None if choice is None else round(float(choice["latency_ms_p50"]), 3),
+            "accuracy": None if choice is None else round(float(choice["accuracy"]), 4),
+            "accuracy floor": "no eager fp32 row" if floor is None else round(floor, 4),
+            "faster but excluded": "; ".join(excluded) or "none",
+            "not measured": "; ".join(f"{r['runtime']} {r['precision_requested']}: {r['status']}"
+                                      for _, r in failed.iterrows()) or "none",
+        })  # fmt: skip
+    return pd.DataFrame(out)
+
+
+def plot_tradeoff(frame: pd.DataFrame, workload: str, out_dir: Path) -> Path | None:
+    """Accuracy against p50 latency, one panel per batch size, the Pareto front joined."""
+    import matplotlib.pyplot as plt
+
+    ok = frame[(frame["workload"] == workload) & (frame["status"] == results.OK)]
+    if ok.empty:
+        return None
+    batches = sorted(ok["batch_size"].unique())
+    fig, axes = plt.subplots(1, len(batches), figsize=(5 * len(batches), 4.5), squeeze=False)
+    for ax, batch in zip(axes[0], batches, strict=True):
+        points = ok[ok["batch_size"] == batch]
+        for _, row in points.iterrows():
+            marker = "s" if str(row["precision_requested"]).startswith("int8") else "o"
+            ax.scatter(row["latency_ms_p50"], row["accuracy"], marker=marker)
+            ax.annotate(f"{row['runtime']} {row['precision_requested']}", (row["latency_ms_p50"], row["accuracy"]),
+                        fontsize=7, xytext=(3, 3), textcoords="offset points")  # fmt: skip
+        front = points[pareto_front(points)].sort_values("latency_ms_p50")
+        ax.plot(front["latency_ms_p50"], front["accuracy"], "k--", linewidth=1, label="Pareto front")
+        ax.set_xscale("log")
+        ax.set_xlabel("p50 latency per call (ms, log)")
+        ax.set_ylabel("accuracy")
+        ax.set_title(f"batch {batch}")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{workload}: accuracy against latency (squares: INT8)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{workload}-tradeoff.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

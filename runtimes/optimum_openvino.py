@@ -1,0 +1,137 @@
+"""optimum-intel: OpenVINO the way Hugging Face users run it — `OVModelForSequenceClassification`
+exported from the model's directory by optimum's own exporter, and for INT8 optimum's own
+`OVQuantizer` with full static quantization (`OVQuantizationConfig`, NNCF underneath), called as a
+transformers model (`model(**inputs).logits`). Next to the hand-built `openvino` row it shows what
+users of that path really get.
+
+optimum-intel 2.2.0 needs transformers <= 5.5, so this runtime runs in its own interpreter
+(`.venv-optimum`, `make setup-optimum`); without it rows say `unavailable`. It loads Hugging Face (or
+timm) model directories only: a torchvision ResNet gives `unsupported`. Both exports are cached
+(optimum's output is OpenVINO IR with its config, verified like every cache entry).
+https://huggingface.co/docs/optimum/main/en/intel/openvino/optimization
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import Field
+
+from harness.cache import cached_entry, identity_key
+from harness.config import UnsupportedError
+from harness.options import AFTER_CONVERSION
+from runtimes.artifacts import artifact_identity
+from runtimes.base import Effective, Runtime
+from runtimes.int8 import int8_columns, openvino_int8_share
+from workloads.base import Inputs, ModelHandle
+
+F32 = {"INFERENCE_PRECISION_HINT": "f32"}  # OpenVINO would pick bf16 on this CPU
+
+
+@dataclass
+class OptimumOpenVINOOptions:
+    # int8: samples OVQuantizer calibrates on; None: optimum-intel's default (num_samples or 128)
+    calibration_samples: Annotated[int | None, Field(ge=1, le=100_000), AFTER_CONVERSION] = None
+
+
+class OptimumOpenVINORuntime(Runtime):
+    Options = OptimumOpenVINOOptions
+    options: OptimumOpenVINOOptions
+    precisions = ("fp32", "int8")
+    default_calibration_samples = 128  # optimum/intel/openvino/configuration.py: subset_size = num_samples or 128
+
+    def prepare(self, handle: ModelHandle) -> None:
+        if handle.kind != "transformer" or handle.source_dir is None:
+            raise UnsupportedError(
+                "optimum-intel loads Hugging Face (or timm) model directories only; this model has none (a "
+                "torchvision ResNet: OVModelForImageClassification rejects it with TypeError)"
+            )
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local directory: nothing to fetch
+        from optimum.intel import OVModelForSequenceClassification
+
+        self.input_names = handle.input_names
+        exported = self._export(handle)
+        directory = self._quantize(handle, exported) if self.precision == "int8" else exported
+        started = time.perf_counter()
+        config = {**F32, "INFERENCE_NUM_THREADS": str(self.threads), "PERFORMANCE_HINT": "LATENCY"}
+        self.model = OVModelForSequenceClassification.from_pretrained(directory, ov_config=config, compile=True)
+        self.accepted = [port.get_any_name() for port in self.model.model.inputs]
+        self.times.compile_s = time.perf_counter() - started
+
+    def _versions(self) -> dict[str, str]:
+        import openvino
+        import optimum.intel
+        import transformers
+
+        return {"optimum-intel": optimum.intel.__version__, "transformers": transformers.__version__,
+                "openvino": openvino.__version__}  # fmt: skip
+
+    def _export(self, handle: ModelHandle) -> Path:
+        from optimum.intel import OVModelForSequenceClassification
+
+        def build(directory: Path) -> None:
+            model = OVModelForSequenceClassification.from_pretrained(
+                handle.source_dir, export=True, compile=False, ov_config=F32
+            )
+            model.save_pretrained(directory)
+
+        identity = {**artifact_identity(self, handle, "optimum_openvino", self._versions()), "precision": "fp32"}
+        entry = cached_entry(self.cache_dir / "conversions", "optimum_openvino", identity_key(identity), build)
+        self.times.convert_s, self.times.cache_hit, self.times.cache_note = entry.build_s, entry.hit, entry.note
+        self.times.artifact_mb = entry.size_mb
+        return entry.path
+
+    def _quantize(self, handle: ModelHandle, exported: Path) -> Path:
+        import nncf
+        from optimum.intel import OVConfig, OVModelForSequenceClassification, OVQuantizationConfig, OVQuantizer
+
+        calibration = handle.calibration
+        assert calibration is not None
+
+        def build(directory: Path) -> None:
+            model = OVModelForSequenceClassification.from_pretrained(exported, compile=False, ov_config=F32)
+            accepted = {port.get_any_name() for port in model.model.inputs}
+            samples = [{n: b[n].numpy() for n in handle.input_names if n in accepted} for b in calibration.batches]
+            config = OVConfig(quantization_config=OVQuantizationConfig(num_samples=len(samples)))
+            OVQuantizer.from_pretrained(model).quantize(calibration_dataset=nncf.Dataset(samples), ov_config=config,
+                                                        save_directory=directory)  # fmt: skip
+
+        identity = artifact_identity(self, handle, "optimum_openvino_int8", self._versions())
+        identity.update(calibration=calibration.data_hash, quantizer={"OVQuantizationConfig": len(calibration.batches)})
+        entry = cached_entry(self.cache_dir / "conversions", "optimum_openvino_int8", identity_key(identity), build)
+        self.times.quantize_s = entry.build_s
+        self.times.cache_note = "; ".join(n for n in (self.times.cache_note, entry.note) if n) or None
+        self.times.artifact_mb = entry.size_mb
+        return entry.path
+
+    def adapt_inputs(self, inputs: Inputs) -> dict[str, Any]:
+        return {name: inputs[name] for name in self.input_names if name in self.accepted}
+
+    def run(self, inputs: dict[str, Any]) -> Any:
+        return self.model(**inputs).logits
+
+    def to_numpy(self, output: Any) -> np.ndarray:
+        return np.array(output, dtype=np.float32, copy=True)
+
+    def effective(self) -> Effective:
+        from runtimes.openvino import ov_precision_name
+
+        compiled = self.model.request  # optimum keeps the ov.CompiledModel here
+        precision = ov_precision_name(compiled.get_property("INFERENCE_PRECISION_HINT"))
+        extra: dict[str, Any] = {"optimum_inputs": ",".join(self.accepted)}
+        if self.precision == "int8":
+            precision, columns = int8_columns(openvino_int8_share(compiled), precision, "OpenVINO execution graph")
+            extra.update(columns)
+        return Effective(precision=precision, threads=int(compiled.get_property("INFERENCE_NUM_THREADS")), extra=extra)
+
+    def version(self) -> str:
+        versions = self._versions()
+        return f"optimum-intel {versions['optimum-intel']} / openvino {versions['openvino']}"
+
+
+RUNTIME = OptimumOpenVINORuntime
