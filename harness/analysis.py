@@ -3,6 +3,7 @@ configuration, speed-ups over eager, significance of latency differences, enviro
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,10 +58,38 @@ def load(paths: Sequence[Path], notes: list[str] | None = None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def latest(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per configuration: the newest ok row, else the newest row (which says why it failed)."""
+def latest(frame: pd.DataFrame, key: Sequence[str] = tuple(CONFIG_KEY)) -> pd.DataFrame:
+    """One row per `key`: the newest ok row, else the newest row (which says why it failed)."""
     frame = frame.assign(_ok=(frame["status"] == results.OK).astype(int)).sort_values(["_ok", "started_at"])
-    return frame.drop_duplicates(CONFIG_KEY, keep="last").drop(columns="_ok").reset_index(drop=True)
+    return frame.drop_duplicates(list(key), keep="last").drop(columns="_ok").reset_index(drop=True)
+
+
+def _flat(value: object, prefix: str = "") -> dict[str, object]:
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items() for k, v in _flat(item, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: value}
+
+
+def variants(frame: pd.DataFrame) -> pd.Series:
+    """For rows that share workload, runtime, batch and precision but not their configuration, the
+    settings that tell them apart (from `config_json`), e.g. `workload.calibration_dataset=...`."""
+    out = pd.Series("", index=frame.index, dtype=object)
+    if "config_json" not in frame:
+        return out
+    for _, group in frame.groupby(CONFIG_KEY, dropna=False):
+        if group["config_hash"].nunique() < 2:
+            continue
+        configs = {}
+        for index, text in group["config_json"].items():
+            try:
+                configs[index] = _flat(json.loads(text)) if isinstance(text, str) else {}
+            except ValueError:
+                configs[index] = {}
+        keys = sorted({k for c in configs.values() for k in c})
+        differing = [k for k in keys if len({json.dumps(c.get(k), default=str) for c in configs.values()}) > 1]
+        for index, config in configs.items():
+            out[index] = "; ".join(f"{k}={config.get(k)}" for k in differing if k not in ("threads",))
+    return out
 
 
 def with_speedup(frame: pd.DataFrame) -> pd.DataFrame:

@@ -160,14 +160,17 @@ ACCURACY_COLUMNS = ("accuracy", "f1", "agreement", "max_abs_diff", "max_rel_diff
 
 
 def accuracy_key(spec: JobSpec, handle: Any, data_hash: str, runtime_version: str) -> str:
-    """What the scores of a job depend on: model, data as fed, runtime with all its options, precision,
-    batch, threads and versions — not the measurement plan, the repeat or the baseline."""
+    """What the scores of a job depend on: model, data as fed, every workload and runtime option, the
+    calibration data, precision, batch, threads and versions — not the measurement plan, the repeat or
+    the baseline."""
     import torch
 
     return identity_key({
-        "model": handle.model_hash, "graph": handle.graph_options, "data": data_hash, "runtime": spec.runtime.name,
-        "module": spec.runtime.module, "options": spec.runtime.options, "precision": spec.runtime.precision,
-        "batch": spec.batch, "threads": spec.threads, "versions": [runtime_version, torch.__version__],
+        "model": handle.model_hash, "workload": spec.workload.options, "data": data_hash,
+        "calibration": handle.calibration.data_hash if handle.calibration is not None else None,
+        "runtime": spec.runtime.name, "module": spec.runtime.module, "options": spec.runtime.options,
+        "precision": spec.runtime.precision, "batch": spec.batch, "threads": spec.threads,
+        "versions": [runtime_version, torch.__version__],
     })  # fmt: skip
 
 
@@ -248,6 +251,11 @@ def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
     peak = gemm_peak_gflops(spec.threads)
     row["gemm_peak_gflops_fp32"], row["gemm_peak_gflops_bf16"] = peak["fp32"], peak["bf16"]
 
+    if spec.runtime.precision == "int8":  # static quantization calibrates on a split disjoint from the eval set
+        emit("calibration")
+        handle.calibration = workload.calibration_data(runtime.calibration_samples())
+        row["calibration"] = handle.calibration.source
+        row["calibration_samples"] = len(handle.calibration.batches)
     row["runtime_version"] = runtime.version()
     key = accuracy_key(spec, handle, data_hash, row["runtime_version"])
     scores = cached_accuracy(cache_dir, key)
@@ -255,11 +263,6 @@ def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
     if scores is None and not runtime.is_reference():  # before prepare: prepare may change the module
         reference, note = reference_logits(workload, handle, data_hash, spec.batch, cache_dir, emit)
         notes += [note] if note else []
-    if spec.runtime.precision == "int8":  # static quantization calibrates on a split disjoint from the eval set
-        emit("calibration")
-        handle.calibration = workload.calibration_data(runtime.calibration_samples())
-        row["calibration"] = handle.calibration.source
-        row["calibration_samples"] = len(handle.calibration.batches)
     baseline = None
     if spec.baseline == "paired":  # eager fp32 on its own copy of the fp32 model, in this process
         baseline = EagerRuntime(EagerRuntime.Options(), "fp32", spec.threads, cache_dir)

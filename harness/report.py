@@ -78,6 +78,8 @@ def _peak_share(row: pd.Series) -> str:
                    else "gemm_peak_gflops_fp32")  # fmt: skip
     if pd.isna(row.get("gflops_per_s")) or pd.isna(peak) or not peak:
         return ""
+    if str(row.get("precision_effective")).startswith("int8"):  # no INT8 peak is measured: operations/s only
+        return f"{row['gflops_per_s']:.1f} GOP/s (int8)"
     return f"{row['gflops_per_s']:.1f} GFLOP/s = {100 * row['gflops_per_s'] / peak:.0f}% of peak"
 
 
@@ -95,6 +97,7 @@ def workload_table(frame: pd.DataFrame) -> pd.DataFrame:
         "accuracy": frame["accuracy"].map(lambda v: fmt(v, ".4f")),
         "agreement": frame["agreement"].map(lambda v: fmt(v, ".4f")),
         "effective precision": frame["precision_effective"].fillna(""),
+        "variant": frame["variant"] if "variant" in frame else "",
     }).reset_index(drop=True)  # fmt: skip
 
 
@@ -248,7 +251,9 @@ def with_runs(frame: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
 
 def build(paths: Sequence[Path], out_dir: Path | None = None, budget_points: float = DEFAULT_BUDGET_POINTS) -> Report:
     everything = analysis.load(paths)
-    frame = with_runs(everything, analysis.with_speedup(analysis.latest(everything)))
+    # one row per configuration and host: rows that differ only in options (a calibration set, a hint) stay apart
+    shown = analysis.latest(everything.assign(hostname=everything["hostname"].fillna("")), ["config_hash", "hostname"])
+    frame = with_runs(everything, analysis.with_speedup(shown.assign(variant=analysis.variants(shown))))
     report = Report(out_dir=Path(out_dir) if out_dir else analysis.source_dir(Path(paths[0])))
     report.budget_points = budget_points
     report.decision = recommend(frame, budget_points)

@@ -64,11 +64,12 @@ class OptimumOpenVINORuntime(Runtime):
         self.times.compile_s = time.perf_counter() - started
 
     def _versions(self) -> dict[str, str]:
+        from importlib.metadata import version
+
         import openvino
-        import optimum.intel
         import transformers
 
-        return {"optimum-intel": optimum.intel.__version__, "transformers": transformers.__version__,
+        return {"optimum-intel": version("optimum-intel"), "transformers": transformers.__version__,
                 "openvino": openvino.__version__}  # fmt: skip
 
     def _export(self, handle: ModelHandle) -> Path:

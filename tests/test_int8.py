@@ -1,0 +1,205 @@
+"""INT8 by each runtime's own quantizer, read back from what runs; calibration disjoint from the eval
+set; the accuracy guard; the decision view; model files run as they are (issue 13)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness import report
+from harness.decision import pareto_front, recommend
+
+INT8_RUNTIMES = ["openvino", "onnxruntime", "onnxruntime_openvino", "compile", "export", "ipex"]
+
+
+@pytest.fixture(scope="module")
+def int8_grid(tmp_path_factory: pytest.TempPathFactory, cli_factory) -> pd.DataFrame:
+    cwd = tmp_path_factory.mktemp("int8")
+    run = cli_factory(cwd)("-m", "workload=tiny_resnet", f"runtime={','.join(INT8_RUNTIMES)},openvino_compile",
+                           "runtime.precision=int8", "runtime.calibration_samples=8", "hydra.sweep.dir=sweep",
+                           timeout=1800)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    dynamic = cli_factory(cwd)("-m", "workload=tiny_resnet", "runtime=onnxruntime,onnxruntime_openvino",
+                               "runtime.precision=int8_dynamic", "hydra.sweep.dir=sweep")  # fmt: skip
+    assert dynamic.returncode == 1, "the OpenVINO EP cannot load a dynamically quantized CNN (pinned below)"
+    return pd.read_csv(cwd / "sweep" / "results.csv")
+
+
+def test_every_int8_path_reads_back_int8(int8_grid: pd.DataFrame) -> None:
+    static = int8_grid[int8_grid["runtime"].isin(INT8_RUNTIMES) & (int8_grid["precision_requested"] == "int8")]
+    assert len(static) == len(INT8_RUNTIMES)
+    bad = static[(static["status"] != "ok") | ~static["precision_effective"].str.startswith("int8")]
+    assert bad.empty, bad[["runtime", "status", "error", "precision_effective"]].to_string()
+    assert (static["int8_op_share"] > 0).all() and (static["int8_ops"] > 0).all()
+    assert static["int8_source"].notna().all() and (static["quantize_s"] >= 0).all()
+    assert static["calibration"].str.startswith("offline:fashion-mnist:train (8 seeded samples)").all()
+    dynamic = int8_grid[(int8_grid["runtime"] == "onnxruntime") & (int8_grid["precision_requested"] == "int8_dynamic")]
+    assert dynamic["status"].tolist() == ["ok"] and dynamic["precision_effective"].iloc[0].startswith("int8")
+
+
+def test_what_cannot_run_in_int8_says_why(int8_grid: pd.DataFrame) -> None:
+    by = int8_grid.set_index(["runtime", "precision_requested"])
+    ov_compile = by.loc[("openvino_compile", "int8")]
+    assert ov_compile["status"] == "unsupported" and "none of the" in ov_compile["error"]
+    assert "runs in INT8" in ov_compile["error"]
+    ep_dynamic = by.loc[("onnxruntime_openvino", "int8_dynamic")]  # pinned: onnxruntime-openvino 1.24.1
+    assert ep_dynamic["status"] == "error" and "the graph is not acyclic" in ep_dynamic["error"]
+
+
+def test_bert_int8_paths_and_optimum(cli, tmp_path: Path) -> None:
+    run = cli("-m", "workload=tiny_bert", "runtime=openvino,onnxruntime,compile,ipex,optimum_openvino",
+              "runtime.precision=int8", "runtime.calibration_samples=8", "hydra.sweep.dir=sweep",
+              timeout=1800)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    more = cli("-m", "workload=tiny_bert", "runtime=optimum_openvino", "hydra.sweep.dir=sweep")
+    assert more.returncode == 0, more.stderr[-3000:]
+    resnet = cli("-m", "workload=tiny_resnet", "runtime=optimum_openvino", "hydra.sweep.dir=sweep")
+    assert resnet.returncode == 0, resnet.stderr[-3000:]
+    frame = pd.read_csv(tmp_path / "sweep" / "results.csv")
+    bert = frame[frame["workload"] == "bert"]
+    bad = bert[(bert["status"] != "ok")]
+    assert bad.empty, bad[["runtime", "precision_requested", "error"]].to_string()
+    int8 = bert[bert["precision_requested"] == "int8"]
+    assert int8["precision_effective"].str.startswith("int8").all() and (int8["int8_op_share"] > 0).all()
+    optimum = bert[bert["runtime"] == "optimum_openvino"].set_index("precision_requested")
+    assert optimum.loc["fp32", "precision_effective"] == "fp32" and optimum.loc["int8", "int8_ops"] > 0
+    assert optimum["runtime_version"].str.startswith("optimum-intel 2.2.0").all()
+    cnn = frame[frame["workload"] == "resnet101"].iloc[0]
+    assert cnn["status"] == "unsupported" and "Hugging Face" in cnn["error"]
+
+
+# -- calibration ---------------------------------------------------------------------------------------------
+
+
+def test_calibration_and_eval_sets_share_no_sample(shared_cache: Path) -> None:
+    from harness.config import parse_options
+    from workloads.base import sample_hashes
+    from workloads.resnet101 import ResNetOptions, ResNetWorkload, fashion_images
+
+    options = parse_options(ResNetOptions, {"weights": "random", "image_size": 32, "n_samples": 50}, "workload")
+    workload = ResNetWorkload(options, 0, shared_cache)
+    workload.load_eval_set()
+    calibration = workload.calibration_data(40)
+    assert calibration.source == "offline:fashion-mnist:train (40 seeded samples)"
+    assert not set(calibration.sample_hashes) & set(sample_hashes(workload)), "by hash: what is fed"
+    train, _ = fashion_images("train")
+    test, _ = fashion_images("test")
+    train_rows = {row.tobytes() for row in train}
+    assert not any(row.tobytes() in train_rows for row in test), "by index: the splits hold different images"
+
+
+def test_calibrating_on_the_eval_split_is_invalid(cli, tmp_path: Path) -> None:
+    run = cli("workload=tiny_resnet", "workload.split=train", "runtime=openvino", "runtime.precision=int8",
+              "runtime.calibration_samples=8", "results_dir=res")  # fmt: skip
+    assert run.returncode == 2, run.stderr[-3000:]
+    row = pd.read_csv(tmp_path / "res" / "results.csv").iloc[0]
+    assert row["status"] == "invalid" and "also occur in the eval set" in row["error"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle", "status"),
+    [
+        (["runtime=openvino", "runtime.precision=int4"], "runtime.precision='int4' is not allowed", None),
+        (["runtime=openvino", "runtime.precision=int8", "runtime.calibration_samples=0"],
+         "runtime.calibration_samples=0 is not allowed", None),
+        (["runtime=openvino", "runtime.precision=int8", "runtime.calibration_samples=5000"],
+         "runtime.calibration_samples=5000 is more than the calibration split offline:fashion-mnist:train holds "
+         "(2000)", "invalid"),
+        (["runtime=eager", "runtime.precision=int8"], "does not offer precision 'int8'", "unsupported"),
+    ],
+)  # fmt: skip
+def test_bad_int8_input_is_one_line(cli, tmp_path: Path, args: list[str], needle: str, status: str | None) -> None:
+    run = cli("workload=tiny_resnet", *args, "results_dir=res")
+    assert "Traceback" not in run.stderr
+    if status is None:
+        assert run.returncode == 2
+        (line,) = run.harness_lines()
+        assert needle in line, line
+    else:
+        row = pd.read_csv(tmp_path / "res" / "results.csv").iloc[0]
+        assert row["status"] == status and needle in row["error"], row["error"]
+
+
+# -- the accuracy guard ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_broken_calibration_is_flagged_by_the_guard(cli, tmp_path: Path) -> None:
+    """The offline MiniLM (accuracy ~0.99) quantized by NNCF on 32 copies of one word: the report flags
+    the accuracy drop, the agreement and the collapse to one class (the study's INT8 BERT failure)."""
+    constant = tmp_path / "constant.csv"
+    pd.DataFrame({"text": ["the"] * 64, "label": [0] * 64}).to_csv(constant, index=False)
+    run = cli("workload=bert", "workload.n_samples=200", f"workload.calibration_dataset={constant}",
+              "runtime=openvino", "runtime.precision=int8", "runtime.calibration_samples=32", "results_dir=res",
+              timeout=1800)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    flags = " | ".join(report.build([tmp_path / "res"]).flags)
+    assert "predictions collapsed to one class" in flags and "points below eager fp32's" in flags
+
+
+def _synthetic(rows: list[tuple]) -> pd.DataFrame:
+    keys = ["runtime", "precision_requested", "batch_size", "latency_ms_p50", "accuracy", "status"]
+    return pd.DataFrame([dict(zip(keys, r, strict=True)) for r in rows]).assign(workload="bert")
+
+
+def test_the_recommendation_is_the_fastest_within_the_budget() -> None:
+    frame = _synthetic([
+        ("eager", "fp32", 1, 10.0, 0.90, "ok"),
+        ("openvino", "int8", 1, 3.0, 0.80, "ok"),     # fastest, 10 points down: excluded
+        ("onnxruntime", "int8", 1, 4.0, 0.895, "ok"),  # 0.5 points down: within 1 point
+        ("openvino", "fp32", 1, 6.0, 0.90, "ok"),
+        ("ipex", "int8", 1, 2.0, 0.0, "error"),        # failed: not measured
+        ("eager", "fp32", 8, 40.0, 0.90, "ok"),
+        ("openvino", "int8", 8, 12.0, 0.91, "ok"),
+    ])  # fmt: skip
+    table = recommend(frame, budget_points=1).set_index("batch")
+    assert table.loc[1, "recommended"] == "onnxruntime int8" and table.loc[1, "p50 ms"] == 4.0
+    assert table.loc[1, "faster but excluded"].startswith("openvino int8 (3.000 ms): accuracy 0.8000, 10.0 points")
+    assert table.loc[1, "not measured"] == "ipex int8: error"
+    assert table.loc[8, "recommended"] == "openvino int8" and table.loc[8, "faster but excluded"] == "none"
+    assert recommend(frame, budget_points=15).set_index("batch").loc[1, "recommended"] == "openvino int8"
+    front = pareto_front(frame[(frame["batch_size"] == 1) & (frame["status"] == "ok")])
+    assert front.tolist() == [False, True, True, True], "eager fp32 is dominated by openvino fp32: as accurate, faster"
+
+
+# -- model files --------------------------------------------------------------------------------------------------
+
+
+def test_a_quantized_onnx_file_runs_as_it_is_against_its_reference(cli, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    made = cli("workload=tiny_resnet", "runtime=onnxruntime", "runtime.precision=int8", "runtime.calibration_samples=8",
+               f"cache_dir={cache}", "results_dir=made")  # fmt: skip
+    assert made.returncode == 0, made.stderr[-3000:]
+    (quantized,) = (cache / "conversions" / "onnx_int8").glob("*/model.onnx")
+    shipped = tmp_path / "shipped-int8.onnx"
+    shipped.write_bytes(quantized.read_bytes())
+    run = cli("-m", "workload=tiny_resnet", f"workload.weights={shipped}", "workload.reference_weights=random",
+              "runtime=openvino,onnxruntime", "hydra.sweep.dir=sweep")  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    frame = pd.read_csv(tmp_path / "sweep" / "results.csv")
+    assert (frame["status"] == "ok").all() and frame["precision_effective"].str.startswith("int8").all()
+    assert frame["model"].str.contains("a model file; reference: random").all()
+    assert json.loads(frame["config_json"].iloc[0])["workload"]["options"]["weights"] == str(shipped)
+    torch_runtime = cli("workload=tiny_resnet", f"workload.weights={shipped}", "workload.reference_weights=random",
+                        "runtime=compile")  # fmt: skip
+    assert torch_runtime.returncode == 2
+    (line,) = torch_runtime.harness_lines()
+    assert "is a .onnx file; runtime 'compile' runs PyTorch modules only" in line
+
+
+def test_the_guard_flags_lost_accuracy_collapse_and_slow_int8() -> None:
+    from harness.report import int8_problems
+
+    frame = _synthetic([("openvino", "fp32", 1, 3.0, 0.98, "ok"), ("openvino", "int8", 1, 3.5, 0.50, "ok")])
+    frame = frame.assign(hostname="h", accuracy_delta_vs_fp32=[0.0, -0.48], predicted_majority_share=[0.5, 1.0],
+                         reference_majority_share=[0.5, 0.5])  # fmt: skip
+    problems = " | ".join(int8_problems(frame.iloc[1], frame))
+    assert "48.0 points below eager fp32's" in problems
+    assert "collapsed to one class (100% of samples; eager fp32: 50%)" in problems
+    assert "INT8 is no faster than openvino fp32 (3.500 ms against 3.000 ms)" in problems
+    fine = frame.assign(accuracy_delta_vs_fp32=[0.0, -0.005], predicted_majority_share=[0.5, 0.51],
+                        latency_ms_p50=[3.0, 1.5])  # fmt: skip
+    assert int8_problems(fine.iloc[1], fine) == []
