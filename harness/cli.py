@@ -52,8 +52,8 @@ class CliOptions:
     repeat: Annotated[int, Field(ge=0, le=99)] = 0  # set by the sweeper: which run of its configuration
 
 
-JOB_KEYS = ("batch", "threads", "seed", "timeout_s", "cache_dir", "baseline", "pin_cores")
-TOP_LEVEL_KEYS = ("workload", "runtime", "measure", *JOB_KEYS, *CliOptions.__dataclass_fields__, "hydra")
+JOB_KEYS = ("batch", "threads", "seed", "timeout_s", "cache_dir", "baseline", "pin_cores", "timing_inputs", "profile")
+TOP_LEVEL_KEYS = ("workload", "runtime", "measure", "scenario", *JOB_KEYS, *CliOptions.__dataclass_fields__, "hydra")
 
 
 def _plain(node: Any) -> Any:
@@ -88,7 +88,7 @@ def spec_from_config(cfg: Any) -> JobSpec:
             python=runtime.get("python"), setup_hint=runtime.get("setup_hint") or "",
             options={k: v for k, v in runtime.items() if k not in RUNTIME_KEYS},
         ),
-        measure=dict(cfg["measure"]), **{k: cfg[k] for k in JOB_KEYS},
+        measure=dict(cfg["measure"]), scenario=dict(cfg["scenario"]), **{k: cfg[k] for k in JOB_KEYS},
     )  # fmt: skip
     return spec.validate()
 
@@ -163,7 +163,7 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
         loader = GlobalHydra.instance().config_loader()
         groups = {
             g: loader.get_group_options(g, config_name="config", overrides=search)
-            for g in ("workload", "runtime", "measure", "experiment")
+            for g in ("workload", "runtime", "measure", "scenario", "experiment")
         }
         if multirun:  # an experiment may carry its own sweep (hydra.sweeper.params); the command line wins
             parsed = parsed + _sweeper_params(compose, parsed, search)

@@ -72,6 +72,36 @@ class MeasureConfig:
 
 
 @dataclass
+class ScenarioConfig:
+    """How requests reach the model, in MLPerf LoadGen's terms (https://github.com/mlcommons/inference/
+    blob/master/loadgen/README.md): `single_stream` one call after the other (latency percentiles);
+    `offline` `streams` requests in flight at all times (samples per second over wall time); `server`
+    requests arriving as a Poisson process at `target_qps`, latency counted from arrival (queueing
+    included), with `latency_bound_ms` the p99 it must meet; `search` bisects for the highest rate
+    that meets it, as LoadGen's server mode does."""
+
+    name: Literal["single_stream", "offline", "server"] = "single_stream"
+    streams: Annotated[int, Field(ge=1, le=64), THREADS] = 1  # requests in flight (offline) / servers (server)
+    target_qps: Annotated[float | None, Field(gt=0, le=1_000_000)] = None  # server: arrivals per second
+    latency_bound_ms: Annotated[float | None, Field(gt=0, le=3_600_000)] = None  # server: the p99 to meet
+    search: bool = False  # server: find the highest target_qps whose p99 meets latency_bound_ms
+
+    def validate(self) -> ScenarioConfig:
+        if self.name == "single_stream" and self.streams != 1:
+            raise ConfigError(f"scenario.streams={self.streams} is not allowed with single_stream: one call at a "
+                              "time; use scenario=offline or server")  # fmt: skip
+        if self.name == "server":
+            if self.latency_bound_ms is None:
+                raise ConfigError("scenario=server needs scenario.latency_bound_ms, the p99 latency to meet (ms)")
+            if self.target_qps is None and not self.search:
+                raise ConfigError("scenario=server needs scenario.target_qps (arrivals per second) or search=true")
+        elif self.target_qps is not None or self.latency_bound_ms is not None or self.search:
+            raise ConfigError(f"scenario.target_qps/latency_bound_ms/search have no effect with {self.name}: they "
+                              "belong to scenario=server")  # fmt: skip
+        return self
+
+
+@dataclass
 class ComponentConfig:
     """A workload or a runtime: its name, the module implementing it, and its options."""
 
@@ -102,16 +132,25 @@ class JobSpec:
     # paired: time eager fp32 in the same child in alternating bursts (harness/measure.py, measure_paired)
     baseline: Literal["none", "paired"] = "none"
     pin_cores: bool = True  # run the child on `threads` cores only (os.sched_setaffinity)
+    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
+    # fixed: every timed call on one batch; dataset: the timed calls cycle over the eval batches
+    timing_inputs: Literal["fixed", "dataset"] = "fixed"
+    profile: bool = False  # per-operator profile after the measurement, saved under jobs/<run_id>/
 
     def validate(self) -> JobSpec:
         """Check every field against its declared type; fill `threads`. Raises ConfigError."""
         for f in dataclasses.fields(self):
-            if f.name not in ("workload", "runtime", "measure"):
+            if f.name not in ("workload", "runtime", "measure", "scenario"):
                 setattr(self, f.name, check_value(JobSpec, f.name, getattr(self, f.name), f.name))
         if self.threads is None:
             self.threads = available_cores()
         measure = self.measure if isinstance(self.measure, dict) else dataclasses.asdict(self.measure)
         self.measure = parse_options(MeasureConfig, measure, "measure")
+        scenario = self.scenario if isinstance(self.scenario, dict) else dataclasses.asdict(self.scenario)
+        self.scenario = parse_options(ScenarioConfig, scenario, "scenario")
+        if self.baseline == "paired" and self.scenario.name != "single_stream":
+            raise ConfigError(f"baseline=paired times one call at a time: it needs scenario=single_stream, not "
+                              f"{self.scenario.name}")  # fmt: skip
         self.runtime.precision = check_value(RuntimeConfig, "precision", self.runtime.precision, "runtime.precision")
         parsed = {}
         for kind, component in (("workload", self.workload), ("runtime", self.runtime)):
@@ -154,6 +193,7 @@ class JobSpec:
             data["workload"] = ComponentConfig(**data["workload"])
             data["runtime"] = RuntimeConfig(**data["runtime"])
             data["measure"] = MeasureConfig(**data.get("measure", {}))
+            data["scenario"] = ScenarioConfig(**data.get("scenario", {}))
             return cls(**data)
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"not a job configuration ({type(exc).__name__}: {exc})") from None

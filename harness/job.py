@@ -22,7 +22,14 @@ import numpy as np
 from harness.cache import cached_entry, identity_key, lookup
 from harness.config import ConfigError, JobSpec, UnsupportedError, component_class, parse_options
 from harness.machine import WindowProbe, calibration_ms, gemm_peak_gflops
-from harness.measure import measure, measure_paired
+from harness.measure import (
+    measure,
+    measure_concurrent,
+    measure_paired,
+    measure_server,
+    search_server_qps,
+    warm_up,
+)
 from harness.options import DATA_ONLY, option_values
 
 Emit = Callable[..., None]  # emit(phase, **details): progress to the parent
@@ -203,7 +210,121 @@ def flops_per_call(handle: Any, batch: dict[str, Any], cache_dir: Path) -> float
     return float(json.loads((entry.path / "flops.json").read_text())["flops"])
 
 
-def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
+MAX_TIMED_BATCHES = 64  # timing_inputs=dataset: cycle over at most this many eval batches
+MAX_TIMED_MB = 512  # ... and at most this much input memory
+
+
+def timed_batches(workload: Any, spec: JobSpec) -> list[Any]:
+    """The eval set in the job's batching, for the timed calls to cycle over (timing_inputs=dataset):
+    with padding=longest the shapes change from call to call, as in service. Capped at
+    MAX_TIMED_BATCHES batches and MAX_TIMED_MB of inputs (the row says how many: timed_batches)."""
+    out, size = [], 0.0
+    for indices in workload.batches(spec.batch)[:MAX_TIMED_BATCHES]:
+        batch = workload.make_batch(indices)
+        size += sum(t.element_size() * t.numel() for t in batch.values()) / 2**20
+        if out and size > MAX_TIMED_MB:
+            break
+        out.append(batch)
+    return out
+
+
+def timed_shapes(batches: list[dict[str, Any]]) -> dict[str, Any]:
+    """What was timed: the first batch's shapes, how many batches, and the length (dim 1 of the first
+    input: tokens for text) range when it varies."""
+    first = next(iter(batches[0].values()))
+    lengths = [int(next(iter(b.values())).shape[1]) for b in batches] if first.ndim >= 2 else []
+    return {
+        "timed_shape": shape_text(batches[0]),
+        "timed_batches": len(batches),
+        "timed_len_min": min(lengths) if lengths else None,
+        "timed_len_median": float(np.median(lengths)) if lengths else None,
+        "timed_len_max": max(lengths) if lengths else None,
+    }
+
+
+def _status_kb(field: str) -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return float(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def rss_mb() -> float | None:
+    """Resident memory of this process now (MiB, /proc/self/status VmRSS)."""
+    kb = _status_kb("VmRSS")
+    return kb / 1024 if kb is not None else None
+
+
+def reset_peak_rss() -> None:
+    """Start a new peak (VmHWM) here: writing 5 to /proc/self/clear_refs resets it (Linux >= 4.0,
+    Documentation/filesystems/proc.rst), so the peak of the timed window can be read after it."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mb() -> float | None:
+    kb = _status_kb("VmHWM")
+    return kb / 1024 if kb is not None else None
+
+
+def measure_scenario(spec: JobSpec, runtime: Any, baseline: Any, batches: list[Any], emit: Emit) -> Any:
+    """One measuring loop for every runtime: the scenario's driver (harness/measure.py) times what the
+    runtime supplies — calls on adapted inputs, or its own request queue."""
+    progress = lambda n, rel: emit("measure", calls=n, ci_rel=rel)  # noqa: E731
+    scenario = spec.scenario
+    inputs = [runtime.adapt_inputs(b) for b in batches]
+    if scenario.name == "single_stream":
+        calls = runtime.stream_calls(inputs, 0)
+        if baseline is not None:
+            references = baseline.stream_calls([baseline.adapt_inputs(b) for b in batches], 0)
+            return measure_paired(calls, references, spec.measure, spec.batch, on_progress=progress)
+        return measure(calls, spec.measure, spec.batch, on_progress=progress)
+    reason = runtime.concurrency_unsupported()
+    if reason and scenario.streams > 1:
+        raise UnsupportedError(f"scenario={scenario.name} with {scenario.streams} streams: {reason}")
+    streams = [runtime.stream_calls(inputs, s) for s in range(scenario.streams)]
+    if scenario.name == "offline":
+        queue = runtime.request_queue(inputs, scenario.streams)
+        return measure_concurrent(None if queue else streams, spec.measure, spec.batch, scenario.streams,
+                                  request_queue=queue, n_inputs=len(inputs), on_progress=progress)  # fmt: skip
+    rng = np.random.default_rng(spec.seed)
+    if not scenario.search:
+        return measure_server(streams, spec.measure, spec.batch, scenario.target_qps, scenario.latency_bound_ms,
+                              rng, on_progress=progress)  # fmt: skip
+    for stream in streams:  # once: every probe of the search is then warm
+        warm_up(list(stream), spec.measure)
+    start = scenario.target_qps or 1000.0 / float(np.median(measure(streams[0], spec.measure, spec.batch).latencies_ms))
+    best, tried = search_server_qps(
+        lambda qps: measure_server(streams, spec.measure, spec.batch, qps, scenario.latency_bound_ms, rng, warm=False),
+        start, scenario.latency_bound_ms,
+    )  # fmt: skip
+    best.extra["qps_search"] = "; ".join(f"{q:.2f} qps: p99 {p:.2f} ms{' ok' if ok else ''}" for q, p, ok in tried)
+    best.extra["max_qps_meeting_bound"] = max((q for q, _, ok in tried if ok), default=None)
+    return best
+
+
+PROFILE_CALLS = 10
+PROFILE_TOP = 10
+
+
+def profile_columns(runtime: Any, inputs: Any, job_dir: Path) -> dict[str, Any]:
+    """A per-operator profile of PROFILE_CALLS calls after the measurement (profilers slow calls down,
+    so never during it), saved under the job's directory; the row gets the top operators by time share."""
+    path, totals = runtime.profile(inputs, job_dir, PROFILE_CALLS)
+    whole = sum(totals.values())
+    top = sorted(totals.items(), key=lambda item: -item[1])[:PROFILE_TOP]
+    return {
+        "profile_file": str(path),
+        "profile_top_ops": json.dumps([[name, round(ms / whole, 4) if whole else None] for name, ms in top]),
+    }
+
+
+def run_job(spec: JobSpec, emit: Emit, job_dir: Path | None = None) -> tuple[dict[str, Any], np.ndarray]:
     """Load, prepare, measure and score one job (in this process); returns (row columns, raw
     latencies in ms). Raises ConfigError (invalid), UnsupportedError, or the library's error."""
     import torch
@@ -222,9 +343,9 @@ def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
     runtime_options = parse_options(runtime_cls.Options, spec.runtime.options, "runtime")
     # Built first: a runtime that cannot do what is asked says so before any model is loaded.
     runtime = runtime_cls(runtime_options, spec.runtime.precision, spec.threads, cache_dir)
-    if spec.baseline == "paired" and runtime.overlaps_calls():
-        raise UnsupportedError("baseline=paired times one call at a time; this runtime overlaps requests "
-                               "(runtime.num_requests > 1)")  # fmt: skip
+    runtime.streams = spec.scenario.streams
+    if spec.scenario.streams > 1:  # torch's intra-op pool is shared by the streams' threads: split it
+        torch.set_num_threads(max(1, spec.threads // spec.scenario.streams))
     workload = workload_cls(workload_options, spec.seed, cache_dir)
 
     emit("assets")
@@ -237,6 +358,7 @@ def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
     load_started = time.perf_counter()
     handle = workload.load_model()
     load_s = time.perf_counter() - load_started
+    row["rss_after_load_mb"] = rss_mb()
     handle.graph_options = option_values(workload_options, excluding=DATA_ONLY)
     check_labels(workload.label_source(), handle.n_outputs, workload.label_map_name())
     check_memory(handle, spec.batch)
@@ -284,22 +406,22 @@ def run_job(spec: JobSpec, emit: Emit) -> tuple[dict[str, Any], np.ndarray]:
             row["first_inference_ms"] = (time.perf_counter_ns() - started) / 1e6
 
             emit("measure")
-            progress = lambda n, rel: emit("measure", calls=n, ci_rel=rel)  # noqa: E731
+            batches = timed_batches(workload, spec) if spec.timing_inputs == "dataset" else [timing_batch]
+            row.update(timed_shapes(batches))
+            row["rss_after_prepare_mb"] = rss_mb()
+            reset_peak_rss()
             probe = WindowProbe()
             probe.start()
-            if baseline is not None:
-                baseline_inputs = baseline.adapt_inputs(timing_batch)
-                result = measure_paired(lambda: runtime.run(inputs), lambda: baseline.run(baseline_inputs),
-                                        spec.measure, spec.batch, on_progress=progress)  # fmt: skip
-                row["baseline"] = f"eager fp32, torch {torch.__version__}, same process, alternating bursts"
-            else:
-                # Runtimes with their own execution model (async request queues) measure themselves.
-                result = runtime.measure_custom(inputs, spec.measure, spec.batch, progress) or measure(
-                    lambda: runtime.run(inputs), spec.measure, spec.batch, on_progress=progress
-                )
+            result = measure_scenario(spec, runtime, baseline, batches, emit)
             row.update(probe.stop())
+            row["peak_rss_timed_mb"] = peak_rss_mb()
             row.update(result.summary())
+            if baseline is not None:
+                row["baseline"] = f"eager fp32, torch {torch.__version__}, same process, alternating bursts"
             row["gflops_per_s"] = row["gflops_per_call"] / (row["latency_ms_p50"] / 1000.0)
+            if spec.profile and job_dir is not None:
+                emit("profile")
+                row.update(profile_columns(runtime, inputs, job_dir))
 
             if scores is not None:
                 emit("accuracy", detail="cached: scored by an earlier run of this configuration; no accuracy pass")

@@ -1,16 +1,27 @@
-"""The measuring loop and its statistics. A plain library: no Hydra, no torch.
+"""The one measuring loop and its statistics. A plain library: no Hydra, no torch.
 
-`measure` times one callable; `measure_paired` alternates short bursts of a baseline (eager fp32)
-and the runtime in the same process, so both see the same machine state, and gives the speed-up
-with a confidence interval from the burst pairs (`ratio_ci`).
+A runtime supplies only what to call; the drivers here decide when and time it:
+- `measure`: single stream — one call after the other (MLPerf LoadGen's SingleStream);
+- `measure_paired`: single stream, alternating short bursts of a baseline (eager fp32) and the
+  runtime in the same process, so both see the same machine state (`ratio_ci`);
+- `measure_concurrent`: offline — `streams` requests in flight at all times, from one thread per
+  stream calling a blocking callable, or through a runtime's own request queue (OpenVINO's
+  AsyncInferQueue); throughput over wall time;
+- `measure_server`: server — requests arrive as a Poisson process; latency counts from arrival.
+Each driver takes a sequence of calls and cycles through it (`timing_inputs=dataset`: one call per
+eval batch), warming every call up first so a compiler sees every shape before the clock runs.
+Between the two clock reads of a timed call there is the call and nothing else.
 """
 
 from __future__ import annotations
 
 import math
+import queue
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 from scipy import stats
@@ -19,6 +30,8 @@ from harness.config import MeasureConfig
 
 Z_95 = 1.959963984540054
 CHECK_EVERY_CALLS = 10  # how often the stopping rule is evaluated (outside the timed region)
+CHECK_EVERY_S = 0.25  # concurrent drivers: how often the main thread looks at the stopping rule
+Call = Callable[[], object]
 
 
 def median_ci(latencies_ms: np.ndarray) -> tuple[float, float]:
@@ -33,6 +46,23 @@ def median_ci(latencies_ms: np.ndarray) -> tuple[float, float]:
     return float(ordered[low]), float(ordered[high])
 
 
+def quantile_ci(latencies_ms: np.ndarray, q: float, confidence: float = 0.95) -> tuple[float, float]:
+    """Distribution-free CI of the q-quantile from order statistics: the ranks where the binomial
+    (n, q) distribution leaves (1 - confidence) / 2 on each side (Hahn & Meeker, Statistical
+    Intervals, 1991, ch. 5). When n is too small for an upper rank inside the sample, the upper bound
+    is NaN: that quantile is not established (e.g. a p99 needs about 400 calls at 95%)."""
+    n = len(latencies_ms)
+    if n == 0:
+        return math.nan, math.nan
+    ordered = np.sort(latencies_ms)
+    tail = (1 - confidence) / 2
+    low_rank = int(stats.binom.ppf(tail, n, q)) - 1  # 0-based index of the order statistic
+    high_rank = int(stats.binom.ppf(1 - tail, n, q))
+    low = float(ordered[low_rank]) if low_rank >= 0 else math.nan
+    high = float(ordered[high_rank]) if high_rank < n else math.nan
+    return low, high
+
+
 def ci_relative_half_width(latencies_ms: np.ndarray) -> float:
     low, high = median_ci(latencies_ms)
     median = float(np.median(latencies_ms))
@@ -41,24 +71,28 @@ def ci_relative_half_width(latencies_ms: np.ndarray) -> float:
 
 @dataclass
 class Measurement:
-    latencies_ms: np.ndarray  # one entry per timed call
+    latencies_ms: np.ndarray  # one entry per timed call (request)
     warmup_calls: int
     stop_reason: str  # "ci_target" | "max_s" | "max_calls"
     samples_per_call: int
-    wall_s: float | None = None  # set when calls overlap (async requests): throughput = samples / wall time
+    wall_s: float | None = None  # set when calls overlap: throughput = samples / wall time
+    extra: dict[str, Any] = field(default_factory=dict)  # the driver's own columns (streams, qps, ...)
 
-    def summary(self) -> dict[str, float]:
+    def summary(self) -> dict[str, Any]:
         lat = self.latencies_ms
         ci_low, ci_high = median_ci(lat)
-        p50 = float(np.percentile(lat, 50))
+        p99_low, p99_high = quantile_ci(lat, 0.99)
         return {
             "n_calls": int(len(lat)),
-            "latency_ms_p50": p50,
+            "latency_ms_p50": float(np.percentile(lat, 50)),
             "latency_ms_p50_ci_low": ci_low,
             "latency_ms_p50_ci_high": ci_high,
             "latency_ms_p90": float(np.percentile(lat, 90)),
             "latency_ms_p95": float(np.percentile(lat, 95)),
             "latency_ms_p99": float(np.percentile(lat, 99)),
+            "latency_ms_p99_ci_low": p99_low,
+            "latency_ms_p99_ci_high": p99_high,
+            "p99_established": bool(not math.isnan(p99_high)),
             "latency_ms_mean": float(np.mean(lat)),
             "latency_ms_std": float(np.std(lat, ddof=1)) if len(lat) > 1 else 0.0,
             "latency_ms_min": float(np.min(lat)),
@@ -67,31 +101,43 @@ class Measurement:
             "throughput_sps": self.samples_per_call * len(lat) / (self.wall_s or float(np.sum(lat)) / 1000.0),
             "warmup_calls": self.warmup_calls,
             "stop_reason": self.stop_reason,
+            **self.extra,
         }
 
 
+def _cycle(calls: Sequence[Call] | Call) -> list[Call]:
+    return list(calls) if isinstance(calls, Sequence) else [calls]
+
+
+def warm_up(calls: Sequence[Call], cfg: MeasureConfig, clock: Callable[[], int] = time.perf_counter_ns) -> int:
+    """At least `warmup_calls` calls and `warmup_s` seconds, and every call at least once."""
+    end = clock() + int(cfg.warmup_s * 1e9)
+    count = 0
+    while count < max(cfg.warmup_calls, len(calls)) or clock() < end:
+        calls[count % len(calls)]()
+        count += 1
+    return count
+
+
 def measure(
-    call: Callable[[], object],
+    call: Sequence[Call] | Call,
     cfg: MeasureConfig,
     samples_per_call: int,
     on_progress: Callable[[int, float], None] | None = None,
     clock: Callable[[], int] = time.perf_counter_ns,
 ) -> Measurement:
-    """Warm up, then time `call()` until min calls and min time are reached and the p50's CI
-    is narrow enough, or until max time. Only `call()` sits between the two clock reads.
-    `clock` (ns) is replaceable for tests."""
-    warmup_end = clock() + int(cfg.warmup_s * 1e9)
-    warmups = 0
-    while warmups < cfg.warmup_calls or clock() < warmup_end:
-        call()
-        warmups += 1
-
+    """Single stream. Warm up, then time calls (cycling through `call` when it is a sequence) until
+    min calls and min time are reached and the p50's CI is narrow enough, or until max time. Only the
+    call sits between the two clock reads. `clock` (ns) is replaceable for tests."""
+    calls = _cycle(call)
+    warmups = warm_up(calls, cfg, clock)
     durations_ns: list[int] = []
     started = clock()
     min_end, max_end = started + int(cfg.min_s * 1e9), started + int(cfg.max_s * 1e9)
     while True:
+        target = calls[len(durations_ns) % len(calls)]
         t0 = clock()
-        call()
+        target()
         t1 = clock()
         durations_ns.append(t1 - t0)
 
@@ -103,8 +149,7 @@ def measure(
             reason = "max_s"
             break
         if n % CHECK_EVERY_CALLS == 0:
-            lat = np.asarray(durations_ns) / 1e6
-            rel = ci_relative_half_width(lat)
+            rel = ci_relative_half_width(np.asarray(durations_ns) / 1e6)
             if on_progress is not None:
                 on_progress(n, rel)
             if n >= cfg.min_calls and t1 >= min_end and rel <= cfg.target_ci_rel:
@@ -139,7 +184,7 @@ class PairedMeasurement:
     baseline_latencies_ms: np.ndarray
     ratios: np.ndarray  # per burst pair: baseline median / runtime median (> 1: the runtime is faster)
 
-    def summary(self) -> dict[str, float | int | str]:
+    def summary(self) -> dict[str, Any]:
         speedup, low, high = ratio_ci(self.ratios)
         return {
             **self.runtime.summary(),
@@ -150,31 +195,31 @@ class PairedMeasurement:
             "baseline_latency_ms_p50": float(np.median(self.baseline_latencies_ms)),
         }
 
+    @property
+    def latencies_ms(self) -> np.ndarray:
+        return self.runtime.latencies_ms
+
 
 def measure_paired(
-    call: Callable[[], object],
-    baseline: Callable[[], object],
+    call: Sequence[Call] | Call,
+    baseline: Sequence[Call] | Call,
     cfg: MeasureConfig,
     samples_per_call: int,
     on_progress: Callable[[int, float], None] | None = None,
     clock: Callable[[], int] = time.perf_counter_ns,
 ) -> PairedMeasurement:
     """Warm both up, then alternate bursts of `cfg.burst_calls` calls of each (ABBA order, so neither
-    always goes first) until at least MIN_PAIRS pairs, `min_calls` runtime calls and `min_s` have
-    passed and the speed-up's 95% CI half-width is within `target_ci_rel` of it, or `max_s` passes.
-    Only the call sits between the two clock reads; `clock` (ns) is replaceable for tests."""
-    warmups = 0
-    for target in (baseline, call):
-        warmup_end = clock() + int(cfg.warmup_s * 1e9)
-        count = 0
-        while count < cfg.warmup_calls or clock() < warmup_end:
-            target()
-            count += 1
-        warmups = max(warmups, count)
+    always goes first; both cycle through their calls in step) until at least MIN_PAIRS pairs,
+    `min_calls` runtime calls and `min_s` have passed and the speed-up's 95% CI half-width is within
+    `target_ci_rel` of it, or `max_s` passes. Only the call sits between the two clock reads; `clock`
+    (ns) is replaceable for tests."""
+    calls, baselines = _cycle(call), _cycle(baseline)
+    warmups = max(warm_up(baselines, cfg, clock), warm_up(calls, cfg, clock))
 
-    def burst(target: Callable[[], object]) -> list[int]:
+    def burst(targets: list[Call], start: int) -> list[int]:
         durations = []
-        for _ in range(cfg.burst_calls):
+        for k in range(cfg.burst_calls):
+            target = targets[(start + k) % len(targets)]
             t0 = clock()
             target()
             durations.append(clock() - t0)
@@ -186,10 +231,11 @@ def measure_paired(
     started = clock()
     min_end, max_end = started + int(cfg.min_s * 1e9), started + int(cfg.max_s * 1e9)
     while True:
+        position = len(runtime_ns)
         if len(ratios) % 2 == 0:
-            base, mine = burst(baseline), burst(call)
+            base, mine = burst(baselines, position), burst(calls, position)
         else:
-            mine, base = burst(call), burst(baseline)
+            mine, base = burst(calls, position), burst(baselines, position)
         runtime_ns += mine
         baseline_ns += base
         ratios.append(float(np.median(base) / np.median(mine)))
@@ -214,3 +260,214 @@ def measure_paired(
             break
     runtime = Measurement(np.asarray(runtime_ns, dtype=np.float64) / 1e6, warmups, reason, samples_per_call)
     return PairedMeasurement(runtime, np.asarray(baseline_ns, dtype=np.float64) / 1e6, np.asarray(ratios))
+
+
+class RequestQueue(Protocol):
+    """A runtime's own asynchronous request queue (OpenVINO's AsyncInferQueue): `start(k, done)` submits
+    a request on input k (blocking while every request is busy) and calls `done()` from another thread
+    when it completes; `wait_all()` returns when none is in flight."""
+
+    def start(self, k: int, done: Callable[[], None]) -> None: ...
+
+    def wait_all(self) -> None: ...
+
+
+class _Recorder:
+    """Latencies from concurrent workers, and the stopping rule evaluated on them."""
+
+    def __init__(self, cfg: MeasureConfig, clock: Callable[[], int]) -> None:
+        self.cfg, self.clock = cfg, clock
+        self.lock = threading.Lock()
+        self.latencies_ns: list[int] = []
+        self.stop = threading.Event()
+        self.reason = "max_s"
+
+    def add(self, ns: int) -> None:
+        with self.lock:
+            self.latencies_ns.append(ns)
+            if len(self.latencies_ns) >= self.cfg.max_calls:
+                self.reason = "max_calls"
+                self.stop.set()
+
+    def watch(self, started: int, on_progress: Callable[[int, float], None] | None) -> None:
+        """Block the calling thread until the rule says stop (waking every CHECK_EVERY_S)."""
+        min_end, max_end = started + int(self.cfg.min_s * 1e9), started + int(self.cfg.max_s * 1e9)
+        while not self.stop.wait(CHECK_EVERY_S):
+            now = self.clock()
+            with self.lock:
+                latencies = np.asarray(self.latencies_ns, dtype=np.float64) / 1e6
+            rel = ci_relative_half_width(latencies) if len(latencies) >= 2 else math.inf
+            if on_progress is not None:
+                on_progress(len(latencies), rel)
+            if now >= max_end:
+                self.reason = "max_s"
+                break
+            if len(latencies) >= self.cfg.min_calls and now >= min_end and rel <= self.cfg.target_ci_rel:
+                self.reason = "ci_target"
+                break
+        self.stop.set()
+
+
+def measure_concurrent(
+    calls: Sequence[Sequence[Call]] | None,
+    cfg: MeasureConfig,
+    samples_per_call: int,
+    streams: int,
+    request_queue: RequestQueue | None = None,
+    n_inputs: int = 1,
+    on_progress: Callable[[int, float], None] | None = None,
+    clock: Callable[[], int] = time.perf_counter_ns,
+) -> Measurement:
+    """Offline: keep `streams` requests in flight until the stopping rule (min calls and time, the
+    p50's CI of the per-request latency, or max time) says stop. Either one thread per stream calls
+    its own blocking callables (`calls[s]`, cycled) or `request_queue` keeps them in flight (it
+    blocks while all are busy). Throughput is samples over wall time; latency is per request."""
+    recorder = _Recorder(cfg, clock)
+    if request_queue is None:
+        assert calls is not None and len(calls) == streams
+        warmups = sum(warm_up(list(stream), cfg, clock) for stream in calls)
+
+        def worker(stream: Sequence[Call]) -> None:
+            k = 0
+            while not recorder.stop.is_set():
+                target = stream[k % len(stream)]
+                t0 = clock()
+                target()
+                recorder.add(clock() - t0)
+                k += 1
+
+        threads = [threading.Thread(target=worker, args=(stream,), daemon=True) for stream in calls]
+        started = clock()
+        for thread in threads:
+            thread.start()
+        recorder.watch(started, on_progress)
+        for thread in threads:
+            thread.join()
+    else:
+        warmups = max(cfg.warmup_calls, n_inputs, streams)
+        for k in range(warmups):
+            request_queue.start(k % n_inputs, lambda: None)
+        request_queue.wait_all()
+
+        def feed() -> None:
+            k = 0
+            while not recorder.stop.is_set():
+                t0 = clock()
+                request_queue.start(k % n_inputs, lambda t0=t0: recorder.add(clock() - t0))
+                k += 1
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        started = clock()
+        feeder.start()
+        recorder.watch(started, on_progress)
+        feeder.join()
+        request_queue.wait_all()
+    wall_s = (clock() - started) / 1e9
+    latencies = np.asarray(recorder.latencies_ns, dtype=np.float64) / 1e6
+    extra = {"streams": streams, "driver": "request queue" if request_queue is not None else "threads"}
+    return Measurement(latencies, warmups, recorder.reason, samples_per_call, wall_s, extra)
+
+
+def poisson_arrivals(rate_qps: float, duration_s: float, rng: np.random.Generator) -> np.ndarray:
+    """Arrival times (s from the start) of a Poisson process: exponential gaps with mean 1/rate."""
+    gaps = rng.exponential(1.0 / rate_qps, size=max(16, int(rate_qps * duration_s * 1.5) + 16))
+    times = np.cumsum(gaps)
+    while times[-1] < duration_s:  # rare: draw more
+        times = np.concatenate([times, times[-1] + np.cumsum(rng.exponential(1.0 / rate_qps, size=len(gaps)))])
+    return times[times < duration_s]
+
+
+def measure_server(
+    calls: Sequence[Sequence[Call]],
+    cfg: MeasureConfig,
+    samples_per_call: int,
+    target_qps: float,
+    latency_bound_ms: float,
+    rng: np.random.Generator,
+    on_progress: Callable[[int, float], None] | None = None,
+    warm: bool = True,
+) -> Measurement:
+    """Server: requests arrive as a Poisson process at `target_qps` for `cfg.max_s` seconds (stopping
+    earlier once min calls and min time passed and the p99 is established); `len(calls)` servers take
+    them first in, first out. A request's latency runs from its arrival to its completion, queueing
+    included. Columns: achieved and target qps, the p99 and whether it meets `latency_bound_ms`."""
+    clock = time.perf_counter_ns
+    warmups = sum(warm_up(list(stream), cfg) for stream in calls) if warm else 0
+    arrivals = poisson_arrivals(target_qps, cfg.max_s, rng)
+    pending: queue.Queue[tuple[int, int] | None] = queue.Queue()
+    recorder = _Recorder(cfg, clock)
+    started = clock()
+
+    def server(stream: Sequence[Call]) -> None:
+        while (item := pending.get()) is not None:
+            k, arrival_ns = item
+            stream[k % len(stream)]()
+            recorder.add(clock() - arrival_ns)
+
+    servers = [threading.Thread(target=server, args=(stream,), daemon=True) for stream in calls]
+    for thread in servers:
+        thread.start()
+    issued = 0
+    min_end = started + int(cfg.min_s * 1e9)
+    for k, at in enumerate(arrivals):
+        if recorder.stop.is_set():  # max_calls
+            break
+        due = started + int(at * 1e9)
+        wait = (due - clock()) / 1e9
+        if wait > 0:
+            time.sleep(wait)  # the arrival schedule: a timer, not a poll
+        pending.put((k, due))
+        issued += 1
+        now = clock()
+        if k % CHECK_EVERY_CALLS == 0:
+            done = len(recorder.latencies_ns)
+            if on_progress is not None:
+                on_progress(done, math.nan)
+            if done >= max(cfg.min_calls, 1) and now >= min_end:
+                _, p99_high = quantile_ci(np.asarray(recorder.latencies_ns, dtype=np.float64), 0.99)
+                if not math.isnan(p99_high):
+                    recorder.reason = "p99_established"
+                    break
+    for _ in servers:
+        pending.put(None)
+    for thread in servers:
+        thread.join()
+    wall_s = (clock() - started) / 1e9
+    latencies = np.asarray(recorder.latencies_ns, dtype=np.float64) / 1e6
+    p99 = float(np.percentile(latencies, 99)) if len(latencies) else math.nan
+    extra = {
+        "streams": len(calls), "target_qps": target_qps, "achieved_qps": issued / wall_s if wall_s else math.nan,
+        "latency_bound_ms": latency_bound_ms, "meets_latency_bound": bool(p99 <= latency_bound_ms),
+    }  # fmt: skip
+    return Measurement(latencies, warmups, recorder.reason, samples_per_call, wall_s, extra)
+
+
+def search_server_qps(
+    run_at: Callable[[float], Measurement], start_qps: float, latency_bound_ms: float, steps: int = 7
+) -> tuple[Measurement, list[tuple[float, float, bool]]]:
+    """The highest arrival rate whose p99 meets the bound, by bisection as LoadGen's server mode
+    finds it: double from `start_qps` until the bound fails (or `steps` runs), then bisect between
+    the last rate that met it and the first that did not. Returns (the run at the best rate that
+    met the bound, else the lowest tried; every (qps, p99, met) tried)."""
+    tried: list[tuple[float, float, bool]] = []
+    runs: dict[float, Measurement] = {}
+
+    def probe(qps: float) -> bool:
+        result = run_at(qps)
+        runs[qps] = result
+        p99 = float(np.percentile(result.latencies_ms, 99)) if len(result.latencies_ms) else math.inf
+        met = p99 <= latency_bound_ms
+        tried.append((qps, p99, met))
+        return met
+
+    good, bad = 0.0, math.inf
+    qps = start_qps
+    for _ in range(steps):
+        if probe(qps):
+            good = qps
+            qps = qps * 2 if bad == math.inf else (good + bad) / 2
+        else:
+            bad = qps
+            qps = (good + bad) / 2 if good > 0 else qps / 2
+    best = good if good > 0 else min(runs)
+    return runs[best], tried

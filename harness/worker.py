@@ -72,7 +72,7 @@ def main(argv: list[str]) -> int:
         from harness.job import interpreter_columns, run_job
 
         channel.send("started", **interpreter_columns())
-        row, latencies = run_job(spec, channel.phase)
+        row, latencies = run_job(spec, channel.phase, spec_path.parent)
         row.update(placed, status="ok")
         channel.send("result", row=row, latencies_ms=latencies)
         return 0

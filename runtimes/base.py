@@ -20,8 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from harness.config import MeasureConfig, UnsupportedError
-from harness.measure import Measurement
+from harness.config import UnsupportedError
 from harness.options import AFTER_CONVERSION, option_values
 from workloads.base import Inputs, ModelHandle
 
@@ -70,6 +69,7 @@ class Runtime(ABC):
         self.threads = threads
         self.cache_dir = Path(cache_dir)
         self.times = PrepareTimes()
+        self.streams = 1  # requests in flight (the scenario's streams; set by the job before prepare)
 
     @abstractmethod
     def prepare(self, handle: ModelHandle) -> None: ...
@@ -82,9 +82,34 @@ class Runtime(ABC):
         """True for the runtime whose outputs are the reference (eager fp32): its accuracy pass is it."""
         return False
 
-    def overlaps_calls(self) -> bool:
-        """True when calls overlap (an async request queue), so calls cannot be timed one at a time."""
-        return False
+    def stream_calls(self, inputs: list[Any], stream: int) -> list[Callable[[], Any]]:
+        """Blocking calls on prepared inputs for stream `stream` (the measuring drivers cycle through
+        them; streams run in parallel threads). Default: `run` on each input, safe to share between
+        threads for runtimes whose `run` is thread-safe."""
+        return [lambda x=x: self.run(x) for x in inputs]
+
+    def request_queue(self, inputs: list[Any], streams: int) -> Any:
+        """A runtime's own asynchronous request queue for the offline scenario (harness.measure.RequestQueue),
+        or None: threads calling `stream_calls` keep the requests in flight."""
+        return None
+
+    def concurrency_unsupported(self) -> str | None:
+        """Why concurrent calls cannot run on this runtime (scenario offline/server with streams > 1)."""
+        return None
+
+    def profile(self, inputs: Any, out_dir: Path, calls: int) -> tuple[Path, dict[str, float]]:
+        """Profile `calls` calls on `inputs` with the library's own profiler; save it under `out_dir`.
+        Returns (the file, milliseconds per operator). Default: torch.profiler (CPU activities), for
+        the PyTorch-based runtimes; others override it."""
+        import torch
+
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiler:
+            for _ in range(calls):
+                self.run(inputs)
+        path = Path(out_dir) / "profile-torch.json"
+        profiler.export_chrome_trace(str(path))
+        totals = {e.key: e.self_cpu_time_total / 1000.0 for e in profiler.key_averages() if e.self_cpu_time_total > 0}
+        return path, totals
 
     def conversion_options(self) -> dict[str, Any]:
         """The options a conversion artifact depends on: every option not marked AFTER_CONVERSION,
@@ -101,13 +126,6 @@ class Runtime(ABC):
     @abstractmethod
     def run(self, inputs: Any) -> Any:
         """One inference call on a prepared batch; returns the logits in the runtime's own type."""
-
-    def measure_custom(
-        self, inputs: Any, cfg: MeasureConfig, batch: int, on_progress: Callable[[int, float], None]
-    ) -> Measurement | None:
-        """A runtime whose calls are not one-at-a-time (e.g. an async request queue) measures
-        itself here; None means the harness's sequential loop measures `run`."""
-        return None
 
     def to_numpy(self, output: Any) -> np.ndarray:
         """Logits as a float32 numpy copy (outside the timed region). A copy, because some

@@ -152,6 +152,16 @@ def output_precision(session: Any) -> str:
     return {"tensor(float)": "fp32", "tensor(bfloat16)": "bf16", "tensor(float16)": "fp16"}.get(kind, kind)
 
 
+def operator_times(profile_path: Path) -> dict[str, float]:
+    """Milliseconds per operator type (per execution provider's subgraph for fused ones) in an ONNX
+    Runtime profiling trace (chrome trace JSON: Node events, `dur` in microseconds)."""
+    totals: dict[str, float] = collections.defaultdict(float)
+    for event in json.loads(Path(profile_path).read_text()):
+        if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time"):
+            totals[event.get("args", {}).get("op_name", "?")] += event.get("dur", 0) / 1000.0
+    return dict(totals)
+
+
 def provider_placement(profile_path: str) -> dict[str, int]:
     """Distinct graph nodes each execution provider ran, from an ORT profiling trace."""
     with open(profile_path) as handle:

@@ -20,6 +20,7 @@ from runtimes.onnx_common import (
     checked_onnx,
     export_onnx,
     numpy_inputs,
+    operator_times,
     output_precision,
     quantize_onnx,
 )
@@ -58,7 +59,8 @@ class OnnxRuntimeCPU(Runtime):
             "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
             "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
         }[self.options.graph_optimization_level]
-        so.intra_op_num_threads = self.options.intra_op_threads or self.threads
+        # with several streams, each concurrent run gets its share of the cores (recorded: threads_effective)
+        so.intra_op_num_threads = self.options.intra_op_threads or max(1, self.threads // self.streams)
         so.inter_op_num_threads = self.options.inter_op_threads
         # inter-op threads only act in parallel execution mode: asked for, it is switched on
         so.execution_mode = (
@@ -106,6 +108,20 @@ class OnnxRuntimeCPU(Runtime):
         return Effective(precision=precision, threads=so.intra_op_num_threads, extra=extra)
 
     int8_source = "ONNX Runtime's optimized graph (optimized_model_filepath)"
+
+    def profile(self, inputs: Any, out_dir: Path, calls: int) -> tuple[Path, dict[str, float]]:
+        """ONNX Runtime's own profiler (SessionOptions.enable_profiling) on a second session: milliseconds
+        per operator type from its trace, saved under `out_dir`."""
+        import onnxruntime as ort
+
+        so = self.session_options()
+        so.enable_profiling = True
+        so.profile_file_prefix = str(Path(out_dir) / "profile-onnxruntime")
+        session = ort.InferenceSession(str(self.onnx_path), so, providers=self.provider_list())
+        for _ in range(calls):
+            session.run(None, inputs)
+        path = Path(session.end_profiling())
+        return path, operator_times(path)
 
     def int8_share(self) -> tuple[float, int, int]:
         """Dump the graph the CPU EP really runs (a second session, same options) and count its kernels."""

@@ -20,7 +20,7 @@ from runtimes.base import Effective
 from runtimes.int8 import openvino_int8_share
 from runtimes.onnx_common import output_precision, provider_placement
 from runtimes.onnxruntime import OnnxRuntimeCPU, OnnxRuntimeOptions
-from runtimes.openvino import OV_PRECISION
+from runtimes.openvino_common import OV_PRECISION
 from workloads.base import ModelHandle
 
 EP = "OpenVINOExecutionProvider"

@@ -3,8 +3,9 @@
 
 Without INFERENCE_PRECISION_HINT, OpenVINO runs bf16 on CPUs with bf16 support: the hint
 is always set, and the effective precision is read back from the compiled model.
-With num_requests > 1, an AsyncInferQueue keeps that many requests in flight: throughput
-is over all requests, latency is per request.
+Scenarios: single stream uses one infer request (LATENCY hint); offline keeps `streams` requests in
+flight with an AsyncInferQueue (THROUGHPUT hint, NUM_STREAMS = streams); server gives each of its
+streams an infer request of its own.
 """
 
 from __future__ import annotations
@@ -17,75 +18,25 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field
 
-from harness.config import MeasureConfig
-from harness.measure import Measurement, ci_relative_half_width
 from harness.options import AFTER_CONVERSION, MACHINE_LOCAL, THREADS
-from runtimes.artifacts import ensure_artifact, ensure_quantized
 from runtimes.base import Effective, Runtime
 from runtimes.int8 import int8_columns, openvino_int8_share
+from runtimes.openvino_common import OV_PRECISION, convert_to_ir, openvino_profile, ov_precision_name, quantize_ir
 from workloads.base import Inputs, ModelHandle
-
-# the precision hint: for int8, the layers NNCF left in float run in f32 (OpenVINO would pick bf16 here)
-OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "int8": "f32", "int8_dynamic": "f32"}
-FROM_OV_PRECISION = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
-IR_FILE = "model.xml"
 
 
 @dataclass
 class OpenVINOOptions:
-    performance_hint: Annotated[Literal["LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT"], AFTER_CONVERSION] = "LATENCY"
-    # None: chosen by the performance hint; each stream runs on at least one core
+    # None: from the scenario (single stream: LATENCY; offline and server: THROUGHPUT)
+    performance_hint: Annotated[Literal["LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT"] | None, AFTER_CONVERSION] = (
+        None
+    )
+    # None: the scenario's streams when it has several, else chosen by the hint; each stream needs a core
     num_streams: Annotated[int | None, Field(ge=1), THREADS, AFTER_CONVERSION] = None
-    # > 1: async throughput mode with an AsyncInferQueue
-    num_requests: Annotated[int, Field(ge=1, le=256), AFTER_CONVERSION] = 1
     # OpenVINO's compiled-blob cache (CACHE_DIR); None: off
     cache_dir: Annotated[str | None, AFTER_CONVERSION, MACHINE_LOCAL] = None
     # int8: samples NNCF calibrates on; None: its default subset_size (300)
     calibration_samples: Annotated[int | None, Field(ge=1, le=100_000), AFTER_CONVERSION] = None
-
-
-def ov_precision_name(value: Any) -> str:
-    text = value.to_string() if hasattr(value, "to_string") else str(value)
-    return FROM_OV_PRECISION.get(text, text)
-
-
-def convert_to_ir(runtime: Runtime, handle: ModelHandle) -> Path:
-    """The model as OpenVINO IR with dynamic input dims, cached (runtimes/artifacts.py); weights stay fp32."""
-    import openvino as ov
-    import torch
-
-    def write(directory: Path) -> None:
-        example = tuple(handle.example[name] for name in handle.input_names)
-        model = ov.convert_model(handle.module, example_input=example)
-        for port, name in zip(model.inputs, handle.input_names, strict=True):
-            port.get_tensor().set_names({name})
-        ov.save_model(model, str(directory / IR_FILE), compress_to_fp16=False)  # fp32 means fp32
-
-    versions = {"openvino": ov.__version__, "torch": torch.__version__}
-    return ensure_artifact(runtime, handle, "openvino_ir", versions, write) / IR_FILE
-
-
-def quantize_ir(runtime: Runtime, handle: ModelHandle, ir_path: Path) -> Path:
-    """The IR quantized to INT8 by NNCF's post-training quantization (nncf.quantize; ModelType.TRANSFORMER
-    for transformers, which also applies SmoothQuant), calibrated on `handle.calibration`, cached
-    (https://docs.openvino.ai/2025/openvino-workflow/model-optimization-guide/quantizing-models-post-training/basic-quantization-flow.html)."""
-    import nncf
-    import openvino as ov
-
-    calibration = handle.calibration
-    assert calibration is not None
-    model_type = "transformer" if handle.kind == "transformer" else None
-
-    def write(directory: Path) -> None:
-        model = ov.Core().read_model(str(ir_path))
-        dataset = nncf.Dataset(calibration.batches, lambda batch: {n: batch[n].numpy() for n in handle.input_names})
-        quantized = nncf.quantize(model, dataset, subset_size=len(calibration.batches),
-                                  model_type=nncf.ModelType.TRANSFORMER if model_type else None)  # fmt: skip
-        ov.save_model(quantized, str(directory / IR_FILE), compress_to_fp16=False)
-
-    versions = {"openvino": ov.__version__, "nncf": nncf.__version__}
-    quantizer = {"tool": "nncf.quantize", "model_type": model_type, "subset_size": len(calibration.batches)}
-    return ensure_quantized(runtime, handle, "openvino_ir_int8", versions, quantizer, write) / IR_FILE
 
 
 class OpenVINORuntime(Runtime):
@@ -96,13 +47,15 @@ class OpenVINORuntime(Runtime):
     options: OpenVINOOptions
 
     def compile_config(self) -> dict[str, Any]:
+        hint = self.options.performance_hint or ("THROUGHPUT" if self.streams > 1 else "LATENCY")
         config: dict[str, Any] = {
             "INFERENCE_PRECISION_HINT": OV_PRECISION[self.precision],
             "INFERENCE_NUM_THREADS": self.threads,
-            "PERFORMANCE_HINT": self.options.performance_hint,
+            "PERFORMANCE_HINT": hint,
         }
-        if self.options.num_streams is not None:
-            config["NUM_STREAMS"] = self.options.num_streams
+        streams = self.options.num_streams or (self.streams if self.streams > 1 else None)
+        if streams is not None:
+            config["NUM_STREAMS"] = streams
         if self.options.cache_dir:
             config["CACHE_DIR"] = self.options.cache_dir
         return config
@@ -117,7 +70,8 @@ class OpenVINORuntime(Runtime):
             ir_path = quantize_ir(self, handle, ir_path)
         started = time.perf_counter()
         core = ov.Core()
-        self.compiled = core.compile_model(core.read_model(str(ir_path)), "CPU", self.compile_config())
+        self.model = core.read_model(str(ir_path))
+        self.compiled = core.compile_model(self.model, "CPU", self.compile_config())
         self.request = self.compiled.create_infer_request()
         self.times.compile_s = time.perf_counter() - started
 
@@ -131,61 +85,35 @@ class OpenVINORuntime(Runtime):
     def to_numpy(self, output: Any) -> np.ndarray:
         return np.array(output[0], dtype=np.float32, copy=True)
 
-    def overlaps_calls(self) -> bool:
-        return self.options.num_requests > 1
+    def stream_calls(self, inputs: list[Any], stream: int) -> list[Any]:
+        """Each stream its own infer request: one request is not to be shared between threads."""
+        request = self.request if stream == 0 else self.compiled.create_infer_request()
+        return [lambda x=x: request.infer(x, share_inputs=True) for x in inputs]
 
-    def measure_custom(self, inputs: Any, cfg: MeasureConfig, batch: int, on_progress: Any) -> Measurement | None:
-        if self.options.num_requests == 1:
-            return None
+    def request_queue(self, inputs: list[Any], streams: int) -> Any:
+        """OpenVINO's AsyncInferQueue with `streams` requests (the THROUGHPUT hint's mode)."""
         import openvino as ov
 
-        queue = ov.AsyncInferQueue(self.compiled, self.options.num_requests)
-        latencies_ns: list[int] = []
-        recording = [False]
+        queue = ov.AsyncInferQueue(self.compiled, streams)
+        queue.set_callback(lambda _request, done: done())
 
-        def done(request: Any, started_ns: int) -> None:
-            if recording[0]:
-                latencies_ns.append(time.perf_counter_ns() - started_ns)
+        class Queue:
+            def start(self, k: int, done: Any) -> None:
+                queue.start_async(inputs[k], done)  # blocks while every request is busy
 
-        queue.set_callback(done)
-        clock = time.perf_counter_ns
-        warmup_end = clock() + int(cfg.warmup_s * 1e9)
-        for _ in range(max(cfg.warmup_calls, len(queue))):
-            queue.start_async(inputs, clock())
-        while clock() < warmup_end:
-            queue.start_async(inputs, clock())
-        queue.wait_all()
+            def wait_all(self) -> None:
+                queue.wait_all()
 
-        recording[0] = True
-        submitted = 0
-        started = clock()
-        min_end, max_end = started + int(cfg.min_s * 1e9), started + int(cfg.max_s * 1e9)
-        while True:
-            queue.start_async(inputs, clock())  # blocks while every request is busy
-            submitted += 1
-            now = clock()
-            if submitted >= cfg.max_calls:
-                reason = "max_calls"
-                break
-            if now >= max_end:
-                reason = "max_s"
-                break
-            if submitted % 10 == 0 and len(latencies_ns) >= 10:
-                rel = ci_relative_half_width(np.asarray(latencies_ns) / 1e6)
-                on_progress(len(latencies_ns), rel)
-                if submitted >= cfg.min_calls and now >= min_end and rel <= cfg.target_ci_rel:
-                    reason = "ci_target"
-                    break
-        queue.wait_all()
-        wall_s = (clock() - started) / 1e9
-        return Measurement(np.asarray(latencies_ns, dtype=np.float64) / 1e6, cfg.warmup_calls, reason, batch, wall_s)
+        return Queue()
+
+    def profile(self, inputs: Any, out_dir: Path, calls: int) -> tuple[Path, dict[str, float]]:
+        return openvino_profile(self.model, self.compile_config(), inputs, calls, out_dir)
 
     def effective(self) -> Effective:
         get = self.compiled.get_property
         extra = {
             "ov_performance_hint": str(get("PERFORMANCE_HINT")),
             "ov_num_streams": int(get("NUM_STREAMS")),
-            "ov_num_requests": self.options.num_requests,
             "ov_optimal_num_requests": int(get("OPTIMAL_NUMBER_OF_INFER_REQUESTS")),
         }
         precision = ov_precision_name(get("INFERENCE_PRECISION_HINT"))

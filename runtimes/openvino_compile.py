@@ -30,7 +30,7 @@ from harness.options import AFTER_CONVERSION
 from runtimes.artifacts import artifact_identity
 from runtimes.base import Effective, Runtime
 from runtimes.int8 import int8_columns, openvino_int8_share, share_of
-from runtimes.openvino import OV_PRECISION, ov_precision_name
+from runtimes.openvino_common import OV_PRECISION, ov_precision_name
 from workloads.base import Inputs, ModelHandle
 
 
@@ -140,6 +140,10 @@ class OpenVINOCompileRuntime(Runtime):
                 )
         if self.options.model_caching:
             seal(self.backend_cache)
+
+    def concurrency_unsupported(self) -> str | None:
+        return ("OpenVINO's torch.compile backend keeps one infer request per compiled partition "
+                "(torchdynamo execute.req_cache), so concurrent calls would share it")  # fmt: skip
 
     def int8_counts(self) -> tuple[float, int, int]:
         """INT8 heavy layers over all heavy layers, summed over the OpenVINO partitions compiled."""

@@ -119,8 +119,18 @@ class OptimumOpenVINORuntime(Runtime):
     def to_numpy(self, output: Any) -> np.ndarray:
         return np.array(output, dtype=np.float32, copy=True)
 
+    def concurrency_unsupported(self) -> str | None:
+        return "optimum's OVModel runs every call on its one infer request (model.request)"
+
+    def profile(self, inputs: Any, out_dir: Path, calls: int) -> tuple[Path, dict[str, float]]:
+        from runtimes.openvino_common import openvino_profile
+
+        feed = {name: value.numpy() for name, value in inputs.items()}
+        return openvino_profile(self.model.model, {**F32, "INFERENCE_NUM_THREADS": str(self.threads)}, feed, calls,
+                                out_dir)  # fmt: skip
+
     def effective(self) -> Effective:
-        from runtimes.openvino import ov_precision_name
+        from runtimes.openvino_common import ov_precision_name
 
         compiled = self.model.request  # optimum keeps the ov.CompiledModel here
         precision = ov_precision_name(compiled.get_property("INFERENCE_PRECISION_HINT"))

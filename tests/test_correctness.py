@@ -66,7 +66,7 @@ def _build(name: str, handle, runtime) -> str:
     import onnx
 
     from runtimes.onnx_common import export_onnx
-    from runtimes.openvino import convert_to_ir
+    from runtimes.openvino_common import convert_to_ir
 
     if name == "openvino":
         xml = convert_to_ir(runtime, handle)
@@ -192,7 +192,7 @@ def test_two_configurations_share_an_artifact_only_when_it_is_really_the_same(
 
 def _runtime_alternative(runtime: str, option: str):
     return {
-        "performance_hint": "THROUGHPUT", "num_streams": 1, "num_requests": 2, "cache_dir": "/tmp/harness-ov-blobs",
+        "performance_hint": "THROUGHPUT", "num_streams": 1, "cache_dir": "/tmp/harness-ov-blobs",
         "graph_optimization_level": "basic", "intra_op_threads": 1, "inter_op_threads": 2, "exporter": "torchscript",
         "opset": 20 if runtime != "openvino" else None, "device_type": None,
     }.get(option)  # fmt: skip
