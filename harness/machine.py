@@ -183,7 +183,7 @@ def host_lock(label: str) -> Iterator[float]:
         except BlockingIOError:
             with contextlib.suppress(OSError):
                 who = holder.read_text().strip()
-            print(f"harness: {label}: waiting for the host lock {path} (held by {who or 'another job'}); "
+            print(f"{label}: waiting for the host lock {path} (held by {who or 'another job'}); "
                   "two timed windows never share a machine", file=sys.stderr, flush=True)  # fmt: skip
             started = time.monotonic()
             fcntl.flock(handle, fcntl.LOCK_EX)  # blocks: no polling

@@ -60,6 +60,19 @@ def tiny_sentiment_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_calibration_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Texts of the synthetic set's training split: calibration data disjoint from tiny_sentiment_csv."""
+    import pandas as pd
+
+    from workloads import sentiment_data
+
+    texts, labels = sentiment_data.generate("train", 40)
+    path = tmp_path_factory.mktemp("calibration") / "train.csv"
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
 def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cache")
 

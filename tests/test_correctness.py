@@ -114,11 +114,14 @@ def option_alternatives(tiny_bert_dir: Path, tiny_sentiment_csv: Path, tmp_path_
             "label_column": ("target", {"dataset": str(data / "renamed.csv"), "text_column": "sentence"}),
             # refused on local files (test_bad_input): a value that differs cannot be given here
             "split": None, "subset": None,
+            "calibration_dataset": str(data / "reversed.csv"), "calibration_split": None,  # int8 only
+            "reference_model": None,  # a model file's reference: test_int8
         }),
         "resnet101": (resnet, {
             "weights": str(other_weights), "image_size": 64, "n_samples": 5, "split": "train",
             "dataset": str(folder), "label_map": "imagenette",
             "subset": None, "image_column": None, "label_column": None,  # hub ids only (refused otherwise)
+            "calibration_dataset": str(folder), "calibration_split": None, "reference_weights": None,
         }),
     }  # fmt: skip
 
