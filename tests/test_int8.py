@@ -50,9 +50,16 @@ def test_what_cannot_run_in_int8_says_why(int8_grid: pd.DataFrame) -> None:
 
 
 def test_bert_int8_paths_and_optimum(cli, tmp_path: Path, tiny_calibration_csv: Path) -> None:
-    run = cli("-m", "workload=tiny_bert", "runtime=openvino,onnxruntime,compile,ipex,optimum_openvino",
-              "runtime.precision=int8", "runtime.calibration_samples=8",
-              f"workload.calibration_dataset={tiny_calibration_csv}", "hydra.sweep.dir=sweep", timeout=1800)  # fmt: skip
+    run = cli(
+        "-m",
+        "workload=tiny_bert",
+        "runtime=openvino,onnxruntime,compile,ipex,optimum_openvino",
+        "runtime.precision=int8",
+        "runtime.calibration_samples=8",
+        f"workload.calibration_dataset={tiny_calibration_csv}",
+        "hydra.sweep.dir=sweep",
+        timeout=1800,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     more = cli("-m", "workload=tiny_bert", "runtime=optimum_openvino", "hydra.sweep.dir=sweep")
     assert more.returncode == 0, more.stderr[-3000:]
