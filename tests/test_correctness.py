@@ -374,7 +374,7 @@ def test_sixteen_bit_grey_images_keep_their_picture(tmp_path: Path) -> None:
 def test_unconvertible_images_are_rejected_in_one_line(tmp_path: Path) -> None:
     from PIL import Image
 
-    from workloads.resnet101 import image_to_rgb
+    from workloads.images import image_to_rgb
 
     with pytest.raises(ConfigError, match="outside 0..1 or 0..255"):
         image_to_rgb(Image.fromarray(np.full((4, 4), 1e6, dtype=np.float32)), "huge.tif")

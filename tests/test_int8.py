@@ -84,7 +84,8 @@ def test_bert_int8_paths_and_optimum(cli, tmp_path: Path, tiny_calibration_csv: 
 def test_calibration_and_eval_sets_share_no_sample(shared_cache: Path) -> None:
     from harness.config import parse_options
     from workloads.base import sample_hashes
-    from workloads.resnet101 import ResNetOptions, ResNetWorkload, fashion_images
+    from workloads.images import fashion_images
+    from workloads.resnet101 import ResNetOptions, ResNetWorkload
 
     options = parse_options(ResNetOptions, {"weights": "random", "image_size": 32, "n_samples": 50}, "workload")
     workload = ResNetWorkload(options, 0, shared_cache)
