@@ -1,8 +1,9 @@
 """The full benchmark grid at real size with the offline defaults (measured, never asserted).
 
-Both workloads x all eight runtimes x batch 1, 4, 8, 32 at fp32, then bf16 for the runtimes that
-offer it. Each stage is one resumable multirun into the same directory: re-running this script
-skips every job that already has an `ok` row, so an interrupted grid continues where it stopped.
+Both workloads x every configured runtime x batch 1, 4, 8, 32 at fp32, then bf16 for the runtimes
+that offer it (both lists derived from conf/ and the runtimes' declared precisions). Each stage is
+one resumable multirun into the same directory: re-running this script skips every job that already
+has an `ok` row, so an interrupted grid continues where it stopped.
 
     python benchmarks/grid.py [--out outputs/benchmark] [--workloads bert,resnet101] [--batches 1,4,8,32] [--no-bf16]
 Then `python -m harness.report outputs/benchmark` renders the tables and plots.
@@ -15,8 +16,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-RUNTIMES = "eager,compile,export,openvino,openvino_compile,ipex,onnxruntime,onnxruntime_openvino"
-BF16_RUNTIMES = "eager,compile,export,openvino,openvino_compile,ipex,onnxruntime_openvino"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from harness.catalog import runtime_names, runtimes_offering  # noqa: E402
+
+# from conf/ and each runtime's declared precisions: a runtime added as one module and one yaml is swept
+RUNTIMES = ",".join(runtime_names())
+BF16_RUNTIMES = ",".join(runtimes_offering("bf16"))
 
 
 def stage(out: Path, workloads: str, runtimes: str, batches: str, precision: str, extra: list[str]) -> int:

@@ -360,6 +360,9 @@ def run_job(spec: JobSpec, emit: Emit, job_dir: Path | None = None) -> tuple[dic
     load_s = time.perf_counter() - load_started
     row["rss_after_load_mb"] = rss_mb()
     handle.graph_options = option_values(workload_options, excluding=DATA_ONLY)
+    if handle.kind not in runtime.kinds:
+        raise UnsupportedError(f"{spec.runtime.name} runs {' and '.join(runtime.kinds)} models only; "
+                               f"{spec.workload.name} is a {handle.kind}")  # fmt: skip
     check_labels(workload.label_source(), handle.n_outputs, workload.label_map_name())
     check_memory(handle, spec.batch)
     # What was measured, beyond its name: a changed checkpoint, config or data shows up here.

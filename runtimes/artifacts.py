@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cache import cached_entry, identity_key
-from workloads.base import ModelHandle
+from harness.contract import ModelHandle
 
 
 def artifact_identity(runtime: Any, handle: ModelHandle, kind: str, versions: dict[str, str]) -> dict[str, Any]:

@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from harness.config import UnsupportedError
+from harness.contract import Inputs, ModelHandle
 from harness.options import AFTER_CONVERSION, option_values
-from workloads.base import Inputs, ModelHandle
 
 
 @dataclass
@@ -58,6 +58,7 @@ class Runtime(ABC):
     # OpenVINO's post-training quantization guide also recommends ("for example, of 300 samples")
     default_calibration_samples: ClassVar[int] = 300
     accepts_files: ClassVar[tuple[str, ...]] = ()  # model files (workload.model=*.onnx) it runs as they are
+    kinds: ClassVar[tuple[str, ...]] = ("transformer", "cnn")  # the ModelHandle kinds it can run
 
     def __init__(self, options: Any, precision: str, threads: int, cache_dir: Path) -> None:
         if precision not in self.precisions:

@@ -6,9 +6,9 @@ from typing import Any
 
 import torch
 
+from harness.contract import Inputs, ModelHandle
 from runtimes.base import Effective, Runtime
 from runtimes.torch_common import DTYPES, module_precision, positional_inputs
-from workloads.base import Inputs, ModelHandle
 
 
 class EagerRuntime(Runtime):

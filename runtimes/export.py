@@ -18,10 +18,10 @@ from typing import Annotated, Any
 import torch
 from pydantic import Field
 
+from harness.contract import Inputs, ModelHandle
 from runtimes.base import Effective, Runtime
 from runtimes.int8 import int8_columns, torch_int8_share
 from runtimes.torch_common import DTYPES, inductor_counters, module_precision, positional_inputs, pt2e_int8
-from workloads.base import Inputs, ModelHandle
 
 PROGRAM_FILE = "program.pt2"
 

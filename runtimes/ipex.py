@@ -16,10 +16,10 @@ import torch
 from pydantic import Field
 
 from harness.config import UnsupportedError
+from harness.contract import Inputs, ModelHandle
 from runtimes.base import Effective, Runtime
 from runtimes.int8 import int8_columns, torchscript_int8_share
 from runtimes.torch_common import DTYPES, module_precision
-from workloads.base import Inputs, ModelHandle
 
 
 @dataclass

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from harness.config import ConfigError
+from harness.contract import Inputs, ModelHandle
 from runtimes.artifacts import ensure_artifact, ensure_quantized
-from workloads.base import Inputs, ModelHandle
 
 ONNX_FILE = "model.onnx"
 # Opsets each exporter really produces (torch 2.13): the dynamo exporter's operator library starts at

@@ -12,6 +12,7 @@ import numpy as np
 from pydantic import Field
 
 from harness.config import QUANTIZED
+from harness.contract import Inputs, ModelHandle
 from harness.options import AFTER_CONVERSION, THREADS
 from runtimes.base import Effective, Runtime
 from runtimes.int8 import int8_columns, ort_int8_share
@@ -24,7 +25,6 @@ from runtimes.onnx_common import (
     output_precision,
     quantize_onnx,
 )
-from workloads.base import Inputs, ModelHandle
 
 
 @dataclass

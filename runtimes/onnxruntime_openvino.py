@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from harness.config import QUANTIZED
+from harness.contract import ModelHandle
 from harness.options import AFTER_CONVERSION, MACHINE_LOCAL
 from runtimes.base import Effective
 from runtimes.int8 import openvino_int8_share
 from runtimes.onnx_common import output_precision, provider_placement
 from runtimes.onnxruntime import OnnxRuntimeCPU, OnnxRuntimeOptions
 from runtimes.openvino_common import OV_PRECISION
-from workloads.base import ModelHandle
 
 EP = "OpenVINOExecutionProvider"
 

@@ -18,11 +18,11 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field
 
+from harness.contract import Inputs, ModelHandle
 from harness.options import AFTER_CONVERSION, MACHINE_LOCAL, THREADS
 from runtimes.base import Effective, Runtime
 from runtimes.int8 import int8_columns, openvino_int8_share
 from runtimes.openvino_common import OV_PRECISION, convert_to_ir, openvino_profile, ov_precision_name, quantize_ir
-from workloads.base import Inputs, ModelHandle
 
 
 @dataclass

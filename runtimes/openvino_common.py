@@ -9,8 +9,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from harness.contract import ModelHandle
 from runtimes.artifacts import ensure_artifact, ensure_quantized
-from workloads.base import ModelHandle
 
 # the precision hint: for int8, the layers NNCF left in float run in f32 (OpenVINO would pick bf16 here)
 OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "int8": "f32", "int8_dynamic": "f32"}

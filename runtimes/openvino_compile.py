@@ -26,12 +26,12 @@ from pydantic import Field
 
 from harness.cache import checked_directory, identity_key, seal
 from harness.config import UnsupportedError
+from harness.contract import Inputs, ModelHandle
 from harness.options import AFTER_CONVERSION
 from runtimes.artifacts import artifact_identity
 from runtimes.base import Effective, Runtime
 from runtimes.int8 import int8_columns, openvino_int8_share, share_of
 from runtimes.openvino_common import OV_PRECISION, ov_precision_name
-from workloads.base import Inputs, ModelHandle
 
 
 @dataclass

@@ -24,11 +24,11 @@ from pydantic import Field
 
 from harness.cache import cached_entry, identity_key
 from harness.config import UnsupportedError
+from harness.contract import Inputs, ModelHandle
 from harness.options import AFTER_CONVERSION
 from runtimes.artifacts import artifact_identity
 from runtimes.base import Effective, Runtime
 from runtimes.int8 import int8_columns, openvino_int8_share
-from workloads.base import Inputs, ModelHandle
 
 F32 = {"INFERENCE_PRECISION_HINT": "f32"}  # OpenVINO would pick bf16 on this CPU
 
@@ -44,9 +44,11 @@ class OptimumOpenVINORuntime(Runtime):
     options: OptimumOpenVINOOptions
     precisions = ("fp32", "int8")
     default_calibration_samples = 128  # optimum/intel/openvino/configuration.py: subset_size = num_samples or 128
+    # optimum-intel loads Hugging Face (or timm) model directories: a torchvision model has none
+    kinds = ("transformer",)
 
     def prepare(self, handle: ModelHandle) -> None:
-        if handle.kind != "transformer" or handle.source_dir is None:
+        if handle.source_dir is None:
             raise UnsupportedError(
                 "optimum-intel loads Hugging Face (or timm) model directories only; this model has none (a "
                 "torchvision ResNet: OVModelForImageClassification rejects it with TypeError)"
