@@ -1,0 +1,147 @@
+"""Scenarios on the one measuring loop (issue 14): the drivers against arithmetic on fake calls of known
+service time, Poisson arrivals, honest p99 tails, every runtime in offline and server, timing over
+real inputs, memory by phase, per-operator profiles, and bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.catalog import runtime_names
+from harness.config import MeasureConfig
+from harness.measure import measure_concurrent, measure_server, poisson_arrivals, quantile_ci
+
+PLAN = MeasureConfig(warmup_calls=1, warmup_s=0, min_calls=1_000_000, min_s=0, max_s=3.0, target_ci_rel=0,
+                     max_calls=1_000_000).validate()  # fmt: skip
+
+
+def _service(ms: float):
+    return lambda: time.sleep(ms / 1000)  # sleeping releases the GIL, as runtime calls do
+
+
+def test_the_concurrent_driver_keeps_streams_in_flight() -> None:
+    """Two streams of a 20 ms service: about 100 requests a second over wall time, each taking 20 ms."""
+    result = measure_concurrent([[_service(20)], [_service(20)]], PLAN, samples_per_call=4, streams=2)
+    summary = result.summary()
+    assert summary["streams"] == 2 and summary["driver"] == "threads" and result.stop_reason == "max_s"
+    assert summary["throughput_sps"] == pytest.approx(4 * 2 / 0.020, rel=0.3)
+    assert summary["latency_ms_p50"] == pytest.approx(20, rel=0.3)
+
+
+def test_the_server_driver_counts_queueing_from_arrival() -> None:
+    """One server, 10 ms service, Poisson arrivals at 50/s (load 0.5): an M/D/1 queue, whose mean time in
+    the system is s + rho*s / (2 (1 - rho)) = 15 ms (Pollaczek-Khinchine)."""
+    plan = MeasureConfig(warmup_calls=1, warmup_s=0, min_calls=1_000_000, min_s=0, max_s=6.0, target_ci_rel=0,
+                         max_calls=1_000_000).validate()  # fmt: skip
+    result = measure_server([[_service(10)]], plan, 1, target_qps=50, latency_bound_ms=40,
+                            rng=np.random.default_rng(3))  # fmt: skip
+    summary = result.summary()
+    assert summary["achieved_qps"] == pytest.approx(50, rel=0.2)
+    assert summary["latency_ms_mean"] == pytest.approx(15, rel=0.3)
+    assert summary["latency_ms_min"] >= 10, "no request is faster than its service"
+    assert summary["meets_latency_bound"] == (summary["latency_ms_p99"] <= 40)
+
+
+def test_poisson_arrivals_have_the_asked_rate_and_are_seeded() -> None:
+    times = poisson_arrivals(50.0, 40.0, np.random.default_rng(7))
+    assert len(times) == pytest.approx(2000, rel=0.06)
+    gaps = np.diff(times)
+    assert gaps.mean() == pytest.approx(1 / 50, rel=0.06)
+    assert gaps.std() / gaps.mean() == pytest.approx(1.0, rel=0.1), "exponential gaps: CV 1"
+    assert np.array_equal(times, poisson_arrivals(50.0, 40.0, np.random.default_rng(7)))
+
+
+def test_p99_ci_from_order_statistics_and_when_it_is_not_established() -> None:
+    rng = np.random.default_rng(0)
+    low, high = quantile_ci(rng.exponential(1.0, 100), 0.99)
+    assert math.isnan(high), "100 calls cannot bound a p99"
+    true_p99 = -math.log(0.01)
+    covered = 0
+    for _ in range(300):
+        low, high = quantile_ci(rng.exponential(1.0, 2000), 0.99)
+        covered += low <= true_p99 <= high
+    assert 0.92 <= covered / 300 <= 0.99
+
+
+@pytest.fixture(scope="module")
+def scenario_grid(tmp_path_factory: pytest.TempPathFactory, cli_factory) -> pd.DataFrame:
+    cwd = tmp_path_factory.mktemp("scenarios")
+    cli = cli_factory(cwd)
+    everything = ",".join(runtime_names())
+    run = cli("-m", "workload=tiny_resnet", f"runtime={everything}", "scenario=offline", "scenario.streams=1,2",
+              "hydra.sweep.dir=sweep", timeout=2400)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    run = cli("-m", "workload=tiny_resnet", f"runtime={everything}", "scenario=server", "scenario.target_qps=20",
+              "scenario.latency_bound_ms=500", "measure.max_s=2", "hydra.sweep.dir=sweep", timeout=2400)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    return pd.read_csv(cwd / "sweep" / "results.csv")
+
+
+def test_every_runtime_runs_every_scenario_or_says_why(scenario_grid: pd.DataFrame) -> None:
+    frame = scenario_grid.assign(scenario=scenario_grid["config_json"].map(lambda t: json.loads(t)["scenario"]["name"]))
+    assert len(frame) == 3 * len(runtime_names())
+    unsupported = frame[frame["status"] == "unsupported"]
+    assert unsupported["error"].str.len().gt(20).all(), "an unsupported row says why"
+    assert set(unsupported["runtime"]) <= {"openvino_compile", "optimum_openvino"}
+    ok = frame[frame["status"] == "ok"]
+    assert (frame["status"].isin(["ok", "unsupported"])).all(), frame[["runtime", "status", "error"]].to_string()
+    offline = ok[ok["scenario"] == "offline"]
+    assert (offline["throughput_sps"] > 0).all() and set(offline["streams"]) == {1, 2}
+    openvino = offline[(offline["runtime"] == "openvino") & (offline["streams"] == 2)].iloc[0]
+    assert openvino["driver"] == "request queue" and openvino["ov_num_streams"] == 2
+    assert openvino["ov_performance_hint"] == "THROUGHPUT"
+    server = ok[ok["scenario"] == "server"]
+    assert (server["target_qps"] == 20).all() and server["meets_latency_bound"].notna().all()
+    assert (server["achieved_qps"] > 0).all()
+
+
+def test_timing_over_real_inputs_records_the_lengths_and_memory_by_phase(cli, tmp_path: Path) -> None:
+    run = cli("-m", "workload=tiny_bert", "workload.padding=longest", "batch=2", "timing_inputs=fixed,dataset",
+              "hydra.sweep.dir=sweep")  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    frame = pd.read_csv(tmp_path / "sweep" / "results.csv")
+    dataset = frame[frame["timed_batches"] > 1].iloc[0]
+    fixed = frame[frame["timed_batches"] == 1].iloc[0]
+    assert dataset["timed_len_min"] < dataset["timed_len_max"] <= 16, "padding=longest: lengths change per call"
+    assert fixed["timed_len_min"] == fixed["timed_len_max"]
+    assert (frame["rss_after_load_mb"] > 0).all() and (
+        frame["peak_rss_timed_mb"] >= frame["rss_after_prepare_mb"] * 0.5
+    ).all()
+
+
+@pytest.mark.parametrize("runtime", ["eager", "openvino", "onnxruntime"])
+def test_profiles_are_written_and_parsed_for_each_runtime_family(cli, tmp_path: Path, runtime: str) -> None:
+    run = cli("workload=tiny_resnet", f"runtime={runtime}", "profile=true", "results_dir=res")
+    assert run.returncode == 0, run.stderr[-3000:]
+    row = pd.read_csv(tmp_path / "res" / "results.csv").iloc[0]
+    assert Path(row["profile_file"]).is_file() and Path(row["profile_file"]).stat().st_size > 100
+    top = json.loads(row["profile_top_ops"])
+    assert 1 <= len(top) <= 10 and all(name for name, _ in top)
+    shares = [share for _, share in top]
+    assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 1.0001
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["scenario=offline", "scenario.streams=0"], "scenario.streams=0 is not allowed"),
+        (["scenario=server", "scenario.target_qps=-1"], "scenario.target_qps=-1 is not allowed"),
+        (["scenario=nope"], "unknown scenario 'nope'; allowed: offline, server, single_stream"),
+        (["scenario=server", "scenario.latency_bound_ms=0"], "scenario.latency_bound_ms=0 is not allowed"),
+        (["scenario=offline", "scenario.streams=64"], "scenario.streams=64 is not allowed"),
+        (["scenario.streams=2"], "not allowed with single_stream"),
+        (["scenario=offline", "baseline=paired"], "baseline=paired times one call at a time"),
+        (["timing_inputs=random"], "timing_inputs='random' is not allowed"),
+    ],
+)
+def test_bad_scenario_input_is_one_line(cli, args: list[str], needle: str) -> None:
+    run = cli("workload=tiny_resnet", *args)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-2000:]
+    (line,) = run.harness_lines()
+    assert needle in line, line
