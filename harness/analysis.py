@@ -93,13 +93,14 @@ def variants(frame: pd.DataFrame) -> pd.Series:
 
 
 def with_speedup(frame: pd.DataFrame) -> pd.DataFrame:
-    """Adds `speedup_vs_eager`: eager's p50 over this row's, at the same workload, batch, precision
-    (and host: a speed-up is never taken against another machine's eager), unless the row carries a
-    paired one of its own (baseline=paired)."""
+    """Adds `speedup_vs_eager`: eager's p50 over this row's, at the same workload, batch, precision, scenario
+    and timed inputs (and host: a speed-up is never taken against another machine's eager), unless the
+    row carries a paired one of its own (baseline=paired)."""
     frame = frame.copy()
     frame["hostname"] = frame["hostname"].fillna("")
+    frame["_load"] = frame["config_json"].map(load_of) if "config_json" in frame else ""
     eager = frame[(frame["runtime"] == "eager") & (frame["status"] == results.OK)]
-    key = ["workload", "batch_size", "precision_requested", "hostname"]
+    key = ["workload", "batch_size", "precision_requested", "hostname", "_load"]
     base = eager.set_index(key)["latency_ms_p50"]
     base = base[~base.index.duplicated(keep="last")]
     keys = list(zip(*(frame[k] for k in key), strict=True))
@@ -108,7 +109,19 @@ def with_speedup(frame: pd.DataFrame) -> pd.DataFrame:
     # a row measured with baseline=paired keeps its own (same-process) speed-up
     own = pd.to_numeric(frame.get("speedup_vs_eager"), errors="coerce") if "speedup_vs_eager" in frame else None
     frame["speedup_vs_eager"] = ratios if own is None else own.where(own.notna(), ratios)
-    return frame
+    return frame.drop(columns="_load")
+
+
+def load_of(config_json: object) -> str:
+    """The scenario and timed inputs of a row (from its stored configuration): speed-ups compare like loads."""
+    try:
+        config = json.loads(config_json) if isinstance(config_json, str) else {}
+    except ValueError:
+        return ""
+    scenario = config.get("scenario") or {}
+    parts = [scenario.get("name", "single_stream"), scenario.get("streams", 1), scenario.get("target_qps"),
+             config.get("timing_inputs", "fixed")]  # fmt: skip
+    return "/".join(str(p) for p in parts)
 
 
 def raw_latencies(source: str, run_id: str) -> np.ndarray | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import shlex
 import sys
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from harness.summary import UNSTABLE_CV, summarize  # noqa: E402
 
 ACCURACY_DROP = 0.01  # more than 1 point below eager is flagged
 MIN_AGREEMENT = 0.99
+PROFILE_SHOWN = 5
 COLLAPSED = 0.9  # one class predicted for 90% of the samples (where eager fp32 predicts it for fewer)
 
 
@@ -43,6 +45,7 @@ class Report:
     environment: dict[str, list[str]] = field(default_factory=dict)
     reruns: pd.DataFrame = field(default_factory=pd.DataFrame)
     decision: pd.DataFrame = field(default_factory=pd.DataFrame)
+    profiles: pd.DataFrame = field(default_factory=pd.DataFrame)
     budget_points: float = DEFAULT_BUDGET_POINTS
     tradeoff_plots: list[Path] = field(default_factory=list)
 
@@ -83,6 +86,29 @@ def _peak_share(row: pd.Series) -> str:
     return f"{row['gflops_per_s']:.1f} GFLOP/s = {100 * row['gflops_per_s'] / peak:.0f}% of peak"
 
 
+def _load(row: pd.Series) -> str:
+    """How requests reached the model (the scenario), and for a server whether its p99 met the bound."""
+    if pd.notna(row.get("target_qps")):
+        met = "met" if row.get("meets_latency_bound") in (True, "True", 1) else "missed"
+        text = (f"server {row['target_qps']:g} qps (achieved {row['achieved_qps']:.1f}): p99 bound "
+                f"{row['latency_bound_ms']:g} ms {met}")  # fmt: skip
+        if pd.notna(row.get("max_qps_meeting_bound")):
+            text += f"; highest rate meeting it {row['max_qps_meeting_bound']:g} qps"
+        return text
+    if pd.notna(row.get("streams")):
+        return f"offline, {int(row['streams'])} streams ({row.get('driver')})"
+    if pd.notna(row.get("timed_batches")) and row["timed_batches"] > 1:
+        return f"single stream over {int(row['timed_batches'])} eval batches"
+    return "single stream"
+
+
+def _p99(row: pd.Series) -> str:
+    if pd.isna(row.get("latency_ms_p99")):
+        return ""
+    established = row.get("p99_established")
+    return f"{row['latency_ms_p99']:.3f}" + (" (not established)" if established in (False, "False", 0) else "")
+
+
 def workload_table(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.sort_values(["precision_requested", "runtime", "batch_size"])
     fmt = lambda v, f: "" if pd.isna(v) else format(v, f)  # noqa: E731
@@ -90,7 +116,8 @@ def workload_table(frame: pd.DataFrame) -> pd.DataFrame:
         "runtime": frame["runtime"], "batch": frame["batch_size"], "precision": frame["precision_requested"],
         "status": frame["status"], "p50 ms [95% CI] (one run)": frame.apply(_ci, axis=1),
         "p50 ms across runs [95% CI]": frame.apply(_between, axis=1),
-        "p99 ms": frame["latency_ms_p99"].map(lambda v: fmt(v, ".3f")),
+        "p99 ms": frame.apply(_p99, axis=1),
+        "load": frame.apply(_load, axis=1),
         "samples/s": frame["throughput_sps"].map(lambda v: fmt(v, ".1f")),
         "speed-up vs eager": frame.apply(_speedup, axis=1),
         "compute": frame.apply(_peak_share, axis=1),
@@ -99,6 +126,23 @@ def workload_table(frame: pd.DataFrame) -> pd.DataFrame:
         "effective precision": frame["precision_effective"].fillna(""),
         "variant": frame["variant"] if "variant" in frame else "",
     }).reset_index(drop=True)  # fmt: skip
+
+
+def profile_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The top operators of every profiled row (profile=true), by share of the profiled time."""
+    rows = []
+    for _, r in frame.iterrows():
+        text = r.get("profile_top_ops")
+        if not isinstance(text, str) or not text.strip():
+            continue
+        try:
+            top = json.loads(text)
+            ops = "; ".join(f"{name} {100 * share:.0f}%" for name, share in top[:PROFILE_SHOWN] if share is not None)
+        except (ValueError, TypeError):
+            ops = "(unreadable)"
+        rows.append({"workload": r["workload"], "runtime": r["runtime"], "batch": r["batch_size"],
+                     "precision": r["precision_requested"], "top operators": ops})  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 def flagged_rows(frame: pd.DataFrame) -> list[str]:
@@ -264,6 +308,7 @@ def build(paths: Sequence[Path], out_dir: Path | None = None, budget_points: flo
         report.tables[name] = workload_table(group)
         report.plots[name] = plot_workload(group, workload, precision, report.out_dir / "plots")
     report.flags = flagged_rows(frame)
+    report.profiles = profile_table(frame)
     report.environment = analysis.environment(frame)
     # quoted: a run_id or path from someone else's file must not become shell syntax when pasted
     report.reruns = frame[["workload", "runtime", "batch_size", "precision_requested", "source", "run_id"]].assign(
@@ -290,6 +335,9 @@ def to_markdown(report: Report) -> str:
             "point(s) of eager fp32 (`--accuracy-budget`); faster ones and why they were excluded.", "",
             markdown_table(report.decision), ""]  # fmt: skip
     out += [f"![{p.stem}](plots/{p.name})" for p in report.tradeoff_plots] + [""]
+    if not report.profiles.empty:
+        out += ["## Per-operator profiles", "", "Share of the profiled calls' time (`profile=true`; files beside "
+                "each job):", "", markdown_table(report.profiles), ""]  # fmt: skip
     out += ["## Environment", ""] + [f"- **{k}**: {', '.join(v)}" for k, v in report.environment.items()] + [""]
     out += ["## Flagged rows", ""] + ([f"- {f}" for f in report.flags] or ["None."]) + [""]
     out += ["## Re-run a row", "", "Each row re-runs alone from what is stored with it, and compares itself:", ""]
@@ -308,6 +356,8 @@ def to_html(report: Report) -> str:
         parts += [f"<img src='plots/{esc(p.name)}' alt='{esc(p.stem)}'>" for p in report.plots.get(name, [])]
     parts += ["<h2>Decision</h2>", report.decision.to_html(index=False, escape=True)]
     parts += [f"<img src='plots/{esc(p.name)}' alt='{esc(p.stem)}'>" for p in report.tradeoff_plots]
+    if not report.profiles.empty:
+        parts += ["<h2>Per-operator profiles</h2>", report.profiles.to_html(index=False, escape=True)]
     parts += ["<h2>Environment</h2><ul>"]
     parts += [f"<li><b>{esc(k)}</b>: {esc(', '.join(v))}</li>" for k, v in report.environment.items()] + ["</ul>"]
     parts += ["<h2>Flagged rows</h2><ul>"] + [f"<li>{esc(f)}</li>" for f in report.flags or ["None."]] + ["</ul>"]
