@@ -112,13 +112,21 @@ def with_speedup(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns="_load")
 
 
-def load_of(config_json: object) -> str:
-    """The scenario and timed inputs of a row (from its stored configuration): speed-ups compare like loads."""
+def config_of(config_json: object) -> dict:
+    """A row's stored configuration (`config_json`) as a dict; {} when missing or unreadable."""
     try:
         config = json.loads(config_json) if isinstance(config_json, str) else {}
     except ValueError:
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def load_of(config_json: object) -> str:
+    """The scenario and timed inputs of a row (from its stored configuration): speed-ups compare like loads."""
+    config = config_of(config_json)
+    if not config:
         return ""
-    scenario = config.get("scenario") or {}
+    scenario = config.get("scenario") if isinstance(config.get("scenario"), dict) else {}
     parts = [scenario.get("name", "single_stream"), scenario.get("streams", 1), scenario.get("target_qps"),
              config.get("timing_inputs", "fixed")]  # fmt: skip
     return "/".join(str(p) for p in parts)

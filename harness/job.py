@@ -229,10 +229,10 @@ def timed_batches(workload: Any, spec: JobSpec) -> list[Any]:
 
 
 def timed_shapes(batches: list[dict[str, Any]]) -> dict[str, Any]:
-    """What was timed: the first batch's shapes, how many batches, and the length (dim 1 of the first
-    input: tokens for text) range when it varies."""
+    """What was timed: the first batch's shapes, how many batches, and for token inputs (a first input of
+    shape [batch, tokens]) the range of lengths."""
     first = next(iter(batches[0].values()))
-    lengths = [int(next(iter(b.values())).shape[1]) for b in batches] if first.ndim >= 2 else []
+    lengths = [int(next(iter(b.values())).shape[1]) for b in batches] if first.ndim == 2 else []
     return {
         "timed_shape": shape_text(batches[0]),
         "timed_batches": len(batches),
@@ -372,6 +372,7 @@ def run_job(spec: JobSpec, emit: Emit, job_dir: Path | None = None) -> tuple[dic
     timing_batch = workload.make_batch([i % workload.n_samples for i in range(spec.batch)])  # built once
     handle.timing_example = timing_batch
     row["timed_shape"] = shape_text(timing_batch)
+    row["scenario"], row["timing_inputs"] = spec.scenario.name, spec.timing_inputs
     row["gflops_per_call"] = flops_per_call(handle, timing_batch, cache_dir) / 1e9
     peak = gemm_peak_gflops(spec.threads)
     row["gemm_peak_gflops_fp32"], row["gemm_peak_gflops_bf16"] = peak["fp32"], peak["bf16"]

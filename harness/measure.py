@@ -50,7 +50,7 @@ def quantile_ci(latencies_ms: np.ndarray, q: float, confidence: float = 0.95) ->
     """Distribution-free CI of the q-quantile from order statistics: the ranks where the binomial
     (n, q) distribution leaves (1 - confidence) / 2 on each side (Hahn & Meeker, Statistical
     Intervals, 1991, ch. 5). When n is too small for an upper rank inside the sample, the upper bound
-    is NaN: that quantile is not established (e.g. a p99 needs about 400 calls at 95%)."""
+    is NaN: that quantile is not established (e.g. a p99 needs 368 calls at 95%)."""
     n = len(latencies_ms)
     if n == 0:
         return math.nan, math.nan

@@ -46,6 +46,7 @@ class Report:
     reruns: pd.DataFrame = field(default_factory=pd.DataFrame)
     decision: pd.DataFrame = field(default_factory=pd.DataFrame)
     profiles: pd.DataFrame = field(default_factory=pd.DataFrame)
+    timing_inputs: pd.DataFrame = field(default_factory=pd.DataFrame)
     budget_points: float = DEFAULT_BUDGET_POINTS
     tradeoff_plots: list[Path] = field(default_factory=list)
 
@@ -98,8 +99,42 @@ def _load(row: pd.Series) -> str:
     if pd.notna(row.get("streams")):
         return f"offline, {int(row['streams'])} streams ({row.get('driver')})"
     if pd.notna(row.get("timed_batches")) and row["timed_batches"] > 1:
-        return f"single stream over {int(row['timed_batches'])} eval batches"
+        return f"single stream over {int(row['timed_batches'])} eval batches{_lengths(row)}"
     return "single stream"
+
+
+def _lengths(row: pd.Series) -> str:
+    if pd.isna(row.get("timed_len_min")):
+        return ""
+    return f" ({row['timed_len_min']:.0f}-{row['timed_len_max']:.0f} tokens, median {row['timed_len_median']:g})"
+
+
+def timing_inputs_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows timed over the eval batches (timing_inputs=dataset) beside the same configuration timed on
+    one fixed batch: p50 and per-sample latency (ms) under each, the ratio dataset/fixed, and the lengths
+    timed. Pairs share workload, runtime, batch, precision, host and scenario; empty without pairs."""
+    if frame.empty or "config_json" not in frame:
+        return pd.DataFrame()
+    configs = frame["config_json"].map(analysis.config_of)
+    inputs = configs.map(lambda c: c.get("timing_inputs", "fixed"))
+    scenario = frame["config_json"].map(analysis.load_of).str.rsplit("/", n=1).str[0]
+    key = ["workload", "runtime", "batch_size", "precision_requested", "hostname"]
+    ok = frame.assign(_scenario=scenario, _inputs=inputs)[frame["status"] == results.OK]
+    fixed = ok[ok["_inputs"] == "fixed"].drop_duplicates(key + ["_scenario"], keep="last")
+    paired = ok[ok["_inputs"] == "dataset"].merge(fixed, on=key + ["_scenario"], suffixes=("", "_fixed"))
+    rows = []
+    for _, r in paired.sort_values(key).iterrows():
+        batch = r["batch_size"]
+        rows.append({
+            "workload": r["workload"], "runtime": r["runtime"], "batch": batch, "precision": r["precision_requested"],
+            "fixed: timed": r["timed_shape_fixed"],
+            "dataset: timed": f"{int(r['timed_batches'])} batches" + _lengths(r),
+            "p50 ms fixed": f"{r['latency_ms_p50_fixed']:.3f}", "p50 ms dataset": f"{r['latency_ms_p50']:.3f}",
+            "dataset / fixed": f"{r['latency_ms_p50'] / r['latency_ms_p50_fixed']:.2f}",
+            "ms per sample fixed": f"{r['latency_ms_p50_fixed'] / batch:.3f}",
+            "ms per sample dataset": f"{r['latency_ms_p50'] / batch:.3f}",
+        })  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 def _p99(row: pd.Series) -> str:
@@ -309,6 +344,7 @@ def build(paths: Sequence[Path], out_dir: Path | None = None, budget_points: flo
         report.plots[name] = plot_workload(group, workload, precision, report.out_dir / "plots")
     report.flags = flagged_rows(frame)
     report.profiles = profile_table(frame)
+    report.timing_inputs = timing_inputs_table(frame)
     report.environment = analysis.environment(frame)
     # quoted: a run_id or path from someone else's file must not become shell syntax when pasted
     report.reruns = frame[["workload", "runtime", "batch_size", "precision_requested", "source", "run_id"]].assign(
@@ -335,6 +371,11 @@ def to_markdown(report: Report) -> str:
             "point(s) of eager fp32 (`--accuracy-budget`); faster ones and why they were excluded.", "",
             markdown_table(report.decision), ""]  # fmt: skip
     out += [f"![{p.stem}](plots/{p.name})" for p in report.tradeoff_plots] + [""]
+    if not report.timing_inputs.empty:
+        out += ["## Timed over real inputs vs one fixed batch", "", "`timing_inputs=dataset` cycles the timed "
+                "calls over the eval batches (with `padding=longest` their lengths vary); `fixed` times one batch. "
+                "Per-sample latency against batch size under each:", "",
+                markdown_table(report.timing_inputs), ""]  # fmt: skip
     if not report.profiles.empty:
         out += ["## Per-operator profiles", "", "Share of the profiled calls' time (`profile=true`; files beside "
                 "each job):", "", markdown_table(report.profiles), ""]  # fmt: skip
@@ -356,6 +397,11 @@ def to_html(report: Report) -> str:
         parts += [f"<img src='plots/{esc(p.name)}' alt='{esc(p.stem)}'>" for p in report.plots.get(name, [])]
     parts += ["<h2>Decision</h2>", report.decision.to_html(index=False, escape=True)]
     parts += [f"<img src='plots/{esc(p.name)}' alt='{esc(p.stem)}'>" for p in report.tradeoff_plots]
+    if not report.timing_inputs.empty:
+        parts += [
+            "<h2>Timed over real inputs vs one fixed batch</h2>",
+            report.timing_inputs.to_html(index=False, escape=True),
+        ]
     if not report.profiles.empty:
         parts += ["<h2>Per-operator profiles</h2>", report.profiles.to_html(index=False, escape=True)]
     parts += ["<h2>Environment</h2><ul>"]

@@ -113,6 +113,16 @@ def test_timing_over_real_inputs_records_the_lengths_and_memory_by_phase(cli, tm
     assert (frame["rss_after_load_mb"] > 0).all() and (
         frame["peak_rss_timed_mb"] >= frame["rss_after_prepare_mb"] * 0.5
     ).all()
+    # the report sets the two side by side, per sample
+    from harness import report
+
+    table = report.build([tmp_path / "sweep"]).timing_inputs
+    assert len(table) == 1, table
+    pair = table.iloc[0]
+    assert float(pair["p50 ms dataset"]) == pytest.approx(dataset["latency_ms_p50"], abs=1e-3)
+    assert float(pair["p50 ms fixed"]) == pytest.approx(fixed["latency_ms_p50"], abs=1e-3)
+    assert float(pair["ms per sample fixed"]) == pytest.approx(fixed["latency_ms_p50"] / 2, abs=1e-3)
+    assert f"{dataset['timed_len_min']:.0f}-{dataset['timed_len_max']:.0f} tokens" in pair["dataset: timed"]
 
 
 @pytest.mark.parametrize("runtime", ["eager", "openvino", "onnxruntime"])
