@@ -33,6 +33,7 @@ def ensure_artifact(
     runtime.times.convert_s = entry.build_s
     runtime.times.cache_hit = entry.hit
     runtime.times.artifact_mb = entry.size_mb
+    runtime.times.artifact_path = str(entry.path)
     runtime.times.cache_note = entry.note
     return entry.path
 
@@ -58,5 +59,6 @@ def ensure_quantized(
     runtime.times.quantize_s = entry.build_s
     runtime.times.cache_hit = bool(runtime.times.cache_hit) and entry.hit
     runtime.times.artifact_mb = entry.size_mb
+    runtime.times.artifact_path = str(entry.path)
     runtime.times.cache_note = "; ".join(n for n in (runtime.times.cache_note, entry.note) if n) or None
     return entry.path

@@ -45,6 +45,7 @@ class PrepareTimes:
     compile_s: float = 0.0  # building the executable model from it
     cache_hit: bool | None = None  # None: this runtime has no conversion cache
     artifact_mb: float | None = None
+    artifact_path: str | None = None  # the converted model on the measuring machine (for other tools; never read back)
     cache_note: str | None = None  # why a damaged cached artifact was rebuilt
     quantize_s: float | None = None  # calibration and quantization (0 on a cache hit; None: not quantized)
 
