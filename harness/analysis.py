@@ -13,7 +13,8 @@ import pandas as pd
 from harness import results
 
 # What identifies "the same measurement" across result sets.
-CONFIG_KEY = ["workload", "runtime", "batch_size", "precision_requested"]
+# what a row measured, as compare joins it: `load` is the scenario and timed inputs (load_of)
+CONFIG_KEY = ["workload", "runtime", "batch_size", "precision_requested", "load"]
 # Facts whose difference makes two result sets not directly comparable.
 ENVIRONMENT_COLUMNS = ["cpu_model", "cpu_flags", "hostname", "python_version", "torch_version", "runtime_version",
                        "harness_git_sha", "threads"]  # fmt: skip
@@ -53,6 +54,7 @@ def load(paths: Sequence[Path], notes: list[str] | None = None) -> pd.DataFrame:
         if frame.empty:
             raise results.ResultsError(f"{path} holds no result rows")
         frame["source"] = str(source_dir(path))
+        frame["load"] = frame["config_json"].map(load_of) if "config_json" in frame else ""
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
@@ -97,7 +99,7 @@ def with_speedup(frame: pd.DataFrame) -> pd.DataFrame:
     row carries a paired one of its own (baseline=paired)."""
     frame = frame.copy()
     frame["hostname"] = frame["hostname"].fillna("")
-    frame["_load"] = frame["config_json"].map(load_of) if "config_json" in frame else ""
+    frame["_load"] = frame["load"] if "load" in frame else ""
     eager = frame[(frame["runtime"] == "eager") & (frame["status"] == results.OK)]
     key = ["workload", "batch_size", "precision_requested", "hostname", "_load"]
     base = eager.set_index(key)["latency_ms_p50"]
@@ -120,15 +122,24 @@ def config_of(config_json: object) -> dict:
     return config if isinstance(config, dict) else {}
 
 
-def load_of(config_json: object) -> str:
-    """The scenario and timed inputs of a row (from its stored configuration): speed-ups compare like loads."""
+def load_of(config_json: object, with_inputs: bool = True) -> str:
+    """The load a row ran under, from its stored configuration: the scenario (with its streams, or its
+    arrival rate and whether it searched for one) and the timed inputs, e.g. "single_stream",
+    "offline x2", "server 10 qps", "single_stream, dataset inputs". Speed-ups and compare only set
+    rows of the same load side by side. "" when the row has no readable configuration."""
     config = config_of(config_json)
     if not config:
         return ""
     scenario = config.get("scenario") if isinstance(config.get("scenario"), dict) else {}
-    parts = [scenario.get("name", "single_stream"), scenario.get("streams", 1), scenario.get("target_qps"),
-             config.get("timing_inputs", "fixed")]  # fmt: skip
-    return "/".join(str(p) for p in parts)
+    name = str(scenario.get("name", "single_stream"))
+    if name == "offline":
+        name += f" x{scenario.get('streams', 1)}"
+    elif name == "server":
+        name += " qps search" if scenario.get("search") else f" {scenario.get('target_qps')} qps"
+        name += f" x{scenario.get('streams', 1)}" if scenario.get("streams", 1) != 1 else ""
+        name += f", p99 bound {scenario.get('latency_bound_ms')} ms"
+    inputs = config.get("timing_inputs", "fixed")
+    return name if inputs == "fixed" or not with_inputs else f"{name}, {inputs} inputs"
 
 
 def raw_latencies(source: str, run_id: str) -> np.ndarray | None:

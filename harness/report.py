@@ -117,7 +117,7 @@ def timing_inputs_table(frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     configs = frame["config_json"].map(analysis.config_of)
     inputs = configs.map(lambda c: c.get("timing_inputs", "fixed"))
-    scenario = frame["config_json"].map(analysis.load_of).str.rsplit("/", n=1).str[0]
+    scenario = frame["config_json"].map(lambda text: analysis.load_of(text, with_inputs=False))
     key = ["workload", "runtime", "batch_size", "precision_requested", "hostname"]
     ok = frame.assign(_scenario=scenario, _inputs=inputs)[frame["status"] == results.OK]
     fixed = ok[ok["_inputs"] == "fixed"].drop_duplicates(key + ["_scenario"], keep="last")

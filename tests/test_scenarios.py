@@ -80,7 +80,21 @@ def scenario_grid(tmp_path_factory: pytest.TempPathFactory, cli_factory) -> pd.D
     run = cli("-m", "workload=tiny_resnet", f"runtime={everything}", "scenario=server", "scenario.target_qps=20",
               "scenario.latency_bound_ms=500", "measure.max_s=2", "hydra.sweep.dir=sweep", timeout=2400)  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
-    return pd.read_csv(cwd / "sweep" / "results.csv")
+    frame = pd.read_csv(cwd / "sweep" / "results.csv")
+    frame.attrs["dir"] = cwd / "sweep"
+    return frame
+
+
+def test_compare_and_speedups_keep_loads_apart(scenario_grid: pd.DataFrame) -> None:
+    """Offline with 1 and 2 streams and a server are different measurements of one configuration key:
+    compare joins them by load, never one against another."""
+    from harness.compare import compare
+
+    table, _ = compare([scenario_grid.attrs["dir"]], [scenario_grid.attrs["dir"]])
+    assert len(table) == len(scenario_grid)
+    assert set(table["load"]) == {"offline x1", "offline x2", "server 20.0 qps, p99 bound 500.0 ms"}
+    both_ok = table[table["p50_ratio"].notna()]
+    assert (both_ok["p50_ratio"] == 1).all(), "each row met itself, not a row of another load"
 
 
 def test_every_runtime_runs_every_scenario_or_says_why(scenario_grid: pd.DataFrame) -> None:
