@@ -8,8 +8,9 @@ IPEX_VENV := .venv-ipex
 IPEX_STAMP := $(IPEX_VENV)/.installed-$(shell cat requirements-ipex.txt requirements-ipex-nodeps.txt | sha256sum | cut -c1-16)
 OPTIMUM_VENV := .venv-optimum
 OPTIMUM_STAMP := $(OPTIMUM_VENV)/.installed-$(shell cat requirements-optimum.txt requirements-optimum-nodeps.txt | sha256sum | cut -c1-16)
+CLUSTER_STAMP := $(VENV)/.cluster-$(shell cat pyproject.toml requirements-cluster-nodeps.txt | sha256sum | cut -c1-16)
 
-.PHONY: setup setup-ipex setup-optimum run test test-all lint benchmark study clean-cache
+.PHONY: setup setup-ipex setup-optimum setup-cluster run test test-all lint benchmark study clean-cache
 
 setup: $(STAMP)
 
@@ -36,15 +37,24 @@ $(OPTIMUM_STAMP): requirements-optimum.txt requirements-optimum-nodeps.txt
 	$(OPTIMUM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-optimum-nodeps.txt
 	@rm -f $(OPTIMUM_VENV)/.installed-* && touch $@
 
+# Ray and Slurm launchers (the `cluster` extra; docs/CLUSTER.md). hydra-ray-launcher goes in with --no-deps:
+# its requirements (ray[default]<3, boto3, cloudpickle<3) serve only its AWS launcher and would downgrade cloudpickle.
+setup-cluster: $(CLUSTER_STAMP)
+
+$(CLUSTER_STAMP): $(STAMP) requirements-cluster-nodeps.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,cluster]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-cluster-nodeps.txt
+	@rm -f $(VENV)/.cluster-* && touch $@
+
 # The offline default experiment: BERT (MiniLM, fine-tuned once and cached), eager, batch 1.
 run: setup
 	$(PY) -m harness $(ARGS)
 
-test: setup setup-ipex setup-optimum
+test: setup setup-ipex setup-optimum setup-cluster
 	$(PY) -m pytest -q
 
 # Everything, including the tests marked slow.
-test-all: setup setup-ipex setup-optimum
+test-all: setup setup-ipex setup-optimum setup-cluster
 	$(PY) -m pytest -q -m ""
 
 lint: setup

@@ -4,6 +4,7 @@ configuration, speed-ups over eager, significance of latency differences, enviro
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,14 +44,25 @@ def source_dir(path: Path) -> Path:
 
 
 def load(paths: Sequence[Path], notes: list[str] | None = None) -> pd.DataFrame:
-    """Rows of every source, with `source` (the directory) added; raw latencies stay on disk.
-    Raises results.ResultsError (one line) for a missing, unreadable, foreign or empty source."""
+    """Rows of every source, with `source` (the directory) added; raw latencies stay on disk. A
+    directory's tables are gathered from its row files first, where it is writable (a sweep whose
+    driver never got to gather, e.g. on a cluster). Raises results.ResultsError (one line) for a
+    missing, unreadable, foreign or empty source."""
     frames = []
     for path in paths:
         path = Path(path)
         if not path.exists():
             raise results.ResultsError(f"{path} does not exist; give sweep directories or results.csv/.parquet files")
-        frame = results.read_results(path, notes)
+        gathered = False
+        if path.is_dir() and (path / results.ROWS_DIR).is_dir() and os.access(path, os.W_OK):
+            try:
+                found = results.gather(path).notes
+                gathered = True
+                if notes is not None:
+                    notes.extend(found)
+            except (OSError, results.ResultsError):
+                pass  # the row files are read below all the same
+        frame = results.read_results(path, None if gathered else notes)
         if frame.empty:
             raise results.ResultsError(f"{path} holds no result rows")
         frame["source"] = str(source_dir(path))
@@ -140,6 +152,50 @@ def load_of(config_json: object, with_inputs: bool = True) -> str:
         name += f", p99 bound {scenario.get('latency_bound_ms')} ms"
     inputs = config.get("timing_inputs", "fixed")
     return name if inputs == "fixed" or not with_inputs else f"{name}, {inputs} inputs"
+
+
+def host_label(row: pd.Series) -> str:
+    """`host (CPU model)` of a row."""
+    host = row.get("hostname") if isinstance(row.get("hostname"), str) and row.get("hostname") else "unknown host"
+    cpu = row.get("cpu_model")
+    return f"{host} ({cpu})" if isinstance(cpu, str) and cpu else host
+
+
+def hosts_view(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same configuration on each host side by side: one row per workload, runtime, batch,
+    precision, load (and `variant`, when given), one column per host (`host (CPU)`) holding the p50 (ms),
+    the speed-up over that host's own eager (`speedup_vs_eager`, from with_speedup: never another
+    host's) and the threads used. Expects one row per configuration and host (e.g. `latest` on
+    config_hash and hostname). Empty when the rows come from one host."""
+    if frame["hostname"].fillna("").nunique() < 2:
+        return pd.DataFrame()
+    frame = frame.assign(_host=frame.apply(host_label, axis=1), _ok=(frame["status"] == results.OK).astype(int))
+    key = [k for k in CONFIG_KEY if k in frame] + (["variant"] if "variant" in frame else [])
+    names = [{"batch_size": "batch", "precision_requested": "precision"}.get(k, k) for k in key]
+    hosts = sorted(frame["_host"].unique())
+    rows = []
+    for values, group in frame.sort_values(["_ok", "started_at"]).groupby(key, dropna=False, sort=True):
+        row = dict(zip(names, values, strict=True))
+        for host in hosts:
+            mine = group[group["_host"] == host]
+            row[host] = _host_cell(mine.iloc[-1]) if len(mine) else ""
+        rows.append(row)
+    view = pd.DataFrame(rows)
+    for column in ("variant", "load"):  # only when they tell rows apart
+        if column in view and view[column].fillna("").nunique() < 2:
+            view = view.drop(columns=column)
+    return view
+
+
+def _host_cell(row: pd.Series) -> str:
+    if row["status"] != results.OK or pd.isna(row.get("latency_ms_p50")):
+        return str(row["status"])
+    text = f"{row['latency_ms_p50']:.3f} ms"
+    speedup = row.get("speedup_vs_eager")
+    if speedup is not None and pd.notna(speedup):
+        text += f", {speedup:.2f}x its eager"
+    threads = row.get("threads_effective", row.get("threads"))
+    return text + (f" ({recorded_text(threads)} threads)" if threads is not None and pd.notna(threads) else "")
 
 
 def raw_latencies(source: str, run_id: str) -> np.ndarray | None:

@@ -8,15 +8,18 @@ override costs one clear line and exit code 2, not half a sweep. Exit codes: 0 a
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import shlex
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field
 
+from harness import cluster
 from harness.config import ComponentConfig, ConfigError, JobSpec, RuntimeConfig
 from harness.envinfo import PROJECT_ROOT
 from harness.options import check_value
@@ -27,6 +30,8 @@ COMPONENT_KEYS = ("name", "module")
 RUNTIME_KEYS = (*COMPONENT_KEYS, "precision", "python", "setup_hint")
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 MAX_CHECKED_JOBS = 5000
+TOTAL_JOBS_ENV = "HARNESS_TOTAL_JOBS"  # for the `[n/total]` labels of jobs a launcher runs in other processes
+warnings.filterwarnings("ignore", message=cluster.SCHEMA_MATCH_WARNING, category=UserWarning)
 
 
 @dataclass
@@ -36,6 +41,10 @@ class Session:
     total_jobs: int = 0
     outcomes: list[Any] = field(default_factory=list)
     results_dirs: list[Path] = field(default_factory=list)
+    in_driver: bool = False  # this process runs Hydra's sweep (main); a launcher's worker does not
+    launcher: str = "basic"  # the hydra/launcher option
+    sweep_dir: str | None = None  # the sweep directory as composed before Hydra runs
+    launch_errors: list[str] = field(default_factory=list)  # one line each: a launcher that failed (harness/cluster.py)
 
 
 SESSION = Session()
@@ -163,7 +172,7 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
         loader = GlobalHydra.instance().config_loader()
         groups = {
             g: loader.get_group_options(g, config_name="config", overrides=search)
-            for g in ("workload", "runtime", "measure", "scenario", "experiment")
+            for g in ("workload", "runtime", "measure", "scenario", "experiment", "hydra/launcher")
         }
         if multirun:  # an experiment may carry its own sweep (hydra.sweeper.params); the command line wins
             parsed = parsed + _sweeper_params(compose, parsed, search)
@@ -182,6 +191,9 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
             if group == "repeats" and override.is_sweep_override():
                 errors.append(f"{override.input_line!r}: repeats cannot be swept; give one value")
                 continue
+            if group == "hydra/launcher" and override.is_sweep_override():
+                errors.append(f"{override.input_line!r}: one launcher runs the whole sweep; give one value")
+                continue
             if group in groups:
                 values = (
                     list(override.value().filter(groups[group])) if override.is_sweep_override()
@@ -189,7 +201,8 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
                 ) if override.is_sweep_override() else [override.get_value_element_as_str()]  # fmt: skip
                 unknown = [v for v in values if v not in groups[group] and not override.is_delete()]
                 if unknown:
-                    errors.append(f"unknown {group} {unknown[0]!r}; allowed: {', '.join(groups[group])}")
+                    allowed = [o for o in groups[group] if group != "hydra/launcher" or o in cluster.PRESETS]
+                    errors.append(f"unknown {group} {unknown[0]!r}; allowed: {', '.join(allowed)}")
                     continue
                 axes.append([f"{key}={v}" for v in values])
             elif key.startswith("hydra."):
@@ -205,6 +218,7 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
 
         seen: set[str] = set()
         writable: set[str] = set()
+        launchers_checked: set[str] = set()
         n_jobs = 0
         repeats = 1
         for combo in itertools.islice(itertools.product(*axes), MAX_CHECKED_JOBS):
@@ -216,10 +230,11 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
                 if directory not in writable:  # before any job runs, not after the first measurement
                     check_writable(Path(directory))
                     writable.add(directory)
-                spec_from_config(_without_hydra(cfg))
+                spec = spec_from_config(_without_hydra(cfg))
                 repeats = cli_options(_without_hydra(cfg)).repeats
                 if repeats > 1 and not multirun:
                     raise ConfigError(f"repeats={repeats} runs each configuration {repeats} times: add -m")
+                _check_launcher_once(cfg, multirun, spec.timeout_s, launchers_checked)
             except ConfigError as exc:
                 core = message = str(exc)
             except HydraException as exc:
@@ -239,6 +254,26 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
     return errors, n_jobs * repeats
 
 
+def _check_launcher_once(cfg: Any, multirun: bool, timeout_s: float, checked: set[str]) -> None:
+    """The launcher's pre-flight (harness/cluster.py), once per distinct setting; records the launcher
+    and the sweep directory in SESSION for main()."""
+    from omegaconf import OmegaConf
+
+    choice = OmegaConf.select(cfg, "hydra.runtime.choices", default={}).get("hydra/launcher") or "basic"
+    launcher: Any = OmegaConf.select(cfg, "hydra.launcher") or {}
+    try:
+        launcher = _plain(launcher)
+    except Exception:  # an interpolation only a running job can resolve (e.g. hydra.job.name)
+        launcher = OmegaConf.to_container(launcher, resolve=False) if OmegaConf.is_config(launcher) else launcher
+    key = f"{choice}|{launcher}|{timeout_s}"
+    if key in checked:
+        return
+    cluster.check_launcher(choice, launcher, multirun=multirun, timeout_s=timeout_s)
+    checked.add(key)
+    if not SESSION.sweep_dir:
+        SESSION.launcher, SESSION.sweep_dir = choice, str(OmegaConf.select(cfg, "hydra.sweep.dir"))
+
+
 def _without_hydra(cfg: Any) -> Any:
     from omegaconf import OmegaConf
 
@@ -254,7 +289,19 @@ def results_dir_of(cfg: Any, multirun: bool) -> str:
 
 
 # -- the Hydra task ---------------------------------------------------------------------------
-def run_task(cfg: Any) -> None:
+def job_label(spec: JobSpec, options: CliOptions, number: int, total: int) -> str:
+    """`[3/8] bert · eager · batch 1 · fp32` (and `· run 2/3` with repeats); `[3]` when the total is unknown."""
+    label = (
+        f"[{number}/{total}] " if total else f"[{number}] "
+    ) + f"{spec.workload.name} · {spec.runtime.name} · batch {spec.batch} · {spec.runtime.precision}"
+    return label + (f" · run {options.repeat + 1}/{options.repeats}" if options.repeats > 1 else "")
+
+
+def run_task(cfg: Any) -> Any:
+    """Hydra's task: run one job (runner.run_job_isolated) and return its JobOutcome, which a launcher
+    that runs the job in another process or on another node hands back to the sweeper in the driver
+    (hydra_plugins/harness_sweeper). Relative paths mean the driver's directory (hydra.runtime.cwd).
+    In a launcher's worker the job writes only its own row file; the driver gathers the tables."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from omegaconf import OmegaConf
@@ -265,17 +312,20 @@ def run_task(cfg: Any) -> None:
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     options = cli_options(cfg)
     results_dir = Path(options.results_dir or (hydra_cfg.sweep.dir if multirun else hydra_cfg.runtime.output_dir))
-    spec = spec_from_config(cfg)
+    task = _plain(cfg)
+    driver_cwd = Path(hydra_cfg.runtime.cwd)
+    if driver_cwd != Path.cwd():  # a worker elsewhere: relative paths are the driver's
+        results_dir = cluster.resolve_against(results_dir, driver_cwd)
+        task["cache_dir"] = str(cluster.resolve_against(task["cache_dir"], driver_cwd))
+    spec = spec_from_config(task)
     number = (hydra_cfg.job.num if multirun else 0) + 1
-    total = SESSION.total_jobs or 1
-    label = (
-        f"[{number}/{total}] {spec.workload.name} · {spec.runtime.name} · batch {spec.batch} · {spec.runtime.precision}"
-    ) + (f" · run {options.repeat + 1}/{options.repeats}" if options.repeats > 1 else "")
+    total = SESSION.total_jobs or int(os.environ.get(TOTAL_JOBS_ENV) or 0)
+    label = job_label(spec, options, number, total)
     task_overrides = [o for o in hydra_cfg.overrides.task if not o.startswith(("hydra.", "repeat="))]
     rerun = "python -m harness " + " ".join(shlex.quote(o) for o in task_overrides) + " force=true"
     outcome = run_job_isolated(
         spec, results_dir, force=options.force, repeat=options.repeat, label=label, rerun_command=rerun.strip(),
-        config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
+        config_yaml=OmegaConf.to_yaml(cfg, resolve=True), gather=SESSION.in_driver or not multirun,
     )  # fmt: skip
     if outcome.skipped:
         print(f"{label}: skipped, {outcome.skip_reason}", file=sys.stderr)
@@ -284,6 +334,7 @@ def run_task(cfg: Any) -> None:
     SESSION.outcomes.append(outcome)
     if results_dir not in SESSION.results_dirs:
         SESSION.results_dirs.append(results_dir)
+    return outcome
 
 
 def _hydra_entry() -> None:
@@ -321,9 +372,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"harness: {line}", file=sys.stderr)
             return EXIT_BAD_INPUT
         SESSION.total_jobs = n_jobs
+        os.environ[TOTAL_JOBS_ENV] = str(n_jobs)  # a launcher's workers on this machine inherit it
+    SESSION.in_driver = True
     # argparse wants flags before the overrides; users put -m anywhere.
     multirun_flags = [a for a in argv if a in ("-m", "--multirun")]
     argv = options_of_swept_groups(argv) if multirun_flags else argv
+    if multirun_flags and SESSION.launcher != "basic" and SESSION.sweep_dir:
+        # a worker resolves a relative sweep directory against its own directory (on Ray: `ray start`'s)
+        sweep_dir = cluster.resolve_against(SESSION.sweep_dir, Path.cwd())
+        argv = [a for a in argv if not a.startswith("hydra.sweep.dir=")]
+        argv.append(f"hydra.sweep.dir={cluster.hydra_quote(str(sweep_dir))}")
     sys.argv = [sys.argv[0], *multirun_flags, *(a for a in argv if a not in multirun_flags)]
     try:
         _hydra_entry()
@@ -336,4 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     from harness.report_table import print_session_table
 
     print_session_table(SESSION.results_dirs, SESSION.outcomes)
+    for line in SESSION.launch_errors:  # the launcher itself failed (harness/cluster.py); rows so far are kept
+        print(f"harness: {line}", file=sys.stderr)
+    if SESSION.launch_errors:
+        return EXIT_FAILED if any(not o.skipped for o in SESSION.outcomes) else EXIT_BAD_INPUT
     return exit_code([o.status for o in SESSION.outcomes])

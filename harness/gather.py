@@ -2,8 +2,10 @@
 
 Reads every whole row file under `DIR/rows/` (a row file a killed writer left half-written is
 named and skipped), imports an older directory's results.csv/parquet when it has no row files
-yet, and atomically rewrites results.csv, results.parquet and latencies.parquet. Every damaged
-file it met is reported in one line with what was recovered. Exit 0; 2 when DIR is unusable.
+yet, and atomically rewrites results.csv, results.parquet, latencies.parquet and the summary.
+Every damaged file it met is reported in one line with what was recovered. Exit 0; 2 when DIR
+is unusable. Jobs of a sweep on Ray or Slurm write only their row files (docs/CLUSTER.md): this
+is how their tables are rebuilt when the driver did not get to it.
 """
 
 from __future__ import annotations

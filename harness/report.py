@@ -49,6 +49,7 @@ class Report:
     timing_inputs: pd.DataFrame = field(default_factory=pd.DataFrame)
     budget_points: float = DEFAULT_BUDGET_POINTS
     tradeoff_plots: list[Path] = field(default_factory=list)
+    hosts: pd.DataFrame = field(default_factory=pd.DataFrame)  # the same configuration on each host (analysis)
 
 
 def _ci(row: pd.Series) -> str:
@@ -184,13 +185,13 @@ def flagged_rows(frame: pd.DataFrame) -> list[str]:
     flags = []
     label = lambda r: f"{r['workload']} · {r['runtime']} · batch {r['batch_size']} · {r['precision_requested']}"  # noqa: E731
     eager = frame[(frame["runtime"] == "eager") & (frame["status"] == results.OK)]
-    eager_acc = eager.set_index(["workload", "batch_size", "precision_requested"])["accuracy"]
+    eager_acc = eager.set_index(["workload", "batch_size", "precision_requested", "hostname"])["accuracy"]
     eager_acc = eager_acc[~eager_acc.index.duplicated(keep="last")]
     for _, r in frame.iterrows():
         if r["status"] != results.OK:
             flags.append(f"{label(r)}: status {r['status']}: {str(r['error'])[:300]}")
             continue
-        base = eager_acc.get((r["workload"], r["batch_size"], r["precision_requested"]))
+        base = eager_acc.get((r["workload"], r["batch_size"], r["precision_requested"], r["hostname"]))
         if base is not None and r["accuracy"] < base - ACCURACY_DROP:
             flags.append(f"{label(r)}: accuracy {r['accuracy']:.4f} is more than 1 point below eager's {base:.4f}")
         if r["agreement"] < MIN_AGREEMENT:
@@ -252,12 +253,12 @@ def _lines_by_runtime(ax: plt.Axes, frame: pd.DataFrame, column: str, with_ci: b
     ax.legend(fontsize=8)
 
 
-def plot_workload(frame: pd.DataFrame, workload: str, precision: str, out: Path) -> list[Path]:
+def plot_workload(frame: pd.DataFrame, workload: str, precision: str, out: Path, host: str = "") -> list[Path]:
     ok = frame[frame["status"] == results.OK]
     if ok.empty:
         return []
     out.mkdir(parents=True, exist_ok=True)
-    stem, paths = f"{workload}-{precision}", []
+    stem, paths = f"{workload}-{precision}" + (f"-{host}" if host else ""), []
 
     fig, ax = plt.subplots(figsize=(8, 5))
     _lines_by_runtime(ax, ok, "latency_ms_p50", with_ci=True)
@@ -338,10 +339,13 @@ def build(paths: Sequence[Path], out_dir: Path | None = None, budget_points: flo
     report.decision = recommend(frame, budget_points)
     report.tradeoff_plots = [p for w in sorted(frame["workload"].unique())
                              if (p := plot_tradeoff(frame, w, report.out_dir / "plots")) is not None]  # fmt: skip
-    for (workload, precision), group in frame.groupby(["workload", "precision_requested"]):
-        name = f"{workload} · {precision}"
+    several_hosts = frame["hostname"].nunique() > 1  # then per host: no table mixes two machines
+    for key, group in frame.groupby(["workload", "precision_requested"] + (["hostname"] if several_hosts else [])):
+        workload, precision, host = (*key, "")[:3]
+        name = f"{workload} · {precision}" + (f" · {analysis.host_label(group.iloc[0])}" if host else "")
         report.tables[name] = workload_table(group)
-        report.plots[name] = plot_workload(group, workload, precision, report.out_dir / "plots")
+        report.plots[name] = plot_workload(group, workload, precision, report.out_dir / "plots", host)
+    report.hosts = analysis.hosts_view(frame)
     report.flags = flagged_rows(frame)
     report.profiles = profile_table(frame)
     report.timing_inputs = timing_inputs_table(frame)
@@ -367,6 +371,9 @@ def to_markdown(report: Report) -> str:
     for name, table in report.tables.items():
         out += [f"## {name}", "", markdown_table(table), ""]
         out += [f"![{p.stem}](plots/{p.name})" for p in report.plots.get(name, [])] + [""]
+    if not report.hosts.empty:
+        out += ["## Hosts", "", "The same configuration on each host; a speed-up is over that host's own eager.", "",
+                markdown_table(report.hosts), ""]  # fmt: skip
     out += ["## Decision", "", f"Fastest configuration per batch size within {report.budget_points:g} accuracy "
             "point(s) of eager fp32 (`--accuracy-budget`); faster ones and why they were excluded.", "",
             markdown_table(report.decision), ""]  # fmt: skip
@@ -395,6 +402,9 @@ def to_html(report: Report) -> str:
     for name, table in report.tables.items():
         parts += [f"<h2>{esc(name)}</h2>", table.to_html(index=False, escape=True)]
         parts += [f"<img src='plots/{esc(p.name)}' alt='{esc(p.stem)}'>" for p in report.plots.get(name, [])]
+    if not report.hosts.empty:
+        parts += ["<h2>Hosts</h2><p>The same configuration on each host; a speed-up is over that host's own eager.</p>",
+                  report.hosts.to_html(index=False, escape=True)]  # fmt: skip
     parts += ["<h2>Decision</h2>", report.decision.to_html(index=False, escape=True)]
     parts += [f"<img src='plots/{esc(p.name)}' alt='{esc(p.stem)}'>" for p in report.tradeoff_plots]
     if not report.timing_inputs.empty:

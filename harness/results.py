@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import json
 import math
 import os
+import re
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -35,7 +38,6 @@ import pandas as pd
 
 from harness.cache import file_sha256
 from harness.config import ConfigError
-from harness.locking import file_lock
 
 # The documented columns, in order (README: "Result columns"). Extra columns follow them.
 COLUMNS = [
@@ -73,6 +75,10 @@ LOCK_FILE = ".results.lock"
 VIEWS = (RESULTS_CSV, RESULTS_PARQUET, LATENCIES_PARQUET)  # gathered from the row files, never read to write
 VIEWS_RECORD = ".views.sha256.json"
 ROW_FORMAT = 1
+# `.<name>.<pid>@<host>.tmp` (older harnesses: `.<name>.<pid>.tmp`): whose writer it was, for gather's cleanup
+TMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)(?:@(?P<host>[^/]+))?\.tmp$")
+STALE_TMP_S = 60.0  # a row file is written in milliseconds: a temporary file this old was abandoned
+NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)  # a filesystem without flock (some NFS set-ups)
 
 
 class ResultsError(ValueError):
@@ -101,7 +107,7 @@ def atomic_write(path: Path, write: Any) -> None:
     """`write(tmp_path)`, fsync, rename over `path`, fsync the directory: readers and crashes see the
     old file or the new one, never half of one."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}@{socket.gethostname()}.tmp")
     try:
         write(tmp)
         with open(tmp, "rb+") as handle:
@@ -201,13 +207,57 @@ def _read_rows(results_dir: Path) -> Gathered:
         if latencies:
             long.append(pd.DataFrame({"run_id": str(row.get("run_id")), "call_index": np.arange(len(latencies)),
                                       "latency_ms": np.asarray(latencies, dtype=np.float64)}))  # fmt: skip
-    for tmp in (Path(results_dir) / ROWS_DIR).glob(".*.tmp"):  # a writer that died before its rename
-        pid = tmp.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and not _pid_alive(int(pid)):
-            tmp.unlink(missing_ok=True)
+    for tmp in sorted((Path(results_dir) / ROWS_DIR).glob(".*.tmp")):  # a writer that died before its rename
+        note = _abandoned(tmp)
+        if note:
+            notes.append(note)
     frame = _ordered(pd.DataFrame(rows)) if rows else _ordered(pd.DataFrame())
     latencies = pd.concat(long, ignore_index=True) if long else _empty_latencies()
     return Gathered(frame, latencies, notes)
+
+
+def _abandoned(tmp: Path) -> str | None:
+    """A line naming a half-written row file whose writer died, or None while it may still be
+    writing. A dead writer on this host is certain (its pid) and its file is removed; a writer on
+    another node (a cluster's shared directory) is presumed dead once its file is STALE_TMP_S old,
+    and its file is left for that node."""
+    match = TMP_NAME.match(tmp.name)
+    if not match:
+        return None
+    pid, host = int(match["pid"]), match["host"]
+    if host in (None, socket.gethostname()):
+        if _pid_alive(pid):
+            return None
+        tmp.unlink(missing_ok=True)
+        return f"{tmp} was left half-written by a writer that died (pid {pid}); skipped and removed"
+    try:
+        age = time.time() - tmp.stat().st_mtime
+    except OSError:
+        return None
+    if age < STALE_TMP_S:
+        return None
+    return f"{tmp} was left half-written on {host} (pid {pid}, {age:.0f} s ago); skipped"
+
+
+@contextlib.contextmanager
+def _views_lock(results_dir: Path) -> Iterator[None]:
+    """One gather at a time in a directory (flock), where the filesystem can lock; where it cannot,
+    gather goes on without: every view is written atomically, so the worst case is a stale view
+    that the next gather rewrites."""
+    import fcntl
+
+    with open(results_dir / LOCK_FILE, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as exc:
+            if exc.errno not in NO_LOCKS:
+                raise
+            yield
+            return
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # -- legacy directories (results.csv/parquet, no row files) ---------------------------------------------
@@ -291,7 +341,8 @@ def gather(results_dir: Path) -> Gathered:
     """Rewrite results.csv, results.parquet and latencies.parquet from the row files (importing an
     older directory first). Notes say what was damaged or stale and what was done about it."""
     results_dir = Path(results_dir)
-    with file_lock(results_dir / LOCK_FILE):
+    results_dir.mkdir(parents=True, exist_ok=True)
+    with _views_lock(results_dir):
         notes = [] if (results_dir / ROWS_DIR).is_dir() else _import_legacy(results_dir)
         gathered = _read_rows(results_dir)
         gathered.notes[:0] = notes
@@ -324,9 +375,16 @@ def _written_views(results_dir: Path) -> dict[str, str]:
         return {}
 
 
-def append_result(results_dir: Path, row: dict[str, Any], latencies_ms: np.ndarray | None = None) -> list[str]:
-    """Write one job's row file, then gather the views. Returns the gather's notes."""
+def append_result(
+    results_dir: Path, row: dict[str, Any], latencies_ms: np.ndarray | None = None, *, gather: bool = True
+) -> list[str]:
+    """Write one job's row file, then gather the views (`gather=False`: the row file only; a launcher's
+    worker leaves the tables to the driver, so no lock is shared between nodes). Returns the gather's notes."""
     write_row(results_dir, row, latencies_ms)
+    return _gathered_notes(results_dir) if gather else []
+
+
+def _gathered_notes(results_dir: Path) -> list[str]:
     return gather(results_dir).notes
 
 
@@ -441,6 +499,11 @@ def claim(results_dir: Path, config_hash: str, repeat: int) -> Iterator[bool]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             yield False
+            return
+        except OSError as exc:  # a filesystem that cannot lock: no claim, the job runs
+            if exc.errno not in NO_LOCKS:
+                raise
+            yield True
             return
         try:
             yield True

@@ -75,11 +75,13 @@ def run_job_isolated(
     label: str = "",
     rerun_command: str = "",
     config_yaml: str = "",
+    gather: bool = True,
 ) -> JobOutcome:
     """Run one validated job (repeat number `repeat`) in a child process and append its row to
-    `results_dir`. Skipped when an ok row for (config_hash, repeat) exists (unless `force`) or when
-    another process is measuring it right now (two sweeps into one directory split the work).
-    Raises ConfigError when `results_dir` is not writable, before anything runs."""
+    `results_dir` (`gather=False`: write only its row file, for a launcher's worker on another node;
+    the driver gathers the tables). Skipped when an ok row for (config_hash, repeat) exists (unless
+    `force`) or when another process is measuring it right now (two sweeps into one directory split
+    the work). Raises ConfigError when `results_dir` is not writable, before anything runs."""
     results_dir = Path(results_dir)
     results.check_writable(results_dir)
     config_hash = spec.config_hash()
@@ -92,11 +94,11 @@ def run_job_isolated(
                               skip_reason="another sweep into this directory is measuring it now")  # fmt: skip
         if not force and (config_hash, repeat) in results.completed(results_dir):  # finished while we waited
             return JobOutcome(row=skipped, skipped=True, skip_reason=f"an ok row with config_hash {config_hash} exists")
-        return _run_claimed(spec, results_dir, repeat, label, rerun_command, config_yaml)
+        return _run_claimed(spec, results_dir, repeat, label, rerun_command, config_yaml, gather)
 
 
 def _run_claimed(
-    spec: JobSpec, results_dir: Path, repeat: int, label: str, rerun_command: str, config_yaml: str
+    spec: JobSpec, results_dir: Path, repeat: int, label: str, rerun_command: str, config_yaml: str, gather: bool
 ) -> JobOutcome:
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     row = identity_columns(spec, run_id, repeat)
@@ -123,7 +125,7 @@ def _run_claimed(
             child_row, latencies = _run_child(spec, interpreter, job_dir, label or run_id)
         row.update(child_row)
     row["duration_s"] = time.monotonic() - started
-    notes = results.append_result(results_dir, row, latencies)
+    notes = results.append_result(results_dir, row, latencies, gather=gather)
     return JobOutcome(row=row, latencies_ms=latencies, notes=notes)
 
 

@@ -59,8 +59,24 @@ def pin(threads: int) -> str:
     return ",".join(str(c) for c in cores)
 
 
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this child when the process that started it dies (prctl
+    PR_SET_PDEATHSIG), so a job killed with its launcher's worker (a Ray worker, a Slurm task) never
+    leaves an orphan measuring beside the next job. Elsewhere a no-op."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the request: nobody will read our result
+        os._exit(1)
+
+
 def main(argv: list[str]) -> int:
     spec_path, fd = Path(argv[1]), int(argv[2])
+    die_with_parent()
     channel = EventChannel(fd)
     # Imports after the channel exists, so even an import failure is reported as a result.
     from harness.config import ConfigError, JobSpec, UnsupportedError
