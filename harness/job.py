@@ -288,19 +288,25 @@ def measure_scenario(spec: JobSpec, runtime: Any, baseline: Any, batches: list[A
     if reason and scenario.streams > 1:
         raise UnsupportedError(f"scenario={scenario.name} with {scenario.streams} streams: {reason}")
     streams = [runtime.stream_calls(inputs, s) for s in range(scenario.streams)]
+    import torch
+
+    # torch's inference mode is per thread: the drivers' threads enter it as this one has
+    context = torch.inference_mode
     if scenario.name == "offline":
         queue = runtime.request_queue(inputs, scenario.streams)
         return measure_concurrent(None if queue else streams, spec.measure, spec.batch, scenario.streams,
-                                  request_queue=queue, n_inputs=len(inputs), on_progress=progress)  # fmt: skip
+                                  request_queue=queue, n_inputs=len(inputs), on_progress=progress,
+                                  thread_context=context)  # fmt: skip
     rng = np.random.default_rng(spec.seed)
     if not scenario.search:
         return measure_server(streams, spec.measure, spec.batch, scenario.target_qps, scenario.latency_bound_ms,
-                              rng, on_progress=progress)  # fmt: skip
+                              rng, on_progress=progress, thread_context=context)  # fmt: skip
     for stream in streams:  # once: every probe of the search is then warm
         warm_up(list(stream), spec.measure)
     start = scenario.target_qps or 1000.0 / float(np.median(measure(streams[0], spec.measure, spec.batch).latencies_ms))
     best, tried = search_server_qps(
-        lambda qps: measure_server(streams, spec.measure, spec.batch, qps, scenario.latency_bound_ms, rng, warm=False),
+        lambda qps: measure_server(streams, spec.measure, spec.batch, qps, scenario.latency_bound_ms, rng,
+                                   warm=False, thread_context=context),
         start, scenario.latency_bound_ms,
     )  # fmt: skip
     best.extra["qps_search"] = "; ".join(f"{q:.2f} qps: p99 {p:.2f} ms{' ok' if ok else ''}" for q, p, ok in tried)
@@ -319,7 +325,7 @@ def profile_columns(runtime: Any, inputs: Any, job_dir: Path) -> dict[str, Any]:
     whole = sum(totals.values())
     top = sorted(totals.items(), key=lambda item: -item[1])[:PROFILE_TOP]
     return {
-        "profile_file": str(path),
+        "profile_file": str(Path(path).resolve()),  # absolute, as log_path
         "profile_top_ops": json.dumps([[name, round(ms / whole, 4) if whole else None] for name, ms in top]),
     }
 
@@ -361,7 +367,8 @@ def run_job(spec: JobSpec, emit: Emit, job_dir: Path | None = None) -> tuple[dic
     row["rss_after_load_mb"] = rss_mb()
     handle.graph_options = option_values(workload_options, excluding=DATA_ONLY)
     if handle.kind not in runtime.kinds:
-        raise UnsupportedError(f"{spec.runtime.name} runs {' and '.join(runtime.kinds)} models only; "
+        why = f" ({runtime.kinds_reason})" if runtime.kinds_reason else ""
+        raise UnsupportedError(f"{spec.runtime.name} runs {' and '.join(runtime.kinds)} models only{why}; "
                                f"{spec.workload.name} is a {handle.kind}")  # fmt: skip
     check_labels(workload.label_source(), handle.n_outputs, workload.label_map_name())
     check_memory(handle, spec.batch)

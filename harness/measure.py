@@ -11,10 +11,15 @@ A runtime supplies only what to call; the drivers here decide when and time it:
 Each driver takes a sequence of calls and cycles through it (`timing_inputs=dataset`: one call per
 eval batch), warming every call up first so a compiler sees every shape before the clock runs.
 Between the two clock reads of a timed call there is the call and nothing else.
+
+Threads: the concurrent and server drivers call from threads of their own. Each thread enters
+`thread_context` (e.g. torch.inference_mode, which is per thread) and warms its own calls before the
+clock starts; an exception in any of them stops the measurement and is raised in the caller.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import queue
 import threading
@@ -32,6 +37,7 @@ Z_95 = 1.959963984540054
 CHECK_EVERY_CALLS = 10  # how often the stopping rule is evaluated (outside the timed region)
 CHECK_EVERY_S = 0.25  # concurrent drivers: how often the main thread looks at the stopping rule
 Call = Callable[[], object]
+ThreadContext = Callable[[], contextlib.AbstractContextManager[Any]]  # entered once by each driver thread
 
 
 def median_ci(latencies_ms: np.ndarray) -> tuple[float, float]:
@@ -281,6 +287,17 @@ class _Recorder:
         self.latencies_ns: list[int] = []
         self.stop = threading.Event()
         self.reason = "max_s"
+        self.error: BaseException | None = None
+
+    def failed(self, error: BaseException) -> None:
+        """A driver thread raised: keep the first error and stop everything."""
+        with self.lock:
+            self.error = self.error or error
+        self.stop.set()
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
 
     def add(self, ns: int) -> None:
         with self.lock:
@@ -299,13 +316,45 @@ class _Recorder:
             rel = ci_relative_half_width(latencies) if len(latencies) >= 2 else math.inf
             if on_progress is not None:
                 on_progress(len(latencies), rel)
-            if now >= max_end:
+            if now >= max_end and len(latencies):  # a call longer than max_s still gives one latency
                 self.reason = "max_s"
                 break
             if len(latencies) >= self.cfg.min_calls and now >= min_end and rel <= self.cfg.target_ci_rel:
                 self.reason = "ci_target"
                 break
         self.stop.set()
+
+
+def _threads(
+    targets: Sequence[Callable[[], None]], recorder: _Recorder, thread_context: ThreadContext, ready: threading.Barrier
+) -> list[threading.Thread]:
+    """One started daemon thread per target, each in `thread_context`; an exception goes to the
+    recorder and breaks `ready`, the barrier each target waits on (with the caller) once it is ready."""
+
+    def run(target: Callable[[], None]) -> None:
+        try:
+            with thread_context():
+                target()
+        except BaseException as error:  # noqa: BLE001 - raised again in the caller
+            recorder.failed(error)
+            ready.abort()
+
+    threads = [threading.Thread(target=run, args=(target,), daemon=True) for target in targets]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def _start_together(ready: threading.Barrier, recorder: _Recorder, threads: list[threading.Thread]) -> None:
+    """Wait until every thread is ready; when one failed instead, wait for all to end and raise its error."""
+    try:
+        ready.wait()
+    except threading.BrokenBarrierError:
+        recorder.stop.set()
+        for thread in threads:
+            thread.join()
+        recorder.raise_error()
+        raise
 
 
 def measure_concurrent(
@@ -317,17 +366,21 @@ def measure_concurrent(
     n_inputs: int = 1,
     on_progress: Callable[[int, float], None] | None = None,
     clock: Callable[[], int] = time.perf_counter_ns,
+    thread_context: ThreadContext = contextlib.nullcontext,
 ) -> Measurement:
     """Offline: keep `streams` requests in flight until the stopping rule (min calls and time, the
-    p50's CI of the per-request latency, or max time) says stop. Either one thread per stream calls
-    its own blocking callables (`calls[s]`, cycled) or `request_queue` keeps them in flight (it
-    blocks while all are busy). Throughput is samples over wall time; latency is per request."""
+    p50's CI of the per-request latency, or max time, once at least one request finished) says stop.
+    Either one thread per stream warms and then calls its own blocking callables (`calls[s]`, cycled),
+    or `request_queue` keeps them in flight (it blocks while all are busy). Throughput is samples over
+    wall time; latency is per request. Raises what a stream's call raised."""
     recorder = _Recorder(cfg, clock)
     if request_queue is None:
         assert calls is not None and len(calls) == streams
-        warmups = sum(warm_up(list(stream), cfg, clock) for stream in calls)
+        warmups = [0] * streams
 
-        def worker(stream: Sequence[Call]) -> None:
+        def worker(index: int, stream: Sequence[Call]) -> None:
+            warmups[index] = warm_up(list(stream), cfg, clock)
+            ready.wait()
             k = 0
             while not recorder.stop.is_set():
                 target = stream[k % len(stream)]
@@ -336,36 +389,41 @@ def measure_concurrent(
                 recorder.add(clock() - t0)
                 k += 1
 
-        threads = [threading.Thread(target=worker, args=(stream,), daemon=True) for stream in calls]
+        ready = threading.Barrier(streams + 1)
+        threads = _threads([lambda i=i, c=c: worker(i, c) for i, c in enumerate(calls)], recorder, thread_context,
+                           ready)  # fmt: skip
+        _start_together(ready, recorder, threads)
         started = clock()
-        for thread in threads:
-            thread.start()
         recorder.watch(started, on_progress)
         for thread in threads:
             thread.join()
+        warmed = sum(warmups)
     else:
-        warmups = max(cfg.warmup_calls, n_inputs, streams)
-        for k in range(warmups):
+        warmed = max(cfg.warmup_calls, n_inputs, streams)
+        for k in range(warmed):
             request_queue.start(k % n_inputs, lambda: None)
         request_queue.wait_all()
 
         def feed() -> None:
+            ready.wait()
             k = 0
             while not recorder.stop.is_set():
                 t0 = clock()
                 request_queue.start(k % n_inputs, lambda t0=t0: recorder.add(clock() - t0))
                 k += 1
 
-        feeder = threading.Thread(target=feed, daemon=True)
+        ready = threading.Barrier(2)
+        threads = _threads([feed], recorder, thread_context, ready)
+        _start_together(ready, recorder, threads)
         started = clock()
-        feeder.start()
         recorder.watch(started, on_progress)
-        feeder.join()
+        threads[0].join()
         request_queue.wait_all()
     wall_s = (clock() - started) / 1e9
+    recorder.raise_error()
     latencies = np.asarray(recorder.latencies_ns, dtype=np.float64) / 1e6
     extra = {"streams": streams, "driver": "request queue" if request_queue is not None else "threads"}
-    return Measurement(latencies, warmups, recorder.reason, samples_per_call, wall_s, extra)
+    return Measurement(latencies, warmed, recorder.reason, samples_per_call, wall_s, extra)
 
 
 def poisson_arrivals(rate_qps: float, duration_s: float, rng: np.random.Generator) -> np.ndarray:
@@ -386,31 +444,38 @@ def measure_server(
     rng: np.random.Generator,
     on_progress: Callable[[int, float], None] | None = None,
     warm: bool = True,
+    thread_context: ThreadContext = contextlib.nullcontext,
 ) -> Measurement:
     """Server: requests arrive as a Poisson process at `target_qps` for `cfg.max_s` seconds (stopping
     earlier once min calls and min time passed and the p99 is established); `len(calls)` servers take
     them first in, first out. A request's latency runs from its arrival to its completion, queueing
-    included. Columns: achieved and target qps, the p99 and whether it meets `latency_bound_ms`."""
+    included. Each server thread warms its calls first (`warm`: the full warm-up; else one call each,
+    as a fresh thread's first call costs more). Columns: achieved and target qps, the p99 and whether
+    it meets `latency_bound_ms`. Raises what a server's call raised."""
     clock = time.perf_counter_ns
-    warmups = sum(warm_up(list(stream), cfg) for stream in calls) if warm else 0
-    arrivals = poisson_arrivals(target_qps, cfg.max_s, rng)
     pending: queue.Queue[tuple[int, int] | None] = queue.Queue()
     recorder = _Recorder(cfg, clock)
-    started = clock()
+    warmups = [0] * len(calls)
+    first_calls = MeasureConfig(warmup_calls=0, warmup_s=0.0)
 
-    def server(stream: Sequence[Call]) -> None:
+    def server(index: int, stream: Sequence[Call]) -> None:
+        warmups[index] = warm_up(list(stream), cfg if warm else first_calls)
+        ready.wait()
         while (item := pending.get()) is not None:
             k, arrival_ns = item
             stream[k % len(stream)]()
             recorder.add(clock() - arrival_ns)
 
-    servers = [threading.Thread(target=server, args=(stream,), daemon=True) for stream in calls]
-    for thread in servers:
-        thread.start()
+    ready = threading.Barrier(len(calls) + 1)
+    servers = _threads([lambda i=i, c=c: server(i, c) for i, c in enumerate(calls)], recorder, thread_context,
+                       ready)  # fmt: skip
+    _start_together(ready, recorder, servers)
+    arrivals = poisson_arrivals(target_qps, cfg.max_s, rng)
+    started = clock()
     issued = 0
     min_end = started + int(cfg.min_s * 1e9)
     for k, at in enumerate(arrivals):
-        if recorder.stop.is_set():  # max_calls
+        if recorder.stop.is_set():  # max_calls, or a server failed
             break
         due = started + int(at * 1e9)
         wait = (due - clock()) / 1e9
@@ -432,14 +497,18 @@ def measure_server(
         pending.put(None)
     for thread in servers:
         thread.join()
+    recorder.raise_error()
     wall_s = (clock() - started) / 1e9
     latencies = np.asarray(recorder.latencies_ns, dtype=np.float64) / 1e6
-    p99 = float(np.percentile(latencies, 99)) if len(latencies) else math.nan
+    if not len(latencies):
+        raise ValueError(f"no request arrived in {cfg.max_s} s at {target_qps} qps: raise measure.max_s or "
+                         "scenario.target_qps")  # fmt: skip
+    p99 = float(np.percentile(latencies, 99))
     extra = {
         "streams": len(calls), "target_qps": target_qps, "achieved_qps": issued / wall_s if wall_s else math.nan,
         "latency_bound_ms": latency_bound_ms, "meets_latency_bound": bool(p99 <= latency_bound_ms),
     }  # fmt: skip
-    return Measurement(latencies, warmups, recorder.reason, samples_per_call, wall_s, extra)
+    return Measurement(latencies, sum(warmups), recorder.reason, samples_per_call, wall_s, extra)
 
 
 def search_server_qps(

@@ -60,6 +60,7 @@ class Runtime(ABC):
     default_calibration_samples: ClassVar[int] = 300
     accepts_files: ClassVar[tuple[str, ...]] = ()  # model files (workload.model=*.onnx) it runs as they are
     kinds: ClassVar[tuple[str, ...]] = ("transformer", "cnn")  # the ModelHandle kinds it can run
+    kinds_reason: ClassVar[str] = ""  # why not the others (said in the `unsupported` row)
 
     def __init__(self, options: Any, precision: str, threads: int, cache_dir: Path) -> None:
         if precision not in self.precisions:

@@ -44,8 +44,8 @@ class OptimumOpenVINORuntime(Runtime):
     options: OptimumOpenVINOOptions
     precisions = ("fp32", "int8")
     default_calibration_samples = 128  # optimum/intel/openvino/configuration.py: subset_size = num_samples or 128
-    # optimum-intel loads Hugging Face (or timm) model directories: a torchvision model has none
     kinds = ("transformer",)
+    kinds_reason = "optimum-intel loads Hugging Face (or timm) model directories, and a torchvision model has none"
 
     def prepare(self, handle: ModelHandle) -> None:
         if handle.source_dir is None:

@@ -48,6 +48,33 @@ def test_the_server_driver_counts_queueing_from_arrival() -> None:
     assert summary["meets_latency_bound"] == (summary["latency_ms_p99"] <= 40)
 
 
+def test_driver_threads_run_in_the_callers_mode_and_raise_what_a_call_raised() -> None:
+    """torch's inference mode is per thread (a torch.export module failed in a bare thread with "Inference
+    tensors cannot be saved for backward", and the row said only "zero-size array"): each driver thread
+    enters the given context, and a call's exception reaches the caller."""
+    import torch
+
+    modes: list[bool] = []
+    record = lambda: modes.append(torch.is_inference_mode_enabled())  # noqa: E731
+    measure_concurrent([[record], [record]], PLAN.__class__(**{**vars(PLAN), "max_s": 0.3}), 1, 2,
+                       thread_context=torch.inference_mode)  # fmt: skip
+    assert modes and all(modes)
+
+    def boom() -> None:
+        raise RuntimeError("boom in a stream")
+
+    with pytest.raises(RuntimeError, match="boom in a stream"):
+        measure_concurrent([[_service(1)], [boom]], PLAN, 1, 2)
+    with pytest.raises(RuntimeError, match="boom in a stream"):
+        measure_server([[boom]], PLAN, 1, target_qps=50, latency_bound_ms=40, rng=np.random.default_rng(0))
+
+
+def test_a_call_longer_than_max_s_still_gives_a_latency() -> None:
+    plan = MeasureConfig(warmup_calls=0, warmup_s=0, min_calls=1, min_s=0, max_s=0.05, target_ci_rel=0).validate()
+    result = measure_concurrent([[_service(300)]], plan, 1, 1)
+    assert len(result.latencies_ms) >= 1 and result.latencies_ms[0] >= 300
+
+
 def test_poisson_arrivals_have_the_asked_rate_and_are_seeded() -> None:
     times = poisson_arrivals(50.0, 40.0, np.random.default_rng(7))
     assert len(times) == pytest.approx(2000, rel=0.06)
