@@ -72,6 +72,7 @@ class LaunchRefused(RuntimeError):
 
 
 def first_line(exc: BaseException | str) -> str:
+    """The first non-blank line of an exception's message (or of a text), stripped; "" when none."""
     text = str(exc).strip()
     return text.splitlines()[0].strip() if text else ""
 
@@ -235,6 +236,7 @@ def resolve_against(path: str | Path, base: str | Path) -> Path:
 
 # -- where a job ran (written by the worker, read by the driver when the worker died) -------------------
 def placement_file(sweep_dir: str | Path, job_num: int) -> Path:
+    """Where the worker running job `job_num` records its node: `<sweep_dir>/.placement/job<N>.json`."""
     return Path(sweep_dir) / PLACEMENT_DIR / f"job{job_num}.json"
 
 
@@ -253,6 +255,7 @@ def record_placement(path: str | Path, overrides: Sequence[str], node_ip: str | 
 
 
 def read_placement(path: str | Path) -> dict[str, Any]:
+    """What record_placement wrote ({} when the file is missing or unreadable)."""
     try:
         info = json.loads(Path(path).read_text())
         return info if isinstance(info, dict) else {}
@@ -366,6 +369,7 @@ class Collector:
         self.position = 0
 
     def context(self, overrides: Sequence[str], number: int) -> JobContext:
+        """The job's JobContext, composed here in the driver from its overrides (label number `number`)."""
         from harness.cli import SESSION
 
         cfg = self.loader.load_sweep_config(self.config, list(overrides))

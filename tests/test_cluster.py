@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +81,7 @@ class Background:
         return self.result
 
 
-def wait_for(paths: callable, n: int, timeout: float = 300) -> list[Path]:
+def wait_for(paths: Callable[[], Iterable[Path]], n: int, timeout: float = 300) -> list[Path]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = sorted(paths())
@@ -370,3 +371,51 @@ def test_an_unreachable_ray_address_is_found_in_seconds_not_minutes() -> None:
     with pytest.raises(ConfigError, match="applies to a Ray instance the launcher starts"):
         cluster.check_launcher("ray", {"_target_": "x.HarnessRayLauncher", "ray": {"init": {
             "address": f"127.0.0.1:{port}", "num_cpus": 2}, "remote": {}}}, multirun=True)  # fmt: skip
+
+
+@needs_submitit
+def test_a_submitit_job_whose_process_died_is_a_failed_return_naming_the_node() -> None:
+    from hydra.core.utils import JobStatus
+    from submitit.core.utils import UncompletedJobError
+
+    from hydra_plugins.harness_launchers.submitit_launchers import HarnessLocalLauncher, _result
+
+    class DeadJob:
+        job_id, state = "4242", "FINISHED"
+        paths = type("Paths", (), {"stderr": Path("/sweep/.submitit/4242/4242_0_log.err")})()
+
+        def results(self) -> list:
+            raise UncompletedJobError("Job 4242 (task: 0) has not produced any output (state: FINISHED)")
+
+    result = _result(HarnessLocalLauncher(), ["batch=2"], DeadJob())
+    assert result.status == JobStatus.FAILED and isinstance(result._return_value, cluster.JobCrashed)
+    crash = result._return_value
+    assert crash.host == socket.gethostname() and f"node {socket.gethostname()}, job 4242" in crash.node
+    assert "UncompletedJobError" in str(crash)
+
+
+def test_a_benchmark_child_dies_with_the_job_process_that_started_it(cli_factory, tmp_path: Path) -> None:
+    """A launcher's worker killed mid-job must not leave its benchmark child measuring beside the next job."""
+    args = ["workload=tiny_resnet", "runtime.name=faulty", "runtime.module=tests.faulty_runtime",
+            "+runtime.behaviour=hang", "results_dir=res"]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), HARNESS_HOST_LOCK=str(tmp_path / "host.lock"))
+    command = [sys.executable, "-m", "harness", f"hydra.searchpath=[file://{TEST_CONF}]", "measure=quick", *args]
+    job = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        (spec,) = wait_for(lambda: (tmp_path / "res" / "jobs").glob("*/spec.json"), 1)
+        child = None
+        deadline = time.monotonic() + 120
+        while child is None and time.monotonic() < deadline:
+            found = subprocess.run(
+                ["pgrep", "-f", f"harness.worker .*{spec.parent.name}"], capture_output=True, text=True
+            ).stdout
+            child = int(found.split()[0]) if found.split() else None
+            time.sleep(0.2)
+        assert child is not None, "the benchmark child started"
+    finally:
+        job.kill()
+        job.wait()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and Path(f"/proc/{child}").exists():
+        time.sleep(0.2)
+    assert not Path(f"/proc/{child}").exists(), "the child outlived the process that started it"

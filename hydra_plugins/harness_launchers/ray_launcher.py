@@ -64,6 +64,8 @@ if RayLauncher is not None:
         started_ray = False
 
         def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[Any]:
+            """Start or connect to Ray once, submit every job of the batch as one Ray task on its own
+            node, and return one JobReturn per job, in order (FAILED with JobCrashed for a dead one)."""
             import ray
             from hydra.core.singleton import Singleton
             from hydra.core.utils import configure_log, filter_overrides, setup_globals

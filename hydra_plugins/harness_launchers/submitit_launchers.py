@@ -80,6 +80,8 @@ class _NothingLost:
             return super().__call__(*args, **kwargs)  # type: ignore[misc]
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[Any]:
+        """Submit the batch (one job at a time locally, an array on Slurm) and return one JobReturn per
+        job, in order (FAILED with JobCrashed for a job whose process died)."""
         from hydra.core.singleton import Singleton
         from hydra.core.utils import filter_overrides
 
