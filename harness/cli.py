@@ -200,6 +200,9 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
                     and hasattr(override.value(), "filter") else list(override.sweep_string_iterator())
                 ) if override.is_sweep_override() else [override.get_value_element_as_str()]  # fmt: skip
                 unknown = [v for v in values if v not in groups[group] and not override.is_delete()]
+                if not values:
+                    errors.append(f"{override.input_line!r} matches no {group}; allowed: {', '.join(groups[group])}")
+                    continue
                 if unknown:
                     allowed = [o for o in groups[group] if group != "hydra/launcher" or o in cluster.PRESETS]
                     errors.append(f"unknown {group} {unknown[0]!r}; allowed: {', '.join(allowed)}")

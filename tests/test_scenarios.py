@@ -196,3 +196,10 @@ def test_bad_scenario_input_is_one_line(cli, args: list[str], needle: str) -> No
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-2000:]
     (line,) = run.harness_lines()
     assert needle in line, line
+
+
+def test_a_glob_that_matches_nothing_is_bad_input(cli) -> None:
+    run = cli("-m", "workload=tiny_resnet", "runtime=glob(zzz*)")
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-2000:]
+    (line,) = run.harness_lines()
+    assert "'runtime=glob(zzz*)' matches no runtime; allowed: compile, eager" in line, line

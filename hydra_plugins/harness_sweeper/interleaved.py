@@ -14,6 +14,29 @@ from omegaconf import DictConfig, OmegaConf
 from harness.sweeper import interleaved_rounds
 
 
+class SearchpathGroups:
+    """The config loader as `glob(...)` sweeps see it, with the run's `hydra.searchpath`: Hydra lists a
+    glob's group options from the primary search path only, so `runtime=glob(*)` missed a runtime added
+    in an extra config directory (hydra.searchpath=[file://...]) that the same command could select by
+    name."""
+
+    def __init__(self, loader: Any, searchpath: list[str], config_name: str) -> None:
+        self.loader, self.config_name = loader, config_name
+        quoted = ",".join("'" + entry.replace("\\", "\\\\").replace("'", "\\'") + "'" for entry in searchpath)
+        self.overrides = [f"hydra.searchpath=[{quoted}]"] if searchpath else []
+
+    def get_group_options(self, group_name: str, results_filter: Any = None, config_name: str | None = None,
+                          overrides: list[str] | None = None) -> list[str]:  # fmt: skip
+        from hydra.core.object_type import ObjectType
+
+        wanted = results_filter or ObjectType.CONFIG
+        extra = (overrides or []) + self.overrides
+        return self.loader.get_group_options(group_name, wanted, config_name or self.config_name, extra)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loader, name)
+
+
 class InterleavedSweeper(BasicSweeper):
     """Hydra's BasicSweeper with repeats run in interleaved, shuffled rounds (harness/sweeper.py),
     which collects every job's `JobReturn` in the driver, whatever launcher ran it (harness/cluster.py):
@@ -40,7 +63,9 @@ class InterleavedSweeper(BasicSweeper):
         assert self.config is not None and self.launcher is not None and self.hydra_context is not None
         params = self._parse_config()
         params.extend(arguments)
-        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        loader = SearchpathGroups(self.hydra_context.config_loader, list(self.config.hydra.searchpath),
+                                  str(self.config.hydra.job.config_name))  # fmt: skip
+        parser = OverridesParser.create(config_loader=loader)  # type: ignore[arg-type]
         self.overrides = self.split_arguments(parser.parse_overrides(params), self.max_batch_size)
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
