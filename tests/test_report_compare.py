@@ -130,10 +130,11 @@ def test_report_from_a_real_tiny_sweep(cli, tmp_path: Path, shared_cache: Path) 
     for batch in (1, 2):
         assert shown[batch] == f"{eager[batch] / openvino[batch]:.2f}"
     plots = sorted(p.name for p in (tmp_path / "sweep" / "plots").glob("*.png"))
-    assert plots == [f"resnet101-fp32-{k}.png" for k in ("latency", "speedup", "startup", "throughput")]
+    per_precision = [f"resnet101-fp32-{k}.png" for k in ("latency", "speedup", "startup", "throughput")]
+    assert plots == sorted([*per_precision, "resnet101-tradeoff.png"])  # the decision view's accuracy vs latency
     assert all((tmp_path / "sweep" / "plots" / p).stat().st_size > 10_000 for p in plots)
     page = (tmp_path / "sweep" / "report.html").read_text()
-    assert page.count("<img src='plots/") == 4 and "<table" in page
+    assert page.count("<img src='plots/") == 5 and "<table" in page
 
     run_id = frame["run_id"].iloc[0]
     rerun = _python(
