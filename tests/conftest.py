@@ -47,29 +47,26 @@ def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
-def tiny_sentiment_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _sentiment_csv(directory: Path, split: str, n: int) -> Path:
     import pandas as pd
 
     from workloads import sentiment_data
 
-    texts, labels = sentiment_data.generate("test", 12)
-    path = tmp_path_factory.mktemp("data") / "sentiment.csv"
+    texts, labels = sentiment_data.generate(split, n)
+    path = directory / f"{split}.csv"
     pd.DataFrame({"text": texts, "label": labels}).to_csv(path, index=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_sentiment_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _sentiment_csv(tmp_path_factory.mktemp("data"), "test", 12)
 
 
 @pytest.fixture(scope="session")
 def tiny_calibration_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Texts of the synthetic set's training split: calibration data disjoint from tiny_sentiment_csv."""
-    import pandas as pd
-
-    from workloads import sentiment_data
-
-    texts, labels = sentiment_data.generate("train", 40)
-    path = tmp_path_factory.mktemp("calibration") / "train.csv"
-    pd.DataFrame({"text": texts, "label": labels}).to_csv(path, index=False)
-    return path
+    return _sentiment_csv(tmp_path_factory.mktemp("calibration"), "train", 40)
 
 
 @pytest.fixture(scope="session")

@@ -113,6 +113,11 @@ def test_report_flags_what_deserves_a_second_look(tmp_path: Path) -> None:
     assert "mixed environments: hostname: h, other" in flags
 
 
+def _rerun_ignoring_time(source: Path, run_id: str, cache: Path, cwd: Path):
+    """`harness.rerun` with a tolerance no timing can miss: timing is not what these checks test."""
+    return _python("-m", "harness.rerun", str(source), run_id, "--tolerance", "1e9", "--cache-dir", str(cache), cwd=cwd)
+
+
 def test_report_from_a_real_tiny_sweep(cli, tmp_path: Path, shared_cache: Path) -> None:
     run = cli("-m", "workload=tiny_resnet", "runtime=eager,openvino", "batch=1,2", "hydra.sweep.dir=sweep")
     assert run.returncode == 0, run.stderr[-2000:]
@@ -137,17 +142,7 @@ def test_report_from_a_real_tiny_sweep(cli, tmp_path: Path, shared_cache: Path) 
     assert page.count("<img src='plots/") == 5 and "<table" in page
 
     run_id = frame["run_id"].iloc[0]
-    rerun = _python(
-        "-m",
-        "harness.rerun",
-        str(tmp_path / "sweep"),
-        run_id,
-        "--tolerance",
-        "1e9",
-        "--cache-dir",
-        str(shared_cache),
-        cwd=tmp_path,
-    )  # timing is not what this tests
+    rerun = _rerun_ignoring_time(tmp_path / "sweep", run_id, shared_cache, tmp_path)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr[-2000:]
     assert re.search(r"accuracy (\S+) -> \1; agreement (\S+) -> \2", rerun.stdout) and "reproduced" in rerun.stdout
     assert "environment differs" not in rerun.stdout
@@ -162,17 +157,7 @@ def test_report_from_a_real_tiny_sweep(cli, tmp_path: Path, shared_cache: Path) 
     frame["threads"] = frame["threads"].astype(float)
     (tmp_path / "sent").mkdir()
     frame.to_csv(tmp_path / "sent" / "results.csv", index=False)
-    rerun = _python(
-        "-m",
-        "harness.rerun",
-        str(tmp_path / "sent" / "results.csv"),
-        run_id,
-        "--tolerance",
-        "1e9",
-        "--cache-dir",
-        str(shared_cache),
-        cwd=tmp_path,
-    )  # timing is not what this tests
+    rerun = _rerun_ignoring_time(tmp_path / "sent" / "results.csv", run_id, shared_cache, tmp_path)
     assert rerun.returncode == 1, rerun.stdout + rerun.stderr[-2000:]
     assert "not the same model: model_hash 0123456789abcdef -> " in rerun.stdout
     assert "environment differs" not in rerun.stdout
