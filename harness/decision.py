@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from harness import results
@@ -69,6 +70,10 @@ def plot_tradeoff(frame: pd.DataFrame, workload: str, out_dir: Path) -> Path | N
     import matplotlib.pyplot as plt
 
     ok = frame[(frame["workload"] == workload) & (frame["status"] == results.OK)]
+    # a point needs both axes: rows without accuracy (e.g. accuracy off) and zero latencies cannot go on a log axis
+    accuracy = pd.to_numeric(ok["accuracy"], errors="coerce") if "accuracy" in ok else pd.Series(np.nan, ok.index)
+    latency = pd.to_numeric(ok["latency_ms_p50"], errors="coerce")
+    ok = ok[np.isfinite(accuracy) & np.isfinite(latency) & (latency > 0)]
     if ok.empty:
         return None
     batches = sorted(ok["batch_size"].unique())

@@ -77,7 +77,8 @@ def test_conversions_are_cached_and_reused_across_batch_sizes(fp32_grid) -> None
     assert (hits["convert_s"] == 0).all()
     export = frame[frame["runtime"] == "export"]  # never from the cache: torch.export.load unpickles
     assert export["cache_hit"].isna().all() and (export["convert_s"] > 0).all() and (export["artifact_mb"] > 0).all()
-    assert (frame["compile_s"] >= 0).all() and (frame["prepare_s"] > 0).all()
+    ok = frame[frame["status"] == "ok"]  # an unsupported row never prepared anything
+    assert (ok["compile_s"] >= 0).all() and (ok["prepare_s"] > 0).all()
 
 
 def test_placement_and_fallbacks_are_recorded(fp32_grid) -> None:
