@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import importlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -101,6 +102,12 @@ class ScenarioConfig:
         return self
 
 
+def min_server_qps(measure: MeasureConfig) -> float:
+    """The lowest arrival rate a server run can use with this plan: one that expects `min_calls` (at
+    least one) requests within the `max_s` window. Below it the window is likely to stay empty."""
+    return max(measure.min_calls, 1) / measure.max_s if measure.max_s > 0 else math.inf
+
+
 @dataclass
 class ComponentConfig:
     """A workload or a runtime: its name, the module implementing it, and its options."""
@@ -144,10 +151,20 @@ class JobSpec:
                 setattr(self, f.name, check_value(JobSpec, f.name, getattr(self, f.name), f.name))
         if self.threads is None:
             self.threads = available_cores()
+        # absolute from here on: a runtime may change its working directory (ORT's quantizer does)
+        self.cache_dir = str(Path(self.cache_dir).expanduser().absolute())
         measure = self.measure if isinstance(self.measure, dict) else dataclasses.asdict(self.measure)
         self.measure = parse_options(MeasureConfig, measure, "measure")
         scenario = self.scenario if isinstance(self.scenario, dict) else dataclasses.asdict(self.scenario)
         self.scenario = parse_options(ScenarioConfig, scenario, "scenario")
+        floor = min_server_qps(self.measure)
+        qps = self.scenario.target_qps
+        if self.scenario.name == "server" and not self.scenario.search and qps is not None and qps < floor:
+            raise ConfigError(
+                f"scenario.target_qps={qps:g} is not allowed with measure.max_s={self.measure.max_s:g} and "
+                f"measure.min_calls={self.measure.min_calls}: it expects fewer than min_calls requests in the "
+                f"window; use at least {floor:g} qps or raise measure.max_s"
+            )
         if self.baseline == "paired" and self.scenario.name != "single_stream":
             raise ConfigError(f"baseline=paired times one call at a time: it needs scenario=single_stream, not "
                               f"{self.scenario.name}")  # fmt: skip

@@ -20,7 +20,14 @@ from typing import Any
 import numpy as np
 
 from harness.cache import cached_entry, identity_key, lookup
-from harness.config import ConfigError, JobSpec, UnsupportedError, component_class, parse_options
+from harness.config import (
+    ConfigError,
+    JobSpec,
+    UnsupportedError,
+    component_class,
+    min_server_qps,
+    parse_options,
+)
 from harness.machine import WindowProbe, calibration_ms, gemm_peak_gflops
 from harness.measure import (
     measure,
@@ -31,6 +38,7 @@ from harness.measure import (
     warm_up,
 )
 from harness.options import DATA_ONLY, option_values
+from harness.untrusted import json_loads, read_regular
 
 Emit = Callable[..., None]  # emit(phase, **details): progress to the parent
 REFERENCE_FILE = "logits.npy"
@@ -187,7 +195,7 @@ def cached_accuracy(cache_dir: Path, key: str) -> dict[str, Any] | None:
     if path is None:
         return None
     try:
-        scores = json.loads((path / ACCURACY_FILE).read_text())
+        scores = json_loads(read_regular(path / ACCURACY_FILE))
         return {k: (None if scores[k] is None else float(scores[k])) for k in ACCURACY_COLUMNS}
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -207,7 +215,7 @@ def flops_per_call(handle: Any, batch: dict[str, Any], cache_dir: Path) -> float
 
     key = identity_key({"model": handle.model_hash, "graph": handle.graph_options, "shape": shape_text(batch)})
     entry = cached_entry(cache_dir, "flops", key, build)
-    return float(json.loads((entry.path / "flops.json").read_text())["flops"])
+    return float(json_loads(read_regular(entry.path / "flops.json"))["flops"])
 
 
 MAX_TIMED_BATCHES = 64  # timing_inputs=dataset: cycle over at most this many eval batches
@@ -307,7 +315,7 @@ def measure_scenario(spec: JobSpec, runtime: Any, baseline: Any, batches: list[A
     best, tried = search_server_qps(
         lambda qps: measure_server(streams, spec.measure, spec.batch, qps, scenario.latency_bound_ms, rng,
                                    warm=False, thread_context=context),
-        start, scenario.latency_bound_ms,
+        start, scenario.latency_bound_ms, min_qps=min_server_qps(spec.measure),
     )  # fmt: skip
     best.extra["qps_search"] = "; ".join(f"{q:.2f} qps: p99 {p:.2f} ms{' ok' if ok else ''}" for q, p, ok in tried)
     best.extra["max_qps_meeting_bound"] = max((q for q, _, ok in tried if ok), default=None)

@@ -41,10 +41,12 @@ ThreadContext = Callable[[], contextlib.AbstractContextManager[Any]]  # entered 
 
 
 def median_ci(latencies_ms: np.ndarray) -> tuple[float, float]:
-    """Distribution-free 95% CI of the median from order statistics (binomial ranks)."""
+    """Distribution-free 95% CI of the median from order statistics (binomial ranks). With fewer than
+    6 calls even [min, max] covers the median with less than 95% (1 - 2 * 0.5**n: 50% for 2 calls,
+    94% for 5), so the interval is (NaN, NaN): not established, as quantile_ci says of a p99."""
     n = len(latencies_ms)
-    if n < 6:  # too few calls for any order-statistic interval narrower than the full range
-        return float(np.min(latencies_ms)), float(np.max(latencies_ms))
+    if n < 6:
+        return math.nan, math.nan
     ordered = np.sort(latencies_ms)
     half = Z_95 * math.sqrt(n) / 2
     low = max(int(math.floor(n / 2 - half)), 0)
@@ -72,7 +74,7 @@ def quantile_ci(latencies_ms: np.ndarray, q: float, confidence: float = 0.95) ->
 def ci_relative_half_width(latencies_ms: np.ndarray) -> float:
     low, high = median_ci(latencies_ms)
     median = float(np.median(latencies_ms))
-    return (high - low) / 2 / median if median > 0 else math.inf
+    return (high - low) / 2 / median if median > 0 and not math.isnan(low) else math.inf
 
 
 @dataclass
@@ -450,8 +452,11 @@ def measure_server(
     earlier once min calls and min time passed and the p99 is established); `len(calls)` servers take
     them first in, first out. A request's latency runs from its arrival to its completion, queueing
     included. Each server thread warms its calls first (`warm`: the full warm-up; else one call each,
-    as a fresh thread's first call costs more). Columns: achieved and target qps, the p99 and whether
-    it meets `latency_bound_ms`. Raises what a server's call raised."""
+    as a fresh thread's first call costs more). At the stop (max_s, max_calls, or the p99 established)
+    requests still queued are not served, so an overloaded server never runs past the caps; they are
+    counted (`requests_unserved`) and enter the p99 that decides `meets_latency_bound` with their wait
+    until the stop, a lower bound of their latency. Columns: achieved and target qps, the p99 and whether
+    it meets `latency_bound_ms`. Raises what a server's call raised, ValueError when nothing was served."""
     clock = time.perf_counter_ns
     pending: queue.Queue[tuple[int, int] | None] = queue.Queue()
     recorder = _Recorder(cfg, clock)
@@ -461,10 +466,18 @@ def measure_server(
     def server(index: int, stream: Sequence[Call]) -> None:
         warmups[index] = warm_up(list(stream), cfg if warm else first_calls)
         ready.wait()
+        # once the rule says stop (max_s, max_calls), what is still queued is left unserved: draining an
+        # overloaded queue would run far past the hard caps
         while (item := pending.get()) is not None:
             k, arrival_ns = item
+            if closed.is_set():
+                waiting.append(arrival_ns)
+                continue
             stream[k % len(stream)]()
             recorder.add(clock() - arrival_ns)
+
+    closed = threading.Event()
+    waiting: list[int] = []  # arrival times of requests still queued at the stop: never served
 
     ready = threading.Barrier(len(calls) + 1)
     servers = _threads([lambda i=i, c=c: server(i, c) for i, c in enumerate(calls)], recorder, thread_context,
@@ -473,9 +486,11 @@ def measure_server(
     arrivals = poisson_arrivals(target_qps, cfg.max_s, rng)
     started = clock()
     issued = 0
-    min_end = started + int(cfg.min_s * 1e9)
+    min_end, max_end = started + int(cfg.min_s * 1e9), started + int(cfg.max_s * 1e9)
     for k, at in enumerate(arrivals):
         if recorder.stop.is_set():  # max_calls, or a server failed
+            break
+        if clock() >= max_end:  # an issuer that fell behind its schedule stops at the hard cap too
             break
         due = started + int(at * 1e9)
         wait = (due - clock()) / 1e9
@@ -493,6 +508,8 @@ def measure_server(
                 if not math.isnan(p99_high):
                     recorder.reason = "p99_established"
                     break
+    stopped = clock()
+    closed.set()
     for _ in servers:
         pending.put(None)
     for thread in servers:
@@ -501,23 +518,33 @@ def measure_server(
     wall_s = (clock() - started) / 1e9
     latencies = np.asarray(recorder.latencies_ns, dtype=np.float64) / 1e6
     if not len(latencies):
-        raise ValueError(f"no request arrived in {cfg.max_s} s at {target_qps} qps: raise measure.max_s or "
+        raise ValueError(f"no request was served in {cfg.max_s} s at {target_qps} qps: raise measure.max_s or "
                          "scenario.target_qps")  # fmt: skip
-    p99 = float(np.percentile(latencies, 99))
+    # an unserved request waited at least until the stop: its latency is censored there, so the p99 that
+    # decides the bound counts it with that lower bound (leaving it out would flatter an overloaded server)
+    censored = (stopped - np.asarray(waiting, dtype=np.float64)) / 1e6
+    p99 = float(np.percentile(np.concatenate([latencies, censored]), 99))
     extra = {
         "streams": len(calls), "target_qps": target_qps, "achieved_qps": issued / wall_s if wall_s else math.nan,
-        "latency_bound_ms": latency_bound_ms, "meets_latency_bound": bool(p99 <= latency_bound_ms),
+        "requests_unserved": len(waiting), "latency_bound_ms": latency_bound_ms,
+        "meets_latency_bound": bool(p99 <= latency_bound_ms),
     }  # fmt: skip
     return Measurement(latencies, sum(warmups), recorder.reason, samples_per_call, wall_s, extra)
 
 
 def search_server_qps(
-    run_at: Callable[[float], Measurement], start_qps: float, latency_bound_ms: float, steps: int = 7
+    run_at: Callable[[float], Measurement],
+    start_qps: float,
+    latency_bound_ms: float,
+    steps: int = 7,
+    min_qps: float = 0.0,
 ) -> tuple[Measurement, list[tuple[float, float, bool]]]:
     """The highest arrival rate whose p99 meets the bound, by bisection as LoadGen's server mode
     finds it: double from `start_qps` until the bound fails (or `steps` runs), then bisect between
-    the last rate that met it and the first that did not. Returns (the run at the best rate that
-    met the bound, else the lowest tried; every (qps, p99, met) tried)."""
+    the last rate that met it and the first that did not. Never probes below `min_qps` (a rate too
+    low for any request to arrive in the window): when even that fails, the search stops there.
+    Returns (the run at the best rate that met the bound, else the lowest tried; every (qps, p99, met)
+    tried) — no rate met the bound when no entry's `met` is true."""
     tried: list[tuple[float, float, bool]] = []
     runs: dict[float, Measurement] = {}
 
@@ -530,13 +557,15 @@ def search_server_qps(
         return met
 
     good, bad = 0.0, math.inf
-    qps = start_qps
+    qps = max(start_qps, min_qps)
     for _ in range(steps):
+        if qps in runs:  # already at the floor: halving further would leave the window empty
+            break
         if probe(qps):
             good = qps
             qps = qps * 2 if bad == math.inf else (good + bad) / 2
         else:
             bad = qps
-            qps = (good + bad) / 2 if good > 0 else qps / 2
+            qps = (good + bad) / 2 if good > 0 else max(qps / 2, min_qps)
     best = good if good > 0 else min(runs)
     return runs[best], tried

@@ -9,7 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness import results
+from harness import analysis, results
+from harness.machine import busy_flags
 
 ERROR_WIDTH = 70
 
@@ -19,12 +20,15 @@ def _fmt(value: Any, spec: str) -> str:
 
 
 def table(frame: pd.DataFrame) -> str:
-    """A compact, readable view of result rows."""
+    """A compact, readable view of result rows: a `load` column when any row ran another scenario than
+    single_stream (offline x2 and x1 rows otherwise look alike), and the server search's answer."""
     rows = []
     for _, r in frame.iterrows():
         effective = "" if pd.isna(r["precision_effective"]) else r["precision_effective"]
         p50 = _fmt(r["latency_ms_p50"], ".2f")
-        if p50:
+        if p50 and pd.isna(r["latency_ms_p50_ci_low"]):
+            p50 += " [CI needs 6+ calls]"
+        elif p50:
             p50 += f" [{_fmt(r['latency_ms_p50_ci_low'], '.2f')}, {_fmt(r['latency_ms_p50_ci_high'], '.2f')}]"
         error = "" if pd.isna(r["error"]) else str(r["error"]).replace("\n", " ")
         rows.append({
@@ -34,11 +38,14 @@ def table(frame: pd.DataFrame) -> str:
             "p50 ms [95% CI]": p50, "p99 ms": _fmt(r["latency_ms_p99"], ".2f"),
             "samples/s": _fmt(r["throughput_sps"], ".1f"), "accuracy": _fmt(r["accuracy"], ".3f"),
             "agreement": _fmt(r["agreement"], ".3f"), "max|diff|": _fmt(r["max_abs_diff"], ".2e"),
+            "load": analysis.load_of(r.get("config_json"), with_inputs=False),
+            "max qps meeting p99 bound": _fmt(r.get("max_qps_meeting_bound"), ".2f"),
             "error": error if len(error) <= ERROR_WIDTH else error[: ERROR_WIDTH - 3] + "...",
         })  # fmt: skip
     view = pd.DataFrame(rows)
-    if view["error"].eq("").all():
-        view = view.drop(columns="error")
+    for column, empty in (("error", {""}), ("max qps meeting p99 bound", {""}), ("load", {"single_stream", ""})):
+        if view[column].isin(empty).all():
+            view = view.drop(columns=column)
     return view.to_string(index=False)
 
 
@@ -57,6 +64,10 @@ def print_session_table(results_dirs: Sequence[Path], outcomes: Sequence[Any]) -
         print()
         print(table(shown))
         print(f"\nresults: {(Path(results_dir) / results.RESULTS_CSV).resolve()}")
+        for _, r in shown.iterrows():  # the numbers above are only as good as the machine was quiet
+            for flag in busy_flags(r):
+                print(f"harness: {r['workload']} · {r['runtime']} · batch {r['batch_size']}: busy machine: {flag}",
+                      file=sys.stderr)  # fmt: skip
         for outcome in outcomes:
             status = outcome.row.get("status")
             if status not in (results.OK, None) and not outcome.skipped:

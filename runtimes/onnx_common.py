@@ -117,11 +117,12 @@ def quantize_onnx(runtime: Any, handle: ModelHandle, onnx_path: Path, dynamic: b
             return None if batch is None else numpy_inputs(batch, handle.input_names)
 
     def write(directory: Path) -> None:
-        out = directory / ONNX_FILE
+        # absolute: the quantizer runs in a scratch cwd, where a relative cache path names nothing
+        source, out = Path(onnx_path).absolute(), (directory / ONNX_FILE).absolute()
         with tempfile.TemporaryDirectory(prefix="harness-ort-quant-") as scratch, contextlib.chdir(scratch):
             pre = Path(scratch) / "pre.onnx"  # quant_pre_process writes temporary files into the cwd
             # skip_symbolic_shape: ORT's symbolic shape inference misreads the dynamo exporter's Shape(start, end)
-            quant_pre_process(str(onnx_path), str(pre), skip_symbolic_shape=True)
+            quant_pre_process(str(source), str(pre), skip_symbolic_shape=True)
             if dynamic:
                 model = onnx.load(str(pre))
                 del model.graph.value_info[:]  # stale initializer shapes break quantize_dynamic's Gemm rewrite

@@ -293,6 +293,7 @@ def test_class_folders_must_match_the_model_outputs(cli, tmp_path: Path) -> None
         (["good film", "   ", "bad film", ""], [1, 0, 0, 1], ["rows 2, 4"]),
         (["good film", "bad film"], ["positive", "negative"], ["'negative', 'positive'", "LABEL_0, LABEL_1"]),
         (["good film", "bad film"], [1.5, 0], ["'1.5'"]),
+        (["good film", "bad film"], [1e300, 0], ["'1e+300'"]),  # an integer, but no int64 and no class
         (["good film", "bad film"], [1, None], ["missing labels at row 2"]),
     ],
 )

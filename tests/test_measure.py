@@ -20,6 +20,14 @@ def test_median_ci_brackets_the_median_and_narrows_with_more_data() -> None:
     assert ci_relative_half_width(large) < ci_relative_half_width(small)
 
 
+def test_median_ci_is_not_established_below_six_calls() -> None:
+    """[min, max] of n calls covers the median with 1 - 2 * 0.5**n: 50% for 2 calls, under 95% up to 5."""
+    for n in range(1, 6):
+        assert all(np.isnan(median_ci(np.arange(1.0, n + 1))))
+    low, high = median_ci(np.arange(1.0, 7.0))
+    assert low == 1.0 and high == 6.0
+
+
 def test_median_ci_of_constant_latencies_is_a_point() -> None:
     assert median_ci(np.full(100, 3.0)) == (3.0, 3.0)
 

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from harness.catalog import runtime_names
-from harness.config import MeasureConfig
-from harness.measure import measure_concurrent, measure_server, poisson_arrivals, quantile_ci
+from harness.config import MeasureConfig, min_server_qps
+from harness.measure import measure_concurrent, measure_server, poisson_arrivals, quantile_ci, search_server_qps
 
 PLAN = MeasureConfig(warmup_calls=1, warmup_s=0, min_calls=1_000_000, min_s=0, max_s=3.0, target_ci_rel=0,
                      max_calls=1_000_000).validate()  # fmt: skip
@@ -46,6 +46,41 @@ def test_the_server_driver_counts_queueing_from_arrival() -> None:
     assert summary["latency_ms_mean"] == pytest.approx(15, rel=0.3)
     assert summary["latency_ms_min"] >= 10, "no request is faster than its service"
     assert summary["meets_latency_bound"] == (summary["latency_ms_p99"] <= 40)
+
+
+def test_an_overloaded_server_stops_at_its_caps_and_counts_what_it_left_unserved() -> None:
+    """10 ms service at 1,000,000 qps: the queue grows without bound. The run stops issuing and serving at
+    max_s (0.5 s) or max_calls (50), leaves the queue unserved and counted, and fails the bound (the
+    unserved requests' waits count in the p99); it never drains the backlog past the caps."""
+    for plan, cap in (
+        (MeasureConfig(warmup_calls=0, warmup_s=0, min_calls=3, min_s=0, max_s=0.5, target_ci_rel=0.5,
+                       max_calls=50).validate(), "max_calls"),
+        (MeasureConfig(warmup_calls=0, warmup_s=0, min_calls=10**6, min_s=0, max_s=0.5, target_ci_rel=0,
+                       max_calls=10**6).validate(), "max_s"),
+    ):  # fmt: skip
+        started = time.perf_counter()
+        result = measure_server([[_service(10)]], plan, 1, target_qps=1_000_000, latency_bound_ms=100,
+                                rng=np.random.default_rng(0))  # fmt: skip
+        took = time.perf_counter() - started
+        summary = result.summary()
+        assert took < 3.0, f"{cap}: drained the backlog for {took:.1f} s"
+        assert len(result.latencies_ms) <= min(plan.max_calls, 0.5 / 0.010) + 2, cap
+        assert summary["requests_unserved"] > 1000 and summary["meets_latency_bound"] is False, cap
+
+
+def test_a_search_where_no_rate_meets_the_bound_says_so() -> None:
+    """A bound no request can meet (service 5 ms, bound 1 ms): the bisection halves the rate down to the
+    plan's floor (min_calls requests expected in max_s), never to a rate where nothing arrives, and
+    returns the lowest run with no rate met — not an exception."""
+    plan = MeasureConfig(warmup_calls=0, warmup_s=0, min_calls=3, min_s=0, max_s=0.5, target_ci_rel=0.5,
+                         max_calls=50).validate()  # fmt: skip
+    floor = min_server_qps(plan)
+    best, tried = search_server_qps(
+        lambda qps: measure_server([[_service(5)]], plan, 1, qps, 1.0, rng=np.random.default_rng(1), warm=False),
+        start_qps=50, latency_bound_ms=1.0, min_qps=floor,
+    )  # fmt: skip
+    assert not any(met for _, _, met in tried) and min(q for q, _, _ in tried) == pytest.approx(floor)
+    assert len(best.latencies_ms) >= 1 and best.extra["meets_latency_bound"] is False
 
 
 def test_driver_threads_run_in_the_callers_mode_and_raise_what_a_call_raised() -> None:
@@ -185,6 +220,13 @@ def test_profiles_are_written_and_parsed_for_each_runtime_family(cli, tmp_path: 
         (["scenario=server", "scenario.target_qps=-1"], "scenario.target_qps=-1 is not allowed"),
         (["scenario=nope"], "unknown scenario 'nope'; allowed: offline, server, single_stream"),
         (["scenario=server", "scenario.latency_bound_ms=0"], "scenario.latency_bound_ms=0 is not allowed"),
+        # measure=quick: max_s 0.5, min_calls 3 -> at least 6 qps, or the window is likely empty
+        (
+            ["scenario=server", "scenario.target_qps=0.001"],
+            "scenario.target_qps=0.001 is not allowed with "
+            "measure.max_s=0.5 and measure.min_calls=3: it expects fewer than min_calls requests in the window; "
+            "use at least 6 qps",
+        ),
         (["scenario=offline", "scenario.streams=64"], "scenario.streams=64 is not allowed"),
         (["scenario.streams=2"], "not allowed with single_stream"),
         (["scenario=offline", "baseline=paired"], "baseline=paired times one call at a time"),

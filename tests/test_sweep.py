@@ -23,8 +23,9 @@ def test_multirun_over_both_workloads_writes_one_row_per_job(cli, tmp_path: Path
     assert (frame["agreement"] == 1.0).all() and (frame["max_rel_diff"] < 1e-5).all()
     assert frame["accuracy"].between(0, 1).all() and (frame["n_eval_samples"] > 0).all()
     assert (frame["precision_effective"] == "fp32").all() and (frame["threads_effective"] == frame["threads"]).all()
-    assert (frame["latency_ms_p50_ci_low"] <= frame["latency_ms_p50"]).all()
-    assert (frame["latency_ms_p50"] <= frame["latency_ms_p50_ci_high"]).all()
+    established = frame[frame["latency_ms_p50_ci_low"].notna()]  # a CI needs 6 calls (measure.median_ci)
+    assert (established["latency_ms_p50_ci_low"] <= established["latency_ms_p50"]).all()
+    assert (established["latency_ms_p50"] <= established["latency_ms_p50_ci_high"]).all()
     assert frame["config_hash"].nunique() == 4 and frame["run_id"].nunique() == 4
     assert (frame["throughput_sps"] > 0).all() and (frame["peak_rss_mb"] > 0).all()
     latencies = results.read_latencies(tmp_path / "sweep")

@@ -112,7 +112,11 @@ def label_column(frame: pd.DataFrame, dataset: str, column: str, names: Mapping[
             return int(number) if number.is_integer() else None
         return None
 
-    indices = values.map(as_index)
+    def in_range(value: Any) -> int | None:  # 1e300 is an integer too, and no model's class
+        index = as_index(value)
+        return index if index is None or abs(index) < 2**62 else None
+
+    indices = values.map(in_range)
     unparsed = indices.isna().to_numpy()
     if unparsed.any() and names is not None:
         folded = {str(k).casefold(): v for k, v in names.items()}
