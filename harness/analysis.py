@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness import results
+from harness import results, untrusted
 
 # What identifies "the same measurement" across result sets.
 # what a row measured, as compare joins it: `load` is the scenario and timed inputs (load_of)
@@ -94,10 +94,7 @@ def variants(frame: pd.DataFrame) -> pd.Series:
             continue
         configs = {}
         for index, text in group["config_json"].items():
-            try:
-                configs[index] = _flat(json.loads(text)) if isinstance(text, str) else {}
-            except ValueError:
-                configs[index] = {}
+            configs[index] = _flat(config_of(text))
         keys = sorted({k for c in configs.values() for k in c})
         differing = [k for k in keys if len({json.dumps(c.get(k), default=str) for c in configs.values()}) > 1]
         for index, config in configs.items():
@@ -128,7 +125,7 @@ def with_speedup(frame: pd.DataFrame) -> pd.DataFrame:
 def config_of(config_json: object) -> dict:
     """A row's stored configuration (`config_json`) as a dict; {} when missing or unreadable."""
     try:
-        config = json.loads(config_json) if isinstance(config_json, str) else {}
+        config = untrusted.json_loads(config_json) if isinstance(config_json, str) else {}
     except ValueError:
         return {}
     return config if isinstance(config, dict) else {}
@@ -245,6 +242,8 @@ def latency_verdict(
     if raw_a is not None and raw_b is not None and len(raw_a) >= 5 and len(raw_b) >= 5:
         p = mann_whitney_p(raw_a, raw_b)
         significant, method = p < SIGNIFICANCE_P, f"Mann-Whitney p={p:.2g}"
+    elif any(pd.isna(x[c]) for x in (a, b) for c in ("latency_ms_p50_ci_low", "latency_ms_p50_ci_high")):
+        significant, method = False, "too few calls to decide (p50 95% CI not established below 6 calls)"
     else:  # no raw latencies: the p50 confidence intervals must not overlap
         significant = b["latency_ms_p50_ci_low"] > a["latency_ms_p50_ci_high"] or (
             b["latency_ms_p50_ci_high"] < a["latency_ms_p50_ci_low"]

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.locking import file_lock
+from harness.untrusted import json_loads, read_regular
 
 MANIFEST = "manifest.json"
 HASH_CHUNK = 1 << 22
@@ -71,7 +72,7 @@ def write_manifest(directory: Path) -> None:
 def verify(directory: Path) -> str | None:
     """None when every file matches the manifest; otherwise what is wrong, in a few words."""
     try:
-        recorded = json.loads((directory / MANIFEST).read_text())["sha256"]
+        recorded = json_loads(read_regular(directory / MANIFEST))["sha256"]
         if not isinstance(recorded, dict):
             raise TypeError("not a mapping")
     except FileNotFoundError:

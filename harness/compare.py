@@ -28,6 +28,7 @@ import pandas as pd
 
 from harness import analysis, results
 from harness.summary import p50s_of
+from harness.tool_args import ToolParser, bounded
 
 BETWEEN_RUN_FACTOR = 2.0  # default min effect: twice the larger between-run coefficient of variation
 
@@ -46,11 +47,12 @@ def min_effect_rule(runs_a: np.ndarray, runs_b: np.ndarray, given: float | None)
 
 
 def compare(
-    a_paths: list[Path], b_paths: list[Path], min_effect_pct: float | None = None
+    a_paths: list[Path], b_paths: list[Path], min_effect_pct: float | None = None, notes: list[str] | None = None
 ) -> tuple[pd.DataFrame, dict[str, tuple[list[str], list[str]]]]:
     """(one row per shared configuration with the verdict, environment differences A vs B). Where
-    both sides hold several runs of a configuration, the runs' p50s decide (summary.p50s_of)."""
-    a_all, b_all = analysis.load(a_paths), analysis.load(b_paths)
+    both sides hold several runs of a configuration, the runs' p50s decide (summary.p50s_of). Damaged
+    files skipped on the way are named in `notes` (one line each)."""
+    a_all, b_all = analysis.load(a_paths, notes), analysis.load(b_paths, notes)
     a, b = analysis.latest(a_all), analysis.latest(b_all)
     joined = a.merge(b, on=analysis.CONFIG_KEY, how="outer", suffixes=("_a", "_b"), indicator=True)
     rows = []
@@ -107,26 +109,29 @@ def render(table: pd.DataFrame, env_diff: dict[str, tuple[list[str], list[str]]]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.compare", description=__doc__,
+    parser = ToolParser(prog="python -m harness.compare", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("a", type=Path, help="baseline: a sweep directory or a results file")
     parser.add_argument("b", type=Path, help="candidate: a sweep directory or a results file")
-    parser.add_argument("--fail-on-regression", type=float, metavar="PCT", default=None,
+    parser.add_argument("--fail-on-regression", type=bounded(0, 10_000), metavar="PCT", default=None,
                         help="exit 1 if any row of B is significantly slower than A by more than PCT%%")  # fmt: skip
     parser.add_argument(
         "--min-effect",
-        type=float,
+        type=bounded(0, 10_000),
         metavar="PCT",
         default=None,
         help="call significant differences smaller than PCT%% 'no meaningful difference' (default: twice the "
         "between-run CV where both sides have repeats, else 0)",
     )
     args = parser.parse_args(argv)
+    notes: list[str] = []
     try:
-        table, env_diff = compare([args.a], [args.b], args.min_effect)
+        table, env_diff = compare([args.a], [args.b], args.min_effect, notes)
     except results.ResultsError as exc:
         print(f"harness.compare: {exc}", file=sys.stderr)
         return 2
+    for note in dict.fromkeys(notes):  # both sides may be one directory
+        print(f"harness.compare: {note}", file=sys.stderr)
     print(render(table, env_diff))
     compared = int(table["p50_ratio"].notna().sum()) if "p50_ratio" in table else 0
     if args.fail_on_regression is not None:

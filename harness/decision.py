@@ -96,7 +96,6 @@ def plot_tradeoff(frame: pd.DataFrame, workload: str, out_dir: Path) -> Path | N
     fig.suptitle(f"{workload}: accuracy against latency (squares: INT8)")
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{workload}-tradeoff.png"
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    from harness.report import save_figure
+
+    return save_figure(fig, path)

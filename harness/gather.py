@@ -16,10 +16,11 @@ from pathlib import Path
 
 from harness import results
 from harness.config import ConfigError
+from harness.tool_args import ToolParser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.gather", description=__doc__,
+    parser = ToolParser(prog="python -m harness.gather", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("directory", type=Path, help="a sweep or run directory")
     args = parser.parse_args(argv)

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.untrusted import json_loads, read_regular
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CALIBRATION_SIZE = 512  # fp32 GEMM n x n x n: about 2 ms on 2 Zen 5 cores, 0.27 GFLOP
 CALIBRATION_CALLS = 15
@@ -144,7 +146,7 @@ def gemm_peak_gflops(threads: int) -> dict[str, float]:
     )
     path = host_cache_dir() / f"gemm-peak-{key}.json"
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        cached = json.loads(path.read_text())
+        cached = json_loads(read_regular(path))
         return {"fp32": float(cached["fp32"]), "bf16": float(cached["bf16"])}
     probe = WindowProbe()
     probe.start()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
 import shlex
 import sys
 from collections.abc import Sequence
@@ -24,11 +23,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from harness import analysis, results  # noqa: E402
+from harness import analysis, results, untrusted  # noqa: E402
 from harness.config import QUANTIZED, ConfigError  # noqa: E402
 from harness.decision import DEFAULT_BUDGET_POINTS, plot_tradeoff, recommend  # noqa: E402
 from harness.machine import busy_flags  # noqa: E402
 from harness.summary import UNSTABLE_CV, summarize  # noqa: E402
+from harness.tool_args import ToolParser, bounded  # noqa: E402
 
 ACCURACY_DROP = 0.01  # more than 1 point below eager is flagged
 MIN_AGREEMENT = 0.99
@@ -50,11 +50,14 @@ class Report:
     budget_points: float = DEFAULT_BUDGET_POINTS
     tradeoff_plots: list[Path] = field(default_factory=list)
     hosts: pd.DataFrame = field(default_factory=pd.DataFrame)  # the same configuration on each host (analysis)
+    notes: list[str] = field(default_factory=list)  # damaged files skipped while reading, one line each
 
 
 def _ci(row: pd.Series) -> str:
     if pd.isna(row["latency_ms_p50"]):
         return ""
+    if pd.isna(row["latency_ms_p50_ci_low"]) or pd.isna(row["latency_ms_p50_ci_high"]):
+        return f"{row['latency_ms_p50']:.3f} [CI needs 6+ calls]"
     return f"{row['latency_ms_p50']:.3f} [{row['latency_ms_p50_ci_low']:.3f}, {row['latency_ms_p50_ci_high']:.3f}]"
 
 
@@ -85,6 +88,8 @@ def _peak_share(row: pd.Series) -> str:
         return ""
     if str(row.get("precision_effective")).startswith("int8"):  # no INT8 peak is measured: operations/s only
         return f"{row['gflops_per_s']:.1f} GOP/s (int8)"
+    if row["gflops_per_s"] > peak:  # the peak is torch's best GEMM here: a runtime can beat it, so it is no limit
+        return f"{row['gflops_per_s']:.1f} GFLOP/s, above torch's GEMM peak ({peak:.1f}): no share of peak"
     return f"{row['gflops_per_s']:.1f} GFLOP/s = {100 * row['gflops_per_s'] / peak:.0f}% of peak"
 
 
@@ -96,9 +101,12 @@ def _load(row: pd.Series) -> str:
                 f"{row['latency_bound_ms']:g} ms {met}")  # fmt: skip
         if pd.notna(row.get("max_qps_meeting_bound")):
             text += f"; highest rate meeting it {row['max_qps_meeting_bound']:g} qps"
+        if pd.notna(row.get("requests_unserved")) and row["requests_unserved"] > 0:
+            text += f"; {int(row['requests_unserved'])} requests still queued at the stop (overloaded)"
         return text
     if pd.notna(row.get("streams")):
-        return f"offline, {int(row['streams'])} streams ({row.get('driver')})"
+        streams = int(row["streams"])
+        return f"offline, {streams} stream{'s' if streams != 1 else ''} ({row.get('driver')})"
     if pd.notna(row.get("timed_batches")) and row["timed_batches"] > 1:
         return f"single stream over {int(row['timed_batches'])} eval batches{_lengths(row)}"
     return "single stream"
@@ -172,7 +180,7 @@ def profile_table(frame: pd.DataFrame) -> pd.DataFrame:
         if not isinstance(text, str) or not text.strip():
             continue
         try:
-            top = json.loads(text)
+            top = untrusted.json_loads(text)
             ops = "; ".join(f"{name} {100 * share:.0f}%" for name, share in top[:PROFILE_SHOWN] if share is not None)
         except (ValueError, TypeError):
             ops = "(unreadable)"
@@ -240,8 +248,9 @@ def _lines_by_runtime(ax: plt.Axes, frame: pd.DataFrame, column: str, with_ci: b
     for runtime, group in frame.groupby("runtime"):
         group = group.sort_values("batch_size")
         if with_ci:
-            low = group[column] - group["latency_ms_p50_ci_low"]
-            high = group["latency_ms_p50_ci_high"] - group[column]
+            # clipped: a foreign row's bounds may sit on the wrong side; NaN (not established) draws no bar
+            low = (group[column] - group["latency_ms_p50_ci_low"]).clip(lower=0)
+            high = (group["latency_ms_p50_ci_high"] - group[column]).clip(lower=0)
             ax.errorbar(group["batch_size"], group[column], yerr=[low, high], marker="o", capsize=3, label=runtime)
         else:
             ax.plot(group["batch_size"], group[column], marker="o", label=runtime)
@@ -265,13 +274,13 @@ def plot_workload(frame: pd.DataFrame, workload: str, precision: str, out: Path,
     ax.set_yscale("log")
     ax.set_ylabel("p50 latency per call (ms, log scale; bars: 95% CI)")
     ax.set_title(f"{workload} ({precision}): p50 latency vs batch size")
-    paths.append(_save(fig, out / f"{stem}-latency.png"))
+    paths.append(save_figure(fig, out / f"{stem}-latency.png"))
 
     fig, ax = plt.subplots(figsize=(8, 5))
     _lines_by_runtime(ax, ok, "throughput_sps", with_ci=False)
     ax.set_ylabel("throughput (samples/s)")
     ax.set_title(f"{workload} ({precision}): throughput vs batch size")
-    paths.append(_save(fig, out / f"{stem}-throughput.png"))
+    paths.append(save_figure(fig, out / f"{stem}-throughput.png"))
 
     grid = ok.pivot_table(index="runtime", columns="batch_size", values="speedup_vs_eager", aggfunc="last")
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(grid) + 2))
@@ -285,7 +294,7 @@ def plot_workload(frame: pd.DataFrame, workload: str, precision: str, out: Path,
     ax.set_xlabel("batch size")
     ax.set_title(f"{workload} ({precision}): speed-up over eager (p50), same batch and precision")
     fig.colorbar(image, ax=ax, label="log2 speed-up (green: faster than eager)")
-    paths.append(_save(fig, out / f"{stem}-speedup.png"))
+    paths.append(save_figure(fig, out / f"{stem}-speedup.png"))
 
     per_runtime = ok.groupby("runtime")[["first_inference_ms", "prepare_s"]].median()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
@@ -295,13 +304,15 @@ def plot_workload(frame: pd.DataFrame, workload: str, precision: str, out: Path,
     per_runtime["prepare_s"].plot.barh(ax=axes[1], color="tab:blue")
     axes[1].set_xlabel("prepare: load + convert + compile (s; median over batch sizes)")
     fig.suptitle(f"{workload} ({precision}): start-up costs per runtime")
-    paths.append(_save(fig, out / f"{stem}-startup.png"))
+    paths.append(save_figure(fig, out / f"{stem}-startup.png"))
     return paths
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def save_figure(fig: plt.Figure, path: Path) -> Path:
+    """Saved atomically: a report directory may be someone else's, and a planted link there must be
+    replaced, never followed (open() would write through it)."""
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    results.atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
     return path
 
@@ -330,11 +341,12 @@ def with_runs(frame: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
 
 
 def build(paths: Sequence[Path], out_dir: Path | None = None, budget_points: float = DEFAULT_BUDGET_POINTS) -> Report:
-    everything = analysis.load(paths)
+    notes: list[str] = []
+    everything = analysis.load(paths, notes)
     # one row per configuration and host: rows that differ only in options (a calibration set, a hint) stay apart
     shown = analysis.latest(everything.assign(hostname=everything["hostname"].fillna("")), ["config_hash", "hostname"])
     frame = with_runs(everything, analysis.with_speedup(shown.assign(variant=analysis.variants(shown))))
-    report = Report(out_dir=Path(out_dir) if out_dir else analysis.source_dir(Path(paths[0])))
+    report = Report(out_dir=Path(out_dir) if out_dir else analysis.source_dir(Path(paths[0])), notes=notes)
     report.budget_points = budget_points
     report.decision = recommend(frame, budget_points)
     report.tradeoff_plots = [p for w in sorted(frame["workload"].unique())
@@ -424,17 +436,17 @@ def to_html(report: Report) -> str:
 def write(report: Report) -> tuple[Path, Path]:
     report.out_dir.mkdir(parents=True, exist_ok=True)
     md, page = report.out_dir / "report.md", report.out_dir / "report.html"
-    md.write_text(to_markdown(report))
-    page.write_text(to_html(report))
+    results.atomic_write(md, lambda tmp: tmp.write_text(to_markdown(report)))  # replaces a link, never follows it
+    results.atomic_write(page, lambda tmp: tmp.write_text(to_html(report)))
     return md, page
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.report", description=__doc__,
+    parser = ToolParser(prog="python -m harness.report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("paths", nargs="+", type=Path, help="sweep directories or results.csv/.parquet files")
     parser.add_argument("--out", type=Path, default=None, help="where to write (default: beside the first PATH)")
-    parser.add_argument("--accuracy-budget", type=float, default=DEFAULT_BUDGET_POINTS, metavar="POINTS",
+    parser.add_argument("--accuracy-budget", type=bounded(0, 100), default=DEFAULT_BUDGET_POINTS, metavar="POINTS",
                         help="the decision view's accuracy budget: points below eager fp32 (default 1)")  # fmt: skip
     args = parser.parse_args(argv)
     try:
@@ -443,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
     except (results.ResultsError, ConfigError) as exc:
         print(f"harness.report: {exc}", file=sys.stderr)
         return 2
+    for note in dict.fromkeys(report.notes):
+        print(f"harness.report: {note}", file=sys.stderr)
     md, page = write(report)
     print(f"report: {md}\nreport: {page}\nplots: {report.out_dir / 'plots'}")
     for flag in report.flags:

@@ -16,19 +16,19 @@ the stored row is said.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from harness import analysis, results
+from harness import analysis, results, untrusted
 from harness.compare import min_effect_rule
 from harness.config import ConfigError, JobSpec
 from harness.options import MACHINE_LOCAL, fields_marked
 from harness.runner import run_job_isolated
 from harness.summary import p50s_of
+from harness.tool_args import ToolParser, bounded
 
 EXIT_REPRODUCED, EXIT_DIFFERENT, EXIT_CANNOT = 0, 1, 2
 
@@ -84,12 +84,12 @@ def trusted_spec(stored: dict, python: str | None, cache_dir: str) -> tuple[JobS
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.rerun", description=__doc__,
+    parser = ToolParser(prog="python -m harness.rerun", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("source", type=Path, help="the sweep directory or results file holding the row")
     parser.add_argument("run_id")
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--tolerance", type=float, default=10.0, metavar="PCT")
+    parser.add_argument("--tolerance", type=bounded(0, 1e9), default=10.0, metavar="PCT")
     parser.add_argument("--python", default=None, help="interpreter for the job (default: conf/runtime/<name>.yaml)")
     parser.add_argument("--cache-dir", default="outputs/cache", help="this machine's cache (default outputs/cache)")
     args = parser.parse_args(argv)
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(text, str) or not text.strip():
             raise ConfigError(f"row {args.run_id} in {args.source} has no stored configuration (config_json)")
         try:
-            stored = json.loads(text)
+            stored = untrusted.json_loads(text)
         except ValueError as exc:
             raise ConfigError(f"row {args.run_id}: config_json is not JSON ({exc})") from None
         if not isinstance(stored, dict):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import io
 import json
 import math
 import os
@@ -38,6 +39,7 @@ import pandas as pd
 
 from harness.cache import file_sha256
 from harness.config import ConfigError
+from harness.untrusted import MAX_FILE_BYTES, json_loads, read_regular
 
 # The documented columns, in order (README: "Result columns"). Extra columns follow them.
 COLUMNS = [
@@ -62,6 +64,9 @@ NUMERIC_COLUMNS = [
 
 # Status values. Only "ok" rows carry measurements.
 OK = "ok"
+# columns an ok row measured: a zero, negative or infinite value there is damage, never a measurement
+POSITIVE_COLUMNS = ["latency_ms_p50", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high", "latency_ms_p90",
+                    "latency_ms_p99", "latency_ms_mean", "throughput_sps"]  # fmt: skip
 FAILED_STATUSES = ("error", "crashed", "timeout")  # the sweep exits non-zero when a job ends so
 INVALID = "invalid"  # bad user input found while the job ran (unreadable data, missing column)
 NOT_RUN_STATUSES = ("unsupported", "unavailable")  # an honest "cannot", with the reason in `error`
@@ -77,6 +82,7 @@ VIEWS_RECORD = ".views.sha256.json"
 ROW_FORMAT = 1
 # `.<name>.<pid>@<host>.tmp` (older harnesses: `.<name>.<pid>.tmp`): whose writer it was, for gather's cleanup
 TMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)(?:@(?P<host>[^/]+))?\.tmp$")
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # a row file's name: never a path
 STALE_TMP_S = 60.0  # a row file is written in milliseconds: a temporary file this old was abandoned
 NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)  # a filesystem without flock (some NFS set-ups)
 
@@ -118,6 +124,14 @@ def atomic_write(path: Path, write: Any) -> None:
     _fsync_dir(path.parent)
 
 
+def check_run_id(run_id: object) -> str:
+    """`run_id` when it can name a row file (letters, digits, `.`, `_`, `-`; no path), else ValueError:
+    a stored run_id must never choose where a file is written."""
+    if not isinstance(run_id, str) or not RUN_ID.match(run_id) or run_id.strip(".") == "":
+        raise ValueError(f"run_id {str(run_id)[:80]!r} is not a plain name (letters, digits, '.', '_', '-')")
+    return run_id
+
+
 def check_writable(directory: Path) -> None:
     """ConfigError (one line) unless `directory` is, or can be made, a writable directory.
     Probes by creating a file (permission bits say nothing for root; `chattr +i` does)."""
@@ -157,13 +171,13 @@ def write_row(results_dir: Path, row: dict[str, Any], latencies_ms: np.ndarray |
         "row": {k: _jsonable(v) for k, v in row.items()},
         "latencies_ms": [] if latencies_ms is None else [float(x) for x in np.asarray(latencies_ms, dtype=float)],
     }
-    path = rows / f"{row['run_id']}.json"
+    path = rows / f"{check_run_id(row['run_id'])}.json"
     atomic_write(path, lambda p: p.write_text(json.dumps(payload, allow_nan=False)))
     return path
 
 
 def _read_row_file(path: Path) -> tuple[dict[str, Any], list[float]]:
-    payload = json.loads(path.read_text())
+    payload = json_loads(read_regular(path))
     if not isinstance(payload, dict) or payload.get("format") != ROW_FORMAT or not isinstance(payload.get("row"), dict):
         raise ValueError("not a harness row file")
     latencies = payload.get("latencies_ms") or []
@@ -262,23 +276,29 @@ def _views_lock(results_dir: Path) -> Iterator[None]:
 
 # -- legacy directories (results.csv/parquet, no row files) ---------------------------------------------
 def _complete_csv_rows(path: Path) -> tuple[pd.DataFrame, str | None]:
-    """The rows of a CSV that have every field; (frame, what was wrong or None)."""
+    """The rows of a CSV that have every field; (frame, what was wrong or None). A file that does not
+    end in a newline was cut: its last row is dropped even when its field count looks whole."""
     problem = None
-    with open(path, newline="", errors="replace") as handle:
-        reader = csv.reader(handle, strict=True)
-        try:
-            header = next(reader)
-        except (StopIteration, csv.Error):
-            return pd.DataFrame(), "no header"
-        good = []
-        try:
-            for fields in reader:
-                if len(fields) == len(header):
-                    good.append(fields)
-                else:
-                    problem = f"a row with {len(fields)} of {len(header)} fields"
-        except csv.Error as exc:
-            problem = f"cut inside a field ({exc})"
+    text = read_regular(path, errors="replace")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        return pd.DataFrame(), "no header"
+    good = []
+    last_kept = False  # whether the file's last record is in `good`
+    try:
+        for fields in reader:
+            last_kept = len(fields) == len(header)
+            if last_kept:
+                good.append(fields)
+            else:
+                problem = f"a row with {len(fields)} of {len(header)} fields"
+    except csv.Error as exc:
+        problem, last_kept = f"cut inside a field ({exc})", False
+    if last_kept and not text.endswith(("\n", "\r")):
+        good.pop()
+        problem = problem or "cut inside its last row (no final newline)"
     frame = pd.DataFrame(good, columns=header).replace("", None)
     return frame, problem
 
@@ -295,7 +315,10 @@ def _import_legacy(results_dir: Path) -> list[str]:
         except Exception as exc:  # pyarrow raises ArrowInvalid / OSError for damaged files
             damaged.append((parquet_path, f"unreadable ({type(exc).__name__})"))
     if csv_path.exists():
-        rows, problem = _complete_csv_rows(csv_path)
+        try:
+            rows, problem = _complete_csv_rows(csv_path)
+        except OSError as exc:
+            rows, problem = pd.DataFrame(), f"unreadable ({exc.strerror})"
         if problem:
             damaged.append((csv_path, problem))
         frames.append(rows)
@@ -310,6 +333,11 @@ def _import_legacy(results_dir: Path) -> list[str]:
         found = found.drop_duplicates("run_id", keep="first")  # parquet first: it is the typed copy
         for record in found.to_dict("records"):
             if not record.get("run_id") or pd.isna(record.get("status")):
+                continue
+            try:
+                check_run_id(record["run_id"])
+            except ValueError as exc:
+                notes.append(f"{results_dir}: a row was not imported: {exc}")
                 continue
             row = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in record.items()}
             row = {k: _typed(k, v) for k, v in row.items()}
@@ -369,9 +397,9 @@ def gather(results_dir: Path) -> Gathered:
 def _written_views(results_dir: Path) -> dict[str, str]:
     """The SHA-256 of each view as the harness last wrote it (empty when unknown)."""
     try:
-        record = json.loads((results_dir / VIEWS_RECORD).read_text())
+        record = json_loads(read_regular(results_dir / VIEWS_RECORD))
         return record if isinstance(record, dict) else {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, UnicodeDecodeError):
         return {}
 
 
@@ -414,6 +442,26 @@ def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
                 f"{source}: column {column!r} holds {frame[column][bad].iloc[0]!r} (row {row}), not a number"
             )
         frame[column] = numbers
+    for column in frame.columns:  # a row file is JSON: any field could hold a list or an object
+        nested = frame[column].map(lambda v: isinstance(v, list | dict))
+        if nested.any():
+            row = int(np.flatnonzero(nested.to_numpy())[0]) + 1
+            raise ResultsError(f"{source}: column {column!r} holds a {type(frame[column][nested].iloc[0]).__name__} "
+                               f"(row {row}), not a single value")  # fmt: skip
+    ok = frame["status"].astype(str) == OK
+    for column in [c for c in POSITIVE_COLUMNS if c in frame.columns]:
+        values = frame.loc[ok, column]
+        bad = values.notna() & ~(np.isfinite(values) & (values > 0))
+        if bad.any():
+            run_id = frame.loc[bad[bad].index[0], "run_id"]
+            raise ResultsError(f"{source}: column {column!r} holds {float(values[bad].iloc[0])!r} in an ok row (run_id "
+                               f"{run_id!r}); it must be a positive finite number")  # fmt: skip
+    if {"latency_ms_p50_ci_low", "latency_ms_p50_ci_high"} <= set(frame.columns):
+        p50, low, high = (frame.loc[ok, f"latency_ms_p50{end}"] for end in ("", "_ci_low", "_ci_high"))
+        outside = (low > p50 * (1 + 1e-9)) | (high < p50 * (1 - 1e-9))  # NaN bounds (not established) compare False
+        if outside.any():
+            raise ResultsError(f"{source}: row {frame.loc[outside[outside].index[0], 'run_id']!r} has its p50 outside "
+                               "its own 95% CI (latency_ms_p50_ci_low/high): the row is damaged")  # fmt: skip
     unknown = sorted(set(frame["status"].dropna().astype(str)) - set(STATUSES))
     if unknown:
         raise ResultsError(f"{source}: status {unknown[0]!r} is not one of {', '.join(STATUSES)}")
@@ -439,13 +487,30 @@ def read_results(path: Path, notes: list[str] | None = None) -> pd.DataFrame:
         path = legacy
     if not path.exists():
         raise ResultsError(f"{path} does not exist; give sweep directories or results.csv/.parquet files")
+    path = path.resolve()  # a file named on the command line may be a link; what it names is read
+    if not path.is_file():  # a FIFO or device would block or never end
+        raise ResultsError(f"{path} is not a regular file")
     if path.stat().st_size == 0:
         raise ResultsError(f"{path} is empty")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ResultsError(f"{path} is larger than {MAX_FILE_BYTES} bytes: not a harness results file")
     try:
         if path.suffix == ".parquet":
             frame = pd.read_parquet(path)
         elif path.suffix == ".csv":
-            frame = pd.read_csv(path)
+            # a file cut mid-row (copied while written, truncated in transit): whole rows only, said once
+            try:
+                whole, problem = _complete_csv_rows(path)
+            except OSError as exc:
+                raise ResultsError(f"{path} cannot be read ({exc.strerror})") from None
+            if problem and whole.empty:
+                raise ResultsError(f"{path} cannot be read: no complete row ({problem})")
+            if problem and notes is not None:
+                notes.append(f"{path} is damaged ({problem}); its incomplete rows are skipped")
+            text = io.StringIO()
+            whole.to_csv(text, index=False)  # whole rows back to CSV: read_csv types them as it always did
+            text.seek(0)
+            frame = pd.read_csv(text) if len(whole.columns) else pd.DataFrame()
         else:
             raise ResultsError(f"{path} is not a .csv or .parquet results file")
     except ResultsError:

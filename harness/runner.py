@@ -107,9 +107,10 @@ def _run_claimed(
         row["rerun_command"] = rerun_command
     job_dir = results_dir / "jobs" / run_id
     job_dir.mkdir(parents=True, exist_ok=True)
-    (job_dir / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2))
+    results.atomic_write(job_dir / "spec.json", lambda p: p.write_text(json.dumps(spec.to_dict(), indent=2)))
     if config_yaml:
-        (job_dir / "config.yaml").write_text(config_yaml)  # the resolved config, beside the results
+        # the resolved config, beside the results
+        results.atomic_write(job_dir / "config.yaml", lambda p: p.write_text(config_yaml))
     row["log_path"] = str((job_dir / "job.log").resolve())
 
     started = time.monotonic()

@@ -285,7 +285,7 @@ def test_a_ray_job_takes_a_whole_node_and_never_waits_forever() -> None:
 # -- per-node truth in the report ---------------------------------------------------------------------------
 def test_the_report_keeps_hosts_apart_and_shows_them_side_by_side(tmp_path: Path) -> None:
     base = {"workload": "bert", "batch_size": 1, "precision_requested": "fp32", "precision_effective": "fp32",
-            "status": "ok", "accuracy": 0.9, "agreement": 1.0, "latency_ms_p50_ci_low": 0.0,
+            "status": "ok", "accuracy": 0.9, "agreement": 1.0, "latency_ms_p50_ci_low": 0.5,
             "latency_ms_p50_ci_high": 100.0, "throughput_sps": 1.0, "first_inference_ms": 1.0,
             "prepare_s": 1.0}  # fmt: skip
     speeds = {("fast", "eager"): 4.0, ("fast", "openvino"): 2.0, ("slow", "eager"): 20.0, ("slow", "openvino"): 5.0}

@@ -126,7 +126,9 @@ def test_report_from_a_real_tiny_sweep(cli, tmp_path: Path, shared_cache: Path) 
     markdown = (tmp_path / "sweep" / "report.md").read_text()
     assert "## resnet101 · fp32" in markdown and "## Environment" in markdown and "## Flagged rows" in markdown
     for _, row in frame.iterrows():  # every row's numbers appear as in the CSV
-        assert f"{row['latency_ms_p50']:.3f} [{row['latency_ms_p50_ci_low']:.3f}, " in markdown
+        established = pd.notna(row["latency_ms_p50_ci_low"])  # fewer than 6 calls (a slow machine): no CI
+        ci = f"[{row['latency_ms_p50_ci_low']:.3f}, " if established else "[CI needs 6+ calls]"
+        assert f"{row['latency_ms_p50']:.3f} {ci}" in markdown
         assert f"python -m harness.rerun {tmp_path / 'sweep'} {row['run_id']}" in markdown
     openvino = frame[frame["runtime"] == "openvino"].set_index("batch_size")["latency_ms_p50"]
     eager = frame[frame["runtime"] == "eager"].set_index("batch_size")["latency_ms_p50"]

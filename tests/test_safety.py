@@ -382,3 +382,128 @@ def test_two_sweeps_at_once_never_measure_a_configuration_twice(cli_factory, tmp
     frame = pd.read_csv(tmp_path / "shared" / "results.csv")
     ok = frame[frame["status"] == "ok"]
     assert sorted(ok["batch_size"]) == [1, 2, 3, 4], "each configuration measured exactly once"
+
+
+# -- 10. a foreign directory's fields and files are data, never paths, programs or traps -------------------
+
+
+def test_a_stored_run_id_never_chooses_where_a_file_is_written(tmp_path: Path) -> None:
+    directory = tmp_path / "sub" / "older"
+    _rows(3, directory)
+    shutil.rmtree(directory / "rows")  # an older directory: its results.csv is imported into row files
+    frame = pd.read_csv(directory / "results.csv")
+    frame.loc[0, "run_id"], frame.loc[1, "run_id"] = "../../ESCAPED", str(tmp_path / "ABSOLUTE")
+    frame.to_csv(directory / "results.csv", index=False)
+    (directory / "results.parquet").unlink()
+    notes = results.gather(directory).notes
+    assert not list(tmp_path.rglob("ESCAPED*")) and not list(tmp_path.glob("ABSOLUTE*"))
+    assert sum("is not a plain name" in n for n in notes) == 2, notes
+    assert sorted(pd.read_csv(directory / "results.csv")["run_id"]) == ["r2"]
+    with pytest.raises(ValueError, match="not a plain name"):
+        results.write_row(directory, {"run_id": "../x", "status": "ok"})
+
+
+def test_report_replaces_a_planted_link_instead_of_writing_through_it(tmp_path: Path) -> None:
+    good = make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0}], seed=1)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (good / "report.md").symlink_to(victim)
+    (good / "plots").mkdir()
+    (good / "plots" / "bert-fp32-latency.png").symlink_to(victim)
+    assert report.main([str(good)]) == 0
+    assert victim.read_text() == "precious"
+    assert not (good / "report.md").is_symlink() and (good / "report.md").read_text().startswith("# ")
+
+
+@pytest.mark.parametrize("trap", ["fifo", "dev-zero", "link"])
+def test_a_row_file_that_is_no_regular_file_is_skipped_not_read(tmp_path: Path, trap: str) -> None:
+    good = make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0}], seed=1)
+    planted = good / "rows" / "zzz.json"
+    if trap == "fifo":
+        os.mkfifo(planted)
+    elif trap == "dev-zero":
+        planted.symlink_to("/dev/zero")
+    else:  # a link to a valid row file elsewhere: still not this directory's row
+        outside = make_set(tmp_path / "elsewhere", [{"runtime": "openvino", "median": 5.0}], seed=2)
+        planted.symlink_to(next((outside / "rows").glob("*.json")))
+    run = _python("-m", "harness.compare", str(good), str(good), cwd=tmp_path)  # a hang fails by timeout
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr[-2000:]
+    assert "zzz.json is damaged" in run.stderr
+    notes: list[str] = []
+    assert list(results.read_results(good, notes)["runtime"]) == ["eager"]
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "needle"),
+    [
+        ("compare", ["--fail-on-regression", "nan"], "--fail-on-regression: 'nan' is not allowed: a number from 0"),
+        ("compare", ["--fail-on-regression", "-5"], "'-5' is not allowed"),
+        ("compare", ["--min-effect", "inf"], "--min-effect: 'inf' is not allowed"),
+        ("compare", ["--min-effect", "-10"], "'-10' is not allowed"),
+        ("report", ["--accuracy-budget", "nan"], "--accuracy-budget: 'nan' is not allowed: a number from 0 to 100"),
+        ("report", ["--accuracy-budget", "-5"], "'-5' is not allowed"),
+        ("compare", ["--no-such-option"], "unrecognized arguments: --no-such-option"),
+    ],
+)
+def test_tool_options_are_finite_and_in_range(tmp_path: Path, tool: str, args: list[str], needle: str) -> None:
+    good = make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0}], seed=1)
+    paths = [str(good), str(good)] if tool == "compare" else [str(good)]
+    run = _python("-m", f"harness.{tool}", *paths, *args, cwd=tmp_path)
+    assert run.returncode == 2, (run.returncode, run.stderr)
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith(f"harness.{tool}: ") and needle in line, line
+
+
+def _tampered(tmp_path: Path, column: str, value: object) -> Path:
+    directory = make_set(tmp_path / "t", [{"runtime": "eager", "median": 10.0}], seed=1)
+    (path,) = (directory / "rows").glob("*.json")
+    payload = json.loads(path.read_text())
+    payload["row"][column] = value
+    path.write_text(json.dumps(payload))
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "needle"),
+    [
+        ("latency_ms_p50", 0, "'latency_ms_p50' holds 0.0 in an ok row"),
+        ("latency_ms_p50", -5, "'latency_ms_p50' holds -5.0 in an ok row"),
+        ("latency_ms_p50", 1e308, "has its p50 outside its own 95% CI"),
+        ("throughput_sps", 0, "'throughput_sps' holds 0.0 in an ok row"),
+        ("cpu_model", [1], "column 'cpu_model' holds a list (row 1), not a single value"),
+        ("config_json", {"a": 1}, "column 'config_json' holds a dict"),
+    ],
+)
+def test_values_no_measurement_can_have_are_one_line(tmp_path: Path, column: str, value: object, needle: str) -> None:
+    damaged = _tampered(tmp_path, column, value)
+    good = make_set(tmp_path / "good", [{"runtime": "eager", "median": 10.0}], seed=2)
+    for command in (["harness.report", str(damaged)], ["harness.compare", str(damaged), str(good)],
+                    ["harness.compare", str(good), str(damaged)]):  # fmt: skip
+        run = _python("-m", *command, cwd=tmp_path)
+        assert run.returncode == 2, (command, run.stderr[-2000:])
+        (line,) = run.stderr.strip().splitlines()
+        assert needle in line, line
+
+
+def test_config_json_nested_past_the_recursion_limit_is_no_configuration(tmp_path: Path) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    damaged = _tampered(tmp_path, "config_json", deep)
+    run = _python("-m", "harness.rerun", str(damaged), "t-0", cwd=tmp_path)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-2000:]
+    (line,) = run.stderr.strip().splitlines()
+    assert "config_json is not JSON (JSON nested too deeply)" in line, line
+    for command in (["harness.report", str(damaged)], ["harness.compare", str(damaged), str(damaged)]):
+        run = _python("-m", *command, cwd=tmp_path)
+        assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr[-2000:]
+
+
+def test_a_results_csv_cut_inside_its_last_row_loses_that_row_only(tmp_path: Path) -> None:
+    _rows(3, tmp_path / "s")
+    text = (tmp_path / "s" / "results.csv").read_text()
+    cut = tmp_path / "cut.csv"
+    cut.write_text(text[: text.rindex("\n", 0, len(text) - 1) + 40])  # the last row, 40 characters of it
+    notes: list[str] = []
+    frame = results.read_results(cut, notes)
+    assert sorted(frame["run_id"]) == ["r0", "r1"]
+    assert len(notes) == 1 and "cut.csv is damaged" in notes[0] and "incomplete rows are skipped" in notes[0]
+    assert "no final newline" in notes[0] or "fields" in notes[0]

@@ -1,0 +1,43 @@
+"""Reading files that came from elsewhere: result directories someone sent, caches another process
+wrote. Their bytes are data only; these readers bound what a damaged or hostile file can do to the
+reader (block it, fill its memory, exhaust its stack) and turn every such failure into one exception."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+MAX_FILE_BYTES = 256 * 2**20  # a row file of max_calls latencies is a few MB; anything far larger is not ours
+
+
+def read_regular(path: Path, max_bytes: int = MAX_FILE_BYTES, errors: str = "strict") -> str:
+    """The text of `path` when it is a regular file (not a symlink, FIFO or device) of at most
+    `max_bytes`. Files from result directories and caches are untrusted: a FIFO would block a reader
+    forever and a link to /dev/zero would fill memory. Raises OSError (naming why) or UnicodeDecodeError."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if info.st_size > max_bytes:
+            raise OSError(errno.EFBIG, f"larger than {max_bytes} bytes", str(path))
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise OSError(errno.EFBIG, f"larger than {max_bytes} bytes", str(path))
+    return data.decode("utf-8", errors)
+
+
+def json_loads(text: str) -> Any:
+    """`json.loads` for untrusted text: every way it can fail (including nesting deep enough to exhaust
+    the recursion limit) raises ValueError."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
