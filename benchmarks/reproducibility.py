@@ -9,7 +9,8 @@ x batch 1, with repeats=3 and baseline=paired, into <out>/a and <out>/b (resumab
     of the speed-up computed from separate jobs (eager's p50 / the runtime's p50, same repeat).
 Writes <out>/aa.csv and prints a summary.
 
-    python benchmarks/reproducibility.py [--out outputs/aa] [--sides a,b] [extra Hydra overrides...]
+    python benchmarks/reproducibility.py [--out outputs/aa] [--sides a,b] [--workloads bert,resnet101]
+                                         [extra Hydra overrides...]
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ from harness.measure import ratio_ci  # noqa: E402
 GRIDS = [("bert", "1,8"), ("resnet101", "1")]
 
 
-def measure(out: Path, extra: list[str]) -> int:
+def measure(out: Path, extra: list[str], workloads: list[str]) -> int:
     codes = []
-    for workload, batches in GRIDS:
+    for workload, batches in [g for g in GRIDS if g[0] in workloads]:
         command = [sys.executable, "-m", "harness", "-m", f"workload={workload}", "runtime=glob(*)",
                    f"batch={batches}", "repeats=3", "baseline=paired", f"hydra.sweep.dir={out}", *extra]  # fmt: skip
         print("+", " ".join(command), flush=True)
@@ -85,9 +86,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("outputs/aa"))
     parser.add_argument("--sides", default="a,b", help="which sides to measure now (both are compared)")
+    parser.add_argument("--workloads", default="bert,resnet101", help="which of the grids to measure")
     parser.add_argument("extra", nargs="*", help="more Hydra overrides for both sides")
     args = parser.parse_args()
-    codes = [measure(args.out / side, args.extra) for side in args.sides.split(",") if side]
+    workloads = args.workloads.split(",")
+    codes = [measure(args.out / side, args.extra, workloads) for side in args.sides.split(",") if side]
     table, env_diff = compare([args.out / "a"], [args.out / "b"])
     verdicts = table["verdict"].fillna("")
     compared = table[table["p50_ratio"].notna()]
