@@ -148,8 +148,8 @@ def check_writable(directory: Path) -> None:
                 pass
         except OSError as exc:
             raise ConfigError(
-                f"results directory {str(directory)!r} is not writable ({exc.strerror}: {probe}); "
-                "choose another with results_dir= or hydra.sweep.dir="
+                f"results directory {str(directory)!r} is not writable (creating a file in {probe} failed: "
+                f"{exc.strerror}); choose another with results_dir= or hydra.sweep.dir="
             ) from None
 
 
