@@ -45,6 +45,7 @@ def test_bad_values_are_named_in_one_line(cli, args: list[str], needles: list[st
     assert_one_clear_line(cli(*args), *needles)
 
 
+@pytest.mark.slow  # minutes of real sweeps: `make test-all` (make test stays near 20 min)
 def test_bad_input_keeps_the_rows_already_in_the_results_directory(cli, tmp_path: Path) -> None:
     good = cli("workload=tiny_resnet", "results_dir=res")
     assert good.returncode == 0, good.stderr[-2000:]

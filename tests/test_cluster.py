@@ -115,6 +115,7 @@ def test_a_ray_sweep_gives_the_basic_launchers_rows_and_two_jobs_started_at_once
 
 
 @needs_submitit
+@pytest.mark.slow  # minutes of real sweeps: `make test-all` (make test stays near 20 min)
 def test_a_submitit_local_sweep_gives_the_basic_launchers_rows(cli, tmp_path: Path, basic_sweep: pd.DataFrame) -> None:
     run = cli("-m", *GRID, "hydra/launcher=submitit_local", "hydra.sweep.dir=submitit")
     assert run.returncode == 0, run.stderr[-3000:]
@@ -125,6 +126,7 @@ def test_a_submitit_local_sweep_gives_the_basic_launchers_rows(cli, tmp_path: Pa
 
 
 @needs_ray
+@pytest.mark.slow  # minutes of real sweeps: `make test-all` (make test stays near 20 min)
 def test_a_killed_ray_worker_is_a_crashed_row_naming_its_node_and_a_rerun_resumes(
     cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -114,6 +114,7 @@ RUNTIME = Mine
 '''
 
 
+@pytest.mark.slow  # minutes of real sweeps: `make test-all` (make test stays near 20 min)
 def test_a_runtime_added_as_one_module_and_one_yaml_is_swept(tmp_path: Path, shared_cache: Path) -> None:
     (tmp_path / "extra" / "runtime").mkdir(parents=True)
     (tmp_path / "code").mkdir()

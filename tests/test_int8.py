@@ -49,6 +49,7 @@ def test_what_cannot_run_in_int8_says_why(int8_grid: pd.DataFrame) -> None:
     assert ep_dynamic["status"] == "error" and "the graph is not acyclic" in ep_dynamic["error"]
 
 
+@pytest.mark.slow  # minutes of real sweeps: `make test-all` (make test stays near 20 min)
 def test_bert_int8_paths_and_optimum(cli, tmp_path: Path, tiny_calibration_csv: Path) -> None:
     run = cli(
         "-m",

@@ -93,6 +93,7 @@ def test_placement_and_fallbacks_are_recorded(fp32_grid) -> None:
     assert (ov_compile["ov_fallbacks_to_inductor"] == 0).all() and (ov_compile["ov_compiled_partitions"] >= 1).all()
 
 
+@pytest.mark.slow  # minutes of real sweeps: `make test-all` (make test stays near 20 min)
 def test_bf16_rows_are_labelled_bf16_or_unsupported(cli, tmp_path: Path) -> None:
     run = cli("-m", "workload=tiny_bert,tiny_resnet", f"runtime={','.join(ALL_RUNTIMES)}", "runtime.precision=bf16",
               "hydra.sweep.dir=sweep", timeout=1800)  # fmt: skip

@@ -140,7 +140,7 @@ def scenario_grid(tmp_path_factory: pytest.TempPathFactory, cli_factory) -> pd.D
               "hydra.sweep.dir=sweep", timeout=2400)  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
     run = cli("-m", "workload=tiny_resnet", f"runtime={everything}", "scenario=server", "scenario.target_qps=20",
-              "scenario.latency_bound_ms=500", "measure.max_s=2", "hydra.sweep.dir=sweep", timeout=2400)  # fmt: skip
+              "scenario.latency_bound_ms=500", "measure.max_s=1", "hydra.sweep.dir=sweep", timeout=2400)  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
     frame = pd.read_csv(cwd / "sweep" / "results.csv")
     frame.attrs["dir"] = cwd / "sweep"
