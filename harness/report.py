@@ -101,6 +101,8 @@ def _load(row: pd.Series) -> str:
                 f"{row['latency_bound_ms']:g} ms {met}")  # fmt: skip
         if pd.notna(row.get("max_qps_meeting_bound")):
             text += f"; highest rate meeting it {row['max_qps_meeting_bound']:g} qps"
+        elif isinstance(row.get("qps_search"), str) and row["qps_search"]:
+            text += f"; qps search: no rate tried met the bound ({row['qps_search']})"
         if pd.notna(row.get("requests_unserved")) and row["requests_unserved"] > 0:
             text += f"; {int(row['requests_unserved'])} requests still queued at the stop (overloaded)"
         return text

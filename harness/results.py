@@ -67,6 +67,10 @@ OK = "ok"
 # columns an ok row measured: a zero, negative or infinite value there is damage, never a measurement
 POSITIVE_COLUMNS = ["latency_ms_p50", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high", "latency_ms_p90",
                     "latency_ms_p99", "latency_ms_mean", "throughput_sps"]  # fmt: skip
+# what a latency can be: above the clock's 1 ns resolution, below a week (no job's timeout allows more);
+# a throughput likewise (samples per second)
+MEASURABLE = {c: (1e-6, 7 * 86_400_000.0) for c in POSITIVE_COLUMNS if c.startswith("latency")}
+MEASURABLE["throughput_sps"] = (0.0, 1e12)
 FAILED_STATUSES = ("error", "crashed", "timeout")  # the sweep exits non-zero when a job ends so
 INVALID = "invalid"  # bad user input found while the job ran (unreadable data, missing column)
 NOT_RUN_STATUSES = ("unsupported", "unavailable")  # an honest "cannot", with the reason in `error`
@@ -451,11 +455,20 @@ def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     ok = frame["status"].astype(str) == OK
     for column in [c for c in POSITIVE_COLUMNS if c in frame.columns]:
         values = frame.loc[ok, column]
-        bad = values.notna() & ~(np.isfinite(values) & (values > 0))
+        low, high = MEASURABLE.get(column, (0.0, math.inf))
+        bad = values.notna() & ~(np.isfinite(values) & (values > low) & (values <= high))
         if bad.any():
             run_id = frame.loc[bad[bad].index[0], "run_id"]
             raise ResultsError(f"{source}: column {column!r} holds {float(values[bad].iloc[0])!r} in an ok row (run_id "
-                               f"{run_id!r}); it must be a positive finite number")  # fmt: skip
+                               f"{run_id!r}); it must be a number in ({low:g}, {high:g}]")  # fmt: skip
+    ladder = [c for c in ("latency_ms_min", "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_ms_max")
+              if c in frame.columns]  # fmt: skip
+    values = frame.loc[ok, ladder]
+    below = values.lt(values.cummax(axis=1) * (1 - 1e-9))  # a quantile below a lower one (gaps skipped)
+    if below.to_numpy().any():
+        index = below.any(axis=1).idxmax()
+        raise ResultsError(f"{source}: row {frame.loc[index, 'run_id']!r} has {below.loc[index].idxmax()} below a "
+                           f"lower quantile ({', '.join(ladder)} must not decrease): the row is damaged")  # fmt: skip
     if {"latency_ms_p50_ci_low", "latency_ms_p50_ci_high"} <= set(frame.columns):
         p50, low, high = (frame.loc[ok, f"latency_ms_p50{end}"] for end in ("", "_ci_low", "_ci_high"))
         outside = (low > p50 * (1 + 1e-9)) | (high < p50 * (1 - 1e-9))  # NaN bounds (not established) compare False

@@ -468,7 +468,10 @@ def _tampered(tmp_path: Path, column: str, value: object) -> Path:
     [
         ("latency_ms_p50", 0, "'latency_ms_p50' holds 0.0 in an ok row"),
         ("latency_ms_p50", -5, "'latency_ms_p50' holds -5.0 in an ok row"),
-        ("latency_ms_p50", 1e308, "has its p50 outside its own 95% CI"),
+        ("latency_ms_p50", 1e308, "'latency_ms_p50' holds 1e+308 in an ok row"),
+        ("latency_ms_p50", 1e-300, "'latency_ms_p50' holds 1e-300 in an ok row"),
+        ("latency_ms_p99", 1.0, "has latency_ms_p99 below a lower quantile"),
+        ("latency_ms_p50_ci_high", 1.0, "has its p50 outside its own 95% CI"),
         ("throughput_sps", 0, "'throughput_sps' holds 0.0 in an ok row"),
         ("cpu_model", [1], "column 'cpu_model' holds a list (row 1), not a single value"),
         ("config_json", {"a": 1}, "column 'config_json' holds a dict"),

@@ -66,6 +66,7 @@ def test_an_overloaded_server_stops_at_its_caps_and_counts_what_it_left_unserved
         assert took < 3.0, f"{cap}: drained the backlog for {took:.1f} s"
         assert len(result.latencies_ms) <= min(plan.max_calls, 0.5 / 0.010) + 2, cap
         assert summary["requests_unserved"] > 1000 and summary["meets_latency_bound"] is False, cap
+        assert summary["achieved_qps"] < 150, "achieved counts requests served (10 ms each), not issued"
 
 
 def test_a_search_where_no_rate_meets_the_bound_says_so() -> None:
