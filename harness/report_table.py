@@ -66,8 +66,7 @@ def print_session_table(results_dirs: Sequence[Path], outcomes: Sequence[Any]) -
         print(f"\nresults: {(Path(results_dir) / results.RESULTS_CSV).resolve()}")
         for _, r in shown.iterrows():  # the numbers above are only as good as the machine was quiet
             for flag in busy_flags(r):
-                print(f"harness: {r['workload']} · {r['runtime']} · batch {r['batch_size']}: busy machine: {flag}",
-                      file=sys.stderr)  # fmt: skip
+                print(f"busy machine: {r['workload']} · {r['runtime']} · batch {r['batch_size']}: {flag}")
         for outcome in outcomes:
             status = outcome.row.get("status")
             if status not in (results.OK, None) and not outcome.skipped:

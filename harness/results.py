@@ -390,7 +390,11 @@ def gather(results_dir: Path) -> Gathered:
         atomic_write(results_dir / LATENCIES_PARQUET, lambda p: gathered.latencies.to_parquet(p, index=False))
         from harness.summary import SUMMARY_CSV, SUMMARY_PARQUET, summarize
 
-        summary = summarize(check_frame(frame, str(results_dir)) if len(frame) else frame)
+        try:
+            summary = summarize(check_frame(frame, str(results_dir)) if len(frame) else frame)
+        except ResultsError as exc:  # one damaged row file must not stop the views (nor the sweep writing them)
+            gathered.notes.append(f"summary not written: {exc}")
+            summary = summarize(frame.iloc[0:0])
         atomic_write(results_dir / SUMMARY_CSV, lambda p: summary.to_csv(p, index=False))
         atomic_write(results_dir / SUMMARY_PARQUET, lambda p: _for_parquet(summary).to_parquet(p, index=False))
         digests = {name: file_sha256(results_dir / name) for name in VIEWS}

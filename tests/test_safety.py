@@ -186,7 +186,7 @@ directory, start = Path(sys.argv[1]), int(sys.argv[2])
 for k in range(start, start + 1000):
     results.append_result(directory, {"run_id": f"w{k:05d}", "config_hash": f"c{k}", "status": "ok",
                           "workload": "bert", "runtime": "eager", "batch_size": 1, "precision_requested": "fp32",
-                          "latency_ms_p50": float(k)}, np.arange(50.0))
+                          "latency_ms_p50": float(k + 1)}, np.arange(50.0))
 """
 
 
@@ -357,8 +357,11 @@ def test_rerun_gives_one_line_for_rows_it_cannot_rebuild(tmp_path: Path) -> None
 
 
 def test_report_quotes_rerun_commands_from_foreign_files(tmp_path: Path) -> None:
-    make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0, "run_id": "x; touch pwned"}], seed=1)
-    built = report.build([tmp_path / "s"])
+    make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0}], seed=1)
+    frame = pd.read_csv(tmp_path / "s" / "results.csv")
+    frame["run_id"] = "x; touch pwned"  # a row file cannot hold such a run_id; a results.csv from elsewhere can
+    frame.to_csv(tmp_path / "foreign.csv", index=False)
+    built = report.build([tmp_path / "foreign.csv"])
     assert built.reruns["command"].iloc[0].endswith("'x; touch pwned'")
 
 
@@ -510,3 +513,12 @@ def test_a_results_csv_cut_inside_its_last_row_loses_that_row_only(tmp_path: Pat
     assert sorted(frame["run_id"]) == ["r0", "r1"]
     assert len(notes) == 1 and "cut.csv is damaged" in notes[0] and "incomplete rows are skipped" in notes[0]
     assert "no final newline" in notes[0] or "fields" in notes[0]
+
+
+def test_a_damaged_row_file_never_stops_the_views_being_written(tmp_path: Path) -> None:
+    damaged = _tampered(tmp_path, "latency_ms_p50", 0)  # e.g. copied in from elsewhere
+    notes = results.append_result(damaged, {"run_id": "new", "config_hash": "n", "status": "ok", "workload": "bert",
+                                            "runtime": "eager", "batch_size": 1, "precision_requested": "fp32",
+                                            "latency_ms_p50": 2.0})  # fmt: skip
+    assert sorted(pd.read_csv(damaged / "results.csv")["run_id"]) == ["new", "t-0"]
+    assert any(n.startswith("summary not written:") and "holds 0.0 in an ok row" in n for n in notes), notes
