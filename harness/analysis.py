@@ -122,6 +122,17 @@ def with_speedup(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns="_load")
 
 
+def p50_with_ci(row: pd.Series, digits: int) -> str:
+    """ "p50 [low, high]" of a row, "p50 [CI needs 6+ calls]" when its CI is not established
+    (measure.median_ci), "" without a p50."""
+    if pd.isna(row["latency_ms_p50"]):
+        return ""
+    if pd.isna(row["latency_ms_p50_ci_low"]) or pd.isna(row["latency_ms_p50_ci_high"]):
+        return f"{row['latency_ms_p50']:.{digits}f} [CI needs 6+ calls]"
+    low, high = row["latency_ms_p50_ci_low"], row["latency_ms_p50_ci_high"]
+    return f"{row['latency_ms_p50']:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
 def config_of(config_json: object) -> dict:
     """A row's stored configuration (`config_json`) as a dict; {} when missing or unreadable."""
     try:

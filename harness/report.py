@@ -53,14 +53,6 @@ class Report:
     notes: list[str] = field(default_factory=list)  # damaged files skipped while reading, one line each
 
 
-def _ci(row: pd.Series) -> str:
-    if pd.isna(row["latency_ms_p50"]):
-        return ""
-    if pd.isna(row["latency_ms_p50_ci_low"]) or pd.isna(row["latency_ms_p50_ci_high"]):
-        return f"{row['latency_ms_p50']:.3f} [CI needs 6+ calls]"
-    return f"{row['latency_ms_p50']:.3f} [{row['latency_ms_p50_ci_low']:.3f}, {row['latency_ms_p50_ci_high']:.3f}]"
-
-
 def _between(row: pd.Series) -> str:
     """The p50 across runs with its between-run 95% CI, or "single run"."""
     runs = row.get("n_runs")
@@ -160,7 +152,7 @@ def workload_table(frame: pd.DataFrame) -> pd.DataFrame:
     fmt = lambda v, f: "" if pd.isna(v) else format(v, f)  # noqa: E731
     return pd.DataFrame({
         "runtime": frame["runtime"], "batch": frame["batch_size"], "precision": frame["precision_requested"],
-        "status": frame["status"], "p50 ms [95% CI] (one run)": frame.apply(_ci, axis=1),
+        "status": frame["status"], "p50 ms [95% CI] (one run)": frame.apply(analysis.p50_with_ci, axis=1, digits=3),
         "p50 ms across runs [95% CI]": frame.apply(_between, axis=1),
         "p99 ms": frame.apply(_p99, axis=1),
         "load": frame.apply(_load, axis=1),

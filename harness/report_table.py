@@ -25,11 +25,7 @@ def table(frame: pd.DataFrame) -> str:
     rows = []
     for _, r in frame.iterrows():
         effective = "" if pd.isna(r["precision_effective"]) else r["precision_effective"]
-        p50 = _fmt(r["latency_ms_p50"], ".2f")
-        if p50 and pd.isna(r["latency_ms_p50_ci_low"]):
-            p50 += " [CI needs 6+ calls]"
-        elif p50:
-            p50 += f" [{_fmt(r['latency_ms_p50_ci_low'], '.2f')}, {_fmt(r['latency_ms_p50_ci_high'], '.2f')}]"
+        p50 = analysis.p50_with_ci(r, 2)
         error = "" if pd.isna(r["error"]) else str(r["error"]).replace("\n", " ")
         rows.append({
             "workload": r["workload"], "runtime": r["runtime"], "batch": r["batch_size"],
