@@ -64,13 +64,14 @@ NUMERIC_COLUMNS = [
 
 # Status values. Only "ok" rows carry measurements.
 OK = "ok"
-# columns an ok row measured: a zero, negative or infinite value there is damage, never a measurement
-POSITIVE_COLUMNS = ["latency_ms_p50", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high", "latency_ms_p90",
-                    "latency_ms_p99", "latency_ms_mean", "throughput_sps"]  # fmt: skip
-# what a latency can be: above the clock's 1 ns resolution, below a week (no job's timeout allows more);
-# a throughput likewise (samples per second)
-MEASURABLE = {c: (1e-6, 7 * 86_400_000.0) for c in POSITIVE_COLUMNS if c.startswith("latency")}
-MEASURABLE["throughput_sps"] = (0.0, 1e12)
+# (low, high]: what an ok row's measured column can hold; anything else is damage, never a measurement.
+# A latency lies above the clock's 1 ns resolution and below a week (no job's timeout allows more).
+LATENCY_RANGE_MS = (1e-6, 7 * 86_400_000.0)
+MEASURABLE = {
+    **{c: LATENCY_RANGE_MS for c in ("latency_ms_p50", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high",
+                                     "latency_ms_p90", "latency_ms_p99", "latency_ms_mean")},
+    "throughput_sps": (0.0, 1e12),
+}  # fmt: skip
 FAILED_STATUSES = ("error", "crashed", "timeout")  # the sweep exits non-zero when a job ends so
 INVALID = "invalid"  # bad user input found while the job ran (unreadable data, missing column)
 NOT_RUN_STATUSES = ("unsupported", "unavailable")  # an honest "cannot", with the reason in `error`
@@ -457,9 +458,10 @@ def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
             raise ResultsError(f"{source}: column {column!r} holds a {type(frame[column][nested].iloc[0]).__name__} "
                                f"(row {row}), not a single value")  # fmt: skip
     ok = frame["status"].astype(str) == OK
-    for column in [c for c in POSITIVE_COLUMNS if c in frame.columns]:
+    for column, (low, high) in MEASURABLE.items():
+        if column not in frame.columns:
+            continue
         values = frame.loc[ok, column]
-        low, high = MEASURABLE.get(column, (0.0, math.inf))
         bad = values.notna() & ~(np.isfinite(values) & (values > low) & (values <= high))
         if bad.any():
             run_id = frame.loc[bad[bad].index[0], "run_id"]
