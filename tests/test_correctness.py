@@ -22,6 +22,7 @@ from runtimes.artifacts import artifact_identity
 # -- kind 1: a cache never serves an artifact made for another configuration ------------------------
 
 
+@pytest.mark.slow  # minutes of real sweeps: `make test-all` (make test stays near 20 min)
 def test_image_size_sweep_never_reuses_the_other_sizes_artifact(cli, tmp_path: Path) -> None:
     """The reported case: 32 then 64 pixels into a fresh cache. Each size gets its own artifact."""
     run = cli("-m", "workload=tiny_resnet", "runtime=openvino,onnxruntime,export", "workload.image_size=32,64",

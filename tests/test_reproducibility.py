@@ -36,6 +36,7 @@ def test_rounds_run_every_configuration_once_in_a_seeded_shuffle() -> None:
     assert interleaved_rounds(jobs, 1, seed=5) == [[[*j, "repeat=0"] for j in jobs]], "one run: Hydra's order"
 
 
+@pytest.mark.slow  # minutes of real sweeps: `make test-all` (make test stays near 20 min)
 def test_repeat_rows_resume_and_force(cli, tmp_path: Path) -> None:
     args = ("-m", "workload=tiny_resnet", "batch=1,2", "repeats=3", "hydra.sweep.dir=sweep")
     run = cli(*args)

@@ -148,6 +148,7 @@ def scenario_grid(tmp_path_factory: pytest.TempPathFactory, cli_factory) -> pd.D
     return frame
 
 
+@pytest.mark.slow  # minutes of real sweeps: `make test-all` (make test stays near 20 min)
 def test_compare_and_speedups_keep_loads_apart(scenario_grid: pd.DataFrame) -> None:
     """Offline with 1 and 2 streams and a server are different measurements of one configuration key:
     compare joins them by load, never one against another."""
@@ -160,6 +161,7 @@ def test_compare_and_speedups_keep_loads_apart(scenario_grid: pd.DataFrame) -> N
     assert (both_ok["p50_ratio"] == 1).all(), "each row met itself, not a row of another load"
 
 
+@pytest.mark.slow  # minutes of real sweeps: `make test-all` (make test stays near 20 min)
 def test_every_runtime_runs_every_scenario_or_says_why(scenario_grid: pd.DataFrame) -> None:
     frame = scenario_grid.assign(scenario=scenario_grid["config_json"].map(lambda t: json.loads(t)["scenario"]["name"]))
     assert len(frame) == 3 * len(runtime_names())
