@@ -11,6 +11,7 @@ Stages (each a resumable multirun into --out; `--stages` picks some):
             <out>/benchmark_app.csv
 
     python benchmarks/scenarios.py [--out outputs/scenarios] [--stages offline,server,inputs,ovapp]
+                                   [--runtimes eager,openvino,...] [extra Hydra overrides, e.g. measure.max_s=5]
 Then `python -m harness.report outputs/scenarios` renders the tables; `latency_vs_load.png` and
 `throughput_vs_streams.png` are written into --out by this script.
 """
@@ -29,14 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from harness import results  # noqa: E402
 from harness.catalog import runtime_names  # noqa: E402
 
-RUNTIMES = ",".join(runtime_names())
+RUNTIMES = ",".join(runtime_names())  # every configured runtime unless --runtimes names fewer
+EXTRA: list[str] = []  # Hydra overrides from the command line, given to every stage
 # p99 bounds for the server search: about 4x each workload's batch-1 latency on this 2-core machine
 BOUND_MS = {"bert": 50.0, "resnet101": 500.0}
 BENCHMARK_APP_S = 20  # benchmark_app's -t: as long as the harness's longest timed window (measure.max_s)
 
 
 def harness(out: Path, *overrides: str) -> int:
-    command = [sys.executable, "-m", "harness", "-m", *overrides, f"hydra.sweep.dir={out}"]
+    command = [sys.executable, "-m", "harness", "-m", *overrides, *EXTRA, f"hydra.sweep.dir={out}"]
     print("+", " ".join(command), flush=True)
     return subprocess.run(command, check=False).returncode
 
@@ -149,10 +151,20 @@ STAGES = {"offline": stage_offline, "server": stage_server, "inputs": stage_inpu
 
 
 def main() -> int:
+    global RUNTIMES
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("outputs/scenarios"))
     parser.add_argument("--stages", default=",".join(STAGES))
+    parser.add_argument("--runtimes", default=RUNTIMES, help="comma-separated, from conf/runtime/")
+    parser.add_argument("extra", nargs="*", help="more Hydra overrides, e.g. measure.max_s=5")
     args = parser.parse_args()
+    RUNTIMES = args.runtimes
+    EXTRA[:] = args.extra
+    unknown_runtimes = set(RUNTIMES.split(",")) - set(runtime_names())
+    if unknown_runtimes:
+        print(f"scenarios: unknown runtime(s) {', '.join(sorted(unknown_runtimes))}; allowed: "
+              f"{', '.join(runtime_names())}", file=sys.stderr)  # fmt: skip
+        return 2
     unknown = set(args.stages.split(",")) - set(STAGES)
     if unknown:
         print(f"scenarios: unknown stage(s) {', '.join(sorted(unknown))}; allowed: {', '.join(STAGES)}",
