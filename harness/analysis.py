@@ -67,6 +67,11 @@ def load(paths: Sequence[Path], notes: list[str] | None = None) -> pd.DataFrame:
             raise results.ResultsError(f"{path} holds no result rows")
         frame["source"] = str(source_dir(path))
         frame["load"] = frame["config_json"].map(load_of) if "config_json" in frame else ""
+        unknown = frame["load"] == ""
+        if notes is not None and unknown.any():
+            # without its configuration a row's load is unknown: it meets only rows equally unknown
+            notes.append(f"{path}: {int(unknown.sum())} row(s) without a readable config_json; their load "
+                         "(scenario, inputs) is unknown, so they are set beside no row that has one")  # fmt: skip
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 

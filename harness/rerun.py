@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness import analysis, results, untrusted
+from harness import analysis, machine, results, untrusted
 from harness.compare import min_effect_rule
 from harness.config import ConfigError, JobSpec
 from harness.options import MACHINE_LOCAL, fields_marked
@@ -143,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     for column in analysis.ENVIRONMENT_COLUMNS:
         if not analysis.same_recorded(old.get(column), new.get(column)):
             print(f"environment differs: {column}: {old.get(column)} -> {new.get(column)}")
+    for when, row in (("the stored row", old), ("the re-run", new)):  # a busy machine explains a slower p50
+        for flag in machine.busy_flags(row):
+            print(f"machine busy or drifting during {when}: {flag}")
     same_inputs = True
     for column in ("model_hash", "data_hash"):  # rows from before these columns existed have none
         if not analysis.same_recorded(old.get(column), new.get(column)):

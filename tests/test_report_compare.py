@@ -156,12 +156,14 @@ def test_report_from_a_real_tiny_sweep(cli, tmp_path: Path, shared_cache: Path) 
     # Its threads read back as 2.0 (as a column with gaps does): that is no environment difference.
     # (A results.csv sent on its own, edited.)
     frame.loc[frame["run_id"] == run_id, "model_hash"] = "0123456789abcdef"
+    frame.loc[frame["run_id"] == run_id, "other_cpu_share"] = 0.8  # and it was measured on a busy machine
     frame["threads"] = frame["threads"].astype(float)
     (tmp_path / "sent").mkdir()
     frame.to_csv(tmp_path / "sent" / "results.csv", index=False)
     rerun = _rerun_ignoring_time(tmp_path / "sent" / "results.csv", run_id, shared_cache, tmp_path)
     assert rerun.returncode == 1, rerun.stdout + rerun.stderr[-2000:]
     assert "not the same model: model_hash 0123456789abcdef -> " in rerun.stdout
+    assert "machine busy or drifting during the stored row: other processes used 80% of the CPUs" in rerun.stdout
     assert "environment differs" not in rerun.stdout
     assert rerun.stdout.rstrip().endswith("not reproduced")
 
@@ -197,3 +199,16 @@ def test_compare_lists_only_real_differences() -> None:
     # The environment block reads the same rule: threads 2 in A and 2.0 in B is one environment.
     ints, floats = pd.DataFrame({"threads": [2, 2]}), pd.DataFrame({"threads": [2.0, np.nan]})
     assert analysis.environment(ints) == analysis.environment(floats) == {"threads": ["2"]}
+
+
+def test_compare_says_when_a_row_has_no_readable_configuration(tmp_path: Path) -> None:
+    """A row whose config_json cannot be read has an unknown load: it is never joined with a row of
+    a known load, and compare says so instead of only listing it as 'only in B'."""
+    config = '{"scenario": {"name": "single_stream"}, "timing_inputs": "fixed"}'
+    a = make_set(tmp_path / "a", [{"runtime": "eager", "median": 10.0, "config_json": config}], seed=1)
+    b = make_set(tmp_path / "b", [{"runtime": "eager", "median": 10.0, "config_json": '{"scenario": [1,'}], seed=2)
+    notes: list[str] = []
+    table, _ = compare.compare([a], [b], notes=notes)
+    assert sorted(table["verdict"]) == ["only in A", "only in B"]
+    assert [n for n in notes if "without a readable config_json" in n and str(b) in n], notes
+    assert not [n for n in notes if str(a) in n], "a readable configuration is never noted"
