@@ -7,6 +7,7 @@ asserts a timing."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -123,6 +124,9 @@ def test_a_submitit_local_sweep_gives_the_basic_launchers_rows(cli, tmp_path: Pa
     assert_same_rows(basic_sweep, frame)
     assert windows_never_overlap(frame)
     assert list((tmp_path / "submitit" / ".submitit").iterdir()), "submitit ran the jobs"
+    said = run.stdout + run.stderr  # the driver says where each job's progress goes and how it ended
+    assert len(re.findall(r"\[\d/\d\] submitit job \S+: row ok", said)) == len(frame), said[-3000:]
+    assert "its progress: " in said and ".submitit" in said
 
 
 @needs_ray

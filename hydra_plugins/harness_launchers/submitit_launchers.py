@@ -69,6 +69,18 @@ def _result(launcher: Any, overrides: Sequence[str], job: Any) -> Any:
         return result
 
 
+def _announced(launcher: Any, overrides: Sequence[str], job: Any, k: int, n: int) -> Any:
+    """_result, said on the driver's console: a job's own progress lines go to its submitit log, so
+    the driver names that log when it starts waiting and the job's status when it has returned."""
+    log.info(f"[{k + 1}/{n}] waiting for submitit job {job.job_id}; its progress: {job.paths.stderr}")
+    result = _result(launcher, overrides, job)
+    said = result.status.name  # a returned job: its row's status (ok, failed, ...); a dead one: FAILED
+    if said == "COMPLETED":
+        said = f"row {getattr(result.return_value, 'status', said)}"
+    log.info(f"[{k + 1}/{n}] submitit job {job.job_id}: {said}")
+    return result
+
+
 class _NothingLost:
     """What the two launchers share (module docstring)."""
 
@@ -95,9 +107,11 @@ class _NothingLost:
             log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
             arguments.append((list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}", Singleton.get_state()))
         if self.one_at_a_time:
-            return [_result(self, args[0], executor.submit(self, *args)) for args in arguments]
+            return [_announced(self, args[0], executor.submit(self, *args), k, len(arguments))
+                    for k, args in enumerate(arguments)]  # fmt: skip
         jobs = executor.map_array(self, *zip(*arguments, strict=True))
-        return [_result(self, args[0], job) for args, job in zip(arguments, jobs, strict=True)]
+        return [_announced(self, args[0], job, k, len(arguments))
+                for k, (args, job) in enumerate(zip(arguments, jobs, strict=True))]  # fmt: skip
 
 
 if LocalLauncher is not None:
