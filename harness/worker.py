@@ -29,6 +29,11 @@ class EventChannel:
         self._pipe.write(json.dumps({"event": event, **payload}, default=_jsonable) + "\n")
         self._pipe.flush()
 
+    @property
+    def last_phase(self) -> str:
+        """The phase the job was last in (load, prepare, measure, accuracy, ...)."""
+        return self._last_phase
+
     def phase(self, phase: str, **details: Any) -> None:
         """Progress; repeated counter updates of the same phase are throttled to two a second."""
         now = time.monotonic()
@@ -44,9 +49,22 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def error_text(exc: BaseException) -> str:
+def error_text(exc: BaseException, phase: str = "") -> str:
+    """The row's one-line error: the exception's type and message (cut at MAX_ERROR_CHARS), then
+    where it happened — the job's phase and the innermost frame that raised it (a library's file and
+    function), since a bare "IndexError: tuple index out of range" names neither. The whole
+    traceback is in the job's log (jobs/<run_id>/job.log)."""
     text = f"{type(exc).__name__}: {exc}".strip()
-    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + " [...]"
+    text = text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + " [...]"
+    where = [f"during {phase}"] if phase else []
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames:
+        path = Path(frames[-1].filename)
+        inside = (
+            path.parts[path.parts.index("site-packages") + 1 :] if "site-packages" in path.parts else path.parts[-2:]
+        )
+        where.append(f"raised in {'/'.join(inside)}:{frames[-1].lineno} {frames[-1].name}")
+    return f"{text} [{'; '.join(where)}]" if where else text
 
 
 def pin(threads: int) -> str:
@@ -98,7 +116,7 @@ def main(argv: list[str]) -> int:
         channel.send("result", row={**placed, "status": "unsupported", "error": str(exc)})
     except Exception as exc:
         traceback.print_exc()  # the full story goes to the job log; the row gets the message
-        channel.send("result", row={**placed, "status": "error", "error": error_text(exc)})
+        channel.send("result", row={**placed, "status": "error", "error": error_text(exc, channel.last_phase)})
     return 0
 
 

@@ -57,6 +57,8 @@ def test_children_that_crash_hang_or_raise_become_rows_and_the_sweep_goes_on(cli
     assert by["segfault"][0] == "crashed" and "SIGSEGV" in by["segfault"][1]
     assert by["hang"][0] == "timeout" and "timeout_s=25" in by["hang"][1]
     assert by["raise"][0] == "error" and "the library refused this model" in by["raise"][1]
+    # where it happened: the phase and the raising frame, since a library's bare message may name neither
+    assert by["raise"][1].endswith("[during prepare; raised in tests/faulty_runtime.py:38 prepare]"), by["raise"][1]
     assert by["sigkill"][0] == "crashed" and "SIGKILL" in by["sigkill"][1]
     assert by["exit"][0] == "crashed" and "code 3" in by["exit"][1]
     assert frame["latency_ms_p50"].isna().all(), "a failed job must not carry made-up numbers"
