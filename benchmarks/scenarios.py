@@ -71,10 +71,12 @@ def stage_inputs(out: Path) -> int:
 
 def benchmark_app_fps(xml: str, shapes: str, streams: int | None) -> tuple[float, str]:
     """Throughput (FPS = samples/s at batch 1) that `benchmark_app -hint throughput` reports on `xml`,
-    in f32 (OpenVINO's bf16 default would not be the same computation), and its command line."""
+    in f32 (OpenVINO's bf16 default would not be the same computation), and its command line. With
+    `streams`, `-hint none -nstreams N` (benchmark_app allows -nstreams only without a hint)."""
     command = [str(Path(sys.executable).with_name("benchmark_app")), "-m", xml, "-d", "CPU", "-hint", "throughput",
                "-infer_precision", "f32", "-t", str(BENCHMARK_APP_S), "-data_shape", shapes]  # fmt: skip
-    if streams is not None:
+    if streams is not None:  # benchmark_app refuses -nstreams beside a hint: the hint goes, streams are set
+        command[command.index("-hint") + 1] = "none"
         command += ["-nstreams", str(streams)]
     print("+", " ".join(command), flush=True)
     done = subprocess.run(command, capture_output=True, text=True, check=False)
