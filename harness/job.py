@@ -349,7 +349,7 @@ def run_job(spec: JobSpec, emit: Emit, job_dir: Path | None = None) -> tuple[dic
     torch.manual_seed(spec.seed)
     torch.set_num_threads(spec.threads)
     cache_dir = Path(spec.cache_dir)
-    row: dict[str, Any] = {"calib_gemm_ms_before": calibration_ms()}
+    row: dict[str, Any] = {"calib_gemm_ms_before": calibration_ms(spec.threads)}
 
     workload_cls = component_class("workload", spec.workload.module)
     runtime_cls = component_class("runtime", spec.runtime.module)
@@ -465,7 +465,7 @@ def run_job(spec: JobSpec, emit: Emit, job_dir: Path | None = None) -> tuple[dic
         runtime.close()
     row["cache_note"] = "; ".join(notes) or None
     row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    row["calib_gemm_ms_after"] = calibration_ms()
+    row["calib_gemm_ms_after"] = calibration_ms(spec.threads)  # the same threads as before, whatever the job left
     latencies = result.runtime.latencies_ms if baseline is not None else result.latencies_ms
     return row, latencies
 

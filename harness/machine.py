@@ -95,17 +95,25 @@ class WindowProbe:
         }
 
 
-def calibration_ms() -> float:
-    """Median time (ms) of a fixed fp32 GEMM, CALIBRATION_SIZE cubed, with the current thread count."""
+def calibration_ms(threads: int) -> float:
+    """Median time (ms) of a fixed fp32 GEMM, CALIBRATION_SIZE cubed, on `threads` torch threads (set
+    for the call and restored after): the GEMM before and after a job must run on the same number of
+    threads, and a job may leave torch's count changed (offline with N streams gives each stream
+    cores/N threads), which would read as a machine twice as slow."""
     import torch
 
-    a = torch.ones(CALIBRATION_SIZE, CALIBRATION_SIZE)
-    torch.mm(a, a)
-    times = []
-    for _ in range(CALIBRATION_CALLS):
-        started = time.perf_counter_ns()
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a = torch.ones(CALIBRATION_SIZE, CALIBRATION_SIZE)
         torch.mm(a, a)
-        times.append((time.perf_counter_ns() - started) / 1e6)
+        times = []
+        for _ in range(CALIBRATION_CALLS):
+            started = time.perf_counter_ns()
+            torch.mm(a, a)
+            times.append((time.perf_counter_ns() - started) / 1e6)
+    finally:
+        torch.set_num_threads(saved)
     return sorted(times)[len(times) // 2]
 
 

@@ -296,3 +296,22 @@ def test_rows_carry_flops_and_the_machines_peak(cli, tmp_path: Path) -> None:
     assert row["gflops_per_call"] > 0 and row["gflops_per_s"] > 0
     assert row["gemm_peak_gflops_fp32"] > 0 and row["gemm_peak_gflops_bf16"] > 0
     assert "% of peak" in report.build([tmp_path / "res"]).tables["resnet101 · fp32"]["compute"].iloc[0]
+
+
+def test_the_calibration_gemm_runs_on_the_jobs_threads_whatever_the_job_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offline with 2 streams leaves torch on 1 thread per stream: the GEMM after the job must still run
+    on the job's threads (it read as a machine twice as slow, flagging every offline x2 row)."""
+    import torch
+
+    from harness import machine
+
+    seen: list[int] = []
+    real_mm = torch.mm
+    monkeypatch.setattr(torch, "mm", lambda a, b: (seen.append(torch.get_num_threads()), real_mm(a, b))[1])
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # what a job with 2 streams on 2 cores leaves behind
+        assert machine.calibration_ms(2) > 0
+        assert set(seen) == {2} and torch.get_num_threads() == 1, "run on the given threads, then restored"
+    finally:
+        torch.set_num_threads(saved)
