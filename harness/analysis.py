@@ -108,14 +108,16 @@ def variants(frame: pd.DataFrame) -> pd.Series:
 
 
 def with_speedup(frame: pd.DataFrame) -> pd.DataFrame:
-    """Adds `speedup_vs_eager`: eager's p50 over this row's, at the same workload, batch, precision, scenario
-    and timed inputs (and host: a speed-up is never taken against another machine's eager), unless the
-    row carries a paired one of its own (baseline=paired)."""
+    """Adds `speedup_vs_eager`: eager's p50 over this row's, at the same workload and workload settings
+    (model, data: one result set may hold MiniLM and BERT-base rows of workload `bert`), batch,
+    precision, scenario and timed inputs (and host: a speed-up is never taken against another
+    machine's eager), unless the row carries a paired one of its own (baseline=paired)."""
     frame = frame.copy()
     frame["hostname"] = frame["hostname"].fillna("")
     frame["_load"] = frame["load"] if "load" in frame else ""
+    frame["_workload_config"] = frame["config_json"].map(workload_settings) if "config_json" in frame else ""
     eager = frame[(frame["runtime"] == "eager") & (frame["status"] == results.OK)]
-    key = ["workload", "batch_size", "precision_requested", "hostname", "_load"]
+    key = ["workload", "_workload_config", "batch_size", "precision_requested", "hostname", "_load"]
     base = eager.set_index(key)["latency_ms_p50"]
     base = base[~base.index.duplicated(keep="last")]
     keys = list(zip(*(frame[k] for k in key), strict=True))
@@ -124,7 +126,13 @@ def with_speedup(frame: pd.DataFrame) -> pd.DataFrame:
     # a row measured with baseline=paired keeps its own (same-process) speed-up
     own = pd.to_numeric(frame.get("speedup_vs_eager"), errors="coerce") if "speedup_vs_eager" in frame else None
     frame["speedup_vs_eager"] = ratios if own is None else own.where(own.notna(), ratios)
-    return frame.drop(columns="_load")
+    return frame.drop(columns=["_load", "_workload_config"])
+
+
+def workload_settings(config_json: object) -> str:
+    """The workload part of a row's stored configuration (model, data, sizes) as canonical text;
+    "" without a readable configuration. Equal for every runtime run on the same workload settings."""
+    return json.dumps(config_of(config_json).get("workload"), sort_keys=True, default=str)
 
 
 def p50_with_ci(row: pd.Series, digits: int) -> str:

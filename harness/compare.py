@@ -53,11 +53,16 @@ def compare(
     both sides hold several runs of a configuration, the runs' p50s decide (summary.p50s_of). Damaged
     files skipped on the way are named in `notes` (one line each)."""
     a_all, b_all = analysis.load(a_paths, notes), analysis.load(b_paths, notes)
-    a, b = analysis.latest(a_all), analysis.latest(b_all)
-    joined = a.merge(b, on=analysis.CONFIG_KEY, how="outer", suffixes=("_a", "_b"), indicator=True)
+    # the model too: one result set may hold two models of one workload (MiniLM and BERT-base rows of
+    # `bert`), and keeping only the newest row per configuration would silently drop one of them
+    config_key = [*analysis.CONFIG_KEY, "model"]
+    for frame in (a_all, b_all):
+        frame["model"] = frame["model"].fillna("").astype(str) if "model" in frame else ""
+    a, b = analysis.latest(a_all, config_key), analysis.latest(b_all, config_key)
+    joined = a.merge(b, on=config_key, how="outer", suffixes=("_a", "_b"), indicator=True)
     rows = []
     for _, row in joined.iterrows():
-        key = {k: row[k] for k in analysis.CONFIG_KEY}
+        key = {k: row[k] for k in config_key}
         if row["_merge"] != "both":
             rows.append({**key, "verdict": f"only in {'A' if row['_merge'] == 'left_only' else 'B'}"})
             continue
@@ -82,7 +87,10 @@ def compare(
         rows.append(out)
     env_a, env_b = analysis.environment(a), analysis.environment(b)
     env_diff = {c: (env_a[c], env_b.get(c, [])) for c in env_a if env_a[c] != env_b.get(c, [])}
-    return pd.DataFrame(rows), env_diff
+    table = pd.DataFrame(rows)
+    if table.empty or table["model"].nunique() < 2:  # one model: the column tells no row apart
+        table = table.drop(columns="model", errors="ignore")
+    return table, env_diff
 
 
 def regressions(table: pd.DataFrame, pct: float) -> pd.DataFrame:

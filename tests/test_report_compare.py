@@ -212,3 +212,25 @@ def test_compare_says_when_a_row_has_no_readable_configuration(tmp_path: Path) -
     assert sorted(table["verdict"]) == ["only in A", "only in B"]
     assert [n for n in notes if "without a readable config_json" in n and str(b) in n], notes
     assert not [n for n in notes if str(a) in n], "a readable configuration is never noted"
+
+
+def test_two_models_of_one_workload_stay_apart_in_speedups_and_compare(tmp_path: Path) -> None:
+    """One result set holding MiniLM and BERT-base rows of workload `bert`: a speed-up is taken against
+    eager on the same model (it was taken against whichever eager came last), and compare keeps both
+    models' rows (it kept the newest row per configuration, dropping the other model's)."""
+    small = '{"workload": {"name": "bert", "options": {"model": "small"}}}'
+    large = '{"workload": {"name": "bert", "options": {"model": "large"}}}'
+    rows = [{"runtime": "eager", "median": 20.0, "model": "small", "config_json": small},
+            {"runtime": "compile", "median": 10.0, "model": "small", "config_json": small},
+            {"runtime": "eager", "median": 200.0, "model": "large", "config_json": large},
+            {"runtime": "compile", "median": 50.0, "model": "large", "config_json": large}]  # fmt: skip
+    for k, row in enumerate(rows):
+        row["config_hash"] = f"c{k}"
+    a = make_set(tmp_path / "a", [dict(r) for r in rows], seed=1)
+    b = make_set(tmp_path / "b", [dict(r) for r in rows], seed=2)
+    shown = analysis.with_speedup(analysis.load([a]))
+    speedups = shown[shown["runtime"] == "compile"].set_index("model")["speedup_vs_eager"]
+    assert speedups["small"] == pytest.approx(2.0, rel=0.05) and speedups["large"] == pytest.approx(4.0, rel=0.05)
+    table, _ = compare.compare([a], [b])
+    assert len(table) == 4 and sorted(table["model"]) == ["large", "large", "small", "small"]
+    assert not table["verdict"].str.startswith("only in").any()
