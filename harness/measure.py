@@ -372,17 +372,16 @@ def measure_concurrent(
 ) -> Measurement:
     """Offline: keep `streams` requests in flight until the stopping rule (min calls and time, the
     p50's CI of the per-request latency, or max time, once at least one request finished) says stop.
-    Either one thread per stream warms and then calls its own blocking callables (`calls[s]`, cycled),
-    or `request_queue` keeps them in flight (it blocks while all are busy). Throughput is samples over
+    Either one thread per stream warms and then calls its own blocking callables (`calls[s]`, cycled;
+    a single stream runs on the calling thread, as a single server does), or `request_queue` keeps them
+    in flight (it blocks while all are busy). Throughput is samples over
     wall time; latency is per request. Raises what a stream's call raised."""
     recorder = _Recorder(cfg, clock)
     if request_queue is None:
         assert calls is not None and len(calls) == streams
         warmups = [0] * streams
 
-        def worker(index: int, stream: Sequence[Call]) -> None:
-            warmups[index] = warm_up(list(stream), cfg, clock)
-            ready.wait()
+        def serve(stream: Sequence[Call]) -> None:
             k = 0
             while not recorder.stop.is_set():
                 target = stream[k % len(stream)]
@@ -391,14 +390,31 @@ def measure_concurrent(
                 recorder.add(clock() - t0)
                 k += 1
 
-        ready = threading.Barrier(streams + 1)
-        threads = _threads([lambda i=i, c=c: worker(i, c) for i, c in enumerate(calls)], recorder, thread_context,
-                           ready)  # fmt: skip
-        _start_together(ready, recorder, threads)
-        started = clock()
-        recorder.watch(started, on_progress)
-        for thread in threads:
-            thread.join()
+        def worker(index: int, stream: Sequence[Call]) -> None:
+            warmups[index] = warm_up(list(stream), cfg, clock)
+            ready.wait()
+            serve(stream)
+
+        if streams == 1:  # on this thread, whose OpenMP team is warm (module docstring: one stream)
+            with thread_context():
+                warmups[0] = warm_up(list(calls[0]), cfg, clock)
+                started = clock()
+                watcher = threading.Thread(target=recorder.watch, args=(started, on_progress), daemon=True)
+                watcher.start()
+                try:
+                    serve(calls[0])
+                finally:
+                    recorder.stop.set()
+                    watcher.join()
+        else:
+            ready = threading.Barrier(streams + 1)
+            threads = _threads([lambda i=i, c=c: worker(i, c) for i, c in enumerate(calls)], recorder,
+                               thread_context, ready)  # fmt: skip
+            _start_together(ready, recorder, threads)
+            started = clock()
+            recorder.watch(started, on_progress)
+            for thread in threads:
+                thread.join()
         warmed = sum(warmups)
     else:
         warmed = max(cfg.warmup_calls, n_inputs, streams)
@@ -451,12 +467,15 @@ def measure_server(
     """Server: requests arrive as a Poisson process at `target_qps` for `cfg.max_s` seconds (stopping
     earlier once min calls and min time passed and the p99 is established); `len(calls)` servers take
     them first in, first out. A request's latency runs from its arrival to its completion, queueing
-    included. Each server thread warms its calls first (`warm`: the full warm-up; else one call each,
-    as a fresh thread's first call costs more). At the stop (max_s, max_calls, or the p99 established)
-    requests still queued are not served, so an overloaded server never runs past the caps; they are
-    counted (`requests_unserved`) and enter the p99 that decides `meets_latency_bound` with their wait
-    until the stop, a lower bound of their latency. Columns: achieved and target qps, the p99 and whether
-    it meets `latency_bound_ms`. Raises what a server's call raised, ValueError when nothing was served."""
+    included. Each server warms its calls first (`warm`: the full warm-up; else one call each, as a
+    fresh thread's first call costs more). A single server runs on the calling thread, the issuer
+    beside it: torch work on a second Python thread pays after every idle gap, 35 ms against 18 ms
+    for a transformer that takes 21 ms back to back (benchmarks/thread_idle.py). At the stop
+    (max_s, max_calls, or the p99 established) requests still queued are not served, so an overloaded
+    server never runs past the caps; they are counted (`requests_unserved`) and enter the p99 that
+    decides `meets_latency_bound` with their wait until the stop, a lower bound of their latency.
+    Columns: achieved and target qps, the p99 and whether it meets `latency_bound_ms`. Raises what a
+    server's call raised, ValueError when nothing was served."""
     clock = time.perf_counter_ns
     pending: queue.Queue[tuple[int, int] | None] = queue.Queue()
     recorder = _Recorder(cfg, clock)
@@ -464,8 +483,9 @@ def measure_server(
     first_calls = MeasureConfig(warmup_calls=0, warmup_s=0.0)
 
     def server(index: int, stream: Sequence[Call]) -> None:
-        warmups[index] = warm_up(list(stream), cfg if warm else first_calls)
-        ready.wait()
+        if len(calls) > 1:  # a thread of its own: warm up there (one server warms before this is called)
+            warmups[index] = warm_up(list(stream), cfg if warm else first_calls)
+            ready.wait()
         # once the rule says stop (max_s, max_calls), what is still queued is left unserved: draining an
         # overloaded queue would run far past the hard caps
         while (item := pending.get()) is not None:
@@ -479,40 +499,63 @@ def measure_server(
     closed = threading.Event()
     waiting: list[int] = []  # arrival times of requests still queued at the stop: never served
 
-    ready = threading.Barrier(len(calls) + 1)
-    servers = _threads([lambda i=i, c=c: server(i, c) for i, c in enumerate(calls)], recorder, thread_context,
-                       ready)  # fmt: skip
-    _start_together(ready, recorder, servers)
     arrivals = poisson_arrivals(target_qps, cfg.max_s, rng)
-    started = clock()
-    min_end, max_end = started + int(cfg.min_s * 1e9), started + int(cfg.max_s * 1e9)
-    for k, at in enumerate(arrivals):
-        if recorder.stop.is_set():  # max_calls, or a server failed
-            break
-        if clock() >= max_end:  # an issuer that fell behind its schedule stops at the hard cap too
-            break
-        due = started + int(at * 1e9)
-        wait = (due - clock()) / 1e9
-        if wait > 0:
-            time.sleep(wait)  # the arrival schedule: a timer, not a poll
-        pending.put((k, due))
-        now = clock()
-        if k % CHECK_EVERY_CALLS == 0:
-            done = len(recorder.latencies_ns)
-            if on_progress is not None:
-                on_progress(done, math.nan)
-            if done >= max(cfg.min_calls, 1) and now >= min_end:
-                _, p99_high = quantile_ci(np.asarray(recorder.latencies_ns, dtype=np.float64), 0.99)
-                if not math.isnan(p99_high):
-                    recorder.reason = "p99_established"
-                    break
-    stopped = clock()
-    closed.set()
-    for _ in servers:
-        pending.put(None)
-    for thread in servers:
-        thread.join()
+    times: dict[str, int] = {}
+
+    def issue() -> None:
+        """Put each request in the queue at its arrival time, until the stopping rule; then close."""
+        started = times["started"] = clock()
+        try:
+            schedule(started)
+        finally:  # whatever happened, the servers are told to stop
+            times["stopped"] = clock()
+            closed.set()
+            for _ in calls:
+                pending.put(None)
+
+    def schedule(started: int) -> None:
+        min_end, max_end = started + int(cfg.min_s * 1e9), started + int(cfg.max_s * 1e9)
+        for k, at in enumerate(arrivals):
+            if recorder.stop.is_set():  # max_calls, or a server failed
+                break
+            if clock() >= max_end:  # an issuer that fell behind its schedule stops at the hard cap too
+                break
+            due = started + int(at * 1e9)
+            wait = (due - clock()) / 1e9
+            if wait > 0:
+                time.sleep(wait)  # the arrival schedule: a timer, not a poll
+            pending.put((k, due))
+            now = clock()
+            if k % CHECK_EVERY_CALLS == 0:
+                done = len(recorder.latencies_ns)
+                if on_progress is not None:
+                    on_progress(done, math.nan)
+                if done >= max(cfg.min_calls, 1) and now >= min_end:
+                    _, p99_high = quantile_ci(np.asarray(recorder.latencies_ns, dtype=np.float64), 0.99)
+                    if not math.isnan(p99_high):
+                        recorder.reason = "p99_established"
+                        break
+
+    if len(calls) == 1:  # one server on this thread, whose OpenMP team is warm; the issuer beside it
+        issuer = threading.Thread(target=issue, daemon=True)
+        with thread_context():
+            warmups[0] = warm_up(list(calls[0]), cfg if warm else first_calls)
+            issuer.start()
+            try:
+                server(0, calls[0])
+            finally:
+                recorder.stop.set()  # a failed call: the issuer stops at its next arrival
+                issuer.join()
+    else:
+        ready = threading.Barrier(len(calls) + 1)
+        servers = _threads([lambda i=i, c=c: server(i, c) for i, c in enumerate(calls)], recorder, thread_context,
+                           ready)  # fmt: skip
+        _start_together(ready, recorder, servers)
+        issue()
+        for thread in servers:
+            thread.join()
     recorder.raise_error()
+    started, stopped = times["started"], times["stopped"]
     wall_s = (clock() - started) / 1e9
     latencies = np.asarray(recorder.latencies_ns, dtype=np.float64) / 1e6
     if not len(latencies):
