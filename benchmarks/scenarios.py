@@ -109,14 +109,15 @@ def stage_ovapp(out: Path) -> int:
 
 
 def plots(out: Path) -> None:
-    """throughput_vs_streams.png and latency_vs_load.png (p99 at each rate the server search tried)."""
+    """throughput_vs_streams.png and latency_vs_load.png (p99 at each rate the server search tried),
+    from the newest ok row of each configuration (a configuration measured again with force=true)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     frame = results.read_results(out)
-    ok = frame[frame["status"] == "ok"]
+    ok = frame[frame["status"] == "ok"].sort_values("started_at").drop_duplicates("config_hash", keep="last")
     if "streams" in ok and "scenario" in ok:
         offline = ok[ok["scenario"] == "offline"]
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
