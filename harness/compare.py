@@ -56,8 +56,8 @@ def compare(
     # the model too: one result set may hold two models of one workload (MiniLM and BERT-base rows of
     # `bert`), and keeping only the newest row per configuration would silently drop one of them
     config_key = [*analysis.CONFIG_KEY, "model"]
-    for frame in (a_all, b_all):
-        frame["model"] = frame["model"].fillna("").astype(str) if "model" in frame else ""
+    a_all, b_all = ((f.assign(model=f["model"].fillna("").astype(str)) if "model" in f else f.assign(model=""))
+                    for f in (a_all, b_all))  # fmt: skip
     a, b = analysis.latest(a_all, config_key), analysis.latest(b_all, config_key)
     joined = a.merge(b, on=config_key, how="outer", suffixes=("_a", "_b"), indicator=True)
     rows = []
