@@ -395,7 +395,7 @@ def measure_concurrent(
             ready.wait()
             serve(stream)
 
-        if streams == 1:  # on this thread, whose OpenMP team is warm (module docstring: one stream)
+        if streams == 1:  # on this thread, whose OpenMP team is warm (benchmarks/thread_idle.py)
             with thread_context():
                 warmups[0] = warm_up(list(calls[0]), cfg, clock)
                 started = clock()
