@@ -135,6 +135,22 @@ def workload_settings(config_json: object) -> str:
     return json.dumps(config_of(config_json).get("workload"), sort_keys=True, default=str)
 
 
+def flat_settings(settings: str) -> dict[str, object]:
+    """Workload settings text (workload_settings) as flat `workload.<key>` entries; {} for ""."""
+    try:
+        return _flat(untrusted.json_loads(settings), "workload.") if settings else {}
+    except ValueError:
+        return {}
+
+
+def settings_differences(settings: Sequence[str]) -> list[str]:
+    """The flattened keys (e.g. `workload.options.seq_len`) in which workload settings texts
+    (workload_settings) differ, sorted; [] when they are all equal."""
+    flat = [flat_settings(text) for text in settings]
+    keys = sorted({k for f in flat for k in f})
+    return [k for k in keys if len({json.dumps(f.get(k), default=str) for f in flat}) > 1]
+
+
 def p50_with_ci(row: pd.Series, digits: int) -> str:
     """ "p50 [low, high]" of a row, "p50 [CI needs 6+ calls]" when its CI is not established
     (measure.median_ci), "" without a p50."""

@@ -1,11 +1,14 @@
 """`python -m harness.compare A B [--fail-on-regression PCT]`: a reviewer's verdict.
 
 Joins the rows of two result sets (results files or sweep directories) on their configuration
-(workload, runtime, batch size, requested precision) and prints, per row, the p50 ratio B/A with
+(workload, runtime, batch size, requested precision, load — scenario and timed inputs — and the
+workload's settings: model, data, sizes) and prints, per row, the p50 ratio B/A with
 a verdict — faster / slower / no significant difference — the accuracy and agreement changes, and
-every environment difference. With --fail-on-regression PCT it exits 1 when any row of B is
-significantly slower than A by more than PCT percent, so it can gate CI (and when nothing was
-compared at all).
+every environment difference. A configuration run on one workload setting on each side is paired
+even when a setting differs (the difference is listed); where a side ran several (two models, two
+sequence lengths), rows pair only on equal settings and a `variant` column tells them apart.
+With --fail-on-regression PCT it exits 1 when any row of B is significantly slower than A by more
+than PCT percent, so it can gate CI (and when nothing was compared at all).
 
 The evidence: where both sides ran a configuration several times (`repeats`), Welch's t test on
 the logarithms of the runs' p50s — what a reviewer gets by re-running; otherwise a Mann-Whitney
@@ -53,16 +56,19 @@ def compare(
     both sides hold several runs of a configuration, the runs' p50s decide (summary.p50s_of). Damaged
     files skipped on the way are named in `notes` (one line each)."""
     a_all, b_all = analysis.load(a_paths, notes), analysis.load(b_paths, notes)
-    # the model too: one result set may hold two models of one workload (MiniLM and BERT-base rows of
-    # `bert`), and keeping only the newest row per configuration would silently drop one of them
-    config_key = [*analysis.CONFIG_KEY, "model"]
-    a_all, b_all = ((f.assign(model=f["model"].fillna("").astype(str)) if "model" in f else f.assign(model=""))
+    # the workload settings too: one result set may hold two models (MiniLM and BERT-base rows of
+    # `bert`) or two sequence lengths of one workload, and keeping only the newest row per
+    # configuration would silently drop all but one of them
+    config_key = [*analysis.CONFIG_KEY, "settings"]
+    a_all, b_all = (f.assign(settings=f["config_json"].map(analysis.workload_settings) if "config_json" in f else "")
                     for f in (a_all, b_all))  # fmt: skip
-    a, b = analysis.latest(a_all, config_key), analysis.latest(b_all, config_key)
+    a, b = (analysis.latest(f, config_key).assign(settings_original=lambda f: f["settings"]) for f in (a_all, b_all))
+    b = pair_single_settings(a, b)
     joined = a.merge(b, on=config_key, how="outer", suffixes=("_a", "_b"), indicator=True)
+    joined["variant"] = variant_labels(joined)
     rows = []
     for _, row in joined.iterrows():
-        key = {k: row[k] for k in config_key}
+        key = {k: row[k] for k in [*analysis.CONFIG_KEY, "variant"]}
         if row["_merge"] != "both":
             rows.append({**key, "verdict": f"only in {'A' if row['_merge'] == 'left_only' else 'B'}"})
             continue
@@ -83,14 +89,55 @@ def compare(
         differs = [c for c in ("runtime_version", "threads", "precision_effective", "config_hash", "model_hash",
                                "data_hash")
                    if not analysis.same_recorded(side_a.get(c), side_b.get(c))]  # fmt: skip
-        out["differs"] = ", ".join(f"{c}: {side_a.get(c)} -> {side_b.get(c)}" for c in differs)
+        out["differs"] = ", ".join(
+            [f"{c}: {side_a.get(c)} -> {side_b.get(c)}" for c in differs]
+            + settings_change(side_a.get("settings_original"), side_b.get("settings_original"))
+        )
         rows.append(out)
     env_a, env_b = analysis.environment(a), analysis.environment(b)
     env_diff = {c: (env_a[c], env_b.get(c, [])) for c in env_a if env_a[c] != env_b.get(c, [])}
     table = pd.DataFrame(rows)
-    if table.empty or table["model"].nunique() < 2:  # one model: the column tells no row apart
-        table = table.drop(columns="model", errors="ignore")
+    if table.empty or not table["variant"].astype(bool).any():  # one setting per configuration
+        table = table.drop(columns="variant", errors="ignore")
     return table, env_diff
+
+
+def pair_single_settings(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """`b` with its `settings` set to A's where a configuration (CONFIG_KEY) ran on exactly one
+    workload setting on each side: those two rows are the same configuration measured twice even when
+    a setting differs (e.g. the accuracy set's size), and compare lists the difference. Where a side
+    holds several settings of a configuration, rows pair only on equal settings."""
+    b = b.copy()
+    key = analysis.CONFIG_KEY
+    a_only = a.groupby(key, dropna=False)["settings"].agg(lambda s: s.iloc[0] if s.nunique() == 1 else None)
+    b_count = b.groupby(key, dropna=False)["settings"].transform("nunique")
+    for index in b.index[b_count == 1]:
+        mine = a_only.get(tuple(b.loc[index, k] for k in key))
+        if isinstance(mine, str):
+            b.loc[index, "settings"] = mine
+    return b
+
+
+def variant_labels(joined: pd.DataFrame) -> pd.Series:
+    """Per joined row, the workload settings that tell it apart from rows of the same CONFIG_KEY
+    (e.g. `workload.options.seq_len=64`); "" where one setting ran."""
+    out = pd.Series("", index=joined.index, dtype=object)
+    for _, group in joined.groupby(analysis.CONFIG_KEY, dropna=False):
+        if group["settings"].nunique() < 2:
+            continue
+        differing = analysis.settings_differences(list(group["settings"]))
+        for index, text in group["settings"].items():
+            flat = analysis.flat_settings(text)
+            out[index] = "; ".join(f"{k}={flat.get(k)}" for k in differing)
+    return out
+
+
+def settings_change(a: object, b: object) -> list[str]:
+    """`key: A -> B` for each workload setting that differs between two paired rows."""
+    if not isinstance(a, str) or not isinstance(b, str) or a == b:
+        return []
+    flat_a, flat_b = analysis.flat_settings(a), analysis.flat_settings(b)
+    return [f"{k}: {flat_a.get(k)} -> {flat_b.get(k)}" for k in analysis.settings_differences([a, b])]
 
 
 def regressions(table: pd.DataFrame, pct: float) -> pd.DataFrame:

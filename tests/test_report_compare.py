@@ -3,6 +3,7 @@ differences, and a real tiny sweep."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -232,5 +233,43 @@ def test_two_models_of_one_workload_stay_apart_in_speedups_and_compare(tmp_path:
     speedups = shown[shown["runtime"] == "compile"].set_index("model")["speedup_vs_eager"]
     assert speedups["small"] == pytest.approx(2.0, rel=0.05) and speedups["large"] == pytest.approx(4.0, rel=0.05)
     table, _ = compare.compare([a], [b])
-    assert len(table) == 4 and sorted(table["model"]) == ["large", "large", "small", "small"]
+    assert len(table) == 4 and sorted(table["variant"]) == ["workload.options.model=large"] * 2 + [
+        "workload.options.model=small"] * 2  # fmt: skip
     assert not table["verdict"].str.startswith("only in").any()
+    ratios = table.set_index(["runtime", "variant"])["p50_ratio"]
+    assert ratios.between(0.9, 1.1).all(), "each row met its own model's row on the other side"
+
+
+def _config(**options: object) -> str:
+    return json.dumps({"workload": {"name": "bert", "options": options}})
+
+
+def test_compare_keeps_rows_that_differ_only_in_a_workload_setting(tmp_path: Path) -> None:
+    """Two sequence lengths of one runtime in one result set are two configurations: compare keeps
+    both and pairs each with its own (it kept the newest and dropped the other)."""
+    rows = [{"runtime": "eager", "median": 10.0, "config_json": _config(seq_len=64)},
+            {"runtime": "eager", "median": 40.0, "config_json": _config(seq_len=256)}]  # fmt: skip
+    a = make_set(tmp_path / "a", [dict(r) for r in rows], seed=1)
+    b = make_set(tmp_path / "b", [dict(r) for r in rows[::-1]], seed=2)
+    table, _ = compare.compare([a], [b])
+    assert sorted(table["variant"]) == ["workload.options.seq_len=256", "workload.options.seq_len=64"]
+    by_variant = table.set_index("variant")
+    assert by_variant.loc["workload.options.seq_len=64", "p50_ms_a"] == pytest.approx(10.0, rel=0.02)
+    assert by_variant.loc["workload.options.seq_len=256", "p50_ms_b"] == pytest.approx(40.0, rel=0.02)
+    assert set(table["verdict"]) == {"no significant difference"}
+    # one setting more on one side: it is "only in B", named by its setting
+    b2 = make_set(tmp_path / "b2", [dict(r) for r in rows] + [
+        {"runtime": "eager", "median": 20.0, "config_json": _config(seq_len=128)}], seed=3)  # fmt: skip
+    table, _ = compare.compare([a], [b2])
+    assert table.set_index("variant").loc["workload.options.seq_len=128", "verdict"] == "only in B"
+
+
+def test_compare_pairs_one_setting_per_side_and_names_the_difference(tmp_path: Path) -> None:
+    """A configuration run once per side with a different accuracy-set size is the same timed
+    configuration: paired, with the setting listed among the differences."""
+    a = make_set(tmp_path / "a", [{"runtime": "eager", "median": 10.0, "config_json": _config(n_samples=100)}], 1)
+    b = make_set(tmp_path / "b", [{"runtime": "eager", "median": 10.0, "config_json": _config(n_samples=500)}], 2)
+    table, _ = compare.compare([a], [b])
+    assert len(table) == 1 and "variant" not in table
+    assert table.loc[0, "verdict"] == "no significant difference"
+    assert "workload.options.n_samples: 100 -> 500" in table.loc[0, "differs"]
