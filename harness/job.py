@@ -54,6 +54,28 @@ def _reference_key(workload: Any, handle: Any, data_hash: str, batch_size: int) 
                          "data": data_hash, "batch": batch_size})  # fmt: skip
 
 
+def _load_reference(path: Path, workload: Any, handle: Any) -> np.ndarray:
+    """The reference array of a cache entry. A manifest detects damage, not forgery: the file must
+    still be a plain array of the right shape. Raises OSError or ValueError."""
+    logits = np.load(path / REFERENCE_FILE, allow_pickle=False)
+    if logits.ndim != 2 or logits.shape != (workload.n_samples, handle.n_outputs):
+        raise ValueError(f"shape {logits.shape}, not ({workload.n_samples}, {handle.n_outputs})")
+    return logits
+
+
+def cached_reference(workload: Any, handle: Any, data_hash: str, batch_size: int, cache_dir: Path) -> np.ndarray | None:
+    """The eager fp32 reference outputs (shape (n_samples, n_outputs)) if an earlier job already
+    computed them for this model, data and batch size; None otherwise (or when the entry is damaged:
+    the job then makes its own pass, which refills it)."""
+    path = lookup(cache_dir, "reference", _reference_key(workload, handle, data_hash, batch_size))
+    if path is None:
+        return None
+    try:
+        return _load_reference(path, workload, handle)
+    except (OSError, ValueError):
+        return None
+
+
 def reference_logits(
     workload: Any,
     handle: Any,
@@ -83,10 +105,8 @@ def reference_logits(
 
     key = _reference_key(workload, handle, data_hash, batch_size)
     entry = cached_entry(cache_dir, "reference", key, build)
-    try:  # a manifest detects damage, not forgery: the file must still be a plain array of the right shape
-        logits = np.load(entry.path / REFERENCE_FILE, allow_pickle=False)
-        if logits.ndim != 2 or logits.shape != (workload.n_samples, handle.n_outputs):
-            raise ValueError(f"shape {logits.shape}, not ({workload.n_samples}, {handle.n_outputs})")
+    try:
+        logits = _load_reference(entry.path, workload, handle)
     except (OSError, ValueError) as exc:
         shutil.rmtree(entry.path)
         entry = cached_entry(cache_dir, "reference", key, build)
@@ -404,6 +424,8 @@ def run_job(spec: JobSpec, emit: Emit, job_dir: Path | None = None) -> tuple[dic
     if scores is None and not runtime.is_reference():  # before prepare: prepare may change the module
         reference, note = reference_logits(workload, handle, data_hash, spec.batch, cache_dir, emit)
         notes += [note] if note else []
+    elif scores is None:  # eager fp32: another runtime's job may already have made this very pass
+        reference = cached_reference(workload, handle, data_hash, spec.batch, cache_dir)
     baseline = None
     if spec.baseline == "paired":  # eager fp32 on its own copy of the fp32 model, in this process
         baseline = EagerRuntime(EagerRuntime.Options(), "fp32", spec.threads, cache_dir)
@@ -446,15 +468,21 @@ def run_job(spec: JobSpec, emit: Emit, job_dir: Path | None = None) -> tuple[dic
                 emit("accuracy", detail="cached: scored by an earlier run of this configuration; no accuracy pass")
                 row["accuracy_source"] = "cached"
             else:
-                logits = accuracy_pass(workload, runtime, spec.batch, emit)
-                if reference is None:  # eager fp32: its own pass is the reference
-                    reference, note = reference_logits(workload, handle, data_hash, spec.batch, cache_dir, emit,
-                                                       computed=logits)  # fmt: skip
-                    notes += [note] if note else []
+                if reference is not None and runtime.is_reference():
+                    # eager fp32's outputs on this model, data and batching, made by an earlier job: the pass itself
+                    emit("accuracy", detail="eager fp32: scored on the cached reference outputs; no second eager pass")
+                    logits = reference
+                    row["accuracy_source"] = "reference"
+                else:
+                    logits = accuracy_pass(workload, runtime, spec.batch, emit)
+                    if reference is None:  # eager fp32: its own pass is the reference
+                        reference, note = reference_logits(workload, handle, data_hash, spec.batch, cache_dir, emit,
+                                                           computed=logits)  # fmt: skip
+                        notes += [note] if note else []
+                    row["accuracy_source"] = "measured"
                 scores = score(logits, workload.labels, reference)
                 cached_entry(cache_dir, "accuracy", key,
                              lambda d: (d / ACCURACY_FILE).write_text(json.dumps(scores)))  # fmt: skip
-                row["accuracy_source"] = "measured"
             row.update(scores)
 
         effective = runtime.effective()

@@ -273,6 +273,26 @@ def test_accuracy_is_scored_once_and_eager_is_its_own_reference(cli, tmp_path: P
     assert "no accuracy pass" in log
 
 
+def test_eager_after_another_runtime_is_scored_on_the_reference_pass_it_made(cli, tmp_path: Path) -> None:
+    """When another runtime's job ran first, it made eager fp32's pass over the eval set (the reference
+    outputs); eager fp32's own job is scored on it instead of making the same pass again, with the same
+    scores as its own pass gives."""
+    cache = tmp_path / "cache"
+    other = cli("workload=tiny_resnet", "runtime=openvino", f"cache_dir={cache}", "results_dir=res")
+    assert other.returncode == 0, other.stderr[-3000:]
+    assert "computing eager fp32 reference" in other.stderr
+    eager = cli("workload=tiny_resnet", f"cache_dir={cache}", "results_dir=res")
+    assert eager.returncode == 0, eager.stderr[-3000:]
+    rows = pd.read_csv(tmp_path / "res" / "results.csv").sort_values("started_at")
+    assert rows["accuracy_source"].tolist() == ["measured", "reference"]
+    assert "no second eager pass" in Path(rows.iloc[-1]["log_path"]).read_text() + eager.stderr
+    own = cli("workload=tiny_resnet", f"cache_dir={tmp_path / 'fresh'}", "results_dir=own")
+    assert own.returncode == 0, own.stderr[-3000:]
+    own_row = pd.read_csv(tmp_path / "own" / "results.csv").iloc[0]
+    assert own_row["accuracy_source"] == "measured"
+    assert rows.iloc[-1]["accuracy"] == own_row["accuracy"] and rows.iloc[-1]["agreement"] == 1.0
+
+
 # -- FLOPs ---------------------------------------------------------------------------------------------------
 
 
