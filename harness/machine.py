@@ -31,6 +31,9 @@ from harness.untrusted import json_loads, read_regular
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CALIBRATION_SIZE = 512  # fp32 GEMM n x n x n: about 2 ms on 2 Zen 5 cores, 0.27 GFLOP
 CALIBRATION_CALLS = 15
+# GEMMs run untimed first: in a fresh process the first ones ran ~3% slower (up to 13%) than the same
+# GEMM after the job (thread pool, clock ramp), which read as a drifting machine (benchmarks/calibration_warmup.py)
+CALIBRATION_WARMUP_S = 0.2
 PEAK_SIZE = 2048
 PEAK_CALLS = 8
 HOST_LOCK_ENV = "HARNESS_HOST_LOCK"
@@ -95,11 +98,12 @@ class WindowProbe:
         }
 
 
-def calibration_ms(threads: int) -> float:
+def calibration_ms(threads: int, warmup_s: float = CALIBRATION_WARMUP_S) -> float:
     """Median time (ms) of a fixed fp32 GEMM, CALIBRATION_SIZE cubed, on `threads` torch threads (set
-    for the call and restored after): the GEMM before and after a job must run on the same number of
-    threads, and a job may leave torch's count changed (offline with N streams gives each stream
-    cores/N threads), which would read as a machine twice as slow."""
+    for the call and restored after), after `warmup_s` seconds of the same GEMM untimed: the GEMM
+    before and after a job must run on the same number of threads and equally warm, and a job may
+    leave torch's count changed (offline with N streams gives each stream cores/N threads), which
+    would read as a machine twice as slow."""
     import torch
 
     saved = torch.get_num_threads()
@@ -107,6 +111,9 @@ def calibration_ms(threads: int) -> float:
     try:
         a = torch.ones(CALIBRATION_SIZE, CALIBRATION_SIZE)
         torch.mm(a, a)
+        warm_until = time.perf_counter() + warmup_s
+        while time.perf_counter() < warm_until:
+            torch.mm(a, a)
         times = []
         for _ in range(CALIBRATION_CALLS):
             started = time.perf_counter_ns()
