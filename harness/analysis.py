@@ -139,7 +139,7 @@ def flat_settings(settings: str) -> dict[str, object]:
     """Workload settings text (workload_settings) as flat `workload.<key>` entries; {} for ""."""
     try:
         return _flat(untrusted.json_loads(settings), "workload.") if settings else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deeply to flatten: unreadable, like bad JSON
         return {}
 
 

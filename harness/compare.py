@@ -33,6 +33,7 @@ from harness import analysis, results
 from harness.summary import p50s_of
 from harness.tool_args import ToolParser, bounded
 
+MAX_VARIANT_CHARS = 200  # a workload setting shown in `variant` / `differs` is cut here
 BETWEEN_RUN_FACTOR = 2.0  # default min effect: twice the larger between-run coefficient of variation
 
 
@@ -108,14 +109,21 @@ def pair_single_settings(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     a setting differs (e.g. the accuracy set's size), and compare lists the difference. Where a side
     holds several settings of a configuration, rows pair only on equal settings."""
     b = b.copy()
-    key = analysis.CONFIG_KEY
-    a_only = a.groupby(key, dropna=False)["settings"].agg(lambda s: s.iloc[0] if s.nunique() == 1 else None)
-    b_count = b.groupby(key, dropna=False)["settings"].transform("nunique")
+    a_key, b_key = _key_text(a), _key_text(b)  # text: a missing value (NaN) must meet its like
+    a_settings = a.groupby(a_key)["settings"].agg(lambda s: s.iloc[0] if s.nunique() == 1 else None)
+    b_count = b.groupby(b_key)["settings"].transform("nunique")
     for index in b.index[b_count == 1]:
-        mine = a_only.get(tuple(b.loc[index, k] for k in key))
+        mine = a_settings.get(b_key[index])
         if isinstance(mine, str):
             b.loc[index, "settings"] = mine
     return b
+
+
+def _key_text(frame: pd.DataFrame) -> pd.Series:
+    """CONFIG_KEY of each row as one text (analysis.recorded_text; missing values as "")."""
+    return frame[analysis.CONFIG_KEY].apply(
+        lambda row: "\x1f".join("" if pd.isna(v) else analysis.recorded_text(v) for v in row), axis=1
+    )
 
 
 def variant_labels(joined: pd.DataFrame) -> pd.Series:
@@ -128,7 +136,9 @@ def variant_labels(joined: pd.DataFrame) -> pd.Series:
         differing = analysis.settings_differences(list(group["settings"]))
         for index, text in group["settings"].items():
             flat = analysis.flat_settings(text)
-            out[index] = "; ".join(f"{k}={flat.get(k)}" for k in differing)
+            # no flat key differs (null vs {}, dotted keys, unreadable): the settings text itself
+            label = "; ".join(f"{k}={flat.get(k)}" for k in differing) or f"workload={text}"
+            out[index] = label if len(label) <= MAX_VARIANT_CHARS else label[: MAX_VARIANT_CHARS - 3] + "..."
     return out
 
 
@@ -137,7 +147,9 @@ def settings_change(a: object, b: object) -> list[str]:
     if not isinstance(a, str) or not isinstance(b, str) or a == b:
         return []
     flat_a, flat_b = analysis.flat_settings(a), analysis.flat_settings(b)
-    return [f"{k}: {flat_a.get(k)} -> {flat_b.get(k)}" for k in analysis.settings_differences([a, b])]
+    changes = [f"{k}: {flat_a.get(k)} -> {flat_b.get(k)}" for k in analysis.settings_differences([a, b])]
+    changes = changes or [f"workload: {a} -> {b}"]  # no flat key differs: the texts themselves
+    return [c if len(c) <= MAX_VARIANT_CHARS else c[: MAX_VARIANT_CHARS - 3] + "..." for c in changes]
 
 
 def regressions(table: pd.DataFrame, pct: float) -> pd.DataFrame:

@@ -264,6 +264,27 @@ def test_compare_keeps_rows_that_differ_only_in_a_workload_setting(tmp_path: Pat
     assert table.set_index("variant").loc["workload.options.seq_len=128", "verdict"] == "only in B"
 
 
+def test_compare_survives_odd_workload_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Settings nested too deep to flatten, a missing key value, and settings that differ in no flat
+    key (null vs {}): no traceback, one setting per side still pairs, and rows stay told apart."""
+    deep = '{"workload": ' + '{"k": ' * 600 + "1" + "}" * 600 + "}"
+    a = make_set(tmp_path / "a", [{"runtime": "eager", "median": 10.0, "config_json": deep}], seed=1)
+    b = make_set(tmp_path / "b", [{"runtime": "eager", "median": 10.0, "config_json": deep.replace("1}", "2}", 1)}],
+                 seed=2)  # fmt: skip
+    assert compare.main([str(a), str(b)]) == 0
+    assert "only in" not in capsys.readouterr().out
+    # a key column missing on both sides (NaN) still pairs one setting per side
+    rows = [{"runtime": "eager", "median": 10.0, "precision_requested": None, "config_json": _config(seq_len=n)}
+            for n in (64, 128)]  # fmt: skip
+    table, _ = compare.compare([make_set(tmp_path / "c", [rows[0]], 3)], [make_set(tmp_path / "d", [rows[1]], 4)])
+    assert len(table) == 1 and "workload.options.seq_len: 64 -> 128" in table.loc[0, "differs"]
+    # null vs {}: no flat key differs, the settings text names the rows
+    odd = [{"runtime": "eager", "median": 10.0, "config_json": json.dumps({"workload": w})} for w in (None, {})]
+    table, _ = compare.compare([make_set(tmp_path / "e", [dict(r) for r in odd], 5)],
+                               [make_set(tmp_path / "f", [dict(r) for r in odd], 6)])  # fmt: skip
+    assert sorted(table["variant"]) == ["workload=null", "workload={}"]
+
+
 def test_compare_pairs_one_setting_per_side_and_names_the_difference(tmp_path: Path) -> None:
     """A configuration run once per side with a different accuracy-set size is the same timed
     configuration: paired, with the setting listed among the differences."""
