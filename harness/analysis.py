@@ -135,17 +135,28 @@ def workload_settings(config_json: object) -> str:
     return json.dumps(config_of(config_json).get("workload"), sort_keys=True, default=str)
 
 
+def configuration_settings(config_json: object) -> str:
+    """A row's stored configuration as canonical text, without where and how long it ran (`cache_dir`,
+    `timeout_s`, `runtime.setup_hint`: what JobSpec.config_hash leaves out), so equal exactly when the
+    configurations are; "" without a readable configuration."""
+    config = {k: v for k, v in config_of(config_json).items() if k not in ("cache_dir", "timeout_s")}
+    if isinstance(config.get("runtime"), dict):
+        config["runtime"] = {k: v for k, v in config["runtime"].items() if k != "setup_hint"}
+    return json.dumps(config, sort_keys=True, default=str) if config else ""
+
+
 def flat_settings(settings: str) -> dict[str, object]:
-    """Workload settings text (workload_settings) as flat `workload.<key>` entries; {} for ""."""
+    """Settings text (configuration_settings, workload_settings) as flat `a.b.c` entries, e.g.
+    `workload.options.seq_len`; {} for "" or text that cannot be read."""
     try:
-        return _flat(untrusted.json_loads(settings), "workload.") if settings else {}
+        return _flat(untrusted.json_loads(settings)) if settings else {}
     except (ValueError, RecursionError):  # nested too deeply to flatten: unreadable, like bad JSON
         return {}
 
 
 def settings_differences(settings: Sequence[str]) -> list[str]:
-    """The flattened keys (e.g. `workload.options.seq_len`) in which workload settings texts
-    (workload_settings) differ, sorted; [] when they are all equal."""
+    """The flattened keys (e.g. `workload.options.seq_len`) in which settings texts (flat_settings)
+    differ, sorted; [] when they are all equal."""
     flat = [flat_settings(text) for text in settings]
     keys = sorted({k for f in flat for k in f})
     return [k for k in keys if len({json.dumps(f.get(k), default=str) for f in flat}) > 1]

@@ -2,11 +2,12 @@
 
 Joins the rows of two result sets (results files or sweep directories) on their configuration
 (workload, runtime, batch size, requested precision, load — scenario and timed inputs — and the
-workload's settings: model, data, sizes) and prints, per row, the p50 ratio B/A with
-a verdict — faster / slower / no significant difference — the accuracy and agreement changes, and
-every environment difference. A configuration run on one workload setting on each side is paired
-even when a setting differs (the difference is listed); where a side ran several (two models, two
-sequence lengths), rows pair only on equal settings and a `variant` column tells them apart.
+rest of its stored configuration: model, data, sizes, threads, measurement plan) and prints, per
+row, the p50 ratio B/A with a verdict — faster / slower / no significant difference — the accuracy
+and agreement changes, and every environment difference. A configuration (CONFIG_KEY) run with one
+set of settings on each side is paired even when a setting differs (the difference is listed);
+where a side ran several (two models, two sequence lengths, two thread counts), rows pair only on
+equal settings and a `variant` column tells them apart.
 With --fail-on-regression PCT it exits 1 when any row of B is significantly slower than A by more
 than PCT percent, so it can gate CI (and when nothing was compared at all).
 
@@ -57,11 +58,12 @@ def compare(
     both sides hold several runs of a configuration, the runs' p50s decide (summary.p50s_of). Damaged
     files skipped on the way are named in `notes` (one line each)."""
     a_all, b_all = analysis.load(a_paths, notes), analysis.load(b_paths, notes)
-    # the workload settings too: one result set may hold two models (MiniLM and BERT-base rows of
-    # `bert`) or two sequence lengths of one workload, and keeping only the newest row per
-    # configuration would silently drop all but one of them
+    # the rest of the configuration too: one result set may hold two models (MiniLM and BERT-base rows
+    # of `bert`), two sequence lengths or two thread counts, and keeping only the newest row per
+    # CONFIG_KEY would silently drop all but one of them
     config_key = [*analysis.CONFIG_KEY, "settings"]
-    a_all, b_all = (f.assign(settings=f["config_json"].map(analysis.workload_settings) if "config_json" in f else "")
+    a_all, b_all = (f.assign(settings=f["config_json"].map(analysis.configuration_settings)
+                             if "config_json" in f else "")
                     for f in (a_all, b_all))  # fmt: skip
     a, b = (analysis.latest(f, config_key).assign(settings_original=lambda f: f["settings"]) for f in (a_all, b_all))
     b = pair_single_settings(a, b)
@@ -104,8 +106,8 @@ def compare(
 
 
 def pair_single_settings(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """`b` with its `settings` set to A's where a configuration (CONFIG_KEY) ran on exactly one
-    workload setting on each side: those two rows are the same configuration measured twice even when
+    """`b` with its `settings` set to A's where a configuration (CONFIG_KEY) ran with exactly one
+    set of settings on each side: those two rows are the same configuration measured twice even when
     a setting differs (e.g. the accuracy set's size), and compare lists the difference. Where a side
     holds several settings of a configuration, rows pair only on equal settings."""
     b = b.copy()
@@ -127,8 +129,8 @@ def _key_text(frame: pd.DataFrame) -> pd.Series:
 
 
 def variant_labels(joined: pd.DataFrame) -> pd.Series:
-    """Per joined row, the workload settings that tell it apart from rows of the same CONFIG_KEY
-    (e.g. `workload.options.seq_len=64`); "" where one setting ran."""
+    """Per joined row, the settings that tell it apart from rows of the same CONFIG_KEY (e.g.
+    `workload.options.seq_len=64`); "" where one set of settings ran."""
     out = pd.Series("", index=joined.index, dtype=object)
     for _, group in joined.groupby(analysis.CONFIG_KEY, dropna=False):
         if group["settings"].nunique() < 2:
@@ -137,18 +139,21 @@ def variant_labels(joined: pd.DataFrame) -> pd.Series:
         for index, text in group["settings"].items():
             flat = analysis.flat_settings(text)
             # no flat key differs (null vs {}, dotted keys, unreadable): the settings text itself
-            label = "; ".join(f"{k}={flat.get(k)}" for k in differing) or f"workload={text}"
+            label = "; ".join(f"{k}={flat.get(k)}" for k in differing) or f"configuration {text}"
             out[index] = label if len(label) <= MAX_VARIANT_CHARS else label[: MAX_VARIANT_CHARS - 3] + "..."
     return out
 
 
 def settings_change(a: object, b: object) -> list[str]:
-    """`key: A -> B` for each workload setting that differs between two paired rows."""
+    """`key: A -> B` for each setting that differs between two paired rows (threads is listed
+    with the environment columns already)."""
     if not isinstance(a, str) or not isinstance(b, str) or a == b:
         return []
     flat_a, flat_b = analysis.flat_settings(a), analysis.flat_settings(b)
-    changes = [f"{k}: {flat_a.get(k)} -> {flat_b.get(k)}" for k in analysis.settings_differences([a, b])]
-    changes = changes or [f"workload: {a} -> {b}"]  # no flat key differs: the texts themselves
+    changes = [f"{k}: {flat_a.get(k)} -> {flat_b.get(k)}" for k in analysis.settings_differences([a, b])
+               if k != "threads"]  # fmt: skip
+    if not changes and flat_a.get("threads") == flat_b.get("threads"):  # no flat key differs: the texts
+        changes = [f"configuration: {a} -> {b}"]
     return [c if len(c) <= MAX_VARIANT_CHARS else c[: MAX_VARIANT_CHARS - 3] + "..." for c in changes]
 
 

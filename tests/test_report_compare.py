@@ -262,6 +262,14 @@ def test_compare_keeps_rows_that_differ_only_in_a_workload_setting(tmp_path: Pat
         {"runtime": "eager", "median": 20.0, "config_json": _config(seq_len=128)}], seed=3)  # fmt: skip
     table, _ = compare.compare([a], [b2])
     assert table.set_index("variant").loc["workload.options.seq_len=128", "verdict"] == "only in B"
+    # the same for any other part of the configuration, e.g. two thread counts in one set
+    by_threads = [
+        {"runtime": "eager", "median": m, "config_json": json.dumps({"threads": t})} for t, m in ((1, 20.0), (2, 10.0))
+    ]
+    table, _ = compare.compare([make_set(tmp_path / "t1", [dict(r) for r in by_threads], 4)],
+                               [make_set(tmp_path / "t2", [dict(r) for r in by_threads], 5)])  # fmt: skip
+    assert sorted(table["variant"]) == ["threads=1", "threads=2"]
+    assert table.set_index("variant").loc["threads=1", "p50_ms_b"] == pytest.approx(20.0, rel=0.02)
 
 
 def test_compare_survives_odd_workload_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -282,7 +290,7 @@ def test_compare_survives_odd_workload_settings(tmp_path: Path, capsys: pytest.C
     odd = [{"runtime": "eager", "median": 10.0, "config_json": json.dumps({"workload": w})} for w in (None, {})]
     table, _ = compare.compare([make_set(tmp_path / "e", [dict(r) for r in odd], 5)],
                                [make_set(tmp_path / "f", [dict(r) for r in odd], 6)])  # fmt: skip
-    assert sorted(table["variant"]) == ["workload=null", "workload={}"]
+    assert sorted(table["variant"]) == ['configuration {"workload": null}', 'configuration {"workload": {}}']
 
 
 def test_compare_pairs_one_setting_per_side_and_names_the_difference(tmp_path: Path) -> None:
