@@ -110,14 +110,18 @@ def variants(frame: pd.DataFrame) -> pd.Series:
 def with_speedup(frame: pd.DataFrame) -> pd.DataFrame:
     """Adds `speedup_vs_eager`: eager's p50 over this row's, at the same workload and workload settings
     (model, data: one result set may hold MiniLM and BERT-base rows of workload `bert`), batch,
-    precision, scenario and timed inputs (and host: a speed-up is never taken against another
+    precision, threads, scenario and timed inputs (and host: a speed-up is never taken against another
     machine's eager), unless the row carries a paired one of its own (baseline=paired)."""
     frame = frame.copy()
     frame["hostname"] = frame["hostname"].fillna("")
     frame["_load"] = frame["load"] if "load" in frame else ""
     frame["_workload_config"] = frame["config_json"].map(workload_settings) if "config_json" in frame else ""
+    # as text: a missing thread count (NaN) must meet its like, and 2.0 read back from a CSV is 2
+    frame["_threads"] = (
+        frame["threads"].map(lambda v: "" if pd.isna(v) else recorded_text(v)) if "threads" in frame else ""
+    )
     eager = frame[(frame["runtime"] == "eager") & (frame["status"] == results.OK)]
-    key = ["workload", "_workload_config", "batch_size", "precision_requested", "hostname", "_load"]
+    key = ["workload", "_workload_config", "batch_size", "precision_requested", "_threads", "hostname", "_load"]
     base = eager.set_index(key)["latency_ms_p50"]
     base = base[~base.index.duplicated(keep="last")]
     keys = list(zip(*(frame[k] for k in key), strict=True))
@@ -126,7 +130,7 @@ def with_speedup(frame: pd.DataFrame) -> pd.DataFrame:
     # a row measured with baseline=paired keeps its own (same-process) speed-up
     own = pd.to_numeric(frame.get("speedup_vs_eager"), errors="coerce") if "speedup_vs_eager" in frame else None
     frame["speedup_vs_eager"] = ratios if own is None else own.where(own.notna(), ratios)
-    return frame.drop(columns=["_load", "_workload_config"])
+    return frame.drop(columns=["_load", "_workload_config", "_threads"])
 
 
 def workload_settings(config_json: object) -> str:

@@ -232,6 +232,10 @@ def test_two_models_of_one_workload_stay_apart_in_speedups_and_compare(tmp_path:
     shown = analysis.with_speedup(analysis.load([a]))
     speedups = shown[shown["runtime"] == "compile"].set_index("model")["speedup_vs_eager"]
     assert speedups["small"] == pytest.approx(2.0, rel=0.05) and speedups["large"] == pytest.approx(4.0, rel=0.05)
+    # eager at another thread count is no baseline either
+    other = make_set(tmp_path / "threads", [{"runtime": "eager", "median": 20.0, "threads": 1},
+                                            {"runtime": "compile", "median": 10.0, "threads": 2}], seed=3)  # fmt: skip
+    assert analysis.with_speedup(analysis.load([other]))["speedup_vs_eager"].isna().tolist() == [False, True]
     table, _ = compare.compare([a], [b])
     assert len(table) == 4 and sorted(table["variant"]) == ["workload.options.model=large"] * 2 + [
         "workload.options.model=small"] * 2  # fmt: skip
