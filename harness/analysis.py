@@ -30,6 +30,12 @@ def recorded_text(value: object) -> str:
     return str(value)
 
 
+def key_text(value: object) -> str:
+    """A value as a join key: recorded_text, with a missing value (NaN, None) as "" so that it meets
+    its like (NaN never equals NaN)."""
+    return "" if pd.isna(value) else recorded_text(value)  # type: ignore[call-overload]
+
+
 def same_recorded(a: object, b: object) -> bool:
     """Equal as recorded (see recorded_text). A value one side did not record (older result files)
     is not a difference."""
@@ -117,9 +123,7 @@ def with_speedup(frame: pd.DataFrame) -> pd.DataFrame:
     frame["_load"] = frame["load"] if "load" in frame else ""
     frame["_workload_config"] = frame["config_json"].map(workload_settings) if "config_json" in frame else ""
     # as text: a missing thread count (NaN) must meet its like, and 2.0 read back from a CSV is 2
-    frame["_threads"] = (
-        frame["threads"].map(lambda v: "" if pd.isna(v) else recorded_text(v)) if "threads" in frame else ""
-    )
+    frame["_threads"] = frame["threads"].map(key_text) if "threads" in frame else ""
     eager = frame[(frame["runtime"] == "eager") & (frame["status"] == results.OK)]
     key = ["workload", "_workload_config", "batch_size", "precision_requested", "_threads", "hostname", "_load"]
     base = eager.set_index(key)["latency_ms_p50"]

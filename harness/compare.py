@@ -122,10 +122,8 @@ def pair_single_settings(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
 
 
 def _key_text(frame: pd.DataFrame) -> pd.Series:
-    """CONFIG_KEY of each row as one text (analysis.recorded_text; missing values as "")."""
-    return frame[analysis.CONFIG_KEY].apply(
-        lambda row: "\x1f".join("" if pd.isna(v) else analysis.recorded_text(v) for v in row), axis=1
-    )
+    """CONFIG_KEY of each row as one text (analysis.key_text per column)."""
+    return frame[analysis.CONFIG_KEY].apply(lambda row: "\x1f".join(map(analysis.key_text, row)), axis=1)
 
 
 def variant_labels(joined: pd.DataFrame) -> pd.Series:
@@ -140,7 +138,7 @@ def variant_labels(joined: pd.DataFrame) -> pd.Series:
             flat = analysis.flat_settings(text)
             # no flat key differs (null vs {}, dotted keys, unreadable): the settings text itself
             label = "; ".join(f"{k}={flat.get(k)}" for k in differing) or f"configuration {text}"
-            out[index] = label if len(label) <= MAX_VARIANT_CHARS else label[: MAX_VARIANT_CHARS - 3] + "..."
+            out[index] = _cut(label)
     return out
 
 
@@ -154,7 +152,12 @@ def settings_change(a: object, b: object) -> list[str]:
                if k != "threads"]  # fmt: skip
     if not changes and flat_a.get("threads") == flat_b.get("threads"):  # no flat key differs: the texts
         changes = [f"configuration: {a} -> {b}"]
-    return [c if len(c) <= MAX_VARIANT_CHARS else c[: MAX_VARIANT_CHARS - 3] + "..." for c in changes]
+    return [_cut(c) for c in changes]
+
+
+def _cut(text: str) -> str:
+    """`text` cut to MAX_VARIANT_CHARS, ending in "..." when cut."""
+    return text if len(text) <= MAX_VARIANT_CHARS else text[: MAX_VARIANT_CHARS - 3] + "..."
 
 
 def regressions(table: pd.DataFrame, pct: float) -> pd.DataFrame:
