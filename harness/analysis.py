@@ -20,6 +20,7 @@ CONFIG_KEY = ["workload", "runtime", "batch_size", "precision_requested", "load"
 ENVIRONMENT_COLUMNS = ["cpu_model", "cpu_flags", "hostname", "python_version", "torch_version", "runtime_version",
                        "harness_git_sha", "threads"]  # fmt: skip
 SIGNIFICANCE_P = 0.01
+MAX_VARIANT_CHARS = 200  # a setting shown in `variant` / `differs` is cut here
 
 
 def recorded_text(value: object) -> str:
@@ -94,23 +95,31 @@ def _flat(value: object, prefix: str = "") -> dict[str, object]:
     return {prefix[:-1]: value}
 
 
-def variants(frame: pd.DataFrame) -> pd.Series:
-    """For rows that share workload, runtime, batch and precision but not their configuration, the
-    settings that tell them apart (from `config_json`), e.g. `workload.calibration_dataset=...`."""
+def variant_labels(frame: pd.DataFrame, settings: pd.Series | None = None) -> pd.Series:
+    """Per row, the settings that tell it apart from rows of the same CONFIG_KEY (workload, runtime,
+    batch, precision, load) but another configuration, e.g. `workload.options.seq_len=64` or
+    `threads=1`; "" where the configuration ran with one set of settings. `settings` is each row's
+    configuration_settings text (default: read from `config_json`). Where no flat key differs (null
+    vs {}, unreadable text) the settings text itself is the label. Labels are cut to
+    MAX_VARIANT_CHARS (cut_text). The report and compare both label rows with it."""
     out = pd.Series("", index=frame.index, dtype=object)
-    if "config_json" not in frame:
-        return out
-    for _, group in frame.groupby(CONFIG_KEY, dropna=False):
-        if group["config_hash"].nunique() < 2:
+    if settings is None:
+        if "config_json" not in frame:
+            return out
+        settings = frame["config_json"].map(configuration_settings)
+    for _, group in settings.groupby([frame[k] for k in CONFIG_KEY if k in frame], dropna=False):
+        if group.nunique() < 2:
             continue
-        configs = {}
-        for index, text in group["config_json"].items():
-            configs[index] = _flat(config_of(text))
-        keys = sorted({k for c in configs.values() for k in c})
-        differing = [k for k in keys if len({json.dumps(c.get(k), default=str) for c in configs.values()}) > 1]
-        for index, config in configs.items():
-            out[index] = "; ".join(f"{k}={config.get(k)}" for k in differing if k not in ("threads",))
+        differing = settings_differences(list(group))
+        for index, text in group.items():
+            flat = flat_settings(text)
+            out[index] = cut_text("; ".join(f"{k}={flat.get(k)}" for k in differing) or f"configuration {text}")
     return out
+
+
+def cut_text(text: str) -> str:
+    """`text` cut to MAX_VARIANT_CHARS, ending in "..." when cut (a setting shown in a table)."""
+    return text if len(text) <= MAX_VARIANT_CHARS else text[: MAX_VARIANT_CHARS - 3] + "..."
 
 
 def with_speedup(frame: pd.DataFrame) -> pd.DataFrame:

@@ -34,7 +34,6 @@ from harness import analysis, results
 from harness.summary import p50s_of
 from harness.tool_args import ToolParser, bounded
 
-MAX_VARIANT_CHARS = 200  # a workload setting shown in `variant` / `differs` is cut here
 BETWEEN_RUN_FACTOR = 2.0  # default min effect: twice the larger between-run coefficient of variation
 
 
@@ -68,7 +67,7 @@ def compare(
     a, b = (analysis.latest(f, config_key).assign(settings_original=lambda f: f["settings"]) for f in (a_all, b_all))
     b = pair_single_settings(a, b)
     joined = a.merge(b, on=config_key, how="outer", suffixes=("_a", "_b"), indicator=True)
-    joined["variant"] = variant_labels(joined)
+    joined["variant"] = analysis.variant_labels(joined, joined["settings"])
     rows = []
     for _, row in joined.iterrows():
         key = {k: row[k] for k in [*analysis.CONFIG_KEY, "variant"]}
@@ -126,22 +125,6 @@ def _key_text(frame: pd.DataFrame) -> pd.Series:
     return frame[analysis.CONFIG_KEY].apply(lambda row: "\x1f".join(map(analysis.key_text, row)), axis=1)
 
 
-def variant_labels(joined: pd.DataFrame) -> pd.Series:
-    """Per joined row, the settings that tell it apart from rows of the same CONFIG_KEY (e.g.
-    `workload.options.seq_len=64`); "" where one set of settings ran."""
-    out = pd.Series("", index=joined.index, dtype=object)
-    for _, group in joined.groupby(analysis.CONFIG_KEY, dropna=False):
-        if group["settings"].nunique() < 2:
-            continue
-        differing = analysis.settings_differences(list(group["settings"]))
-        for index, text in group["settings"].items():
-            flat = analysis.flat_settings(text)
-            # no flat key differs (null vs {}, dotted keys, unreadable): the settings text itself
-            label = "; ".join(f"{k}={flat.get(k)}" for k in differing) or f"configuration {text}"
-            out[index] = _cut(label)
-    return out
-
-
 def settings_change(a: object, b: object) -> list[str]:
     """`key: A -> B` for each setting that differs between two paired rows (threads is listed
     with the environment columns already)."""
@@ -152,12 +135,7 @@ def settings_change(a: object, b: object) -> list[str]:
                if k != "threads"]  # fmt: skip
     if not changes and flat_a.get("threads") == flat_b.get("threads"):  # no flat key differs: the texts
         changes = [f"configuration: {a} -> {b}"]
-    return [_cut(c) for c in changes]
-
-
-def _cut(text: str) -> str:
-    """`text` cut to MAX_VARIANT_CHARS, ending in "..." when cut."""
-    return text if len(text) <= MAX_VARIANT_CHARS else text[: MAX_VARIANT_CHARS - 3] + "..."
+    return [analysis.cut_text(c) for c in changes]
 
 
 def regressions(table: pd.DataFrame, pct: float) -> pd.DataFrame:

@@ -339,7 +339,7 @@ def build(paths: Sequence[Path], out_dir: Path | None = None, budget_points: flo
     everything = analysis.load(paths, notes)
     # one row per configuration and host: rows that differ only in options (a calibration set, a hint) stay apart
     shown = analysis.latest(everything.assign(hostname=everything["hostname"].fillna("")), ["config_hash", "hostname"])
-    frame = with_runs(everything, analysis.with_speedup(shown.assign(variant=analysis.variants(shown))))
+    frame = with_runs(everything, analysis.with_speedup(shown.assign(variant=analysis.variant_labels(shown))))
     report = Report(out_dir=Path(out_dir) if out_dir else analysis.source_dir(Path(paths[0])), notes=notes)
     report.budget_points = budget_points
     report.decision = recommend(frame, budget_points)

@@ -306,3 +306,19 @@ def test_compare_pairs_one_setting_per_side_and_names_the_difference(tmp_path: P
     assert len(table) == 1 and "variant" not in table
     assert table.loc[0, "verdict"] == "no significant difference"
     assert "workload.options.n_samples: 100 -> 500" in table.loc[0, "differs"]
+
+
+def test_report_labels_rows_of_one_configuration_by_the_settings_that_differ(tmp_path: Path) -> None:
+    """The report names rows that share workload, runtime, batch and precision by what tells them
+    apart, as compare does (one function): a thread count, which the tables show nowhere else, and
+    not where the run kept its cache, which changes no measurement."""
+    rows = [{"runtime": "eager", "median": m, "threads": t, "config_json": json.dumps({"threads": t, "cache_dir": c})}
+            for t, m, c in ((1, 20.0, "/cache/a"), (2, 10.0, "/cache/b"))]  # fmt: skip
+    rows.append({"runtime": "compile", "median": 8.0, "config_json": json.dumps({"threads": 2, "cache_dir": "/c"})})
+    table = report.build([make_set(tmp_path / "s", rows, seed=1)]).tables["bert · fp32"]
+    labels = table.set_index("variant")
+    assert sorted(table["variant"]) == ["", "threads=1", "threads=2"]
+    assert labels.loc["", "runtime"] == "compile" and labels.loc["threads=1", "runtime"] == "eager"
+    long = [{"runtime": "eager", "median": 10.0, "config_json": _config(tokenizer="x" * n)} for n in (300, 301)]
+    table = report.build([make_set(tmp_path / "long", long, seed=2)]).tables["bert · fp32"]
+    assert table["variant"].str.len().max() == analysis.MAX_VARIANT_CHARS
