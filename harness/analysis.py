@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from harness import results, untrusted
+from harness.config import measured_identity
 
 # What identifies "the same measurement" across result sets.
 # what a row measured, as compare joins it: `load` is the scenario and timed inputs (load_of)
@@ -153,12 +154,10 @@ def workload_settings(config_json: object) -> str:
 
 
 def configuration_settings(config_json: object) -> str:
-    """A row's stored configuration as canonical text, without where and how long it ran (`cache_dir`,
-    `timeout_s`, `runtime.setup_hint`: what JobSpec.config_hash leaves out), so equal exactly when the
+    """A row's stored configuration as canonical text, without where and how long it ran
+    (config.measured_identity, what JobSpec.config_hash hashes), so equal exactly when the
     configurations are; "" without a readable configuration."""
-    config = {k: v for k, v in config_of(config_json).items() if k not in ("cache_dir", "timeout_s")}
-    if isinstance(config.get("runtime"), dict):
-        config["runtime"] = {k: v for k, v in config["runtime"].items() if k != "setup_hint"}
+    config = measured_identity(config_of(config_json))
     return json.dumps(config, sort_keys=True, default=str) if config else ""
 
 

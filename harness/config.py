@@ -217,9 +217,16 @@ class JobSpec:
 
     def config_hash(self) -> str:
         """Identity of what is measured; where results and caches go is not part of it."""
-        identity = self.to_dict()
-        for key in ("cache_dir", "timeout_s"):
-            identity.pop(key)
-        identity["runtime"].pop("setup_hint")
-        text = json.dumps(identity, sort_keys=True, default=str)
+        text = json.dumps(measured_identity(self.to_dict()), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def measured_identity(config: dict) -> dict:
+    """A configuration in JobSpec.to_dict() form without where and how long it ran (`cache_dir`,
+    `timeout_s`, `runtime.setup_hint`): what identifies the measurement. JobSpec.config_hash hashes
+    it; analysis compares stored configurations (`config_json`, possibly foreign or old, so a key may
+    be missing) by it."""
+    identity = {k: v for k, v in config.items() if k not in ("cache_dir", "timeout_s")}
+    if isinstance(identity.get("runtime"), dict):
+        identity["runtime"] = {k: v for k, v in identity["runtime"].items() if k != "setup_hint"}
+    return identity
