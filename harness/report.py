@@ -80,8 +80,8 @@ def _peak_share(row: pd.Series) -> str:
         return ""
     if str(row.get("precision_effective")).startswith("int8"):  # no INT8 peak is measured: operations/s only
         return f"{row['gflops_per_s']:.1f} GOP/s (int8)"
-    if row["gflops_per_s"] > peak:  # the peak is torch's best GEMM here: a runtime can beat it, so it is no limit
-        return f"{row['gflops_per_s']:.1f} GFLOP/s, above torch's GEMM peak ({peak:.1f}): no share of peak"
+    if row["gflops_per_s"] > peak:  # the peak is the best GEMM torch runs here: a runtime can beat it
+        return f"{row['gflops_per_s']:.1f} GFLOP/s, above the GEMM peak ({peak:.1f}): no share of peak"
     return f"{row['gflops_per_s']:.1f} GFLOP/s = {100 * row['gflops_per_s'] / peak:.0f}% of peak"
 
 

@@ -28,6 +28,15 @@ class CliResult:
         return [line for line in self.stderr.splitlines() if line.startswith("harness:")]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_host_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Machine facts the tests measure (the GEMM peak) go to a directory of their own, inherited by
+    every child: a figure measured beside the tests' own work must never reach the user's cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HARNESS_HOST_CACHE", str(tmp_path_factory.mktemp("host-cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A seeded 2-layer BERT classifier saved with save_pretrained, so the HF loading path runs."""

@@ -318,6 +318,36 @@ def test_rows_carry_flops_and_the_machines_peak(cli, tmp_path: Path) -> None:
     assert "% of peak" in report.build([tmp_path / "res"]).tables["resnet101 · fp32"]["compute"].iloc[0]
 
 
+def test_the_gemm_peak_runs_on_the_jobs_threads_and_is_kept_only_when_measured_on_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An offline x2 job leaves torch on 1 thread before the peak is measured: the peak then read
+    102 GFLOP/s fp32 instead of 465 on 2 Zen 5 cores and was cached for every later job."""
+    import torch
+
+    from harness import machine
+
+    monkeypatch.setenv("HARNESS_HOST_CACHE", str(tmp_path))
+    monkeypatch.setattr(machine, "busy_flags", lambda window: [])  # a quiet machine, whatever runs beside
+    seen: list[int] = []
+    real_timed = machine._timed
+    monkeypatch.setattr(machine, "_timed", lambda call: (seen.append(torch.get_num_threads()), real_timed(call))[1])
+    assert "onednn matmul" in machine._gemm_kernels(torch.float32), "oneDNN's GEMM beats MKL's fp32 on AMD"
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        monkeypatch.setattr(machine.os, "sched_getaffinity", lambda pid: {0})  # one core for two threads
+        machine.gemm_peak_gflops(2)
+        assert set(seen) == {2} and torch.get_num_threads() == 1, "run on the given threads, then restored"
+        assert len(seen) == 2 * 2 * machine.PEAK_CALLS, "two kernels for each of fp32 and bf16"
+        assert not list(tmp_path.glob("gemm-peak-*")), "measured short of the cores: used once, not kept"
+        monkeypatch.setattr(machine.os, "sched_getaffinity", lambda pid: {0, 1})
+        peak = machine.gemm_peak_gflops(2)
+        assert len(list(tmp_path.glob("gemm-peak-*"))) == 1 and machine.gemm_peak_gflops(2) == peak
+    finally:
+        torch.set_num_threads(saved)
+
+
 def test_the_calibration_gemm_runs_on_the_jobs_threads_whatever_the_job_left(monkeypatch: pytest.MonkeyPatch) -> None:
     """Offline with 2 streams leaves torch on 1 thread per stream: the GEMM after the job must still run
     on the job's threads (it read as a machine twice as slow, flagging every offline x2 row)."""
