@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import socket
 import sys
@@ -193,7 +194,9 @@ def gemm_peak_gflops(threads: int) -> dict[str, float]:
     path = host_cache_dir() / f"gemm-peak-{key}.json"
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         cached = json_loads(read_regular(path))
-        return {"fp32": float(cached["fp32"]), "bf16": float(cached["bf16"])}
+        kept = {"fp32": float(cached["fp32"]), "bf16": float(cached["bf16"])}
+        if all(math.isfinite(v) and v > 0 for v in kept.values()):  # else a damaged file: measure again
+            return kept
     probe = WindowProbe()
     probe.start()
     with _torch_threads(threads):

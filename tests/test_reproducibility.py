@@ -343,7 +343,11 @@ def test_the_gemm_peak_runs_on_the_jobs_threads_and_is_kept_only_when_measured_o
         assert not list(tmp_path.glob("gemm-peak-*")), "measured short of the cores: used once, not kept"
         monkeypatch.setattr(machine.os, "sched_getaffinity", lambda pid: {0, 1})
         peak = machine.gemm_peak_gflops(2)
-        assert len(list(tmp_path.glob("gemm-peak-*"))) == 1 and machine.gemm_peak_gflops(2) == peak
+        kept = list(tmp_path.glob("gemm-peak-*"))
+        assert len(kept) == 1 and machine.gemm_peak_gflops(2) == peak
+        for damage in ('{"fp32": NaN, "bf16": 1}', '{"fp32": -1, "bf16": 1}', '{"fp32": "x"}', "[]", "\x00"):
+            kept[0].write_text(damage)  # the host cache is a file anyone could have written: measured again
+            assert all(v > 0 and v != 1 for v in machine.gemm_peak_gflops(2).values()), damage
     finally:
         torch.set_num_threads(saved)
 
