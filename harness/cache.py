@@ -135,6 +135,14 @@ def lookup(cache_dir: Path, kind: str, key: str) -> Path | None:
     return None
 
 
+def discard(cache_dir: Path, kind: str, key: str) -> None:
+    """Remove the entry `<cache_dir>/<kind>/<key>/` (verified, yet holding what cannot be right), so
+    the next cached_entry builds it again."""
+    final = Path(cache_dir) / kind / key
+    with file_lock(final.with_name(key + ".lock")):
+        shutil.rmtree(final, ignore_errors=True)
+
+
 def identity_key(identity: object, length: int = 20) -> str:
     """A short, stable hash of a JSON-able description of what determines an entry's content."""
     text = json.dumps(identity, sort_keys=True, default=str)

@@ -6,9 +6,11 @@ columns and the raw latencies. The parent adds identity and environment columns.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
+import math
 import platform
 import resource
 import shutil
@@ -19,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.cache import cached_entry, identity_key, lookup
+from harness.cache import cached_entry, discard, identity_key, lookup
 from harness.config import (
     ConfigError,
     JobSpec,
@@ -214,11 +216,27 @@ def cached_accuracy(cache_dir: Path, key: str) -> dict[str, Any] | None:
     path = lookup(cache_dir, "accuracy", key)
     if path is None:
         return None
+    scores: dict[str, float | None] | None
     try:
-        scores = json_loads(read_regular(path / ACCURACY_FILE))
-        return {k: (None if scores[k] is None else float(scores[k])) for k in ACCURACY_COLUMNS}
+        stored = json_loads(read_regular(path / ACCURACY_FILE))
+        scores = {k: (None if stored[k] is None else float(stored[k])) for k in ACCURACY_COLUMNS}
     except (OSError, ValueError, KeyError, TypeError):
+        scores = None
+    if scores is None or not all(_possible(name, value) for name, value in scores.items()):
+        discard(cache_dir, "accuracy", key)  # a foreign or doctored cache: scored again and stored right
         return None
+    return scores
+
+
+def _possible(name: str, value: float | None) -> bool:
+    """Whether `value` can be what score() computes for `name`: shares in [0, 1], the accuracy change
+    in [-1, 1], differences >= 0 (NaN where the runtime's outputs held NaN)."""
+    if value is None:
+        return name == "f1"  # None only where the model is not binary
+    if name.startswith("max_"):
+        return math.isnan(value) or value >= 0
+    low = -1.0 if name == "accuracy_delta_vs_fp32" else 0.0
+    return low <= value <= 1.0
 
 
 def flops_per_call(handle: Any, batch: dict[str, Any], cache_dir: Path) -> float:
@@ -234,8 +252,14 @@ def flops_per_call(handle: Any, batch: dict[str, Any], cache_dir: Path) -> float
         (directory / "flops.json").write_text(json.dumps({"flops": counter.get_total_flops()}))
 
     key = identity_key({"model": handle.model_hash, "graph": handle.graph_options, "shape": shape_text(batch)})
-    entry = cached_entry(cache_dir, "flops", key, build)
-    return float(json_loads(read_regular(entry.path / "flops.json"))["flops"])
+    for _ in range(2):  # a verified entry holding what no count can be (a doctored cache): counted again
+        entry = cached_entry(cache_dir, "flops", key, build)
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            flops = float(json_loads(read_regular(entry.path / "flops.json"))["flops"])
+            if math.isfinite(flops) and flops >= 0:
+                return flops
+        discard(cache_dir, "flops", key)
+    raise RuntimeError(f"the FLOP count in {entry.path} is unreadable after counting again")
 
 
 MAX_TIMED_BATCHES = 64  # timing_inputs=dataset: cycle over at most this many eval batches

@@ -273,6 +273,26 @@ def test_accuracy_is_scored_once_and_eager_is_its_own_reference(cli, tmp_path: P
     assert "no accuracy pass" in log
 
 
+def test_cached_scores_that_cannot_be_right_are_scored_again(tmp_path: Path) -> None:
+    """A cache handed over by someone else verifies (its manifest matches) yet may hold doctored scores:
+    values score() cannot produce are not shown; the entry goes and the next job scores again."""
+    import json
+
+    from harness.cache import cached_entry
+    from harness.job import ACCURACY_COLUMNS, ACCURACY_FILE, cached_accuracy
+
+    right = {name: 0.5 for name in ACCURACY_COLUMNS} | {"f1": None, "max_abs_diff": float("nan")}
+    for key, doctored in [("right", {}), ("over", {"accuracy": 7.0}), ("negative", {"max_rel_diff": -1.0}),
+                          ("none", {"agreement": None}), ("text", {"f1": "high"})]:  # fmt: skip
+        scores = right | doctored
+        cached_entry(tmp_path, "accuracy", key, lambda d, s=scores: (d / ACCURACY_FILE).write_text(json.dumps(s)))
+        got = cached_accuracy(tmp_path, key)
+        if key == "right":
+            assert got is not None and got["accuracy"] == 0.5 and got["f1"] is None
+        else:
+            assert got is None and not (tmp_path / "accuracy" / key).exists(), key
+
+
 def test_eager_after_another_runtime_is_scored_on_the_reference_pass_it_made(cli, tmp_path: Path) -> None:
     """When another runtime's job ran first, it made eager fp32's pass over the eval set (the reference
     outputs); eager fp32's own job is scored on it instead of making the same pass again, with the same
@@ -306,6 +326,12 @@ def test_flops_of_a_tiny_model_match_a_hand_count(tmp_path: Path) -> None:
     batch = {"x": torch.ones(3, 8)}
     handle = ModelHandle(model, ["x"], {"x": {0: "batch"}}, batch, model_hash(model), "mlp", 4)
     # 2 FLOPs per multiply-add: 3 samples x (8x16 + 16x4) multiply-adds
+    assert flops_per_call(handle, batch, tmp_path) == 2 * 3 * (8 * 16 + 16 * 4)
+    from harness.cache import write_manifest
+
+    (entry,) = (tmp_path / "flops").glob("*/flops.json")
+    entry.write_text('{"flops": -5}')  # doctored, manifest and all: counted again
+    write_manifest(entry.parent)
     assert flops_per_call(handle, batch, tmp_path) == 2 * 3 * (8 * 16 + 16 * 4)
 
 
