@@ -13,7 +13,6 @@ import json
 import math
 import platform
 import resource
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -62,6 +61,8 @@ def _load_reference(path: Path, workload: Any, handle: Any) -> np.ndarray:
     logits = np.load(path / REFERENCE_FILE, allow_pickle=False)
     if logits.ndim != 2 or logits.shape != (workload.n_samples, handle.n_outputs):
         raise ValueError(f"shape {logits.shape}, not ({workload.n_samples}, {handle.n_outputs})")
+    if not np.issubdtype(logits.dtype, np.floating):  # text arrays load without pickle too
+        raise ValueError(f"{logits.dtype} values, not floats")
     return logits
 
 
@@ -110,7 +111,7 @@ def reference_logits(
     try:
         logits = _load_reference(entry.path, workload, handle)
     except (OSError, ValueError) as exc:
-        shutil.rmtree(entry.path)
+        discard(cache_dir, "reference", key)
         entry = cached_entry(cache_dir, "reference", key, build)
         logits = np.load(entry.path / REFERENCE_FILE, allow_pickle=False)
         return logits, f"cache entry {entry.path} was not a plain array ({exc}); rebuilt"

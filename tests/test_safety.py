@@ -69,6 +69,22 @@ def test_a_forged_reference_array_is_never_unpickled(cli, tmp_path: Path) -> Non
     )
 
 
+def test_a_reference_entry_of_text_or_the_wrong_shape_is_refused(tmp_path: Path) -> None:
+    """np.load without pickle still loads text arrays: a forged reference of strings (or of another
+    model's shape) must be refused before scoring, not fail inside it."""
+    from types import SimpleNamespace
+
+    from harness.job import REFERENCE_FILE, _load_reference
+
+    workload, handle = SimpleNamespace(n_samples=3), SimpleNamespace(n_outputs=2)
+    for forged in (np.array([["a", "b"]] * 3), np.zeros((3, 5), np.float32), np.zeros(6, np.float32)):
+        np.save(tmp_path / REFERENCE_FILE, forged, allow_pickle=False)
+        with pytest.raises(ValueError):
+            _load_reference(tmp_path, workload, handle)
+    np.save(tmp_path / REFERENCE_FILE, np.ones((3, 2), np.float32))
+    assert _load_reference(tmp_path, workload, handle).shape == (3, 2)
+
+
 def test_rerun_never_runs_an_interpreter_or_module_named_by_a_results_file(cli, tmp_path: Path, shared_cache) -> None:
     run = cli("workload=tiny_resnet", "results_dir=res")
     assert run.returncode == 0, run.stderr[-3000:]
