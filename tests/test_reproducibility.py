@@ -335,10 +335,28 @@ def test_flops_of_a_tiny_model_match_a_hand_count(tmp_path: Path) -> None:
     assert flops_per_call(handle, batch, tmp_path) == 2 * 3 * (8 * 16 + 16 * 4)
 
 
+def test_the_flops_of_calls_cycling_over_batches_of_many_lengths_are_their_mean(tmp_path: Path) -> None:
+    """timing_inputs=dataset with padding=longest: each timed batch has its own length, and so its own
+    FLOPs; the first batch's count alone goes with none of the other calls' latencies."""
+    import torch
+
+    from harness.job import mean_flops_per_call
+    from workloads.base import ModelHandle, model_hash
+
+    model = torch.nn.Linear(8, 4).eval()  # per token: 8x4 multiply-adds
+    batches = [{"x": torch.ones(2, length, 8)} for length in (3, 5, 3)]
+    handle = ModelHandle(model, ["x"], {"x": {0: "batch"}}, batches[0], model_hash(model), "tokens", 4)
+    per_token = 2 * 8 * 4
+    assert mean_flops_per_call(handle, batches, tmp_path) == pytest.approx(per_token * 2 * (3 + 5 + 3) / 3)
+    assert len(list((tmp_path / "flops").glob("*/flops.json"))) == 2, "counted once per shape"
+
+
 def test_rows_carry_flops_and_the_machines_peak(cli, tmp_path: Path) -> None:
     run = cli("workload=tiny_resnet", "results_dir=res")
     assert run.returncode == 0, run.stderr[-3000:]
     row = pd.read_csv(tmp_path / "res" / "results.csv").iloc[0]
+    # the rate the timed window sustained: FLOPs per call x calls per second
+    assert row["gflops_per_s"] == pytest.approx(row["gflops_per_call"] * row["throughput_sps"] / row["batch_size"])
     assert row["gflops_per_call"] > 0 and row["gflops_per_s"] > 0
     assert row["gemm_peak_gflops_fp32"] > 0 and row["gemm_peak_gflops_bf16"] > 0
     assert "% of peak" in report.build([tmp_path / "res"]).tables["resnet101 · fp32"]["compute"].iloc[0]
