@@ -92,6 +92,26 @@ def verify(directory: Path) -> str | None:
     return None
 
 
+def _present(path: Path) -> bool:
+    return path.is_symlink() or path.exists()  # a dangling symlink exists too, for os.replace
+
+
+def _entry_problem(path: Path) -> str | None:
+    """None for a plain directory whose files match its manifest; otherwise what is wrong."""
+    if path.is_symlink() or not path.is_dir():
+        return "not a plain directory"
+    return verify(path)
+
+
+def _remove(path: Path) -> None:
+    """Remove an entry whatever it is: a directory, or a file or symlink someone put in its place
+    (rmtree refuses those, and ignore_errors would leave them there for good)."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+
+
 def size_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file() and p.name != MANIFEST) / 2**20
 
@@ -102,12 +122,12 @@ def cached_entry(cache_dir: Path, kind: str, key: str, build: Callable[[Path], N
     final = Path(cache_dir) / kind / key
     with file_lock(final.with_name(key + ".lock")):
         note = None
-        if final.exists():
-            problem = verify(final)
+        if _present(final):
+            problem = _entry_problem(final)
             if problem is None:
                 return CacheResult(final, True, 0.0, size_mb(final))
             note = f"cache entry {final} was damaged ({problem}); rebuilt"
-            shutil.rmtree(final)
+            _remove(final)
         tmp = final.with_name(f".{key}.{os.getpid()}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -126,12 +146,12 @@ def cached_entry(cache_dir: Path, kind: str, key: str, build: Callable[[Path], N
 def lookup(cache_dir: Path, kind: str, key: str) -> Path | None:
     """The verified entry `<cache_dir>/<kind>/<key>/` if it exists; a damaged one is removed (None)."""
     final = Path(cache_dir) / kind / key
-    if not final.exists():
+    if not _present(final):
         return None
     with file_lock(final.with_name(key + ".lock")):
-        if final.exists() and verify(final) is None:
+        if _present(final) and _entry_problem(final) is None:
             return final
-        shutil.rmtree(final, ignore_errors=True)
+        _remove(final)
     return None
 
 
@@ -140,7 +160,7 @@ def discard(cache_dir: Path, kind: str, key: str) -> None:
     the next cached_entry builds it again."""
     final = Path(cache_dir) / kind / key
     with file_lock(final.with_name(key + ".lock")):
-        shutil.rmtree(final, ignore_errors=True)
+        _remove(final)
 
 
 def identity_key(identity: object, length: int = 20) -> str:
@@ -154,12 +174,12 @@ def checked_directory(path: Path) -> str | None:
     when it holds files, verify them against the manifest `seal` wrote; a damaged one is emptied.
     Returns a note when it was."""
     path = Path(path)
-    if not path.exists() or not any(path.iterdir()):
+    if not _present(path) or (path.is_dir() and not path.is_symlink() and not any(path.iterdir())):
         return None
-    problem = verify(path)
+    problem = _entry_problem(path)
     if problem is None:
         return None
-    shutil.rmtree(path)
+    _remove(path)
     return f"cache directory {path} was damaged ({problem}); emptied, its contents are rebuilt"
 
 

@@ -39,7 +39,7 @@ from harness.measure import (
     warm_up,
 )
 from harness.options import DATA_ONLY, option_values
-from harness.untrusted import json_loads, read_regular
+from harness.untrusted import json_loads, json_number, read_regular
 
 Emit = Callable[..., None]  # emit(phase, **details): progress to the parent
 REFERENCE_FILE = "logits.npy"
@@ -217,27 +217,26 @@ def cached_accuracy(cache_dir: Path, key: str) -> dict[str, Any] | None:
     path = lookup(cache_dir, "accuracy", key)
     if path is None:
         return None
-    scores: dict[str, float | None] | None
     try:
         stored = json_loads(read_regular(path / ACCURACY_FILE))
-        scores = {k: (None if stored[k] is None else float(stored[k])) for k in ACCURACY_COLUMNS}
-    except (OSError, ValueError, KeyError, TypeError):
-        scores = None
-    if scores is None or not all(_possible(name, value) for name, value in scores.items()):
-        discard(cache_dir, "accuracy", key)  # a foreign or doctored cache: scored again and stored right
+        return {name: _score_value(name, stored[name]) for name in ACCURACY_COLUMNS}
+    except (OSError, ValueError, KeyError, TypeError):  # a damaged, foreign or doctored entry
+        discard(cache_dir, "accuracy", key)  # scored again and stored right
         return None
-    return scores
 
 
-def _possible(name: str, value: float | None) -> bool:
-    """Whether `value` can be what score() computes for `name`: shares in [0, 1], the accuracy change
-    in [-1, 1], differences >= 0 (NaN where the runtime's outputs held NaN)."""
-    if value is None:
-        return name == "f1"  # None only where the model is not binary
+def _score_value(name: str, value: Any) -> float | None:
+    """A stored score, if it can be what score() computes for `name` (a JSON number: shares in [0, 1],
+    the accuracy change in [-1, 1], differences >= 0 or NaN where the outputs held NaN; f1 may be
+    null, where the model is not binary). Raises ValueError."""
+    if value is None and name == "f1":
+        return None
     if name.startswith("max_"):
-        return math.isnan(value) or value >= 0
-    low = -1.0 if name == "accuracy_delta_vs_fp32" else 0.0
-    return low <= value <= 1.0
+        return json_number(value, 0.0, math.inf, nan_ok=True)
+    return json_number(value, -1.0 if name == "accuracy_delta_vs_fp32" else 0.0, 1.0)
+
+
+MAX_FLOPS_PER_CALL = 1e18  # a cached count above this (an exaFLOP per call) is no inference call's
 
 
 def flops_per_call(handle: Any, batch: dict[str, Any], cache_dir: Path) -> float:
@@ -256,9 +255,7 @@ def flops_per_call(handle: Any, batch: dict[str, Any], cache_dir: Path) -> float
     for _ in range(2):  # a verified entry holding what no count can be (a doctored cache): counted again
         entry = cached_entry(cache_dir, "flops", key, build)
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            flops = float(json_loads(read_regular(entry.path / "flops.json"))["flops"])
-            if math.isfinite(flops) and flops >= 0:
-                return flops
+            return json_number(json_loads(read_regular(entry.path / "flops.json"))["flops"], 0, MAX_FLOPS_PER_CALL)
         discard(cache_dir, "flops", key)
     raise RuntimeError(f"the FLOP count in {entry.path} is unreadable after counting again")
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import socket
 import sys
@@ -27,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.untrusted import json_loads, read_regular
+from harness.untrusted import json_loads, json_number, read_regular
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CALIBRATION_SIZE = 512  # fp32 GEMM n x n x n: about 2 ms on 2 Zen 5 cores, 0.27 GFLOP
@@ -39,6 +38,7 @@ PEAK_SIZE = 2048
 PEAK_CALLS = 8
 # In the peak's cache key: a change of method must not reuse figures measured the old way (torch.mm
 # alone, on whatever threads the job had left: 102 GFLOP/s fp32 here, against 465 measured right)
+PLAUSIBLE_PEAK_GFLOPS = (0.1, 1e6)  # a cached figure outside this is no CPU's: measured again
 PEAK_METHOD = "best of torch.mm and oneDNN matmul, on the given threads"
 HOST_LOCK_ENV = "HARNESS_HOST_LOCK"
 # Flags in the report (README: "Machine state"): pyperf warns at similar levels of system noise.
@@ -192,11 +192,9 @@ def gemm_peak_gflops(threads: int) -> dict[str, float]:
     key = identity_key({"host": socket.gethostname(), "cpu": cpu_info(), "threads": threads,
                         "torch": torch.__version__, "method": PEAK_METHOD})  # fmt: skip
     path = host_cache_dir() / f"gemm-peak-{key}.json"
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):  # a damaged file: measured again
         cached = json_loads(read_regular(path))
-        kept = {"fp32": float(cached["fp32"]), "bf16": float(cached["bf16"])}
-        if all(math.isfinite(v) and v > 0 for v in kept.values()):  # else a damaged file: measure again
-            return kept
+        return {name: json_number(cached[name], *PLAUSIBLE_PEAK_GFLOPS) for name in ("fp32", "bf16")}
     probe = WindowProbe()
     probe.start()
     with _torch_threads(threads):
@@ -204,8 +202,9 @@ def gemm_peak_gflops(threads: int) -> dict[str, float]:
     if not busy_flags(probe.stop()) and len(os.sched_getaffinity(0)) >= threads:
         from harness.results import atomic_write
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda p: p.write_text(json.dumps(peak)))
+        with contextlib.suppress(OSError):  # an unwritable cache (or a directory in the file's place): not kept
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, lambda p: p.write_text(json.dumps(peak)))
     return peak
 
 

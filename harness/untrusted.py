@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import stat
 from pathlib import Path
@@ -41,3 +42,18 @@ def json_loads(text: str) -> Any:
         return json.loads(text)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
+
+
+def json_number(value: Any, low: float, high: float, nan_ok: bool = False) -> float:
+    """`value` from untrusted JSON as a float in [low, high]: a JSON number only (not a bool, which
+    Python counts as an int, nor a string that float() would accept). Raises ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{value!r} is not a number")
+    number = float(value)
+    if math.isnan(number):
+        if nan_ok:
+            return number
+        raise ValueError("NaN")
+    if not low <= number <= high:
+        raise ValueError(f"{number!r} is outside [{low!r}, {high!r}]")
+    return number

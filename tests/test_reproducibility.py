@@ -283,7 +283,8 @@ def test_cached_scores_that_cannot_be_right_are_scored_again(tmp_path: Path) -> 
 
     right = {name: 0.5 for name in ACCURACY_COLUMNS} | {"f1": None, "max_abs_diff": float("nan")}
     for key, doctored in [("right", {}), ("over", {"accuracy": 7.0}), ("negative", {"max_rel_diff": -1.0}),
-                          ("none", {"agreement": None}), ("text", {"f1": "high"})]:  # fmt: skip
+                          ("none", {"agreement": None}), ("text", {"f1": "high"}), ("bool", {"accuracy": True}),
+                          ("quoted", {"agreement": "0.25"})]:  # fmt: skip
         scores = right | doctored
         cached_entry(tmp_path, "accuracy", key, lambda d, s=scores: (d / ACCURACY_FILE).write_text(json.dumps(s)))
         got = cached_accuracy(tmp_path, key)
@@ -330,9 +331,24 @@ def test_flops_of_a_tiny_model_match_a_hand_count(tmp_path: Path) -> None:
     from harness.cache import write_manifest
 
     (entry,) = (tmp_path / "flops").glob("*/flops.json")
-    entry.write_text('{"flops": -5}')  # doctored, manifest and all: counted again
-    write_manifest(entry.parent)
+    for doctored in ('{"flops": -5}', '{"flops": 1e300}', '{"flops": true}', '{"flops": "768"}'):
+        entry.write_text(doctored)  # doctored, manifest and all: counted again
+        write_manifest(entry.parent)
+        assert flops_per_call(handle, batch, tmp_path) == 2 * 3 * (8 * 16 + 16 * 4), doctored
+    # an entry that is no plain directory: a file, or a symlink to a directory of doctored counts
+    import shutil
+
+    shutil.rmtree(entry.parent)
+    entry.parent.write_text("not a directory")
     assert flops_per_call(handle, batch, tmp_path) == 2 * 3 * (8 * 16 + 16 * 4)
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(entry.parent, elsewhere)
+    (elsewhere / "flops.json").write_text('{"flops": 5}')
+    write_manifest(elsewhere)
+    shutil.rmtree(entry.parent)
+    entry.parent.symlink_to(elsewhere)
+    assert flops_per_call(handle, batch, tmp_path) == 2 * 3 * (8 * 16 + 16 * 4)
+    assert not entry.parent.is_symlink(), "replaced by a plain directory"
 
 
 def test_the_flops_of_calls_cycling_over_batches_of_many_lengths_are_their_mean(tmp_path: Path) -> None:
@@ -389,9 +405,19 @@ def test_the_gemm_peak_runs_on_the_jobs_threads_and_is_kept_only_when_measured_o
         peak = machine.gemm_peak_gflops(2)
         kept = list(tmp_path.glob("gemm-peak-*"))
         assert len(kept) == 1 and machine.gemm_peak_gflops(2) == peak
-        for damage in ('{"fp32": NaN, "bf16": 1}', '{"fp32": -1, "bf16": 1}', '{"fp32": "x"}', "[]", "\x00"):
+        damages = ['{"fp32": NaN, "bf16": 1}', '{"fp32": -1, "bf16": 1}', '{"fp32": "x"}', "[]", "\x00",
+                   '{"fp32": true, "bf16": true}', '{"fp32": "465", "bf16": "900"}',
+                   '{"fp32": 1e308, "bf16": 5}']  # fmt: skip
+        for damage in damages:
             kept[0].write_text(damage)  # the host cache is a file anyone could have written: measured again
-            assert all(v > 0 and v != 1 for v in machine.gemm_peak_gflops(2).values()), damage
+            measured = machine.gemm_peak_gflops(2)
+            assert all(isinstance(v, float) and 5 < v < 1e6 for v in measured.values()), (damage, measured)
+        kept[0].unlink()
+        kept[0].mkdir()  # a directory where the file goes: measured and used, not kept
+        assert all(v > 5 for v in machine.gemm_peak_gflops(2).values()) and kept[0].is_dir()
+        monkeypatch.setenv("HARNESS_HOST_CACHE", str(tmp_path / "afile"))
+        (tmp_path / "afile").write_text("")  # a cache place that cannot be a directory
+        assert all(v > 5 for v in machine.gemm_peak_gflops(2).values())
     finally:
         torch.set_num_threads(saved)
 
