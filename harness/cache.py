@@ -23,9 +23,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from harness.locking import file_lock
 from harness.untrusted import json_loads, read_regular
+
+T = TypeVar("T")
 
 MANIFEST = "manifest.json"
 HASH_CHUNK = 1 << 22
@@ -161,6 +164,23 @@ def discard(cache_dir: Path, kind: str, key: str) -> None:
     final = Path(cache_dir) / kind / key
     with file_lock(final.with_name(key + ".lock")):
         _remove(final)
+
+
+def cached_value(
+    cache_dir: Path, kind: str, key: str, build: Callable[[Path], None], read: Callable[[Path], T], flaw: str
+) -> tuple[T, str | None]:
+    """`read(entry)` of the entry cached_entry gives. The manifest detects damage, not forgery: when
+    `read` refuses what a verified entry holds (OSError, ValueError, KeyError or TypeError), the entry
+    is discarded, built again and read once more (errors then propagate). Returns (value, a note when
+    the entry was rebuilt, saying it `flaw`, e.g. "was not a plain array")."""
+    entry = cached_entry(cache_dir, kind, key, build)
+    try:
+        return read(entry.path), entry.note
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        refused = exc
+    discard(cache_dir, kind, key)
+    entry = cached_entry(cache_dir, kind, key, build)
+    return read(entry.path), f"cache entry {entry.path} {flaw} ({refused}); rebuilt"
 
 
 def identity_key(identity: object, length: int = 20) -> str:

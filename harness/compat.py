@@ -22,15 +22,13 @@ def ensure_torchvision() -> None:
     """Make `import torchvision` work, without importing it (about 1 s: a process that never uses it,
     such as the sweep's parent, does not pay): when torchvision's compiled ops cannot load, register
     the schemas of the two ops its Python package needs before anything imports it."""
-    if "torchvision" in sys.modules and hasattr(sys.modules["torchvision"], "models"):
-        return
+    if _KEEP_ALIVE or ("torchvision" in sys.modules and hasattr(sys.modules["torchvision"], "models")):
+        return  # schemas registered already, or torchvision imported whole
     spec = importlib.util.find_spec("torchvision")
     if spec is None or not spec.submodule_search_locations:
         return  # not installed: an import fails as it would anyway
     import torch
 
-    if _KEEP_ALIVE:
-        return
     # the file torchvision.extension loads (one name per extension suffix of this interpreter)
     libraries = [Path(spec.submodule_search_locations[0]) / f"_C{suffix}" for suffix in EXTENSION_SUFFIXES]
     library_path = next((p for p in libraries if p.is_file()), None)

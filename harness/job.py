@@ -6,7 +6,6 @@ columns and the raw latencies. The parent adds identity and environment columns.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import json
@@ -20,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.cache import cached_entry, discard, identity_key, lookup
+from harness.cache import cached_entry, cached_value, discard, identity_key, lookup
 from harness.config import (
     ConfigError,
     JobSpec,
@@ -107,15 +106,8 @@ def reference_logits(
         np.save(directory / REFERENCE_FILE, np.concatenate(outputs)[: workload.n_samples])
 
     key = _reference_key(workload, handle, data_hash, batch_size)
-    entry = cached_entry(cache_dir, "reference", key, build)
-    try:
-        logits = _load_reference(entry.path, workload, handle)
-    except (OSError, ValueError) as exc:
-        discard(cache_dir, "reference", key)
-        entry = cached_entry(cache_dir, "reference", key, build)
-        logits = np.load(entry.path / REFERENCE_FILE, allow_pickle=False)
-        return logits, f"cache entry {entry.path} was not a plain array ({exc}); rebuilt"
-    return logits, entry.note
+    return cached_value(cache_dir, "reference", key, build, lambda path: _load_reference(path, workload, handle),
+                        "was not a plain array")  # fmt: skip
 
 
 ACTIVATIONS_ALIVE = 4  # at most a few of the largest activations are alive at once in an inference pass
@@ -252,12 +244,11 @@ def flops_per_call(handle: Any, batch: dict[str, Any], cache_dir: Path) -> float
         (directory / "flops.json").write_text(json.dumps({"flops": counter.get_total_flops()}))
 
     key = identity_key({"model": handle.model_hash, "graph": handle.graph_options, "shape": shape_text(batch)})
-    for _ in range(2):  # a verified entry holding what no count can be (a doctored cache): counted again
-        entry = cached_entry(cache_dir, "flops", key, build)
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            return json_number(json_loads(read_regular(entry.path / "flops.json"))["flops"], 0, MAX_FLOPS_PER_CALL)
-        discard(cache_dir, "flops", key)
-    raise RuntimeError(f"the FLOP count in {entry.path} is unreadable after counting again")
+
+    def read(path: Path) -> float:  # a doctored count (no JSON number, or none a call can have) is refused
+        return json_number(json_loads(read_regular(path / "flops.json"))["flops"], 0, MAX_FLOPS_PER_CALL)
+
+    return cached_value(cache_dir, "flops", key, build, read, "held no FLOP count")[0]
 
 
 def mean_flops_per_call(handle: Any, batches: list[dict[str, Any]], cache_dir: Path) -> float:

@@ -36,9 +36,9 @@ CALIBRATION_CALLS = 15
 CALIBRATION_WARMUP_S = 0.2
 PEAK_SIZE = 2048
 PEAK_CALLS = 8
+PLAUSIBLE_PEAK_GFLOPS = (0.1, 1e6)  # a cached figure outside this is no CPU's: measured again
 # In the peak's cache key: a change of method must not reuse figures measured the old way (torch.mm
 # alone, on whatever threads the job had left: 102 GFLOP/s fp32 here, against 465 measured right)
-PLAUSIBLE_PEAK_GFLOPS = (0.1, 1e6)  # a cached figure outside this is no CPU's: measured again
 PEAK_METHOD = "best of torch.mm and oneDNN matmul, on the given threads"
 HOST_LOCK_ENV = "HARNESS_HOST_LOCK"
 # Flags in the report (README: "Machine state"): pyperf warns at similar levels of system noise.
