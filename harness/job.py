@@ -449,9 +449,11 @@ def run_job(spec: JobSpec, emit: Emit, job_dir: Path | None = None) -> tuple[dic
     key = accuracy_key(spec, handle, data_hash, row["runtime_version"])
     scores = cached_accuracy(cache_dir, key)
     reference = None
+    reference_started = time.perf_counter()
     if scores is None and not runtime.is_reference():  # before prepare: prepare may change the module
         reference, note = reference_logits(workload, handle, data_hash, spec.batch, cache_dir, emit)
         notes += [note] if note else []
+        row["reference_s"] = time.perf_counter() - reference_started
     elif scores is None:  # eager fp32: another runtime's job may already have made this very pass
         reference = cached_reference(workload, handle, data_hash, spec.batch, cache_dir)
     baseline = None
@@ -502,7 +504,9 @@ def run_job(spec: JobSpec, emit: Emit, job_dir: Path | None = None) -> tuple[dic
                     logits = reference
                     row["accuracy_source"] = "reference"
                 else:
+                    accuracy_started = time.perf_counter()
                     logits = accuracy_pass(workload, runtime, spec.batch, emit)
+                    row["accuracy_s"] = time.perf_counter() - accuracy_started
                     if reference is None:  # eager fp32: its own pass is the reference
                         reference, note = reference_logits(workload, handle, data_hash, spec.batch, cache_dir, emit,
                                                            computed=logits)  # fmt: skip

@@ -268,6 +268,8 @@ def test_accuracy_is_scored_once_and_eager_is_its_own_reference(cli, tmp_path: P
     assert second.returncode == 0, second.stderr[-3000:]
     rows = pd.read_csv(tmp_path / "res" / "results.csv").sort_values("started_at")
     assert rows["accuracy_source"].tolist() == ["measured", "cached"]
+    # how long the pass took is on the row that made it; the cached row made none
+    assert rows.iloc[0]["accuracy_s"] > 0 and pd.isna(rows.iloc[1]["accuracy_s"])
     assert rows["accuracy"].nunique() == 1 and rows["agreement"].tolist() == [1.0, 1.0]
     log = Path(rows.iloc[-1]["log_path"]).read_text() + second.stderr
     assert "no accuracy pass" in log
@@ -306,6 +308,9 @@ def test_eager_after_another_runtime_is_scored_on_the_reference_pass_it_made(cli
     assert eager.returncode == 0, eager.stderr[-3000:]
     rows = pd.read_csv(tmp_path / "res" / "results.csv").sort_values("started_at")
     assert rows["accuracy_source"].tolist() == ["measured", "reference"]
+    # openvino's job made both passes (the reference and its own); eager made none
+    assert rows.iloc[0]["reference_s"] > 0 and rows.iloc[0]["accuracy_s"] > 0
+    assert pd.isna(rows.iloc[1]["accuracy_s"]) and pd.isna(rows.iloc[1]["reference_s"])
     assert "no second eager pass" in Path(rows.iloc[-1]["log_path"]).read_text() + eager.stderr
     own = cli("workload=tiny_resnet", f"cache_dir={tmp_path / 'fresh'}", "results_dir=own")
     assert own.returncode == 0, own.stderr[-3000:]
