@@ -256,12 +256,12 @@ def mean_flops_per_call(handle: Any, batches: list[dict[str, Any]], cache_dir: P
     timing_inputs=fixed; with padding=longest each batch its own length), so each batch's count
     (flops_per_call, counted once per shape) weighs equally. A count of the first batch alone would
     go with none of the others' latencies."""
+    shapes = [shape_text(batch) for batch in batches]
     counts: dict[str, float] = {}
-    for batch in batches:
-        shape = shape_text(batch)
+    for shape, batch in zip(shapes, batches, strict=True):
         if shape not in counts:
             counts[shape] = flops_per_call(handle, batch, cache_dir)
-    return float(np.mean([counts[shape_text(batch)] for batch in batches]))
+    return float(np.mean([counts[shape] for shape in shapes]))
 
 
 MAX_TIMED_BATCHES = 64  # timing_inputs=dataset: cycle over at most this many eval batches
