@@ -387,13 +387,14 @@ class Collector:
             ctx = self.context(overrides, self.position)
             key = (ctx.spec.config_hash(), ctx.repeat)
             if ctx.results_dir not in finished:
-                finished[ctx.results_dir] = results.completed(ctx.results_dir) if ctx.results_dir.exists() else set()
+                exists = ctx.results_dir.exists()
+                finished[ctx.results_dir] = results.completed(ctx.results_dir) if exists else results.Finished()
             if ctx.force or key not in finished[ctx.results_dir]:
                 keep.append(overrides)
                 continue
-            reason = f"an ok row with config_hash {key[0]} exists"
+            status, reason = finished[ctx.results_dir].reason(*key)
             print(f"{ctx.label}: skipped, {reason}", file=sys.stderr)
-            self._record(JobOutcome(row={"config_hash": key[0], "repeat": key[1], "status": "ok"}, skipped=True,
+            self._record(JobOutcome(row={"config_hash": key[0], "repeat": key[1], "status": status}, skipped=True,
                                     skip_reason=reason), ctx.results_dir)  # fmt: skip
         return keep
 
@@ -416,7 +417,7 @@ class Collector:
             return
         exc = value if isinstance(value, BaseException) else RuntimeError(f"the job returned {value!r}, not a row")
         ctx = self.context(overrides, job_num + 1)
-        if not ctx.force and (ctx.spec.config_hash(), ctx.repeat) in results.completed(ctx.results_dir):
+        if not ctx.force and (ctx.spec.config_hash(), ctx.repeat) in results.completed(ctx.results_dir).ok:
             return  # it wrote its ok row, then its process died before returning it
         row = failure_row(ctx, exc)
         results.write_row(ctx.results_dir, row)

@@ -47,14 +47,15 @@ def table(frame: pd.DataFrame) -> str:
 
 def print_session_table(results_dirs: Sequence[Path], outcomes: Sequence[Any]) -> None:
     run_ids = {o.row.get("run_id") for o in outcomes if not o.skipped}
-    skipped = {o.row.get("config_hash") for o in outcomes if o.skipped}
+    skipped = {(o.row.get("config_hash"), o.row.get("status")) for o in outcomes if o.skipped}
     for results_dir in results_dirs:
         frame = results.read_results(results_dir)
         if frame.empty:
             continue
         mine = frame["run_id"].isin(run_ids)
-        # a skipped job is shown by its newest ok row
-        earlier = frame[frame["config_hash"].isin(skipped) & (frame["status"] == results.OK)]
+        # a skipped job is shown by its newest row of the status it was skipped for (ok, unsupported)
+        earlier = frame[pd.Series(list(zip(frame["config_hash"], frame["status"], strict=True)),
+                                  index=frame.index).isin(skipped)]  # fmt: skip
         earlier = earlier.drop_duplicates("config_hash", keep="last")
         shown = pd.concat([frame[mine], earlier]).sort_values(["workload", "runtime", "batch_size"])
         print()

@@ -39,6 +39,7 @@ import pandas as pd
 
 from harness.cache import file_sha256
 from harness.config import ConfigError
+from harness.envinfo import git_sha
 from harness.untrusted import MAX_FILE_BYTES, json_loads, read_regular
 
 # The documented columns, in order (README: "Result columns"). Extra columns follow them.
@@ -74,7 +75,8 @@ MEASURABLE = {
 }  # fmt: skip
 FAILED_STATUSES = ("error", "crashed", "timeout")  # the sweep exits non-zero when a job ends so
 INVALID = "invalid"  # bad user input found while the job ran (unreadable data, missing column)
-NOT_RUN_STATUSES = ("unsupported", "unavailable")  # an honest "cannot", with the reason in `error`
+UNSUPPORTED = "unsupported"
+NOT_RUN_STATUSES = (UNSUPPORTED, "unavailable")  # an honest "cannot", with the reason in `error`
 STATUSES = (OK, *FAILED_STATUSES, INVALID, *NOT_RUN_STATUSES)
 
 RESULTS_CSV = "results.csv"
@@ -88,6 +90,7 @@ ROW_FORMAT = 1
 # `.<name>.<pid>@<host>.tmp` (older harnesses: `.<name>.<pid>.tmp`): whose writer it was, for gather's cleanup
 TMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)(?:@(?P<host>[^/]+))?\.tmp$")
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # a row file's name: never a path
+COMMITTED_SHA = re.compile(r"^[0-9a-f]{7,40}$")  # envinfo.git_sha of a clean checkout (not -dirty, not unknown)
 STALE_TMP_S = 60.0  # a row file is written in milliseconds: a temporary file this old was abandoned
 NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)  # a filesystem without flock (some NFS set-ups)
 
@@ -554,19 +557,46 @@ def read_latencies(results_dir: Path) -> pd.DataFrame:
         return _empty_latencies()
 
 
-def completed(results_dir: Path) -> set[tuple[str, int]]:
-    """(config_hash, repeat) of every job with an ok row: what a resumed sweep skips. Only whole row
-    files count (a writer killed mid-row leaves none)."""
+@dataclass(frozen=True)
+class Finished:
+    """What a resumed sweep skips: `(config_hash, repeat) in finished`. A repeat is finished when it has
+    an ok row; every repeat of a configuration is when a row says this very harness commit found it
+    `unsupported` (the answer of the code, which another run gives again, not a measurement; a changed
+    or uncommitted harness asks again, and so does force=true, e.g. after installing a library)."""
+
+    ok: frozenset[tuple[str, int]] = frozenset()
+    unsupported: dict[str, str] = field(default_factory=dict)  # config_hash -> the row's error
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.ok or (isinstance(key, tuple) and bool(key) and key[0] in self.unsupported)
+
+    def reason(self, config_hash: str, repeat: int) -> tuple[str, str]:
+        """(the status the skipped job stands for, why it was skipped: one line)."""
+        if (config_hash, repeat) in self.ok:
+            return OK, f"an ok row with config_hash {config_hash} exists"
+        return UNSUPPORTED, (f"this harness commit found config_hash {config_hash} unsupported "
+                             f"({self.unsupported[config_hash]}); force=true tries again")  # fmt: skip
+
+
+def completed(results_dir: Path) -> Finished:
+    """What a resumed sweep skips (Finished): jobs with an ok row, and configurations this harness
+    commit found unsupported. Only whole row files count (a writer killed mid-row leaves none)."""
     frame = _read_rows(Path(results_dir)).frame if (Path(results_dir) / ROWS_DIR).is_dir() else None
     if frame is None:
         if (Path(results_dir) / RESULTS_CSV).exists() or (Path(results_dir) / RESULTS_PARQUET).exists():
             gather(results_dir)  # an older directory: import it first
             frame = _read_rows(Path(results_dir)).frame
         else:
-            return set()
+            return Finished()
     ok = frame[frame["status"] == OK]
     repeats = pd.to_numeric(ok["repeat"], errors="coerce").fillna(0).astype(int)
-    return set(zip(ok["config_hash"].astype(str), repeats, strict=True))
+    unsupported: dict[str, str] = {}
+    sha = git_sha()
+    if COMMITTED_SHA.match(sha) and "harness_git_sha" in frame:
+        same_code = frame[(frame["status"] == UNSUPPORTED) & (frame["harness_git_sha"].astype(str) == sha)]
+        for config_hash, error in zip(same_code["config_hash"].astype(str), same_code["error"], strict=True):
+            unsupported[config_hash] = " ".join(str(error).split())[:200]  # one line, whatever the file held
+    return Finished(frozenset(zip(ok["config_hash"].astype(str), repeats, strict=True)), unsupported)
 
 
 @contextlib.contextmanager

@@ -79,21 +79,30 @@ def run_job_isolated(
 ) -> JobOutcome:
     """Run one validated job (repeat number `repeat`) in a child process and append its row to
     `results_dir` (`gather=False`: write only its row file, for a launcher's worker on another node;
-    the driver gathers the tables). Skipped when an ok row for (config_hash, repeat) exists (unless
-    `force`) or when another process is measuring it right now (two sweeps into one directory split
-    the work). Raises ConfigError when `results_dir` is not writable, before anything runs."""
+    the driver gathers the tables). Skipped when it is finished (results.Finished: an ok row for
+    (config_hash, repeat), or this harness commit found the configuration unsupported; unless `force`)
+    or when another process is measuring it right now (two sweeps into one directory split the work).
+    Raises ConfigError when `results_dir` is not writable, before anything runs."""
     results_dir = Path(results_dir)
     results.check_writable(results_dir)
     config_hash = spec.config_hash()
-    skipped = {"config_hash": config_hash, "repeat": repeat, "status": "ok"}
-    if not force and (config_hash, repeat) in results.completed(results_dir):
-        return JobOutcome(row=skipped, skipped=True, skip_reason=f"an ok row with config_hash {config_hash} exists")
+
+    def finished() -> JobOutcome | None:
+        done = results.completed(results_dir)
+        if force or (config_hash, repeat) not in done:
+            return None
+        status, reason = done.reason(config_hash, repeat)
+        return JobOutcome(row={"config_hash": config_hash, "repeat": repeat, "status": status}, skipped=True,
+                          skip_reason=reason)  # fmt: skip
+
+    if (outcome := finished()) is not None:
+        return outcome
     with results.claim(results_dir, config_hash, repeat) as mine:
         if not mine:
-            return JobOutcome(row={**skipped, "status": None}, skipped=True,
+            return JobOutcome(row={"config_hash": config_hash, "repeat": repeat, "status": None}, skipped=True,
                               skip_reason="another sweep into this directory is measuring it now")  # fmt: skip
-        if not force and (config_hash, repeat) in results.completed(results_dir):  # finished while we waited
-            return JobOutcome(row=skipped, skipped=True, skip_reason=f"an ok row with config_hash {config_hash} exists")
+        if (outcome := finished()) is not None:  # finished while we waited
+            return outcome
         return _run_claimed(spec, results_dir, repeat, label, rerun_command, config_yaml, gather)
 
 

@@ -99,3 +99,27 @@ def test_probe_head_stays_well_conditioned_on_huge_features() -> None:
     assert (logits.argmax(1) == labels).float().mean() > 0.95
     weight, bias = probe.folded()
     assert bias.abs().max() > 1e5, "folded, each logit would be a difference of numbers ~1e5"
+
+
+def test_a_configuration_this_commit_found_unsupported_is_not_asked_again(
+    tiny_bert_dir: Path, tiny_sentiment_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`unsupported` is the code's answer, not a measurement: the same commit gives it again, so a resumed
+    sweep or a later repeat skips it and says why; another (or an uncommitted) harness, or force, asks again."""
+    from harness import envinfo, results
+
+    sha = {"now": "0123456789ab"}  # a clean checkout's sha, whatever this working tree is
+    monkeypatch.setattr(envinfo, "git_sha", lambda: sha["now"])
+    monkeypatch.setattr(results, "git_sha", lambda: sha["now"])
+    spec = bert_spec(tiny_bert_dir, tiny_sentiment_csv, tmp_path / "cache", precision="int8")
+    out = tmp_path / "out"
+    first = run_job_isolated(spec, out)
+    assert first.row["status"] == "unsupported" and not first.skipped, first.row.get("error")
+    again = run_job_isolated(spec, out, repeat=1)
+    assert again.skipped and again.status == "unsupported"
+    assert "this harness commit found" in again.skip_reason and "int8" in again.skip_reason
+    assert run_job_isolated(spec, out, repeat=1, force=True).row["status"] == "unsupported"
+    for other in ("fedcba987654", "0123456789ab-dirty", "unknown"):
+        sha["now"] = other
+        assert not run_job_isolated(spec, out).skipped, other
+    assert len(pd.read_csv(out / "results.csv")) == 5

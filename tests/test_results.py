@@ -33,7 +33,7 @@ def test_concurrent_writers_keep_every_row(tmp_path: Path) -> None:
 def test_completed_hashes_only_counts_ok_rows(tmp_path: Path) -> None:
     results.append_result(tmp_path, {"run_id": "a", "config_hash": "good", "status": "ok"})
     results.append_result(tmp_path, {"run_id": "b", "config_hash": "bad", "status": "error", "error": "x"})
-    assert results.completed(tmp_path) == {("good", 0)}
+    assert results.completed(tmp_path).ok == {("good", 0)}
 
 
 def test_reading_an_empty_directory_gives_the_schema_and_a_missing_one_an_error(tmp_path: Path) -> None:

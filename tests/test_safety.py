@@ -167,7 +167,7 @@ def test_a_cut_results_csv_is_rewritten_from_the_row_files(tmp_path: Path, cut: 
     assert len(notes) == 1 and "results.csv was damaged or changed" in notes[0] and "rewritten" in notes[0]
     for view in (pd.read_csv(tmp_path / "results.csv"), pd.read_parquet(tmp_path / "results.parquet")):
         assert sorted(view["run_id"]) == ["r0", "r1", "r2", "r3"]
-    assert results.completed(tmp_path) == {(f"h{k}", 0) for k in range(4)}
+    assert results.completed(tmp_path).ok == {(f"h{k}", 0) for k in range(4)}
 
 
 def test_an_older_directory_with_a_cut_csv_recovers_from_its_parquet(tmp_path: Path) -> None:
@@ -191,7 +191,7 @@ def test_an_older_directory_with_only_a_cut_csv_keeps_its_complete_rows(tmp_path
     (tmp_path / "results.csv").write_text(text[: text.rindex(",ok") + 3])  # the last row ends after its status
     results.gather(tmp_path)
     assert sorted(pd.read_csv(tmp_path / "results.csv")["run_id"]) == ["r0", "r1"]
-    assert results.completed(tmp_path) == {("h0", 0), ("h1", 0)}, "a half-written row is not a finished job"
+    assert results.completed(tmp_path).ok == {("h0", 0), ("h1", 0)}, "a half-written row is not a finished job"
 
 
 WRITER = """
@@ -225,7 +225,7 @@ def test_a_writer_killed_at_random_points_loses_no_complete_row(tmp_path: Path) 
     assert set(gathered.frame["run_id"]) == whole
     assert set(pd.read_csv(tmp_path / "results.csv")["run_id"]) == whole
     assert set(pd.read_parquet(tmp_path / "results.parquet")["run_id"]) == whole
-    done = {f"w{int(h[1:]):05d}" for h, _ in results.completed(tmp_path)}
+    done = {f"w{int(h[1:]):05d}" for h, _ in results.completed(tmp_path).ok}
     assert done == whole
     assert not list((tmp_path / "rows").glob(".*.tmp")), "the dead writers' temporary files are cleared"
 
