@@ -449,6 +449,7 @@ def run_job(spec: JobSpec, emit: Emit, job_dir: Path | None = None) -> tuple[dic
     key = accuracy_key(spec, handle, data_hash, row["runtime_version"])
     scores = cached_accuracy(cache_dir, key)
     reference = None
+    row["reference_s"] = row["accuracy_s"] = None  # set when this job makes the pass (same columns either way)
     reference_started = time.perf_counter()
     if scores is None and not runtime.is_reference():  # before prepare: prepare may change the module
         reference, note = reference_logits(workload, handle, data_hash, spec.batch, cache_dir, emit)
