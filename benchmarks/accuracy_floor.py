@@ -20,37 +20,47 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.results import ResultsError, read_results
+
 OWN_REFERENCE = ("ipex",)  # runtimes whose jobs make their own eager reference pass (own interpreter)
+# One pass per accuracy key (runtime options are not in these columns: rows differing only in them count once)
+PASS_KEY = ["workload", "model_hash", "data_hash", "runtime", "precision_requested", "batch_size"]
+REFERENCE_KEY = ["workload", "model_hash", "data_hash", "batch_size"]  # the reference is per model, data, batching
 
 
 def first_round(rows: pd.DataFrame) -> pd.DataFrame:
     """The ok rows of the first repeat: the round that ran from an empty cache."""
-    return rows[(rows["status"] == "ok") & (rows["repeat"] == 0)]
+    return rows[(rows["status"] == "ok") & (rows["repeat"].fillna(0) == 0)]
 
 
 def floor_minutes(rows: pd.DataFrame) -> dict[str, float]:
-    """Minutes of inference the accuracy and reference passes need, from the first repeat's ok rows:
-    {"accuracy": runtimes other than eager, "reference": eager's passes, "own_reference": the
-    own-interpreter runtimes' eager passes (estimated at the main interpreter's eager speed)}."""
-    first = first_round(rows)
-    pass_s = first["latency_ms_p50"] / 1000 * np.ceil(first["n_eval_samples"] / first["batch_size"])
-    eager = first["runtime"] == "eager"
-    eager_s = pass_s[eager].groupby(first.loc[eager, "batch_size"]).median()
-    own = first[first["runtime"].isin(OWN_REFERENCE)]
-    return {
-        "accuracy": pass_s[~eager].sum() / 60,
-        "reference": pass_s[eager].sum() / 60,
-        "own_reference": own["batch_size"].map(eager_s).sum() / 60,
-    }
+    """Minutes of inference the accuracy and reference passes need, from the first repeat's ok rows (each
+    pass counted once, at the median speed of the rows that need it): {"accuracy": every runtime and
+    precision but eager fp32, "reference": eager fp32's passes, "own_reference": the own-interpreter
+    runtimes' eager passes (estimated at the main interpreter's eager fp32 speed)}."""
+    first = first_round(rows).copy()
+    first["pass_s"] = first["latency_ms_p50"] / 1000 * np.ceil(first["n_eval_samples"] / first["batch_size"])
+    reference = (first["runtime"] == "eager") & (first["precision_requested"] == "fp32")
+    accuracy = first[~reference].groupby(PASS_KEY, dropna=False)["pass_s"].median()
+    eager = first[reference].groupby(REFERENCE_KEY, dropna=False)["pass_s"].median()
+    # the own interpreter's torch hashes the same weights differently: matched by workload, data and batch
+    matched = ["workload", "data_hash", "batch_size"]
+    eager_speed = first[reference].groupby(matched)["pass_s"].median()
+    own = first[first["runtime"].isin(OWN_REFERENCE)].drop_duplicates(REFERENCE_KEY)
+    own_s = [eager_speed.get(tuple(key), np.nan) for key in own[matched].itertuples(index=False)]
+    return {"accuracy": accuracy.sum() / 60, "reference": eager.sum() / 60, "own_reference": np.nansum(own_s) / 60}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", nargs="+", type=Path, help="result directories (each with results.csv)")
+    parser.add_argument("results", nargs="+", type=Path, help="result directories or results files")
     args = parser.parse_args()
     total = 0.0
     for directory in args.results:
-        rows = pd.read_csv(directory / "results.csv")
+        try:
+            rows = read_results(directory)
+        except ResultsError as exc:
+            raise SystemExit(f"accuracy_floor: {exc}") from None
         parts = floor_minutes(rows)
         total += sum(parts.values())
         first = first_round(rows)

@@ -55,7 +55,7 @@ SESSION = Session()
 class CliOptions:
     """The command line's own keys (beside the job's); their defaults live in conf/config.yaml."""
 
-    force: bool = False  # re-run jobs that already have an ok row
+    force: bool = False  # re-run finished jobs (an ok row, or this commit's unsupported: results.Finished)
     results_dir: str | None = None  # None: the sweep directory (-m) or the run directory
     repeats: Annotated[int, Field(ge=1, le=100)] = 1  # runs of each configuration (harness/sweeper.py)
     repeat: Annotated[int, Field(ge=0, le=99)] = 0  # set by the sweeper: which run of its configuration

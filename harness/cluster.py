@@ -10,9 +10,9 @@ node. What the harness adds around them, and where:
 - **Driver side** (`hydra_plugins/harness_sweeper/interleaved.py`, with the helpers here): every
   job's `JobReturn` comes back to the sweeper, which records its outcome for the closing table and
   exit code, writes its row file when the worker could not (no shared filesystem), turns a dead
-  worker or node into a `crashed` row naming the node, skips jobs that already have an ok row
-  (resume by config_hash and repeat) and gathers the tables — workers only write their own row
-  file, so no lock is ever shared between nodes.
+  worker or node into a `crashed` row naming the node, skips finished jobs (an ok row for their
+  config_hash and repeat, or this commit's `unsupported`: results.Finished) and gathers the tables —
+  workers only write their own row file, so no lock is ever shared between nodes.
 - **Launchers** (`hydra_plugins/harness_launchers/`): Hydra's Ray and submitit launchers, changed
   so that a job whose process died is a FAILED `JobReturn` (`JobCrashed`, naming the node) instead
   of an exception that loses the whole batch, Ray never retries, and a Ray job takes a whole node.
@@ -358,8 +358,8 @@ def launch_failure(exc: BaseException, n_jobs: int) -> str:
 class Collector:
     """The driver's side of a sweep (hydra_plugins/harness_sweeper): records what each job returned in
     `harness.cli.SESSION` (closing table, exit code), writes a row file a worker could not write where
-    the driver reads it (no shared filesystem), makes the row of a job that returned none, skips jobs
-    that already have an ok row, and gathers the tables. `in_process`: the jobs run in this process
+    the driver reads it (no shared filesystem), makes the row of a job that returned none, skips finished
+    jobs (results.Finished), and gathers the tables. `in_process`: the jobs run in this process
     (Hydra's basic launcher), which records and gathers each job itself."""
 
     def __init__(self, loader: Any, config: Any, in_process: bool) -> None:
@@ -376,8 +376,9 @@ class Collector:
         return job_context(cfg, self.base, number, SESSION.total_jobs)
 
     def without_finished(self, batch: list[list[str]]) -> list[list[str]]:
-        """The jobs of `batch` to launch: those without an ok row for their (config_hash, repeat)
-        (all of them with force=true); each one skipped is recorded and said."""
+        """The jobs of `batch` to launch: those not finished (results.Finished: an ok row for their
+        (config_hash, repeat), or this commit's `unsupported`), all of them with force=true; each one
+        skipped is recorded and said."""
         from harness import results
         from harness.runner import JobOutcome
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from harness import analysis, results
 from harness.machine import busy_flags
+from harness.untrusted import printable
 
 ERROR_WIDTH = 70
 
@@ -49,13 +50,18 @@ def print_session_table(results_dirs: Sequence[Path], outcomes: Sequence[Any]) -
     run_ids = {o.row.get("run_id") for o in outcomes if not o.skipped}
     skipped = {(o.row.get("config_hash"), o.row.get("status")) for o in outcomes if o.skipped}
     for results_dir in results_dirs:
-        frame = results.read_results(results_dir)
+        try:
+            frame = results.read_results(results_dir)
+        except results.ResultsError as exc:  # a row file planted or damaged in the directory: the sweep is done
+            print(f"harness: no summary table: {exc}", file=sys.stderr)
+            continue
         if frame.empty:
             continue
         mine = frame["run_id"].isin(run_ids)
-        # a skipped job is shown by its newest row of the status it was skipped for (ok, unsupported)
-        earlier = frame[pd.Series(list(zip(frame["config_hash"], frame["status"], strict=True)),
-                                  index=frame.index).isin(skipped)]  # fmt: skip
+        pairs = pd.Series(list(zip(frame["config_hash"], frame["status"], strict=True)), index=frame.index)
+        # a skipped job is shown by its newest row of the status it was skipped for (ok, unsupported), unless this
+        # session shows one already (repeat 0 ran here, repeat 1 was skipped for its answer)
+        earlier = frame[pairs.isin(skipped - set(pairs[mine])) & ~mine]
         earlier = earlier.drop_duplicates("config_hash", keep="last")
         shown = pd.concat([frame[mine], earlier]).sort_values(["workload", "runtime", "batch_size"])
         print()
@@ -64,11 +70,11 @@ def print_session_table(results_dirs: Sequence[Path], outcomes: Sequence[Any]) -
         for _, r in shown.iterrows():  # the numbers above are only as good as the machine was quiet
             for flag in busy_flags(r):
                 print(f"busy machine: {r['workload']} · {r['runtime']} · batch {r['batch_size']}: {flag}")
-        for outcome in outcomes:
-            status = outcome.row.get("status")
-            if status not in (results.OK, None) and not outcome.skipped:
-                print(
-                    f"harness: {outcome.row.get('workload')} · {outcome.row.get('runtime')} · batch "
-                    f"{outcome.row.get('batch_size')}: {status}: {outcome.row.get('error')}",
-                    file=sys.stderr,
-                )
+    for outcome in outcomes:  # once, whichever directory the job wrote to
+        status = outcome.row.get("status")
+        if status not in (results.OK, None) and not outcome.skipped:
+            print(
+                f"harness: {outcome.row.get('workload')} · {outcome.row.get('runtime')} · batch "
+                f"{outcome.row.get('batch_size')}: {status}: {printable(str(outcome.row.get('error')))}",
+                file=sys.stderr,
+            )

@@ -40,7 +40,7 @@ import pandas as pd
 from harness.cache import file_sha256
 from harness.config import ConfigError
 from harness.envinfo import git_sha
-from harness.untrusted import MAX_FILE_BYTES, json_loads, read_regular
+from harness.untrusted import MAX_FILE_BYTES, TERMINAL_CONTROLS, json_loads, printable, read_regular
 
 # The documented columns, in order (README: "Result columns"). Extra columns follow them.
 COLUMNS = [
@@ -460,6 +460,11 @@ def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
             row = int(np.flatnonzero(nested.to_numpy())[0]) + 1
             raise ResultsError(f"{source}: column {column!r} holds a {type(frame[column][nested].iloc[0]).__name__} "
                                f"(row {row}), not a single value")  # fmt: skip
+    # text is printed: a terminal must not act on what a file from elsewhere holds
+    for column in frame.select_dtypes(include=["object", "string"]).columns:
+        acting = frame[column].map(lambda v: isinstance(v, str) and TERMINAL_CONTROLS.search(v) is not None)
+        if acting.any():
+            frame.loc[acting, column] = frame.loc[acting, column].map(printable)
     ok = frame["status"].astype(str) == OK
     for column, (low, high) in MEASURABLE.items():
         if column not in frame.columns:
@@ -560,12 +565,13 @@ def read_latencies(results_dir: Path) -> pd.DataFrame:
 @dataclass(frozen=True)
 class Finished:
     """What a resumed sweep skips: `(config_hash, repeat) in finished`. A repeat is finished when it has
-    an ok row; every repeat of a configuration is when a row says this very harness commit found it
-    `unsupported` (the answer of the code, which another run gives again, not a measurement; a changed
-    or uncommitted harness asks again, and so does force=true, e.g. after installing a library)."""
+    an ok row; every repeat of a configuration is when its newest row says that this very harness commit
+    on this host found it `unsupported` (the code's answer, which another run gives again, not a
+    measurement). Another or an uncommitted harness, another host (a cluster node, a teammate's results)
+    or force=true (e.g. after installing a library) asks again."""
 
     ok: frozenset[tuple[str, int]] = frozenset()
-    unsupported: dict[str, str] = field(default_factory=dict)  # config_hash -> the row's error
+    unsupported: dict[str, str] = field(default_factory=dict)  # config_hash -> the row's error, printable
 
     def __contains__(self, key: object) -> bool:
         return key in self.ok or (isinstance(key, tuple) and bool(key) and key[0] in self.unsupported)
@@ -574,13 +580,31 @@ class Finished:
         """(the status the skipped job stands for, why it was skipped: one line)."""
         if (config_hash, repeat) in self.ok:
             return OK, f"an ok row with config_hash {config_hash} exists"
-        return UNSUPPORTED, (f"this harness commit found config_hash {config_hash} unsupported "
+        return UNSUPPORTED, (f"this harness commit found config_hash {config_hash} unsupported on this host "
                              f"({self.unsupported[config_hash]}); force=true tries again")  # fmt: skip
+
+
+def _settled_unsupported(frame: pd.DataFrame) -> dict[str, str]:
+    """config_hash -> error of the configurations whose newest row is `unsupported`, made by this
+    (committed) harness on this host (see Finished)."""
+    sha = git_sha()
+    if not COMMITTED_SHA.match(sha) or not {"harness_git_sha", "hostname", "started_at"} <= set(frame.columns):
+        return {}
+    started = frame["started_at"].map(lambda v: v if isinstance(v, str) else "")  # ISO 8601 UTC: sorts as text
+    newest = frame.assign(_at=started, _hash=frame["config_hash"].astype(str)).sort_values("_at", kind="stable")
+    newest = newest.drop_duplicates("_hash", keep="last")
+    same = newest[(newest["status"] == UNSUPPORTED) & (newest["harness_git_sha"].astype(str) == sha)
+                  & (newest["hostname"].astype(str) == socket.gethostname())]  # fmt: skip
+    settled = {}
+    for config_hash, error in zip(same["_hash"], same.get("error", pd.Series(None, index=same.index)), strict=True):
+        why = " ".join(str(error).split())[:200] if isinstance(error, str) and error.strip() else "no reason recorded"
+        settled[config_hash] = printable(why)
+    return settled
 
 
 def completed(results_dir: Path) -> Finished:
     """What a resumed sweep skips (Finished): jobs with an ok row, and configurations this harness
-    commit found unsupported. Only whole row files count (a writer killed mid-row leaves none)."""
+    commit found unsupported here. Only whole row files count (a writer killed mid-row leaves none)."""
     frame = _read_rows(Path(results_dir)).frame if (Path(results_dir) / ROWS_DIR).is_dir() else None
     if frame is None:
         if (Path(results_dir) / RESULTS_CSV).exists() or (Path(results_dir) / RESULTS_PARQUET).exists():
@@ -590,13 +614,7 @@ def completed(results_dir: Path) -> Finished:
             return Finished()
     ok = frame[frame["status"] == OK]
     repeats = pd.to_numeric(ok["repeat"], errors="coerce").fillna(0).astype(int)
-    unsupported: dict[str, str] = {}
-    sha = git_sha()
-    if COMMITTED_SHA.match(sha) and "harness_git_sha" in frame:
-        same_code = frame[(frame["status"] == UNSUPPORTED) & (frame["harness_git_sha"].astype(str) == sha)]
-        for config_hash, error in zip(same_code["config_hash"].astype(str), same_code["error"], strict=True):
-            unsupported[config_hash] = " ".join(str(error).split())[:200]  # one line, whatever the file held
-    return Finished(frozenset(zip(ok["config_hash"].astype(str), repeats, strict=True)), unsupported)
+    return Finished(frozenset(zip(ok["config_hash"].astype(str), repeats, strict=True)), _settled_unsupported(frame))
 
 
 @contextlib.contextmanager

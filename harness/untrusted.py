@@ -8,6 +8,7 @@ import errno
 import json
 import math
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -57,3 +58,15 @@ def json_number(value: Any, low: float, high: float, nan_ok: bool = False) -> fl
     if not low <= number <= high:
         raise ValueError(f"{number!r} is outside [{low!r}, {high!r}]")
     return number
+
+
+# Characters a terminal acts on instead of showing: C0 controls but tab and newline, DEL, C1 controls (ESC/CSI/OSC
+# sequences recolour, retitle or rewrite a terminal) and the bidirectional overrides that reorder what is shown
+# ("Trojan Source", CVE-2021-42574). Unicode categories: https://www.unicode.org/reports/tr44/#General_Category_Values
+TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` from a file that came from elsewhere, safe to print: every terminal control character
+    (TERMINAL_CONTROLS) shown as its escape (ESC as the four characters `\\x1b`), the rest unchanged."""
+    return TERMINAL_CONTROLS.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)

@@ -41,7 +41,7 @@ class InterleavedSweeper(BasicSweeper):
     """Hydra's BasicSweeper with repeats run in interleaved, shuffled rounds (harness/sweeper.py),
     which collects every job's `JobReturn` in the driver, whatever launcher ran it (harness/cluster.py):
     a failed job never stops the sweep, a job whose process or node died becomes a `crashed` row
-    naming the node, a job that already has an ok row is not sent to another node again, and the
+    naming the node, a finished job (results.Finished) is not sent to another node again, and the
     tables are gathered here, so workers share no lock."""
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: DictConfig) -> None:
