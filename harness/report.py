@@ -366,8 +366,15 @@ def build(paths: Sequence[Path], out_dir: Path | None = None, budget_points: flo
     return report
 
 
+def markdown_text(value: object) -> str:
+    """`value` as inert Markdown text: result files may come from elsewhere, and Markdown viewers render
+    inline HTML (CommonMark 0.31, "Raw HTML"), so <, > and & are HTML-escaped; a newline or a `|` would
+    break a table row."""
+    return html.escape(" ".join(str(value).splitlines()), quote=False).replace("|", "\\|")
+
+
 def markdown_table(frame: pd.DataFrame) -> str:
-    cells = lambda values: "| " + " | ".join(str(v).replace("|", "\\|") for v in values) + " |"  # noqa: E731
+    cells = lambda values: "| " + " | ".join(markdown_text(v) for v in values) + " |"  # noqa: E731
     lines = [cells(frame.columns), "| " + " | ".join("---" for _ in frame.columns) + " |"]
     return "\n".join(lines + [cells(row) for row in frame.itertuples(index=False)])
 
@@ -392,8 +399,9 @@ def to_markdown(report: Report) -> str:
     if not report.profiles.empty:
         out += ["## Per-operator profiles", "", "Share of the profiled calls' time (`profile=true`; files beside "
                 "each job):", "", markdown_table(report.profiles), ""]  # fmt: skip
-    out += ["## Environment", ""] + [f"- **{k}**: {', '.join(v)}" for k, v in report.environment.items()] + [""]
-    out += ["## Flagged rows", ""] + ([f"- {f}" for f in report.flags] or ["None."]) + [""]
+    out += ["## Environment", ""]
+    out += [f"- **{markdown_text(k)}**: {markdown_text(', '.join(v))}" for k, v in report.environment.items()] + [""]
+    out += ["## Flagged rows", ""] + ([f"- {markdown_text(f)}" for f in report.flags] or ["None."]) + [""]
     out += ["## Re-run a row", "", "Each row re-runs alone from what is stored with it, and compares itself:", ""]
     out += [markdown_table(report.reruns[["workload", "runtime", "batch_size", "precision_requested", "command"]])]
     return "\n".join(out) + "\n"

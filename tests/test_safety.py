@@ -538,3 +538,22 @@ def test_a_damaged_row_file_never_stops_the_views_being_written(tmp_path: Path) 
                                             "latency_ms_p50": 2.0})  # fmt: skip
     assert sorted(pd.read_csv(damaged / "results.csv")["run_id"]) == ["new", "t-0"]
     assert any(n.startswith("summary not written:") and "holds 0.0 in an ok row" in n for n in notes), notes
+
+
+def test_text_from_a_foreign_directory_is_inert_in_the_report_and_on_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Markdown viewers render inline HTML and terminals act on escape sequences: a workload name, an error
+    or a hostname from someone else's rows shows as text in report.md, report.html and compare's output."""
+    hostile = "<img src=x onerror=alert(1)>\x1b]0;owned\x07|x\nnext"
+    good = make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0},
+                                     {"runtime": "ipex", "median": 9.0, "status": "error", "error": hostile}],
+                    seed=1, env={"hostname": hostile, "cpu_model": "c", "torch_version": "2"})  # fmt: skip
+    assert report.main([str(good)]) == 0
+    markdown, page = (good / "report.md").read_text(), (good / "report.html").read_text()
+    for text in (markdown, page):
+        assert "<img src=x" not in text and "\x1b" not in text and "\x07" not in text
+    assert "&lt;img src=x onerror=alert(1)&gt;\\x1b]0;owned\\x07\\|x next" in markdown
+    assert compare.main([str(good), str(good)]) in (0, 1)
+    out = capsys.readouterr()
+    assert "\x1b" not in out.out + out.err and "\x07" not in out.out + out.err
