@@ -24,6 +24,7 @@ from harness.config import ComponentConfig, ConfigError, JobSpec, RuntimeConfig
 from harness.envinfo import PROJECT_ROOT
 from harness.options import check_value
 from harness.results import check_writable
+from harness.untrusted import printable
 
 CONF_DIR = PROJECT_ROOT / "conf"
 COMPONENT_KEYS = ("name", "module")
@@ -333,7 +334,7 @@ def run_task(cfg: Any) -> Any:
     if outcome.skipped:
         print(f"{label}: skipped, {outcome.skip_reason}", file=sys.stderr)
     for note in outcome.notes:
-        print(f"harness: {note}", file=sys.stderr)
+        print(f"harness: {printable(note)}", file=sys.stderr)
     SESSION.outcomes.append(outcome)
     if results_dir not in SESSION.results_dirs:
         SESSION.results_dirs.append(results_dir)

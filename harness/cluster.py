@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import ConfigError
+from harness.untrusted import printable
 
 PRESETS = ("basic", "ray", "slurm", "submitit_local")  # hydra/launcher options the harness supports
 RAY_PACKAGES = ("ray", "hydra_plugins.hydra_ray_launcher")
@@ -445,4 +446,4 @@ class Collector:
             return
         for directory in self.dirs:
             for note in results.gather(directory).notes:
-                print(f"harness: {note}", file=sys.stderr)
+                print(f"harness: {printable(note)}", file=sys.stderr)

@@ -33,6 +33,7 @@ import pandas as pd
 from harness import analysis, results
 from harness.summary import p50s_of
 from harness.tool_args import ToolParser, bounded
+from harness.untrusted import printable
 
 BETWEEN_RUN_FACTOR = 2.0  # default min effect: twice the larger between-run coefficient of variation
 
@@ -181,10 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         table, env_diff = compare([args.a], [args.b], args.min_effect, notes)
     except results.ResultsError as exc:
-        print(f"harness.compare: {exc}", file=sys.stderr)
+        print(f"harness.compare: {printable(str(exc))}", file=sys.stderr)
         return 2
     for note in dict.fromkeys(notes):  # both sides may be one directory
-        print(f"harness.compare: {note}", file=sys.stderr)
+        print(f"harness.compare: {printable(note)}", file=sys.stderr)
     print(render(table, env_diff))
     compared = int(table["p50_ratio"].notna().sum()) if "p50_ratio" in table else 0
     if args.fail_on_regression is not None:

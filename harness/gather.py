@@ -17,6 +17,7 @@ from pathlib import Path
 from harness import results
 from harness.config import ConfigError
 from harness.tool_args import ToolParser
+from harness.untrusted import printable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,11 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results.check_writable(args.directory)
     except ConfigError as exc:
-        print(f"harness.gather: {exc}", file=sys.stderr)
+        print(f"harness.gather: {printable(str(exc))}", file=sys.stderr)
         return 2
     gathered = results.gather(args.directory)
     for note in gathered.notes:
-        print(f"harness.gather: {note}", file=sys.stderr)
+        print(f"harness.gather: {printable(note)}", file=sys.stderr)
     print(f"{len(gathered.frame)} rows gathered into {args.directory / results.RESULTS_CSV}")
     return 0
 

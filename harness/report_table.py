@@ -53,7 +53,7 @@ def print_session_table(results_dirs: Sequence[Path], outcomes: Sequence[Any]) -
         try:
             frame = results.read_results(results_dir)
         except results.ResultsError as exc:  # a row file planted or damaged in the directory: the sweep is done
-            print(f"harness: no summary table: {exc}", file=sys.stderr)
+            print(f"harness: no summary table: {printable(str(exc))}", file=sys.stderr)
             continue
         if frame.empty:
             continue

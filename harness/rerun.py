@@ -29,6 +29,7 @@ from harness.options import MACHINE_LOCAL, fields_marked
 from harness.runner import run_job_isolated
 from harness.summary import p50s_of
 from harness.tool_args import ToolParser, bounded
+from harness.untrusted import printable
 
 EXIT_REPRODUCED, EXIT_DIFFERENT, EXIT_CANNOT = 0, 1, 2
 
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"row {args.run_id}: config_json is not a job configuration")
         spec, said = trusted_spec(stored, args.python, args.cache_dir)
     except (ConfigError, results.ResultsError) as exc:
-        print(f"harness.rerun: {exc}", file=sys.stderr)
+        print(f"harness.rerun: {printable(str(exc))}", file=sys.stderr)
         return EXIT_CANNOT
     for line in said:
         print(f"differs from the stored row: {line}")
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         new = pd.Series(run_job_isolated(spec, out, force=True).row)
     except ConfigError as exc:
-        print(f"harness.rerun: {exc}", file=sys.stderr)
+        print(f"harness.rerun: {printable(str(exc))}", file=sys.stderr)
         return EXIT_CANNOT
     old["source"], new["source"] = str(source), str(out)
     if new["status"] != results.OK or old["status"] != results.OK:

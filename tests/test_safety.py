@@ -549,7 +549,10 @@ def test_text_from_a_foreign_directory_is_inert_in_the_report_and_on_the_termina
     good = make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0},
                                      {"runtime": "ipex", "median": 9.0, "status": "error", "error": hostile}],
                     seed=1, env={"hostname": hostile, "cpu_model": "c", "torch_version": "2"})  # fmt: skip
+    (good / "rows" / "\x1b]0;owned\x07.json").write_text("not json")  # its name is printed in the note about it
     assert report.main([str(good)]) == 0
+    said = capsys.readouterr()
+    assert "is damaged" in said.err and "\x1b" not in said.out + said.err and "\x07" not in said.out + said.err
     markdown, page = (good / "report.md").read_text(), (good / "report.html").read_text()
     for text in (markdown, page):
         assert "<img src=x" not in text and "\x1b" not in text and "\x07" not in text
