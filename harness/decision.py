@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from harness import results
+from harness.untrusted import file_name_part, literal_plot_text
 
 DEFAULT_BUDGET_POINTS = 1.0
 
@@ -65,6 +66,7 @@ def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS)
     return pd.DataFrame(out)
 
 
+@literal_plot_text()
 def plot_tradeoff(frame: pd.DataFrame, workload: str, out_dir: Path) -> Path | None:
     """Accuracy against p50 latency, one panel per batch size, the Pareto front joined."""
     import matplotlib.pyplot as plt
@@ -95,7 +97,7 @@ def plot_tradeoff(frame: pd.DataFrame, workload: str, out_dir: Path) -> Path | N
         ax.legend(fontsize=8)
     fig.suptitle(f"{workload}: accuracy against latency (squares: INT8)")
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{workload}-tradeoff.png"
+    path = out_dir / f"{file_name_part(str(workload))}-tradeoff.png"  # a row's name never chooses where it goes
     from harness.report import save_figure
 
     return save_figure(fig, path)

@@ -257,12 +257,14 @@ def _lines_by_runtime(ax: plt.Axes, frame: pd.DataFrame, column: str, with_ci: b
     ax.legend(fontsize=8)
 
 
+@untrusted.literal_plot_text()
 def plot_workload(frame: pd.DataFrame, workload: str, precision: str, out: Path, host: str = "") -> list[Path]:
     ok = frame[frame["status"] == results.OK]
     if ok.empty:
         return []
     out.mkdir(parents=True, exist_ok=True)
-    stem, paths = f"{workload}-{precision}" + (f"-{host}" if host else ""), []
+    # names from the rows (someone else's, maybe) never choose where a file goes
+    stem, paths = "-".join(untrusted.file_name_part(str(p)) for p in (workload, precision, host) if p), []
 
     fig, ax = plt.subplots(figsize=(8, 5))
     _lines_by_runtime(ax, ok, "latency_ms_p50", with_ci=True)

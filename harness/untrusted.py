@@ -4,12 +4,15 @@ reader (block it, fill its memory, exhaust its stack) and turn every such failur
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import hashlib
 import json
 import math
 import os
 import re
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +73,26 @@ def printable(text: str) -> str:
     """`text` from a file that came from elsewhere, safe to print: every terminal control character
     (TERMINAL_CONTROLS) shown as its escape (ESC as the four characters `\\x1b`), the rest unchanged."""
     return TERMINAL_CONTROLS.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
+
+
+NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def file_name_part(text: str, max_chars: int = 80) -> str:
+    """`text` (a field from a file that came from elsewhere: a workload, precision or host name) as part
+    of a file name: letters, digits, `.`, `_` and `-` only, no leading dot (never `..`, never a path).
+    A name that had to change gets 8 hex digits of its SHA-256, so two names never share a file."""
+    safe = NAME_CHARACTERS.sub("_", text).lstrip(".")[:max_chars] or "_"
+    return safe if safe == text else f"{safe}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+@contextlib.contextmanager
+def literal_plot_text() -> Iterator[None]:
+    """Matplotlib reads `$...$` in any label as mathtext
+    (https://matplotlib.org/stable/users/explain/text/mathtext.html), so a runtime named `$\\frac{$` would
+    fail the whole plot: labels made inside this block show their text as it is (rcParams
+    `text.parse_math`, which a Text takes when it is created)."""
+    import matplotlib
+
+    with matplotlib.rc_context({"text.parse_math": False}):
+        yield

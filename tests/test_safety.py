@@ -560,3 +560,20 @@ def test_text_from_a_foreign_directory_is_inert_in_the_report_and_on_the_termina
     assert compare.main([str(good), str(good)]) in (0, 1)
     out = capsys.readouterr()
     assert "\x1b" not in out.out + out.err and "\x07" not in out.out + out.err
+
+
+def test_names_in_rows_never_choose_where_the_report_writes_nor_break_its_plots(tmp_path: Path) -> None:
+    """Plot files are named after the rows' workload, precision and host: a `../` in them stays inside
+    plots/, and names that differ only in unsafe characters keep apart; a `$` in a name (matplotlib's
+    mathtext) is drawn as typed, not parsed and failed on."""
+    directory = tmp_path / "a" / "b" / "s"
+    make_set(directory, [{"runtime": "eager", "median": 10.0, "workload": "../../../victim/pwn"},
+                         {"runtime": "$\\frac{$", "median": 5.0, "workload": "../../../victim/pwn"},
+                         {"runtime": "eager", "median": 10.0, "workload": "x/y", "precision_requested": "/../../q"},
+                         {"runtime": "eager", "median": 10.0, "workload": "x_y", "precision_requested": "_.._.._q"}],
+             seed=1)  # fmt: skip
+    assert report.main([str(directory)]) == 0
+    written = {p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()}
+    plots = {p for p in written if p.parent == Path("a/b/s/plots")}
+    assert all(p.parts[:3] == ("a", "b", "s") for p in written), written - plots
+    assert len(plots) == 3 * 5, sorted(plots)  # three workload x precision sets of 4 plots, one trade-off plot each
