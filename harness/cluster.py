@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import ConfigError
-from harness.untrusted import printable
+from harness.untrusted import json_loads, printable, read_regular
 
 PRESETS = ("basic", "ray", "slurm", "submitit_local")  # hydra/launcher options the harness supports
 RAY_PACKAGES = ("ray", "hydra_plugins.hydra_ray_launcher")
@@ -256,11 +256,12 @@ def record_placement(path: str | Path, overrides: Sequence[str], node_ip: str | 
 
 
 def read_placement(path: str | Path) -> dict[str, Any]:
-    """What record_placement wrote ({} when the file is missing or unreadable)."""
+    """What record_placement wrote ({} when the file is missing or unreadable). The sweep directory may
+    be someone else's: read as untrusted (a regular file of at most 1 MiB, JSON that cannot exhaust the stack)."""
     try:
-        info = json.loads(Path(path).read_text())
+        info = json_loads(read_regular(Path(path), max_bytes=2**20))
         return info if isinstance(info, dict) else {}
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
         return {}
 
 

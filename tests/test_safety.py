@@ -577,3 +577,16 @@ def test_names_in_rows_never_choose_where_the_report_writes_nor_break_its_plots(
     plots = {p for p in written if p.parent == Path("a/b/s/plots")}
     assert all(p.parts[:3] == ("a", "b", "s") for p in written), written - plots
     assert len(plots) == 3 * 5, sorted(plots)  # three workload x precision sets of 4 plots, one trade-off plot each
+
+
+def test_a_placement_record_that_is_a_trap_reads_as_unknown(tmp_path: Path) -> None:
+    """The driver reads where a dead worker ran from the sweep directory: a FIFO there must not block it, and
+    JSON nested past the stack or not an object reads as "node unknown"."""
+    from harness import cluster
+
+    os.mkfifo(tmp_path / "fifo.json")
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp_path / "list.json").write_text("[1]")
+    for name in ("fifo.json", "deep.json", "list.json", "missing.json"):
+        assert cluster.read_placement(tmp_path / name) == {}, name
+    assert cluster.describe_node({}) == "node unknown"
