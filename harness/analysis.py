@@ -165,7 +165,7 @@ def flat_settings(settings: str) -> dict[str, object]:
     """Settings text (configuration_settings, workload_settings) as flat `a.b.c` entries, e.g.
     `workload.options.seq_len`; {} for "" or text that cannot be read."""
     try:
-        return _flat(untrusted.json_loads(settings)) if settings else {}
+        return _flat(untrusted.printable_json(settings)) if settings else {}
     except (ValueError, RecursionError):  # nested too deeply to flatten: unreadable, like bad JSON
         return {}
 
@@ -192,7 +192,7 @@ def p50_with_ci(row: pd.Series, digits: int) -> str:
 def config_of(config_json: object) -> dict:
     """A row's stored configuration (`config_json`) as a dict; {} when missing or unreadable."""
     try:
-        config = untrusted.json_loads(config_json) if isinstance(config_json, str) else {}
+        config = untrusted.printable_json(config_json) if isinstance(config_json, str) else {}
     except ValueError:
         return {}
     return config if isinstance(config, dict) else {}

@@ -211,6 +211,9 @@ class JobSpec:
             data["runtime"] = RuntimeConfig(**data["runtime"])
             data["measure"] = MeasureConfig(**data.get("measure", {}))
             data["scenario"] = ScenarioConfig(**data.get("scenario", {}))
+            for group in ("workload", "runtime"):  # read with .get() before any validation
+                if not isinstance(data[group].options, dict):
+                    raise TypeError(f"{group}.options is a {type(data[group].options).__name__}, not a mapping")
             return cls(**data)
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"not a job configuration ({type(exc).__name__}: {exc})") from None

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from harness import results
-from harness.untrusted import file_name_part, literal_plot_text
+from harness.untrusted import file_stem, literal_plot_text
 
 DEFAULT_BUDGET_POINTS = 1.0
 
@@ -66,6 +66,9 @@ def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS)
     return pd.DataFrame(out)
 
 
+MAX_PANELS = 12
+
+
 @literal_plot_text()
 def plot_tradeoff(frame: pd.DataFrame, workload: str, out_dir: Path) -> Path | None:
     """Accuracy against p50 latency, one panel per batch size, the Pareto front joined."""
@@ -78,7 +81,8 @@ def plot_tradeoff(frame: pd.DataFrame, workload: str, out_dir: Path) -> Path | N
     ok = ok[np.isfinite(accuracy) & np.isfinite(latency) & (latency > 0)]
     if ok.empty:
         return None
-    batches = sorted(ok["batch_size"].unique())
+    every_batch = sorted(ok["batch_size"].unique())
+    batches = every_batch[:MAX_PANELS]  # a panel per batch size: the figure's width must stay bounded
     fig, axes = plt.subplots(1, len(batches), figsize=(5 * len(batches), 4.5), squeeze=False)
     for ax, batch in zip(axes[0], batches, strict=True):
         points = ok[ok["batch_size"] == batch]
@@ -95,9 +99,10 @@ def plot_tradeoff(frame: pd.DataFrame, workload: str, out_dir: Path) -> Path | N
         ax.set_title(f"batch {batch}")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(f"{workload}: accuracy against latency (squares: INT8)")
+    shown = f"; the {MAX_PANELS} smallest of {len(every_batch)} batch sizes" if len(every_batch) > MAX_PANELS else ""
+    fig.suptitle(f"{workload}: accuracy against latency (squares: INT8{shown})")
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{file_name_part(str(workload))}-tradeoff.png"  # a row's name never chooses where it goes
+    path = out_dir / f"{file_stem(str(workload))}-tradeoff.png"  # a row's name never chooses where it goes
     from harness.report import save_figure
 
     return save_figure(fig, path)

@@ -177,7 +177,7 @@ def profile_table(frame: pd.DataFrame) -> pd.DataFrame:
         try:
             top = untrusted.json_loads(text)
             ops = "; ".join(f"{name} {100 * share:.0f}%" for name, share in top[:PROFILE_SHOWN] if share is not None)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             ops = "(unreadable)"
         rows.append({"workload": r["workload"], "runtime": r["runtime"], "batch": r["batch_size"],
                      "precision": r["precision_requested"], "top operators": ops})  # fmt: skip
@@ -264,7 +264,7 @@ def plot_workload(frame: pd.DataFrame, workload: str, precision: str, out: Path,
         return []
     out.mkdir(parents=True, exist_ok=True)
     # names from the rows (someone else's, maybe) never choose where a file goes
-    stem, paths = "-".join(untrusted.file_name_part(str(p)) for p in (workload, precision, host) if p), []
+    stem, paths = untrusted.file_stem(*(str(p) for p in (workload, precision, host) if p)), []
 
     fig, ax = plt.subplots(figsize=(8, 5))
     _lines_by_runtime(ax, ok, "latency_ms_p50", with_ci=True)
@@ -371,9 +371,11 @@ def build(paths: Sequence[Path], out_dir: Path | None = None, budget_points: flo
 
 def markdown_text(value: object) -> str:
     """`value` as inert Markdown text: result files may come from elsewhere, and Markdown viewers render
-    inline HTML (CommonMark 0.31, "Raw HTML"), so <, > and & are HTML-escaped; a newline or a `|` would
-    break a table row."""
-    return html.escape(" ".join(str(value).splitlines()), quote=False).replace("|", "\\|")
+    inline HTML (CommonMark 0.31, "Raw HTML") and fetch images (`![a](url)`), so <, > and & are
+    HTML-escaped and `](` is broken (`]\\(`: no inline link or image); a newline or a `|` would break a
+    table row."""
+    text = html.escape(" ".join(str(value).splitlines()), quote=False)
+    return text.replace("|", "\\|").replace("](", "]\\(")
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -385,7 +387,7 @@ def markdown_table(frame: pd.DataFrame) -> str:
 def to_markdown(report: Report) -> str:
     out = ["# Benchmark report", ""]
     for name, table in report.tables.items():
-        out += [f"## {name}", "", markdown_table(table), ""]
+        out += [f"## {markdown_text(name)}", "", markdown_table(table), ""]
         out += [f"![{p.stem}](plots/{p.name})" for p in report.plots.get(name, [])] + [""]
     if not report.hosts.empty:
         out += ["## Hosts", "", "The same configuration on each host; a speed-up is over that host's own eager.", "",
@@ -465,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     md, page = write(report)
     print(f"report: {md}\nreport: {page}\nplots: {report.out_dir / 'plots'}")
     for flag in report.flags:
-        print(f"flag: {flag}")
+        print("flag: " + " ".join(str(flag).splitlines()))  # one line per flag, whatever a row holds
     return 0
 
 

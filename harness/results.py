@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from harness.cache import file_sha256
-from harness.config import ConfigError
+from harness.config import MAX_BATCH, ConfigError
 from harness.envinfo import git_sha
 from harness.untrusted import MAX_FILE_BYTES, TERMINAL_CONTROLS, json_loads, printable, read_regular
 
@@ -61,7 +61,23 @@ NUMERIC_COLUMNS = [
     "latency_ms_p90", "latency_ms_p95", "latency_ms_p99", "latency_ms_mean", "latency_ms_std", "latency_ms_min",
     "latency_ms_max", "throughput_sps", "first_inference_ms", "prepare_s", "peak_rss_mb", "accuracy", "f1",
     "agreement", "max_abs_diff", "n_eval_samples", "duration_s",
+    # the extra columns report, compare and rerun compute with (README: "More columns follow these")
+    "streams", "target_qps", "achieved_qps", "latency_bound_ms", "max_qps_meeting_bound", "latency_ms_p99_ci_low",
+    "latency_ms_p99_ci_high", "timed_batches", "timed_len_min", "timed_len_median", "timed_len_max",
+    "speedup_vs_eager", "speedup_vs_eager_ci_low", "speedup_vs_eager_ci_high", "baseline_latency_ms_p50",
+    "paired_bursts", "other_cpu_share", "steal_share", "load_avg_1min", "cpu_freq_mhz", "calib_gemm_ms_before",
+    "calib_gemm_ms_after", "host_lock_wait_s", "gflops_per_call", "gflops_per_s", "gemm_peak_gflops_fp32",
+    "gemm_peak_gflops_bf16", "int8_op_share", "accuracy_delta_vs_fp32", "predicted_majority_share",
+    "reference_majority_share", "max_rel_diff", "threads_effective", "requests_unserved", "accuracy_s", "reference_s",
 ]  # fmt: skip
+NAMING_COLUMNS = ["run_id", "workload", "runtime", "status"]  # each row names these (a precision may be missing)
+# What report, compare and the summary compute from the rows (and pandas' merge indicator): a file cannot supply them.
+COMPUTED_COLUMNS = {
+    "n_runs", "settings", "settings_original", "variant", "load", "source", "verdict", "differs", "accuracy_change",
+    "agreement_change", "paired_speedup", "paired_speedup_ci_low", "paired_speedup_ci_high", "between_run_cv",
+    "latency_ms_p50_between_ci_low", "latency_ms_p50_between_ci_high", "speedup_vs_eager_between_ci_low",
+    "speedup_vs_eager_between_ci_high", "unstable",
+}  # fmt: skip
 
 # Status values. Only "ok" rows carry measurements.
 OK = "ok"
@@ -210,7 +226,7 @@ def _empty_latencies() -> pd.DataFrame:
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):  # no such process; a pid no process can have
         return False
     except PermissionError:
         return True
@@ -444,7 +460,7 @@ def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise ResultsError(f"{source} is not a harness results file: no column {', '.join(missing)}")
-    frame = frame.copy()
+    frame = frame.drop(columns=[c for c in frame.columns if str(c).startswith("_") or c in COMPUTED_COLUMNS])
     for column in [c for c in NUMERIC_COLUMNS if c in frame.columns]:
         numbers = pd.to_numeric(frame[column], errors="coerce")
         bad = numbers.isna() & frame[column].notna() & (frame[column].astype(str).str.strip() != "")
@@ -492,8 +508,24 @@ def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     unknown = sorted(set(frame["status"].dropna().astype(str)) - set(STATUSES))
     if unknown:
         raise ResultsError(f"{source}: status {unknown[0]!r} is not one of {', '.join(STATUSES)}")
-    for column in ("run_id", "workload", "runtime", "precision_requested", "status"):
-        frame[column] = frame[column].map(lambda v: v if v is None or (isinstance(v, float) and v != v) else str(v))
+    for column in NAMING_COLUMNS:
+        named = frame[column].map(lambda v: v is not None and not (isinstance(v, float) and v != v) and str(v) != "")
+        if not named.all():
+            raise ResultsError(f"{source}: column {column!r} is empty in row {int(np.flatnonzero(~named)[0]) + 1}")
+        frame[column] = frame[column].astype(str)
+    twice = frame["run_id"].duplicated()
+    if twice.any():  # a run_id keys its raw latencies and its rerun command: two rows cannot share one
+        row = int(np.flatnonzero(twice.to_numpy())[0]) + 1
+        raise ResultsError(f"{source}: run_id {frame['run_id'][twice].iloc[0]!r} names two rows (row {row} again)")
+    precision = frame["precision_requested"]
+    missing = precision.map(lambda v: v is None or (isinstance(v, float) and v != v))
+    frame["precision_requested"] = precision.where(missing, precision.astype(str))
+    batch = frame["batch_size"]  # plots, panels and per-sample figures divide and group by it
+    whole = (batch.isna() & (frame["status"] != OK)) | ((batch >= 1) & (batch <= MAX_BATCH) & (batch % 1 == 0))
+    if not whole.all():
+        row = int(np.flatnonzero(~whole.to_numpy())[0]) + 1
+        raise ResultsError(f"{source}: column 'batch_size' holds {float(batch[~whole].iloc[0])!r} (row {row}); "
+                           f"it must be an integer from 1 to {MAX_BATCH}")  # fmt: skip
     return _ordered(frame)
 
 

@@ -75,15 +75,20 @@ def printable(text: str) -> str:
     return TERMINAL_CONTROLS.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
 
 
-NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
+NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9._]+")  # what a part keeps; "-" is left to separate the parts
 
 
-def file_name_part(text: str, max_chars: int = 80) -> str:
-    """`text` (a field from a file that came from elsewhere: a workload, precision or host name) as part
-    of a file name: letters, digits, `.`, `_` and `-` only, no leading dot (never `..`, never a path).
-    A name that had to change gets 8 hex digits of its SHA-256, so two names never share a file."""
-    safe = NAME_CHARACTERS.sub("_", text).lstrip(".")[:max_chars] or "_"
-    return safe if safe == text else f"{safe}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+def file_stem(*parts: str, max_chars: int = 40) -> str:
+    """`parts` (fields from a file that came from elsewhere: a workload, precision or host name) joined
+    by `-` as the stem of a file name: each part keeps letters, digits, `.` and `_`, at most `max_chars`,
+    no leading dot (never `..`, never a path; three parts and a suffix stay far below the 255 bytes a
+    name may have). When any part had to change, 12 hex digits of the SHA-256 of all parts follow, so
+    two different names ("a-b"/"c" and "a"/"b-c") never share a file by accident."""
+    safe = [NAME_CHARACTERS.sub("_", part).lstrip(".")[:max_chars] or "_" for part in parts]
+    stem = "-".join(safe)
+    if safe != list(parts):
+        stem += "-" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:12]
+    return stem
 
 
 @contextlib.contextmanager
@@ -96,3 +101,22 @@ def literal_plot_text() -> Iterator[None]:
 
     with matplotlib.rc_context({"text.parse_math": False}):
         yield
+
+
+def printable_json(text: str) -> Any:
+    """json_loads, with every string in the result (keys too) made printable: JSON's `\\u001b` escapes
+    decode to the very control characters `printable` takes out of plain text. Raises ValueError."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return printable(value)
+        if isinstance(value, list):
+            return [clean(item) for item in value]
+        if isinstance(value, dict):
+            return {printable(key): clean(item) for key, item in value.items()}
+        return value
+
+    try:
+        return clean(json_loads(text))
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None

@@ -590,3 +590,79 @@ def test_a_placement_record_that_is_a_trap_reads_as_unknown(tmp_path: Path) -> N
     for name in ("fifo.json", "deep.json", "list.json", "missing.json"):
         assert cluster.read_placement(tmp_path / name) == {}, name
     assert cluster.describe_node({}) == "node unknown"
+
+
+def _planted(tmp_path: Path, change: dict[str, object], row: int = 1) -> Path:
+    """A small result set (eager and openvino at batch 1) whose row `row` has `change` applied in its row file."""
+    directory = make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0}, {"runtime": "openvino", "median": 5.0}],
+                         seed=1)  # fmt: skip
+    path = directory / "rows" / f"s-{row}.json"
+    payload = json.loads(path.read_text())
+    payload["row"].update(change)
+    path.write_text(json.dumps(payload))
+    for view in ("results.csv", "results.parquet", "latencies.parquet"):
+        (directory / view).unlink(missing_ok=True)
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"workload": None}, "column 'workload' is empty"),
+        ({"batch_size": None}, "column 'batch_size' holds nan"),
+        ({"batch_size": 1e300}, "it must be an integer from 1 to 1024"),
+        ({"batch_size": 2.5}, "it must be an integer from 1 to 1024"),
+        ({"target_qps": "abc"}, "column 'target_qps' holds 'abc'"),
+        ({"gflops_per_s": "abc"}, "column 'gflops_per_s' holds 'abc'"),
+        ({"run_id": "s-0"}, "run_id 's-0' names two rows"),
+    ],
+)  # fmt: skip
+def test_a_planted_field_the_tools_compute_with_is_one_line_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict[str, object], said: str
+) -> None:
+    """Each of these crashed report (or, for a shared run_id, silently pooled two rows' latencies in compare)."""
+    directory = _planted(tmp_path, change)
+    for tool in (report.main, lambda argv: compare.main([*argv, *argv])):
+        assert tool([str(directory)]) == 2
+        err = capsys.readouterr().err
+        assert said in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"n_runs": "x", "_merge": "x", "variant": 3, "settings": [1]},  # names the tools compute: dropped
+        {"profile_top_ops": '[["aten::mm", 1' + "0" * 400 + "]]"},
+        {"workload": "w" * 200, "precision_requested": "p" * 200, "hostname": "h" * 200},
+        {"config_json": json.dumps({"scenario": {"name": "single\x1b[31mRED"},
+                                    "workload": {"options": {"k": "\x1b]0;t\x07"}}})},
+    ],
+)  # fmt: skip
+def test_odd_fields_still_make_a_report_and_a_comparison(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict[str, object]
+) -> None:
+    directory = _planted(tmp_path, change)
+    (directory / "rows" / ".x.json.99999999999999999999999.tmp").write_text("{}")  # a pid no process can have
+    assert report.main([str(directory)]) == 0
+    assert compare.main([str(directory), str(directory)]) == 0
+    out = capsys.readouterr()
+    assert "\x1b" not in out.out + out.err and "Traceback" not in out.err
+    assert all(len(p.name) < 200 for p in (directory / "plots").iterdir())
+
+
+def test_text_inside_config_json_is_printable_and_markdown_links_are_inert(tmp_path: Path) -> None:
+    from harness.analysis import config_of, flat_settings
+
+    text = json.dumps({"workload": {"name": "\x1b[2J\u202e", "options": {"\x07key": ["\x9b"]}}})
+    assert config_of(text) == {"workload": {"name": "\\x1b[2J\\u202e", "options": {"\\x07key": ["\\x9b"]}}}
+    assert flat_settings(text)["workload.options.\\x07key"] == ["\\x9b"]
+    assert report.markdown_text("![p](http://evil/t.png)") == "![p]\\(http://evil/t.png)"
+
+
+def test_rerun_of_a_stored_configuration_with_options_that_are_no_mapping_is_one_line(tmp_path: Path) -> None:
+    config = {"workload": {"name": "bert", "module": "workloads.bert", "options": {}},
+              "runtime": {"name": "openvino", "module": "runtimes.openvino", "options": "zz"}}  # fmt: skip
+    directory = _planted(tmp_path, {"config_json": json.dumps(config)})
+    run = _python("-m", "harness.rerun", str(directory), "s-1", cwd=tmp_path)
+    assert run.returncode == 2 and "runtime.options is a str, not a mapping" in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
