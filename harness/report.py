@@ -29,7 +29,6 @@ from harness.decision import DEFAULT_BUDGET_POINTS, plot_tradeoff, recommend  # 
 from harness.machine import busy_flags  # noqa: E402
 from harness.summary import UNSTABLE_CV, summarize  # noqa: E402
 from harness.tool_args import ToolParser, bounded  # noqa: E402
-from harness.untrusted import printable  # noqa: E402
 
 ACCURACY_DROP = 0.01  # more than 1 point below eager is flagged
 MIN_AGREEMENT = 0.99
@@ -460,10 +459,10 @@ def main(argv: list[str] | None = None) -> int:
         report = build(args.paths, args.out, args.accuracy_budget)
         results.check_writable(report.out_dir)
     except (results.ResultsError, ConfigError) as exc:
-        print(f"harness.report: {printable(str(exc))}", file=sys.stderr)
+        print(f"harness.report: {untrusted.printable(str(exc))}", file=sys.stderr)
         return 2
     for note in dict.fromkeys(report.notes):
-        print(f"harness.report: {printable(note)}", file=sys.stderr)
+        print(f"harness.report: {untrusted.printable(note)}", file=sys.stderr)
     md, page = write(report)
     print(f"report: {md}\nreport: {page}\nplots: {report.out_dir / 'plots'}")
     for flag in report.flags:

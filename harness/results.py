@@ -453,6 +453,11 @@ def _for_parquet(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- reading (report, compare, rerun, resume) -------------------------------------------------------
+def _absent(value: Any) -> bool:
+    """A cell that holds nothing: None, or NaN (how pandas and CSV show an empty one)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     """`frame` with the harness's columns and numeric types, or ResultsError naming what is wrong."""
     if frame.empty and not len(frame.columns):
@@ -509,7 +514,7 @@ def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     if unknown:
         raise ResultsError(f"{source}: status {unknown[0]!r} is not one of {', '.join(STATUSES)}")
     for column in NAMING_COLUMNS:
-        named = frame[column].map(lambda v: v is not None and not (isinstance(v, float) and v != v) and str(v) != "")
+        named = frame[column].map(lambda v: not _absent(v) and str(v) != "")
         if not named.all():
             raise ResultsError(f"{source}: column {column!r} is empty in row {int(np.flatnonzero(~named)[0]) + 1}")
         frame[column] = frame[column].astype(str)
@@ -518,7 +523,7 @@ def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         row = int(np.flatnonzero(twice.to_numpy())[0]) + 1
         raise ResultsError(f"{source}: run_id {frame['run_id'][twice].iloc[0]!r} names two rows (row {row} again)")
     precision = frame["precision_requested"]
-    missing = precision.map(lambda v: v is None or (isinstance(v, float) and v != v))
+    missing = precision.map(_absent)
     frame["precision_requested"] = precision.where(missing, precision.astype(str))
     batch = frame["batch_size"]  # plots, panels and per-sample figures divide and group by it
     whole = (batch.isna() & (frame["status"] != OK)) | ((batch >= 1) & (batch <= MAX_BATCH) & (batch % 1 == 0))
