@@ -15,6 +15,7 @@ code: artifacts are ONNX protobufs, OpenVINO IR, safetensors, JSON and `.npy` re
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -181,6 +182,25 @@ def cached_value(
     discard(cache_dir, kind, key)
     entry = cached_entry(cache_dir, kind, key, build)
     return read(entry.path), f"cache entry {entry.path} {flaw} ({refused}); rebuilt"
+
+
+CODE_PACKAGES = ("harness", "runtimes", "workloads")
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """SHA-256 (first 16 hex digits) of this checkout's code that makes or scores cached content:
+    every `.py` file of CODE_PACKAGES, by relative path and bytes. It joins the keys of conversions,
+    reference outputs and accuracy scores, so an entry made by other code — another commit, or the same
+    commit with local edits, which `harness_git_sha` cannot tell apart — is never reused. Any change
+    counts, even one that could not change the content: a rebuild costs time, a stale entry a wrong
+    number."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for package in CODE_PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def identity_key(identity: object, length: int = 20) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.cache import cached_entry, cached_value, discard, identity_key, lookup
+from harness.cache import cached_entry, cached_value, code_fingerprint, discard, identity_key, lookup
 from harness.config import (
     ConfigError,
     JobSpec,
@@ -51,7 +51,7 @@ def shape_text(inputs: dict[str, Any]) -> str:
 
 def _reference_key(workload: Any, handle: Any, data_hash: str, batch_size: int) -> str:
     return identity_key({"workload": workload.name, "model": handle.model_hash, "graph": handle.graph_options,
-                         "data": data_hash, "batch": batch_size})  # fmt: skip
+                         "data": data_hash, "batch": batch_size, "harness_code": code_fingerprint()})  # fmt: skip
 
 
 def _load_reference(path: Path, workload: Any, handle: Any) -> np.ndarray:
@@ -191,7 +191,8 @@ ACCURACY_COLUMNS = ("accuracy", "f1", "agreement", "max_abs_diff", "max_rel_diff
 
 def accuracy_key(spec: JobSpec, handle: Any, data_hash: str, runtime_version: str) -> str:
     """What the scores of a job depend on: model, data as fed, every workload and runtime option, the
-    calibration data, precision, batch, threads and versions — not the measurement plan, the repeat or
+    calibration data, precision, batch, threads, versions and the harness code (cache.code_fingerprint:
+    a scoring or runtime change since the entry was made) — not the measurement plan, the repeat or
     the baseline."""
     import torch
 
@@ -200,7 +201,7 @@ def accuracy_key(spec: JobSpec, handle: Any, data_hash: str, runtime_version: st
         "calibration": handle.calibration.data_hash if handle.calibration is not None else None,
         "runtime": spec.runtime.name, "module": spec.runtime.module, "options": spec.runtime.options,
         "precision": spec.runtime.precision, "batch": spec.batch, "threads": spec.threads,
-        "versions": [runtime_version, torch.__version__],
+        "versions": [runtime_version, torch.__version__], "harness_code": code_fingerprint(),
     })  # fmt: skip
 
 

@@ -3,8 +3,8 @@
 The key is derived, not listed by hand: the model's identity and the exact inputs the converter
 sees (`ModelHandle.artifact_identity`: weights and architecture, the workload options that shape
 the graph, input names, shapes, dtypes and dynamic dims), every runtime option not marked
-AFTER_CONVERSION (and the precision, unless the runtime applies it after conversion), and the
-versions of the libraries involved. Entries are content-verified on every reuse (harness/cache.py).
+AFTER_CONVERSION (and the precision, unless the runtime applies it after conversion), the
+versions of the libraries involved, and the harness code that converts (cache.code_fingerprint). Entries are content-verified on every reuse (harness/cache.py).
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.cache import cached_entry, identity_key
+from harness.cache import cached_entry, code_fingerprint, identity_key
 from harness.contract import ModelHandle
 
 
 def artifact_identity(runtime: Any, handle: ModelHandle, kind: str, versions: dict[str, str]) -> dict[str, Any]:
     """What determines the artifact of `kind` that `runtime` makes from `handle`."""
     return {"kind": kind, **handle.artifact_identity(), "conversion": runtime.conversion_options(),
-            "versions": versions}  # fmt: skip
+            "versions": versions, "harness_code": code_fingerprint()}  # fmt: skip
 
 
 def ensure_artifact(

@@ -444,3 +444,44 @@ def test_the_calibration_gemm_runs_on_the_jobs_threads_whatever_the_job_left(mon
         assert set(seen) == {2} and torch.get_num_threads() == 1, "run on the given threads, then restored"
     finally:
         torch.set_num_threads(saved)
+
+
+def test_cached_content_is_keyed_by_the_harness_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An accuracy score, a reference or a conversion made by other code (another commit, or local edits
+    that harness_git_sha cannot see) is never reused: a runtime changed to return other outputs was
+    still scored from the cache (agreement 1.0 where a fresh cache gave 0.0)."""
+    import shutil
+    from types import SimpleNamespace
+
+    from harness import job
+    from harness.config import ComponentConfig, JobSpec, RuntimeConfig
+    from runtimes import artifacts
+
+    def fingerprint(root: Path) -> str:
+        code = "from harness.cache import code_fingerprint; print(code_fingerprint())"
+        env = dict(os.environ, PYTHONPATH=str(root))
+        return subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True,
+                              check=True).stdout.strip()  # fmt: skip
+
+    for package in ("harness", "runtimes", "workloads"):
+        shutil.copytree(PROJECT_ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    before = fingerprint(tmp_path)
+    assert before == fingerprint(PROJECT_ROOT), "the code's content decides, not where the checkout lies"
+    with (tmp_path / "runtimes" / "onnxruntime.py").open("a") as edited:
+        edited.write("\nNEGATE = True\n")
+    assert fingerprint(tmp_path) != before
+
+    spec = JobSpec(workload=ComponentConfig("tiny", "workloads.resnet101", {}),
+                   runtime=RuntimeConfig("onnxruntime", "runtimes.onnxruntime"), batch=1)  # fmt: skip
+    handle = SimpleNamespace(model_hash="m", calibration=None, graph_options={}, artifact_identity=lambda: {})
+    runtime = SimpleNamespace(conversion_options=lambda: {})
+
+    def keys() -> tuple[str, str, dict]:
+        return (job.accuracy_key(spec, handle, "d", "1.0"), job._reference_key(spec.workload, handle, "d", 1),
+                artifacts.artifact_identity(runtime, handle, "onnx", {}))  # fmt: skip
+
+    old = keys()
+    monkeypatch.setattr(job, "code_fingerprint", lambda: "other code")
+    monkeypatch.setattr(artifacts, "code_fingerprint", lambda: "other code")
+    new = keys()
+    assert all(o != n for o, n in zip(old, new, strict=True))
