@@ -4,7 +4,8 @@ The key is derived, not listed by hand: the model's identity and the exact input
 sees (`ModelHandle.artifact_identity`: weights and architecture, the workload options that shape
 the graph, input names, shapes, dtypes and dynamic dims), every runtime option not marked
 AFTER_CONVERSION (and the precision, unless the runtime applies it after conversion), the
-versions of the libraries involved, and the harness code that converts (cache.code_fingerprint). Entries are content-verified on every reuse (harness/cache.py).
+versions of the libraries involved, and the harness code that converts (cache.code_fingerprint).
+Entries are content-verified on every reuse (harness/cache.py).
 """
 
 from __future__ import annotations
