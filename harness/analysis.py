@@ -294,13 +294,51 @@ def between_run_verdict(runs_a: np.ndarray, runs_b: np.ndarray) -> tuple[bool, f
     return p < SIGNIFICANCE_P, ratio, f"Welch t on log p50s of {len(runs_a)} vs {len(runs_b)} runs, p={p:.2g}"
 
 
+def one_run_verdict(runs: np.ndarray, single: float) -> tuple[bool, float, str]:
+    """(significant?, ratio single / geometric mean of runs, how): is one run's p50 outside what the
+    other side's runs predict for one more run? A Student t prediction test on the logarithms,
+    t = (log single - mean) / (s * sqrt(1 + 1/n)) with n - 1 degrees of freedom (e.g. NIST/SEMATECH
+    e-Handbook of Statistical Methods, 7.2.6; prediction intervals), at p < SIGNIFICANCE_P. It
+    assumes the single run varies as the runs do."""
+    from scipy import stats
+
+    logs = np.log(runs)
+    ratio = float(np.exp(np.log(single) - logs.mean()))
+    spread = float(np.std(logs, ddof=1)) * np.sqrt(1 + 1 / len(logs))
+    if spread == 0:
+        p = 0.0 if ratio != 1 else 1.0
+    else:
+        t = (np.log(single) - logs.mean()) / spread
+        p = float(2 * stats.t.sf(abs(t), len(logs) - 1))
+    return p < SIGNIFICANCE_P, ratio, f"t prediction test of 1 run against {len(runs)} runs' log p50s, p={p:.2g}"
+
+
+def beyond_effect(ratio: float, pct: float) -> bool:
+    """Whether a ratio B/A is a change of at least `pct` percent in either direction: |log ratio| >=
+    log(1 + pct/100), so 1.3x slower and 1.3x faster (ratio 1/1.3) both reach 30%, and A->B and B->A
+    get the same answer (|ratio - 1| could never reach 100% for a speed-up)."""
+    if not ratio > 0:  # NaN or not positive: no effect can be claimed
+        return False
+    return bool(abs(np.log(ratio)) >= np.log1p(pct / 100))
+
+
 def latency_verdict(
     a: pd.Series, b: pd.Series, runs_a: np.ndarray | None = None, runs_b: np.ndarray | None = None
 ) -> tuple[str, float, str]:
     """(verdict of B against A, p50 ratio B/A, how it was decided). With two or more runs on each
-    side the runs decide (between-run evidence); otherwise the calls of the two processes do."""
-    if runs_a is not None and runs_b is not None and len(runs_a) >= 2 and len(runs_b) >= 2:
-        significant, ratio, method = between_run_verdict(runs_a, runs_b)
+    side the runs decide (between-run evidence: Welch); with runs on one side only, whether the
+    other side's one run lies outside what those runs predict (one_run_verdict); otherwise the calls
+    of the two processes do. With runs, the ratio is of the sides' geometric means."""
+    many_a = runs_a is not None and len(runs_a) >= 2
+    many_b = runs_b is not None and len(runs_b) >= 2
+    if many_a or many_b:
+        if many_a and many_b:
+            significant, ratio, method = between_run_verdict(runs_a, runs_b)
+        elif many_a:
+            significant, ratio, method = one_run_verdict(runs_a, float(b["latency_ms_p50"]))
+        else:
+            significant, ratio, method = one_run_verdict(runs_b, float(a["latency_ms_p50"]))
+            ratio = 1 / ratio
         if not significant:
             return "no significant difference", ratio, method
         return ("slower" if ratio > 1 else "faster"), ratio, method

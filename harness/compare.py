@@ -16,9 +16,12 @@ the logarithms of the runs' p50s — what a reviewer gets by re-running; otherwi
 test on the raw latencies of the two processes (or, without them, disjoint p50 confidence
 intervals), which is about calls, not about the machine between runs: on a shared VM two runs an
 hour apart differ "significantly" by a few percent, at times by 20% (docs/RESULTS.md).
-Significant differences smaller than the minimum effect are "no meaningful difference": by default
-twice the larger between-run CV when both sides have repeats, else 0; --min-effect PCT sets it. Each
-row says which rule and threshold decided.
+Where only one side ran it several times, whether the other side's one run lies outside what those
+runs predict (a t prediction test on log p50s). With runs, p50_ms_a/b are the sides' geometric means
+and p50_ratio their ratio. Significant differences smaller than the minimum effect — a change of
+PCT% either way, |log ratio| < log(1 + PCT/100) — are "no meaningful difference": by default twice
+the larger between-run CV of the sides with repeats, else 0; --min-effect PCT sets it. Each row says
+which rule and threshold decided.
 """
 
 from __future__ import annotations
@@ -39,16 +42,24 @@ BETWEEN_RUN_FACTOR = 2.0  # default min effect: twice the larger between-run coe
 
 
 def min_effect_rule(runs_a: np.ndarray, runs_b: np.ndarray, given: float | None) -> tuple[float, str]:
-    """(the smallest change in percent that counts, the rule that set it). Given on the command line
-    it is used as it is; otherwise, with repeats on both sides, it is BETWEEN_RUN_FACTOR times the
-    larger between-run CV (what two honest runs already differ by); otherwise 0."""
+    """(the smallest change in percent that counts, either way: analysis.beyond_effect; the rule that
+    set it). Given on the command line it is used as it is; otherwise, with repeats on a side, it is
+    BETWEEN_RUN_FACTOR times the larger between-run CV of the sides that have them (what two honest
+    runs already differ by); otherwise 0."""
     if given is not None:
         return given, f"--min-effect {given:g}%"
-    if len(runs_a) >= 2 and len(runs_b) >= 2:
-        cv = max(float(np.std(r, ddof=1) / np.mean(r)) for r in (runs_a, runs_b))
+    with_runs = [r for r in (runs_a, runs_b) if len(r) >= 2]
+    if with_runs:
+        cv = max(float(np.std(r, ddof=1) / np.mean(r)) for r in with_runs)
         pct = 100 * BETWEEN_RUN_FACTOR * cv
         return pct, f"{BETWEEN_RUN_FACTOR:g} x between-run CV {100 * cv:.1f}% = {pct:.1f}%"
     return 0.0, "none (single runs: use --min-effect from two runs of your own)"
+
+
+def runs_center(runs: np.ndarray, row: pd.Series) -> float:
+    """A side's p50 as the verdict uses it: the geometric mean of its runs where it has several (the
+    ratio is of those), else the row's own p50."""
+    return float(np.exp(np.mean(np.log(runs)))) if len(runs) >= 2 else row["latency_ms_p50"]
 
 
 def compare(
@@ -82,9 +93,11 @@ def compare(
             out["verdict"] = f"not comparable (status A={side_a['status']}, B={side_b['status']})"
         else:
             runs_a, runs_b = p50s_of(a_all, side_a), p50s_of(b_all, side_b)
+            out.update(runs_a=len(runs_a), runs_b=len(runs_b), p50_ms_a=runs_center(runs_a, side_a),
+                       p50_ms_b=runs_center(runs_b, side_b))  # fmt: skip
             verdict, ratio, method = analysis.latency_verdict(side_a, side_b, runs_a, runs_b)
             threshold, rule = min_effect_rule(runs_a, runs_b, min_effect_pct)
-            if verdict in ("faster", "slower") and abs(ratio - 1) * 100 < threshold:
+            if verdict in ("faster", "slower") and not analysis.beyond_effect(ratio, threshold):
                 verdict = f"no meaningful difference (< {threshold:.3g}%)"
             out.update(p50_ratio=ratio, verdict=verdict, evidence=method, min_effect=rule)
             out["accuracy_change"] = side_b["accuracy"] - side_a["accuracy"]

@@ -27,7 +27,7 @@ from harness import analysis, results, untrusted  # noqa: E402
 from harness.config import QUANTIZED, ConfigError  # noqa: E402
 from harness.decision import DEFAULT_BUDGET_POINTS, plot_tradeoff, recommend  # noqa: E402
 from harness.machine import busy_flags  # noqa: E402
-from harness.summary import UNSTABLE_CV, summarize  # noqa: E402
+from harness.summary import SOFTWARE, UNSTABLE_CV, summarize  # noqa: E402
 from harness.tool_args import ToolParser, bounded  # noqa: E402
 
 ACCURACY_DROP = 0.01  # more than 1 point below eager is flagged
@@ -54,7 +54,7 @@ class Report:
 
 
 def _between(row: pd.Series) -> str:
-    """The p50 across runs with its between-run 95% CI, or "single run"."""
+    """The runs' geometric-mean p50 with its between-run 95% CI, or "single run"."""
     runs = row.get("n_runs")
     if pd.isna(runs) or runs < 2:
         return "single run"
@@ -210,6 +210,9 @@ def flagged_rows(frame: pd.DataFrame) -> list[str]:
         if r.get("unstable"):
             flags.append(f"{label(r)}: unstable: its {int(r['n_runs'])} runs' p50s vary by "
                          f"{100 * r['between_run_cv']:.1f}% (CV > {100 * UNSTABLE_CV:.0f}%)")  # fmt: skip
+        if pd.notna(r.get("runs_other_software")) and r["runs_other_software"] > 0:
+            flags.append(f"{label(r)}: {int(r['runs_other_software'])} earlier run(s) with other software "
+                         f"({', '.join(SOFTWARE)}) left out of its between-run figures")  # fmt: skip
     env = analysis.environment(frame)
     # runtime versions differ by design; threads may differ by choice (both are in the tables)
     mixed = {c: v for c, v in env.items() if len(v) > 1 and c not in ("threads", "runtime_version")}
@@ -322,7 +325,8 @@ def with_runs(frame: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
             "latency_ms_p50_between_ci_low": "latency_ms_p50_between_ci_low", "unstable": "unstable",
             "latency_ms_p50_between_ci_high": "latency_ms_p50_between_ci_high",
             "speedup_vs_eager": "paired_speedup", "speedup_vs_eager_between_ci_low": "paired_speedup_ci_low",
-            "speedup_vs_eager_between_ci_high": "paired_speedup_ci_high"}  # fmt: skip
+            "speedup_vs_eager_between_ci_high": "paired_speedup_ci_high",
+            "runs_other_software": "runs_other_software"}  # fmt: skip
     summary = summary[[c for c in ["config_hash", "hostname", *keep] if c in summary]].rename(columns=keep)
     latest = latest.assign(hostname=latest["hostname"].fillna(""))
     merged = latest.merge(summary, on=["config_hash", "hostname"], how="left")

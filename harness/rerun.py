@@ -127,18 +127,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"not reproduced: status was {old['status']}, now {new['status']} {new.get('error') or ''}")
         return EXIT_DIFFERENT
     runs = p50s_of(frame, old)
+    stored = f"p50 {old['latency_ms_p50']:.3f} ms"
     if len(runs) >= 2:  # the stored configuration ran several times: judge against its runs (compare's rule)
-        ratio = float(new["latency_ms_p50"] / np.exp(np.mean(np.log(runs))))
+        center = float(np.exp(np.mean(np.log(runs))))
+        stored = f"p50 of {len(runs)} stored runs (geometric mean) {center:.3f} ms"
+        ratio = float(new["latency_ms_p50"] / center)
         allowed, rule = min_effect_rule(runs, runs, None)
         allowed = max(allowed, args.tolerance)
-        within = abs(ratio - 1) * 100 <= allowed
+        within = not analysis.beyond_effect(ratio, allowed) or ratio == 1 + allowed / 100
         verdict = "within the stored runs' spread" if within else "outside the stored runs' spread"
-        method = f"{len(runs)} stored runs; allowed +-{allowed:.1f}% ({rule}, or --tolerance)"
+        method = f"allowed a change of {allowed:.1f}% either way ({rule}, or --tolerance)"
     else:
         verdict, ratio, method = analysis.latency_verdict(old, new)
-        within = verdict == "no significant difference" or abs(ratio - 1) * 100 <= args.tolerance
+        within = verdict == "no significant difference" or not analysis.beyond_effect(ratio, args.tolerance)
     same_scores = old["accuracy"] == new["accuracy"] and old["agreement"] == new["agreement"]
-    print(f"p50 {old['latency_ms_p50']:.3f} ms -> {new['latency_ms_p50']:.3f} ms (x{ratio:.3f}): {verdict} ({method})")
+    print(f"{stored} -> {new['latency_ms_p50']:.3f} ms (x{ratio:.3f}): {verdict} ({method})")
     print(f"accuracy {old['accuracy']:.4f} -> {new['accuracy']:.4f}; agreement {old['agreement']:.4f} -> "
           f"{new['agreement']:.4f}")  # fmt: skip
     for column in analysis.ENVIRONMENT_COLUMNS:

@@ -2,13 +2,21 @@
 
 Each repeat of a configuration runs in a fresh child, in shuffled rounds (harness/sweeper.py);
 its row's CI describes the calls inside that one process. The summary describes the runs:
-per configuration and host, the median of the runs' p50s, a 95% CI across runs — a Student t
-interval on the logarithms of the p50s (a CI of the geometric mean: latencies are positive and
-their run-to-run changes multiplicative) — and the between-run coefficient of variation. A
+per configuration and host, the centre of the runs' p50s with a 95% CI across runs — a Student t
+interval on the logarithms of the p50s (latencies are positive and their run-to-run changes
+multiplicative), centred on the geometric mean, the estimate that interval belongs to. (The issue
+asked for the median; under the same log-symmetric model the two coincide, but with 3 runs the
+median can lie outside the only 95% interval 3 runs allow: 8 runs at 10 ms and 7 at 20 ms gave a
+median of 10 beside a CI of [11.3, 16.8].) Also the between-run coefficient of variation. A
 configuration whose runs spread more than `UNSTABLE_CV` is flagged `unstable`, as pyperf warns
 when "the standard deviation is greater than 10% of the mean"
 (https://pyperf.readthedocs.io/en/latest/analyze.html#checks). One run gives no between-run CI:
 it stays empty, and the report says "single run".
+
+Only runs of the same software count as runs of one configuration: those whose harness commit and
+library versions (SOFTWARE) match the newest run's. After `force=true` with another library or
+harness version, the older runs stay in results.csv but leave the summary and compare's evidence
+(`runs_other_software` counts them): pooled, a 2.4x slower version hid among five older runs.
 
 Written beside results.csv as summary.csv and summary.parquet at every gather.
 """
@@ -20,19 +28,21 @@ import math
 import numpy as np
 import pandas as pd
 
-from harness import results
+from harness import analysis, results
 from harness.measure import ratio_ci
 
 UNSTABLE_CV = 0.10
 KEY = ["config_hash", "hostname"]
 DESCRIBE = ["workload", "runtime", "batch_size", "precision_requested", "threads"]
+SOFTWARE = ["harness_git_sha", "runtime_version", "torch_version", "python_version"]
 SUMMARY_CSV = "summary.csv"
 SUMMARY_PARQUET = "summary.parquet"
 
 
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (configuration, host) with ok runs: n_runs, latency_ms_p50 (median of the runs'
-    p50s), latency_ms_p50_between_ci_low/high (95%, t on log p50s; empty for one run), between_run_cv,
+    """One row per (configuration, host) with ok runs: n_runs (of the newest run's software, see
+    same_software), runs_other_software, latency_ms_p50 (geometric mean of the runs' p50s),
+    latency_ms_p50_between_ci_low/high (95%, t on log p50s; empty for one run), between_run_cv,
     unstable, and the same across runs for the paired speed-up where rows carry one."""
     ok = frame[frame["status"] == results.OK].copy()
     if ok.empty:
@@ -40,33 +50,52 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     ok["hostname"] = ok["hostname"].fillna("")
     rows = []
     for key, group in ok.groupby(KEY, sort=False):
-        p50 = pd.to_numeric(group["latency_ms_p50"], errors="coerce").dropna().to_numpy()
+        newest = _newest(group)
+        runs = group[same_software(group, newest)]
+        p50 = pd.to_numeric(runs["latency_ms_p50"], errors="coerce").dropna().to_numpy()
         if not len(p50):
             continue
-        first = group.iloc[-1]
-        row = {**dict(zip(KEY, key, strict=True)), **{c: first.get(c) for c in DESCRIBE}, "n_runs": len(p50)}
-        row["latency_ms_p50"] = float(np.median(p50))
-        _, low, high = ratio_ci(p50)
+        row = {**dict(zip(KEY, key, strict=True)), **{c: newest.get(c) for c in DESCRIBE}, "n_runs": len(p50)}
+        row["runs_other_software"] = len(group) - len(runs)
+        row["latency_ms_p50"], low, high = ratio_ci(p50)
         row["latency_ms_p50_between_ci_low"], row["latency_ms_p50_between_ci_high"] = low, high
         cv = float(np.std(p50, ddof=1) / np.mean(p50)) if len(p50) > 1 else math.nan
         row["between_run_cv"] = cv
         row["unstable"] = bool(cv > UNSTABLE_CV) if len(p50) > 1 else False
-        row["throughput_sps"] = float(pd.to_numeric(group["throughput_sps"], errors="coerce").median())
+        row["throughput_sps"] = float(pd.to_numeric(runs["throughput_sps"], errors="coerce").median())
         for column in ("accuracy", "agreement"):
-            row[column] = pd.to_numeric(group.get(column), errors="coerce").iloc[-1] if column in group else None
-        if "speedup_vs_eager" in group:
-            ratios = pd.to_numeric(group["speedup_vs_eager"], errors="coerce").dropna().to_numpy()
+            row[column] = pd.to_numeric(newest.get(column), errors="coerce") if column in runs else None
+        if "speedup_vs_eager" in runs:
+            ratios = pd.to_numeric(runs["speedup_vs_eager"], errors="coerce").dropna().to_numpy()
             if len(ratios):
                 center, low, high = ratio_ci(ratios)
-                row["speedup_vs_eager"] = float(np.median(ratios))
+                row["speedup_vs_eager"] = center
                 row["speedup_vs_eager_between_ci_low"], row["speedup_vs_eager_between_ci_high"] = low, high
         rows.append(row)
     return pd.DataFrame(rows)
 
 
+def _newest(group: pd.DataFrame) -> pd.Series:
+    """The run that started last (the row order where start times are missing)."""
+    starts = group["started_at"].dropna().astype(str) if "started_at" in group else pd.Series(dtype=str)
+    return group.loc[starts.idxmax()] if len(starts) else group.iloc[-1]
+
+
+def same_software(frame: pd.DataFrame, row: pd.Series) -> pd.Series:
+    """Per row of `frame`: ran the same software as `row` (each SOFTWARE column equal as recorded; a
+    value either side did not record is no difference, as for older result files)."""
+    same = pd.Series(True, index=frame.index)
+    for column in SOFTWARE:
+        if column in frame:
+            same &= frame[column].map(lambda v, c=column: analysis.same_recorded(v, row.get(c)))
+    return same
+
+
 def p50s_of(frame: pd.DataFrame, row: pd.Series) -> np.ndarray:
-    """The p50s of every ok run of `row`'s configuration on its host in `frame`."""
+    """The p50s of every ok run of `row`'s configuration on its host in `frame` that ran `row`'s
+    software (same_software)."""
     same = (frame["config_hash"] == row["config_hash"]) & (frame["status"] == results.OK)
     if "hostname" in frame and isinstance(row.get("hostname"), str):
         same &= frame["hostname"] == row["hostname"]
+    same &= same_software(frame, row)
     return pd.to_numeric(frame.loc[same, "latency_ms_p50"], errors="coerce").dropna().to_numpy()

@@ -485,3 +485,68 @@ def test_cached_content_is_keyed_by_the_harness_code(tmp_path: Path, monkeypatch
     monkeypatch.setattr(artifacts, "code_fingerprint", lambda: "other code")
     new = keys()
     assert all(o != n for o, n in zip(old, new, strict=True))
+
+
+def _write_runs(directory: Path, runs: dict[str, list[float]], software: str = "sha-1", start: int = 0) -> None:
+    for record in _runs_frame(runs).to_dict("records"):
+        results.write_row(directory, {**record, "run_id": f"{directory.name}-{software}-{record['run_id']}",
+                                      "harness_git_sha": software,
+                                      "started_at": f"2026-01-01T00:{start + record['repeat']:02d}:00"})  # fmt: skip
+
+
+def test_the_minimum_effect_is_the_same_either_way(tmp_path: Path) -> None:
+    """A 13x speed-up with noisy runs was "no meaningful difference (< 133%)" while the same data swapped
+    was "13.1 slower": |ratio - 1| can never reach 100% for a speed-up. The rule is on |log ratio|."""
+    _write_runs(tmp_path / "a", {"c": [100.0, 101.0, 99.0, 300.0]})
+    _write_runs(tmp_path / "b", {"c": [10.0, 10.1, 9.9, 10.05]})
+    forward, _ = compare.compare([tmp_path / "a"], [tmp_path / "b"])
+    backward, _ = compare.compare([tmp_path / "b"], [tmp_path / "a"])
+    assert forward["verdict"].tolist() == ["faster"] and backward["verdict"].tolist() == ["slower"]
+    assert forward["p50_ratio"].iloc[0] == pytest.approx(1 / backward["p50_ratio"].iloc[0])
+    _write_runs(tmp_path / "c", {"c": [10.0, 10.1, 9.9, 10.05]})
+    _write_runs(tmp_path / "d", {"c": [13.5, 13.6, 13.4, 13.55]})
+    there, _ = compare.compare([tmp_path / "c"], [tmp_path / "d"], min_effect_pct=30)
+    back, _ = compare.compare([tmp_path / "d"], [tmp_path / "c"], min_effect_pct=30)
+    assert (there["verdict"].tolist(), back["verdict"].tolist()) == (["slower"], ["faster"])
+    # the p50 columns are what the ratio is of: the sides' geometric means
+    row = forward.iloc[0]
+    assert row["p50_ms_b"] / row["p50_ms_a"] == pytest.approx(row["p50_ratio"])
+    assert (row["runs_a"], row["runs_b"]) == (4, 4)
+
+
+def test_runs_of_other_software_leave_the_summary_and_the_verdict(tmp_path: Path) -> None:
+    """force=true after a change of version: five older runs pooled with two new ones 2.4x slower made
+    the summary 'unstable' and compare 'no significant difference'."""
+    old = [20.0, 21.0, 19.5, 20.5, 20.2]
+    _write_runs(tmp_path / "a", {"c": old})
+    _write_runs(tmp_path / "b", {"c": old})
+    _write_runs(tmp_path / "b", {"c": [48.0, 49.0]}, software="sha-2", start=10)
+    summary = summarize(results.read_results(tmp_path / "b")).iloc[0]
+    assert (summary["n_runs"], summary["runs_other_software"]) == (2, 5)
+    assert summary["latency_ms_p50"] == pytest.approx(math.sqrt(48 * 49))
+    table, _ = compare.compare([tmp_path / "a"], [tmp_path / "b"])
+    assert table["verdict"].tolist() == ["slower"] and table["runs_b"].tolist() == [2]
+    flags = report.build([tmp_path / "b"]).flags
+    assert any("5 earlier run(s) with other software" in flag for flag in flags), flags
+
+
+def test_the_summary_centre_lies_in_its_own_interval() -> None:
+    """8 runs at 10 ms and 7 at 20: the median (10) lay outside the t interval on log p50s [11.3, 16.8];
+    the centre is the geometric mean that interval belongs to."""
+    row = summarize(_runs_frame({"c": [10.0] * 8 + [20.0] * 7})).iloc[0]
+    assert row["latency_ms_p50_between_ci_low"] < row["latency_ms_p50"] < row["latency_ms_p50_between_ci_high"]
+    assert row["latency_ms_p50"] == pytest.approx(10 * 2 ** (7 / 15))
+
+
+def test_one_run_against_several_is_judged_by_the_runs(tmp_path: Path) -> None:
+    """Repeats on one side only: the other side's single run is tested against what the runs predict
+    (not one process's calls), and the minimum effect comes from the side with runs."""
+    _write_runs(tmp_path / "a", {"c": [10.0, 10.2, 9.9, 10.1, 10.05]})
+    _write_runs(tmp_path / "b", {"c": [14.0]})
+    _write_runs(tmp_path / "same", {"c": [10.1]})
+    table, _ = compare.compare([tmp_path / "a"], [tmp_path / "b"])
+    row = table.iloc[0]
+    assert row["verdict"] == "slower" and row["evidence"].startswith("t prediction test of 1 run against 5 runs")
+    assert row["min_effect"].startswith("2 x between-run CV")
+    same, _ = compare.compare([tmp_path / "same"], [tmp_path / "a"])
+    assert same["verdict"].tolist() == ["no significant difference"]
