@@ -30,6 +30,7 @@ CONF_DIR = PROJECT_ROOT / "conf"
 COMPONENT_KEYS = ("name", "module")
 RUNTIME_KEYS = (*COMPONENT_KEYS, "precision", "python", "setup_hint")
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command ended by Ctrl-C
 MAX_CHECKED_JOBS = 5000
 TOTAL_JOBS_ENV = "HARNESS_TOTAL_JOBS"  # for the `[n/total]` labels of jobs a launcher runs in other processes
 warnings.filterwarnings("ignore", message=cluster.SCHEMA_MATCH_WARNING, category=UserWarning)
@@ -392,6 +393,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # Hydra reports its own errors and exits; those are bad input
         if exc.code not in (0, None):
             return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # Ctrl-C: the child died with its group and held no row; say so, not a traceback
+        where = ", ".join(str(d) for d in SESSION.results_dirs) or "the results directory"
+        print(f"harness: interrupted; finished jobs are kept in {where}; the same command resumes",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_INTERRUPTED
     if inspect:
         return EXIT_OK
 

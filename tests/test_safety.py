@@ -656,7 +656,21 @@ def test_text_inside_config_json_is_printable_and_markdown_links_are_inert(tmp_p
     text = json.dumps({"workload": {"name": "\x1b[2J\u202e", "options": {"\x07key": ["\x9b"]}}})
     assert config_of(text) == {"workload": {"name": "\\x1b[2J\\u202e", "options": {"\\x07key": ["\\x9b"]}}}
     assert flat_settings(text)["workload.options.\\x07key"] == ["\\x9b"]
-    assert report.markdown_text("![p](http://evil/t.png)") == "![p]\\(http://evil/t.png)"
+    assert report.markdown_text("![p](http://evil/t.png)") == "!\\[p\\](http://evil/t.png)"
+
+
+def test_no_link_or_image_forms_in_report_markdown_from_any_cells() -> None:
+    """A link reference definition in one cell and a reference image in another rendered a remote image
+    (`](` was broken, reference links were not): rendered by a CommonMark parser, no link, no image."""
+    from markdown_it import MarkdownIt
+
+    cells = ["![a][x]", '[x]: http://evil.example/t.png "', "[y](http://evil.example)", "[z]", "\\[w](http://e)",
+             "<img src=http://evil.example/i.png>", "<http://evil.example>"]  # fmt: skip
+    table = pd.DataFrame({"workload": cells, "error": ['"'] * len(cells)})
+    quote = report.markdown_text('"')
+    flags = "\n".join(f"- {report.markdown_text(c)} · ipex: {quote}" for c in cells)
+    html_out = MarkdownIt("commonmark").enable("table").render(report.markdown_table(table) + "\n\n" + flags)
+    assert "<img" not in html_out and "<a " not in html_out, html_out
 
 
 def test_rerun_of_a_stored_configuration_with_options_that_are_no_mapping_is_one_line(tmp_path: Path) -> None:

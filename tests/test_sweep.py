@@ -63,3 +63,38 @@ def test_children_that_crash_hang_or_raise_become_rows_and_the_sweep_goes_on(cli
     assert by["exit"][0] == "crashed" and "code 3" in by["exit"][1]
     assert frame["latency_ms_p50"].isna().all(), "a failed job must not carry made-up numbers"
     assert frame["python_version"].notna().all(), "identity columns are filled even for dead children"
+
+
+def test_ctrl_c_during_a_measurement_is_one_line_and_the_sweep_resumes(cli, tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the terminal's process group) during a timed window: one line saying where the
+    finished jobs are (exit 130), not a KeyboardInterrupt traceback; no half row; the host lock freed,
+    so the same command then runs the job."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import TEST_CONF
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent.parent))
+    command = [sys.executable, "-m", "harness", f"hydra.searchpath=[file://{TEST_CONF}]", "-m", "workload=tiny_resnet",
+               f"cache_dir={tmp_path / 'cache'}", "measure=quick", "measure.min_s=120", "measure.max_s=120",
+               "hydra.sweep.dir=sweep"]  # fmt: skip
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=stderr,
+                                start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + 300
+        while "measure" not in log.read_text() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+        assert proc.poll() is None, log.read_text()[-2000:]
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=120)
+    text = log.read_text()
+    assert proc.returncode == 130 and "Traceback" not in text, text[-3000:]
+    assert [line for line in text.splitlines() if line.startswith("harness: interrupted")], text[-2000:]
+    assert not list((tmp_path / "sweep" / "rows").glob("*.json")), "no half row"
+    again = cli("-m", "workload=tiny_resnet", "hydra.sweep.dir=sweep")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len(pd.read_csv(tmp_path / "sweep" / "results.csv")) == 1
