@@ -110,6 +110,10 @@ def compare(
             + settings_change(side_a.get("settings_original"), side_b.get("settings_original"))
         )
         rows.append(out)
+    # the environment of what was compared: a runtime present on one side only is no difference
+    compared = joined.loc[joined["_merge"] == "both", config_key].drop_duplicates()
+    if not compared.empty:
+        a, b = (side.merge(compared, on=config_key) for side in (a, b))
     env_a, env_b = analysis.environment(a), analysis.environment(b)
     env_diff = {c: (env_a[c], env_b.get(c, [])) for c in env_a if env_a[c] != env_b.get(c, [])}
     table = pd.DataFrame(rows)

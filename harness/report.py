@@ -375,11 +375,12 @@ def build(paths: Sequence[Path], out_dir: Path | None = None, budget_points: flo
 def markdown_text(value: object) -> str:
     """`value` as inert Markdown text: result files may come from elsewhere, and Markdown viewers render
     inline HTML (CommonMark 0.31, "Raw HTML") and fetch images (`![a](url)`), so <, > and & are
-    HTML-escaped and square brackets backslash-escaped (CommonMark 0.31, "Backslash escapes"): no
-    inline, reference or image link can form, nor a link reference definition (`[x]: url` in one cell
+    HTML-escaped and `[` backslash-escaped (CommonMark 0.31, "Backslash escapes"; every link, image
+    and reference starts with one): no inline, reference or image link can form, nor a link reference
+    definition (`[x]: url` in one cell
     and `![a][x]` in another rendered a remote image); a newline or a `|` would break a table row."""
     text = html.escape(" ".join(str(value).splitlines()), quote=False)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("[", "\\[").replace("]", "\\]")
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("[", "\\[")
 
 
 def markdown_table(frame: pd.DataFrame) -> str:

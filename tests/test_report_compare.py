@@ -131,7 +131,7 @@ def test_report_from_a_real_tiny_sweep(cli, tmp_path: Path, shared_cache: Path) 
     assert "## resnet101 · fp32" in markdown and "## Environment" in markdown and "## Flagged rows" in markdown
     for _, row in frame.iterrows():  # every row's numbers appear as in the CSV
         established = pd.notna(row["latency_ms_p50_ci_low"])  # fewer than 6 calls (a slow machine): no CI
-        ci = f"[{row['latency_ms_p50_ci_low']:.3f}, " if established else "[CI needs 6+ calls]"
+        ci = f"\\[{row['latency_ms_p50_ci_low']:.3f}, " if established else "\\[CI needs 6+ calls]"  # `[` escaped
         assert f"{row['latency_ms_p50']:.3f} {ci}" in markdown
         assert f"python -m harness.rerun {tmp_path / 'sweep'} {row['run_id']}" in markdown
     openvino = frame[frame["runtime"] == "openvino"].set_index("batch_size")["latency_ms_p50"]

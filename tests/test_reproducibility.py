@@ -4,6 +4,7 @@ statistics, paired speed-ups, machine state and the host lock, accuracy scored o
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -550,3 +551,15 @@ def test_one_run_against_several_is_judged_by_the_runs(tmp_path: Path) -> None:
     assert row["min_effect"].startswith("2 x between-run CV")
     same, _ = compare.compare([tmp_path / "same"], [tmp_path / "a"])
     assert same["verdict"].tolist() == ["no significant difference"]
+
+
+def test_the_environment_differences_are_of_the_rows_compared(tmp_path: Path) -> None:
+    """A runtime that ran on one side only ('only in B') is no environment difference: its version was
+    listed as 'runtime_version: 1.24.1 -> 1.24.1, 2.13.0+cpu'."""
+    versions = {"eager": "2.13", "onnxruntime": "1.24"}
+    for name, runtimes in (("a", ["eager"]), ("b", ["eager", "onnxruntime"])):
+        for record in _runs_frame({r: [10.0] for r in runtimes}).to_dict("records"):
+            results.write_row(tmp_path / name, {**record, "run_id": f"{name}-{record['run_id']}",
+                                                "runtime_version": versions[record["runtime"]]})  # fmt: skip
+    table, env_diff = compare.compare([tmp_path / "a"], [tmp_path / "b"])
+    assert "only in B" in table["verdict"].tolist() and "runtime_version" not in env_diff, env_diff

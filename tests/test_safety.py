@@ -556,7 +556,8 @@ def test_text_from_a_foreign_directory_is_inert_in_the_report_and_on_the_termina
     markdown, page = (good / "report.md").read_text(), (good / "report.html").read_text()
     for text in (markdown, page):
         assert "<img src=x" not in text and "\x1b" not in text and "\x07" not in text
-    assert "&lt;img src=x onerror=alert(1)&gt;\\x1b]0;owned\\x07\\|x next" in markdown
+    # escaped for the terminal (\\x1b), then for Markdown (a backslash doubled, so it shows as one)
+    assert "&lt;img src=x onerror=alert(1)&gt;\\\\x1b]0;owned\\\\x07\\|x next" in markdown
     assert compare.main([str(good), str(good)]) in (0, 1)
     out = capsys.readouterr()
     assert "\x1b" not in out.out + out.err and "\x07" not in out.out + out.err
@@ -656,7 +657,7 @@ def test_text_inside_config_json_is_printable_and_markdown_links_are_inert(tmp_p
     text = json.dumps({"workload": {"name": "\x1b[2J\u202e", "options": {"\x07key": ["\x9b"]}}})
     assert config_of(text) == {"workload": {"name": "\\x1b[2J\\u202e", "options": {"\\x07key": ["\\x9b"]}}}
     assert flat_settings(text)["workload.options.\\x07key"] == ["\\x9b"]
-    assert report.markdown_text("![p](http://evil/t.png)") == "!\\[p\\](http://evil/t.png)"
+    assert report.markdown_text("![p](http://evil/t.png)") == "!\\[p](http://evil/t.png)"
 
 
 def test_no_link_or_image_forms_in_report_markdown_from_any_cells() -> None:
