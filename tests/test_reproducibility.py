@@ -4,7 +4,6 @@ statistics, paired speed-ups, machine state and the host lock, accuracy scored o
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import subprocess
