@@ -55,13 +55,16 @@ def load(paths: Sequence[Path], notes: list[str] | None = None) -> pd.DataFrame:
     """Rows of every source, with `source` (the directory) added; raw latencies stay on disk. A
     directory's tables are gathered from its row files first, where it is writable (a sweep whose
     driver never got to gather, e.g. on a cluster). Raises results.ResultsError (one line) for a
-    missing, unreadable, foreign or empty source."""
+    missing, unreadable, foreign or empty source, and for a directory holding a symbolic link
+    (results.check_no_links)."""
     frames = []
     for path in paths:
         path = Path(path)
         if not path.exists():
             raise results.ResultsError(f"{path} does not exist; give sweep directories or results.csv/.parquet files")
         gathered = False
+        if path.is_dir():  # before gather writes its views there, or a linked rows/ is read
+            results.check_no_links(path)
         if path.is_dir() and (path / results.ROWS_DIR).is_dir() and os.access(path, os.W_OK):
             try:
                 found = results.gather(path).notes

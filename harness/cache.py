@@ -15,6 +15,7 @@ code: artifacts are ONNX protobufs, OpenVINO IR, safetensors, JSON and `.npy` re
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from harness.locking import file_lock
-from harness.untrusted import json_loads, read_regular
+from harness.untrusted import json_loads, open_regular, read_regular
 
 T = TypeVar("T")
 
@@ -46,9 +47,12 @@ class CacheResult:
     note: str | None = None
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: Path, follow_links: bool = False) -> str:
+    """SHA-256 of a regular file. Files in caches and result directories are untrusted: a FIFO, a device
+    or (unless `follow_links`, for a model file the user named) a symbolic link raises OSError at once
+    (untrusted.open_regular) instead of blocking or hashing something else."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path, follow_links=follow_links) as handle:
         while chunk := handle.read(HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
@@ -91,7 +95,11 @@ def verify(directory: Path) -> str | None:
         )
         return "; ".join(parts)
     for name, digest in recorded.items():
-        if file_sha256(directory / name) != digest:
+        try:
+            found = file_sha256(directory / name)
+        except OSError as exc:  # a link or a FIFO where a file was
+            return f"{name} is unreadable ({exc.strerror})"
+        if found != digest:
             return f"{name} changed since it was written (sha256 mismatch)"
     return None
 
@@ -120,17 +128,34 @@ def size_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file() and p.name != MANIFEST) / 2**20
 
 
+def _kind_directory(cache_dir: Path, kind: str) -> str | None:
+    """Make `<cache_dir>/<kind>/` a plain directory. Something else in its place (a file, a symbolic
+    link: a cache from elsewhere, or damage) is not what the cache made: it is removed (a link, never
+    what it points to) and the directory made, so the job builds its entries instead of failing.
+    Returns a note saying so, else None. Another process doing the same at once is harmless: a
+    directory is never removed here."""
+    path = Path(cache_dir) / kind
+    note = None
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        what = "a symbolic link" if path.is_symlink() else "no directory"
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            path.unlink()
+        note = f"cache directory {path} was {what}; replaced by an empty one, its entries are rebuilt"
+    path.mkdir(parents=True, exist_ok=True)
+    return note
+
+
 def cached_entry(cache_dir: Path, kind: str, key: str, build: Callable[[Path], None]) -> CacheResult:
     """The verified entry `<cache_dir>/<kind>/<key>/`, built by `build(directory)` when missing
     or damaged. Exceptions from `build` propagate; nothing half-built is left behind."""
     final = Path(cache_dir) / kind / key
+    note = _kind_directory(cache_dir, kind)
     with file_lock(final.with_name(key + ".lock")):
-        note = None
         if _present(final):
             problem = _entry_problem(final)
             if problem is None:
                 return CacheResult(final, True, 0.0, size_mb(final))
-            note = f"cache entry {final} was damaged ({problem}); rebuilt"
+            note = "; ".join(filter(None, [note, f"cache entry {final} was damaged ({problem}); rebuilt"]))
             _remove(final)
         tmp = final.with_name(f".{key}.{os.getpid()}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -152,6 +177,9 @@ def lookup(cache_dir: Path, kind: str, key: str) -> Path | None:
     final = Path(cache_dir) / kind / key
     if not _present(final):
         return None
+    _kind_directory(cache_dir, kind)  # an entry under a linked kind directory is no entry of this cache
+    if not _present(final):
+        return None
     with file_lock(final.with_name(key + ".lock")):
         if _present(final) and _entry_problem(final) is None:
             return final
@@ -163,6 +191,7 @@ def discard(cache_dir: Path, kind: str, key: str) -> None:
     """Remove the entry `<cache_dir>/<kind>/<key>/` (verified, yet holding what cannot be right), so
     the next cached_entry builds it again."""
     final = Path(cache_dir) / kind / key
+    _kind_directory(cache_dir, kind)
     with file_lock(final.with_name(key + ".lock")):
         _remove(final)
 

@@ -23,7 +23,7 @@ from harness import cluster
 from harness.config import ComponentConfig, ConfigError, JobSpec, RuntimeConfig
 from harness.envinfo import PROJECT_ROOT
 from harness.options import check_value
-from harness.results import check_writable
+from harness.results import ResultsError, check_no_links, check_writable
 from harness.untrusted import printable
 
 CONF_DIR = PROJECT_ROOT / "conf"
@@ -162,6 +162,11 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
     from hydra.errors import HydraException
 
     overrides, multirun, _ = _overrides_and_mode(argv)
+    from harness.machine import check_host_lock
+
+    host_lock_problem = check_host_lock()  # every job takes it: a bad one is one line now, not an error per row
+    if host_lock_problem:
+        return [host_lock_problem], 0
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException as exc:
@@ -223,6 +228,7 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
 
         seen: set[str] = set()
         writable: set[str] = set()
+        unlinked: set[str] = set()
         launchers_checked: set[str] = set()
         n_jobs = 0
         repeats = 1
@@ -234,13 +240,18 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
                 directory = results_dir_of(cfg, multirun)
                 if directory not in writable:  # before any job runs, not after the first measurement
                     check_writable(Path(directory))
+                    check_no_links(Path(directory))  # resuming into a directory from elsewhere
                     writable.add(directory)
+                hydra_dir = hydra_output_dir(cfg, multirun)
+                if hydra_dir not in unlinked:  # Hydra writes multirun.yaml and <n>/.hydra/*.yaml there
+                    check_no_links(Path(hydra_dir))
+                    unlinked.add(hydra_dir)
                 spec = spec_from_config(_without_hydra(cfg))
                 repeats = cli_options(_without_hydra(cfg)).repeats
                 if repeats > 1 and not multirun:
                     raise ConfigError(f"repeats={repeats} runs each configuration {repeats} times: add -m")
                 _check_launcher_once(cfg, multirun, spec.timeout_s, launchers_checked)
-            except ConfigError as exc:
+            except (ConfigError, ResultsError) as exc:
                 core = message = str(exc)
             except HydraException as exc:
                 core = _one_line(exc)
@@ -285,12 +296,18 @@ def _without_hydra(cfg: Any) -> Any:
     return OmegaConf.masked_copy(cfg, [k for k in cfg.keys() if k != "hydra"])
 
 
+def hydra_output_dir(cfg: Any, multirun: bool) -> str:
+    """Where Hydra itself writes for a job composed with its Hydra config: the sweep or run dir."""
+    from omegaconf import OmegaConf
+
+    return str(OmegaConf.select(cfg, "hydra.sweep.dir" if multirun else "hydra.run.dir"))
+
+
 def results_dir_of(cfg: Any, multirun: bool) -> str:
     """Where a job composed with its Hydra config writes: results_dir, else the sweep or run dir."""
     from omegaconf import OmegaConf
 
-    chosen = OmegaConf.select(cfg, "results_dir")
-    return str(chosen or OmegaConf.select(cfg, "hydra.sweep.dir" if multirun else "hydra.run.dir"))
+    return str(OmegaConf.select(cfg, "results_dir") or hydra_output_dir(cfg, multirun))
 
 
 # -- the Hydra task ---------------------------------------------------------------------------

@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         results.check_writable(args.directory)
-    except ConfigError as exc:
+        results.check_no_links(args.directory)
+    except (ConfigError, results.ResultsError) as exc:
         print(f"harness.gather: {printable(str(exc))}", file=sys.stderr)
         return 2
     gathered = results.gather(args.directory)

@@ -2,19 +2,59 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+# Read-write (flock needs only an open file, but creating one needs write), created when missing, never
+# truncated (a lock file's content is nobody's business), never through a link, never waiting on a FIFO.
+LOCK_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def open_lock(path: Path, mode: int = 0o644) -> int:
+    """A descriptor on the lock file `path`, created when missing. Lock names are predictable (a cache's
+    `<kind>/<key>.lock`, a results directory's `.results.lock`), so a directory from elsewhere may hold
+    a symbolic link there: it is not followed (ELOOP), and what is no regular file (a FIFO, a device)
+    is refused. Raises OSError naming the path."""
+    fd = os.open(path, LOCK_FLAGS, mode)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file, so no lock file", str(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_own_lock(path: Path) -> int:
+    """open_lock, where something at `path` that is no lock file the harness made (a symbolic link, a
+    FIFO) is removed first and the lock file made afresh: the name is the lock's, and removing a link
+    never touches what it points to. Raises OSError (e.g. a directory in the lock's place)."""
+    try:
+        return open_lock(path)
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.EINVAL):  # a link (O_NOFOLLOW) or no regular file (above)
+            raise
+    Path(path).unlink(missing_ok=True)
+    return open_lock(path)
+
 
 @contextmanager
 def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on `path`, made when missing (see open_own_lock: a planted link is
+    replaced, never written through)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    fd = open_own_lock(path)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

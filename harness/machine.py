@@ -16,9 +16,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import socket
+import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.untrusted import json_loads, json_number, read_regular
+from harness.untrusted import json_loads, json_number, printable, read_regular
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CALIBRATION_SIZE = 512  # fp32 GEMM n x n x n: about 2 ms on 2 Zen 5 cores, 0.27 GFLOP
@@ -218,31 +220,86 @@ def host_lock_path() -> Path:
     return directory / "harness-measure.lock"
 
 
+SHARED_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # never through a link, never waiting on a FIFO
+
+
+def open_shared(path: Path, access: int = os.O_RDWR) -> int:
+    """A descriptor on the regular file `path` that every user of the machine shares: made with mode
+    0o666 (fchmod, past the umask) when this process creates it, else opened as it is; when it cannot
+    be opened for writing (another user made it before this change), opened read-only, which is enough
+    for flock. Created with O_EXCL and opened without O_CREAT otherwise: Linux refuses O_CREAT on
+    another user's file in a sticky directory such as /run/lock (fs.protected_regular). Never through a
+    symbolic link; what is no regular file (a FIFO, a directory) raises OSError, as does anything else."""
+    try:
+        fd = os.open(path, access | os.O_CREAT | os.O_EXCL | SHARED_FLAGS, 0o666)
+        os.fchmod(fd, 0o666)
+    except FileExistsError:
+        try:
+            fd = os.open(path, access | SHARED_FLAGS)
+        except PermissionError:
+            if access != os.O_RDWR:
+                raise
+            fd = os.open(path, os.O_RDONLY | SHARED_FLAGS)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def check_host_lock() -> str | None:
+    """None when the host lock can be taken (made when missing), else one line naming it and why:
+    run before any job (the sweep's pre-flight), not as an error in every row."""
+    path = host_lock_path()
+    named = f"{HOST_LOCK_ENV}={path}" if os.environ.get(HOST_LOCK_ENV) else f"the host lock {path}"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(open_shared(path))
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
+        return (f"{named} cannot be the machine-wide measurement lock: {exc.strerror}{where}; name a regular "
+                f"file in a directory that exists (or can be made), or unset {HOST_LOCK_ENV}")  # fmt: skip
+    return None
+
+
+def _write_holder(holder: Path, text: str) -> None:
+    """Say who holds the lock, for whoever waits (a courtesy: any failure is ignored)."""
+    with contextlib.suppress(OSError):
+        fd = open_shared(holder, os.O_WRONLY)
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+
+
 @contextlib.contextmanager
 def host_lock(label: str) -> Iterator[float]:
     """Hold the machine-wide measurement lock; yields the seconds spent waiting for it. The lock is
-    released when the holder exits, however it ends (flock), so a killed sweep never blocks the next."""
+    released when the holder exits, however it ends (flock), so a killed sweep never blocks the next.
+    Any user of the machine can take it (open_shared)."""
     import fcntl
 
     path = host_lock_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     holder = path.with_name(path.name + ".holder")
-    with open(path, "a+") as handle:
+    with os.fdopen(open_shared(path), "rb") as handle:
         waited, who = 0.0, ""
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            with contextlib.suppress(OSError):
-                who = holder.read_text().strip()
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                who = printable(read_regular(holder, max_bytes=4096).strip())
             print(f"{label}: waiting for the host lock {path} (held by {who or 'another job'}); "
                   "two timed windows never share a machine", file=sys.stderr, flush=True)  # fmt: skip
             started = time.monotonic()
             fcntl.flock(handle, fcntl.LOCK_EX)  # blocks: no polling
             waited = time.monotonic() - started
-        with contextlib.suppress(OSError):
-            holder.write_text(
-                f"pid {os.getpid()} on {socket.gethostname()}: {label}, since {time.strftime('%H:%M:%S')}"
-            )
+        _write_holder(
+            holder, f"pid {os.getpid()} on {socket.gethostname()}: {label}, since {time.strftime('%H:%M:%S')}"
+        )
         try:
             yield waited
         finally:

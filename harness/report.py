@@ -445,6 +445,32 @@ def to_html(report: Report) -> str:
     return "\n".join(parts + ["</body></html>"])
 
 
+REPORT_FILES = ("report.md", "report.html")
+PLOTS_DIR = "plots"
+
+
+def check_output(out_dir: Path) -> None:
+    """ConfigError (one line) unless the report can write everything it writes in `out_dir`: the
+    directory and plots/ are directories it can create files in, or can make (probed by creating a
+    file, see results.check_writable; nothing is left behind), plots/ is no symbolic link (a link to a directory
+    elsewhere would take the PNGs there), and report.md, report.html and no plots/*.png are directories.
+    Run before build, which writes the plots: a place found unusable afterwards loses the work."""
+    out_dir = Path(out_dir)
+    results.check_writable(out_dir)
+    plots = out_dir / PLOTS_DIR
+    if plots.is_symlink():
+        raise ConfigError(f"{plots} is a symbolic link; the report writes its plots into a directory of its own "
+                          "there: remove it or choose another place with --out")  # fmt: skip
+    if plots.exists() and not plots.is_dir():
+        raise ConfigError(f"{plots} is no directory; the report writes its plots there: remove it or use --out")
+    busy = [out_dir / name for name in REPORT_FILES if (out_dir / name).is_dir()]
+    busy += sorted(p for p in plots.glob("*.png") if p.is_dir()) if plots.is_dir() else []
+    if busy:
+        raise ConfigError(f"{busy[0]} is a directory where the report writes a file: remove it or use --out")
+    if plots.is_dir():
+        results.check_writable(plots)  # a missing one is made in out_dir, which was probed above
+
+
 def write(report: Report) -> tuple[Path, Path]:
     report.out_dir.mkdir(parents=True, exist_ok=True)
     md, page = report.out_dir / "report.md", report.out_dir / "report.html"
@@ -462,8 +488,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="the decision view's accuracy budget: points below eager fp32 (default 1)")  # fmt: skip
     args = parser.parse_args(argv)
     try:
+        for path in args.paths:  # before anything is written: build gathers views into each directory
+            if path.is_dir():
+                results.check_no_links(path)
+        check_output(args.out or analysis.source_dir(args.paths[0]))  # what build will write to, before it does
         report = build(args.paths, args.out, args.accuracy_budget)
-        results.check_writable(report.out_dir)
     except (results.ResultsError, ConfigError) as exc:
         print(f"harness.report: {untrusted.printable(str(exc))}", file=sys.stderr)
         return 2

@@ -95,7 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", default="outputs/cache", help="this machine's cache (default outputs/cache)")
     args = parser.parse_args(argv)
     source = analysis.source_dir(args.source)
+    out = args.out or source / "reruns"
     try:
+        # the re-run writes under `out` (results, rows/, jobs/, .claims/): never through a link planted there
+        results.check_no_links(source if args.out is None else out)
         frame = results.read_results(args.source)
         match = frame[frame["run_id"] == args.run_id]
         if match.empty:
@@ -116,7 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CANNOT
     for line in said:
         print(f"differs from the stored row: {line}")
-    out = args.out or source / "reruns"
+    host_lock_problem = machine.check_host_lock()
+    if host_lock_problem:
+        print(f"harness.rerun: {host_lock_problem}", file=sys.stderr)
+        return EXIT_CANNOT
     try:
         new = pd.Series(run_job_isolated(spec, out, force=True).row)
     except ConfigError as exc:

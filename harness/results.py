@@ -40,7 +40,16 @@ import pandas as pd
 from harness.cache import file_sha256
 from harness.config import MAX_BATCH, ConfigError
 from harness.envinfo import git_sha
-from harness.untrusted import MAX_FILE_BYTES, TERMINAL_CONTROLS, json_loads, printable, read_regular
+from harness.locking import open_own_lock
+from harness.untrusted import (
+    MAX_FILE_BYTES,
+    TERMINAL_CONTROLS,
+    first_link,
+    json_loads,
+    printable,
+    read_regular,
+    read_regular_bytes,
+)
 
 # The documented columns, in order (README: "Result columns"). Extra columns follow them.
 COLUMNS = [
@@ -138,6 +147,7 @@ def atomic_write(path: Path, write: Any) -> None:
     old file or the new one, never half of one."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}@{socket.gethostname()}.tmp")
+    tmp.unlink(missing_ok=True)  # its name is predictable: a link planted there must not be written through
     try:
         write(tmp)
         with open(tmp, "rb+") as handle:
@@ -175,6 +185,23 @@ def check_writable(directory: Path) -> None:
                 f"results directory {str(directory)!r} is not writable (creating a file in {probe} failed: "
                 f"{exc.strerror}); choose another with results_dir= or hydra.sweep.dir="
             ) from None
+
+
+def check_no_links(directory: Path) -> None:
+    """ResultsError (one line, naming the first link) when `directory` holds a symbolic link anywhere
+    (untrusted.first_link). A results directory may come from elsewhere, and the harness and Hydra
+    write at fixed names inside it (`.results.lock`, `rows/`, `jobs/`, `.claims/`, `plots/`, `reruns/`,
+    `<n>/.hydra/overrides.yaml`, `multirun.yaml`): a link there would have them write outside it.
+    The harness makes no links, so a directory it wrote passes; the check runs before any write."""
+    try:
+        link = first_link(Path(directory))
+    except OSError as exc:
+        raise ResultsError(f"results directory {directory} cannot be checked: {exc.strerror}") from None
+    if link is not None:
+        raise ResultsError(
+            f"{link} is a symbolic link; a results directory the harness writes into must hold none "
+            "(one from elsewhere could have it write outside the directory): remove it or copy the files"
+        )
 
 
 # -- rows -----------------------------------------------------------------------------------------
@@ -284,7 +311,7 @@ def _views_lock(results_dir: Path) -> Iterator[None]:
     that the next gather rewrites."""
     import fcntl
 
-    with open(results_dir / LOCK_FILE, "w") as handle:
+    with os.fdopen(open_own_lock(results_dir / LOCK_FILE), "rb") as handle:  # never through a planted link
         try:
             fcntl.flock(handle, fcntl.LOCK_EX)
         except OSError as exc:
@@ -401,7 +428,7 @@ def gather(results_dir: Path) -> Gathered:
         written = _written_views(results_dir)
         for name in VIEWS:
             path = results_dir / name
-            if not notes and path.exists() and written.get(name) != file_sha256(path):
+            if not notes and _present(path) and written.get(name) != _view_digest(path):
                 gathered.notes.append(f"{path} was damaged or changed since the harness wrote it; rewritten from "
                                       f"the {len(gathered.frame)} row files")  # fmt: skip
         frame = gathered.frame
@@ -420,6 +447,19 @@ def gather(results_dir: Path) -> Gathered:
         digests = {name: file_sha256(results_dir / name) for name in VIEWS}
         atomic_write(results_dir / VIEWS_RECORD, lambda p: p.write_text(json.dumps(digests)))
     return gathered
+
+
+def _present(path: Path) -> bool:
+    return path.is_symlink() or path.exists()  # a dangling link is there too
+
+
+def _view_digest(path: Path) -> str | None:
+    """The SHA-256 of a view, or None when it is no regular file (a FIFO or a link planted in a
+    directory from elsewhere: hashing it would block or read another file; it is rewritten)."""
+    try:
+        return file_sha256(path)
+    except OSError:
+        return None
 
 
 def _written_views(results_dir: Path) -> dict[str, str]:
@@ -560,7 +600,7 @@ def read_results(path: Path, notes: list[str] | None = None) -> pd.DataFrame:
         raise ResultsError(f"{path} is larger than {MAX_FILE_BYTES} bytes: not a harness results file")
     try:
         if path.suffix == ".parquet":
-            frame = pd.read_parquet(path)
+            frame = pd.read_parquet(io.BytesIO(read_regular_bytes(path)))  # never blocks on what replaced it
         elif path.suffix == ".csv":
             # a file cut mid-row (copied while written, truncated in transit): whole rows only, said once
             try:
@@ -593,8 +633,8 @@ def read_latencies(results_dir: Path) -> pd.DataFrame:
     path = results_dir / LATENCIES_PARQUET
     if not path.exists():
         return _empty_latencies()
-    try:
-        return pd.read_parquet(path)
+    try:  # through untrusted.read_regular_bytes: a FIFO or a link to /dev/zero there would block pandas
+        return pd.read_parquet(io.BytesIO(read_regular_bytes(path)))
     except Exception:  # a damaged view: raw latencies are optional evidence
         return _empty_latencies()
 
@@ -663,7 +703,7 @@ def claim(results_dir: Path, config_hash: str, repeat: int) -> Iterator[bool]:
 
     claims = Path(results_dir) / ".claims"
     claims.mkdir(parents=True, exist_ok=True)
-    with open(claims / f"{config_hash}-r{repeat}.lock", "a+") as handle:
+    with os.fdopen(open_own_lock(claims / f"{config_hash}-r{repeat}.lock"), "rb") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -14,29 +14,79 @@ import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 MAX_FILE_BYTES = 256 * 2**20  # a row file of max_calls latencies is a few MB; anything far larger is not ours
+
+
+OPEN_REGULAR = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC  # O_NONBLOCK: opening a FIFO must not wait for a writer
+MAX_WALK_ENTRIES = 1_000_000  # a sweep of 10,000 jobs holds about 100,000 entries
+
+
+@contextlib.contextmanager
+def open_regular(path: Path, max_bytes: int | None = None, follow_links: bool = False) -> Iterator[BinaryIO]:
+    """A binary handle on `path` when it is a regular file (of at most `max_bytes`, when given). A file
+    from a result directory or cache is untrusted: a FIFO would block a reader forever, a device such as
+    /dev/zero never ends, and a symbolic link (unless `follow_links`, for files the user named) may point
+    anywhere. The open never blocks (O_NONBLOCK) and the check is on the opened file (fstat), so nothing
+    can be swapped in between. Raises OSError naming why."""
+    fd = os.open(path, OPEN_REGULAR | (0 if follow_links else os.O_NOFOLLOW))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise OSError(errno.EFBIG, f"larger than {max_bytes} bytes", str(path))
+        handle = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with handle:
+        yield handle
+
+
+def read_regular_bytes(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of `path` when it is a regular file of at most `max_bytes` (see open_regular), e.g.
+    a Parquet file handed to pandas as `io.BytesIO`, so pandas never opens the path itself."""
+    with open_regular(path, max_bytes) as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:  # it grew after fstat
+        raise OSError(errno.EFBIG, f"larger than {max_bytes} bytes", str(path))
+    return data
 
 
 def read_regular(path: Path, max_bytes: int = MAX_FILE_BYTES, errors: str = "strict") -> str:
     """The text of `path` when it is a regular file (not a symlink, FIFO or device) of at most
     `max_bytes`. Files from result directories and caches are untrusted: a FIFO would block a reader
     forever and a link to /dev/zero would fill memory. Raises OSError (naming why) or UnicodeDecodeError."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        if info.st_size > max_bytes:
-            raise OSError(errno.EFBIG, f"larger than {max_bytes} bytes", str(path))
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(max_bytes + 1)
-    finally:
-        os.close(fd)
-    if len(data) > max_bytes:
-        raise OSError(errno.EFBIG, f"larger than {max_bytes} bytes", str(path))
-    return data.decode("utf-8", errors)
+    return read_regular_bytes(path, max_bytes).decode("utf-8", errors)
+
+
+def first_link(directory: Path, max_entries: int = MAX_WALK_ENTRIES) -> Path | None:
+    """The first symbolic link under `directory` (names in sorted order, depth first; no link is
+    followed), or None; None too when `directory` does not exist. A directory from elsewhere may hold a
+    link where the harness or Hydra will write (a lock file, `rows/`, `plots/`, `.hydra/overrides.yaml`),
+    and writing through it changes a file outside the directory; refusing every link is the one rule
+    that needs no list of those places. Raises OSError past `max_entries` entries (a bounded walk) or
+    when a directory cannot be listed."""
+    pending, seen = [Path(directory)], 0
+    while pending:
+        current = pending.pop()
+        try:
+            with os.scandir(current) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name, reverse=True)
+        except FileNotFoundError:
+            if current == Path(directory):
+                return None
+            raise
+        seen += len(entries)
+        if seen > max_entries:
+            raise OSError(errno.E2BIG, f"more than {max_entries} entries; not checked for links", str(directory))
+        for entry in reversed(entries):
+            if entry.is_symlink():
+                return Path(entry.path)
+        pending.extend(Path(entry.path) for entry in entries if entry.is_dir(follow_symlinks=False))
+    return None
 
 
 def json_loads(text: str) -> Any:

@@ -4,6 +4,7 @@ repaired without losing rows, options are typed, and report/compare/rerun surviv
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -11,7 +12,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -423,15 +426,17 @@ def test_a_stored_run_id_never_chooses_where_a_file_is_written(tmp_path: Path) -
 
 
 def test_report_replaces_a_planted_link_instead_of_writing_through_it(tmp_path: Path) -> None:
+    """In an --out directory (a results directory holding a link is refused: see below)."""
     good = make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0}], seed=1)
+    out = tmp_path / "out"
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
-    (good / "report.md").symlink_to(victim)
-    (good / "plots").mkdir()
-    (good / "plots" / "bert-fp32-latency.png").symlink_to(victim)
-    assert report.main([str(good)]) == 0
+    (out / "plots").mkdir(parents=True)
+    (out / "report.md").symlink_to(victim)
+    (out / "plots" / "bert-fp32-latency.png").symlink_to(victim)
+    assert report.main([str(good), "--out", str(out)]) == 0
     assert victim.read_text() == "precious"
-    assert not (good / "report.md").is_symlink() and (good / "report.md").read_text().startswith("# ")
+    assert not (out / "report.md").is_symlink() and (out / "report.md").read_text().startswith("# ")
 
 
 @pytest.mark.parametrize("trap", ["fifo", "dev-zero", "link"])
@@ -446,8 +451,11 @@ def test_a_row_file_that_is_no_regular_file_is_skipped_not_read(tmp_path: Path, 
         outside = make_set(tmp_path / "elsewhere", [{"runtime": "openvino", "median": 5.0}], seed=2)
         planted.symlink_to(next((outside / "rows").glob("*.json")))
     run = _python("-m", "harness.compare", str(good), str(good), cwd=tmp_path)  # a hang fails by timeout
-    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr[-2000:]
-    assert "zzz.json is damaged" in run.stderr
+    assert "Traceback" not in run.stderr, run.stderr[-2000:]
+    if trap == "fifo":
+        assert run.returncode == 0 and "zzz.json is damaged" in run.stderr
+    else:  # the tools refuse a directory holding a link in one line (results.check_no_links)
+        assert run.returncode == 2 and f"{planted} is a symbolic link" in run.stderr
     notes: list[str] = []
     assert list(results.read_results(good, notes)["runtime"]) == ["eager"]
 
@@ -681,3 +689,261 @@ def test_rerun_of_a_stored_configuration_with_options_that_are_no_mapping_is_one
     run = _python("-m", "harness.rerun", str(directory), "s-1", cwd=tmp_path)
     assert run.returncode == 2 and "runtime.options is a str, not a mapping" in run.stderr, run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+# -- 11. a directory or cache from elsewhere never has the harness write outside it, nor hang it -----------
+
+
+def _victim(tmp_path: Path) -> tuple[Path, Path]:
+    """A file and a directory outside every results directory and cache, which nothing may change."""
+    victim, elsewhere = tmp_path / "victim.txt", tmp_path / "elsewhere"
+    victim.write_text("precious")
+    elsewhere.mkdir()
+    return victim, elsewhere
+
+
+@contextlib.contextmanager
+def _deadline(seconds: int) -> Iterator[None]:
+    """Fail instead of hanging (a FIFO or /dev/zero read by mistake blocks forever)."""
+
+    def expired(signum: int, frame: object) -> None:
+        raise TimeoutError(f"still blocked after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("lock", ["views", "claim", "cache"])
+def test_a_lock_file_planted_as_a_link_is_never_written_through(tmp_path: Path, lock: str) -> None:
+    from harness import cache
+
+    victim, _ = _victim(tmp_path)
+    directory = tmp_path / "d"
+    if lock == "views":
+        directory.mkdir()
+        (directory / ".results.lock").symlink_to(victim)
+        results.gather(directory)
+    elif lock == "claim":
+        (directory / ".claims").mkdir(parents=True)
+        (directory / ".claims" / "h-r0.lock").symlink_to(victim)
+        with results.claim(directory, "h", 0) as mine:
+            assert mine
+    else:  # a cache's lock names are predictable: <kind>/<key>.lock
+        (directory / "kind").mkdir(parents=True)
+        (directory / "kind" / "key.lock").symlink_to(victim)
+        cache.cached_entry(directory, "kind", "key", lambda d: (d / "f").write_text("x"))
+    assert victim.read_text() == "precious"
+
+
+@pytest.mark.parametrize("planted", [".results.lock", "plots", "rows", "summary.csv"])
+def test_report_compare_and_gather_refuse_a_directory_holding_a_link(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], planted: str
+) -> None:
+    from harness import gather
+
+    good = make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0}], seed=1)
+    victim, elsewhere = _victim(tmp_path)
+    if planted == "rows":  # read through the link, gathered into the directory: refused the same way
+        shutil.move(good / "rows", elsewhere / "rows")
+        (good / "rows").symlink_to(elsewhere / "rows")
+    elif planted == "plots":
+        (good / "plots").symlink_to(elsewhere)
+    else:
+        (good / planted).unlink(missing_ok=True)
+        (good / planted).symlink_to(victim)
+    before = sorted(elsewhere.rglob("*"))
+    capsys.readouterr()
+    for main, args in ((report.main, [good]), (compare.main, [good, good]), (gather.main, [good])):
+        assert main([str(a) for a in args]) == 2, main
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert f"{good / planted} is a symbolic link" in line, line
+    assert victim.read_text() == "precious" and sorted(elsewhere.rglob("*")) == before
+
+
+def test_rerun_never_writes_through_a_planted_reruns_link(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness import rerun
+    from harness.config import ConfigError
+
+    good = make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0, "config_json": "{}"}], seed=1)
+    _, elsewhere = _victim(tmp_path)
+    (good / "reruns").symlink_to(elsewhere)
+
+    def writes_like_a_job(spec: object, out: Path, force: bool) -> None:  # what run_job_isolated writes first
+        (Path(out) / "rows").mkdir(parents=True, exist_ok=True)
+        raise ConfigError("stopped here")
+
+    monkeypatch.setattr(rerun, "trusted_spec", lambda stored, python, cache_dir: (None, []))
+    monkeypatch.setattr(rerun, "run_job_isolated", writes_like_a_job)
+    assert rerun.main([str(good), "s-0"]) == rerun.EXIT_CANNOT
+    assert f"{good / 'reruns'} is a symbolic link" in capsys.readouterr().err
+    assert not list(elsewhere.iterdir())
+
+
+@pytest.mark.parametrize("planted", ["multirun.yaml", "0/.hydra/overrides.yaml"])
+def test_a_sweep_resumed_into_a_directory_holding_a_link_stops_before_any_job(
+    cli, tmp_path: Path, planted: str
+) -> None:
+    victim, _ = _victim(tmp_path)
+    sweep = tmp_path / "sweep"
+    (sweep / planted).parent.mkdir(parents=True)
+    (sweep / planted).symlink_to(victim)
+    run = cli("workload=tiny_resnet", "-m", f"hydra.sweep.dir={sweep}")
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-2000:]
+    (line,) = run.harness_lines()
+    assert f"{sweep / planted} is a symbolic link" in line
+    assert victim.read_text() == "precious" and not (sweep / "rows").exists()
+
+
+@pytest.mark.parametrize("view", ["results.csv", "results.parquet", "latencies.parquet"])
+@pytest.mark.parametrize("trap", ["fifo", "dev-zero"])
+def test_a_view_that_is_no_regular_file_never_blocks_gather_or_report(tmp_path: Path, view: str, trap: str) -> None:
+    good = make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0}], seed=1)
+    path = good / view
+    path.unlink()
+    if trap == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    with _deadline(60):
+        notes = results.gather(good).notes  # the mechanism under report, compare and a resumed sweep
+        assert any(f"{path} was damaged" in note for note in notes), notes
+        assert path.is_file() and not path.is_symlink()
+        if trap == "fifo":  # (a link is refused by the tools before they read: see above)
+            path.unlink()
+            os.mkfifo(path)
+            assert report.main([str(good)]) == 0
+
+
+@pytest.mark.parametrize("trap", ["fifo", "dev-zero"])
+def test_the_latencies_of_an_older_directory_are_never_read_from_a_trap(tmp_path: Path, trap: str) -> None:
+    older = tmp_path / "older"
+    older.mkdir()
+    if trap == "fifo":
+        os.mkfifo(older / "latencies.parquet")
+    else:
+        (older / "latencies.parquet").symlink_to("/dev/zero")
+    with _deadline(60):
+        assert results.read_latencies(older).empty
+
+
+def test_a_cached_file_replaced_by_a_link_is_rebuilt_not_read_through(tmp_path: Path) -> None:
+    from harness import cache
+
+    entry = cache.cached_entry(tmp_path / "cache", "kind", "key", lambda d: (d / "f").write_text("x"))
+    copy = tmp_path / "same-bytes-elsewhere"
+    copy.write_text("x")  # the manifest's digest matches: only the link itself is wrong
+    (entry.path / "f").unlink()
+    (entry.path / "f").symlink_to(copy)
+    again = cache.cached_entry(tmp_path / "cache", "kind", "key", lambda d: (d / "f").write_text("x"))
+    assert not again.hit and "f is unreadable" in (again.note or "")
+    assert not (again.path / "f").is_symlink()
+
+
+@pytest.mark.parametrize("odd", ["file", "link"])
+def test_a_cache_kind_that_is_no_directory_is_replaced_and_said(tmp_path: Path, odd: str) -> None:
+    from harness import cache
+
+    _, elsewhere = _victim(tmp_path)
+    kind = tmp_path / "cache" / "flops"
+    kind.parent.mkdir()
+    if odd == "file":
+        kind.write_text("junk")
+    else:
+        kind.symlink_to(elsewhere)
+    entry = cache.cached_entry(kind.parent, "flops", "key", lambda d: (d / "flops.json").write_text("{}"))
+    assert not entry.hit and f"cache directory {kind} was" in (entry.note or "")
+    assert kind.is_dir() and not kind.is_symlink() and not list(elsewhere.iterdir())
+
+
+@pytest.mark.parametrize("trap", ["plots-link", "plots-file", "report-dir", "png-dir", "immutable"])
+def test_report_finds_an_unusable_output_place_before_building(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], trap: str
+) -> None:
+    good = make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0}], seed=1)
+    _, elsewhere = _victim(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    if trap == "plots-link":
+        (out / "plots").symlink_to(elsewhere)
+    elif trap == "plots-file":
+        (out / "plots").write_text("x")
+    elif trap == "report-dir":
+        (out / "report.md").mkdir()
+    elif trap == "png-dir":
+        (out / "plots" / "bert-fp32-latency.png").mkdir(parents=True)
+    capsys.readouterr()
+    if trap == "immutable":
+        subprocess.run(["chattr", "+i", str(out)], check=True)  # root ignores permission bits
+    try:
+        assert report.main([str(good), "--out", str(out)]) == 2
+    finally:
+        if trap == "immutable":
+            subprocess.run(["chattr", "-i", str(out)], check=True)
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("harness.report: ") and str(out) in line
+    assert not list(elsewhere.iterdir())
+
+
+def _as_nobody(action: Callable[[], object]) -> str:
+    """Run `action` in a forked child as the user nobody (the interpreter's own directory may be closed
+    to that user, so no new interpreter); returns "" when it succeeded, else the child's error."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: no pytest machinery from here on
+        os.close(read_end)
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            action()
+            os._exit(0)
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            os.write(write_end, f"{type(exc).__name__}: {exc}".encode())
+            os._exit(1)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        error = pipe.read().decode()
+    _, status = os.waitpid(pid, 0)
+    return error or ("" if os.waitstatus_to_exitcode(status) == 0 else f"exit status {status}")
+
+
+def test_any_user_of_the_machine_can_take_the_host_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness import machine
+
+    shared = Path(tempfile.mkdtemp(prefix="harness-host-lock-", dir="/tmp"))  # like /run/lock: sticky, for all
+    try:
+        shared.chmod(0o1777)
+        made, older = shared / "made.lock", shared / "older.lock"
+        monkeypatch.setenv(machine.HOST_LOCK_ENV, str(made))
+        with machine.host_lock("root's job"):
+            pass
+        assert made.stat().st_mode & 0o777 == 0o666
+        older.write_text("")  # what an older harness left: root's, 0644
+        older.chmod(0o644)
+        for path in (made, older):
+            monkeypatch.setenv(machine.HOST_LOCK_ENV, str(path))
+            assert _as_nobody(lambda: machine.host_lock("nobody's job").__enter__()) == "", path
+    finally:
+        shutil.rmtree(shared)
+
+
+@pytest.mark.parametrize("bad", ["directory", "through-a-file", "fifo"])
+def test_a_bad_host_lock_is_one_line_before_any_job(cli, tmp_path: Path, bad: str) -> None:
+    lock = {"directory": tmp_path / "adir", "through-a-file": tmp_path / "afile" / "x", "fifo": tmp_path / "fifo"}[bad]
+    if bad == "directory":
+        lock.mkdir()
+    elif bad == "through-a-file":
+        lock.parent.write_text("x")
+    else:
+        os.mkfifo(lock)
+    run = cli("workload=tiny_resnet", "results_dir=res", env={"HARNESS_HOST_LOCK": str(lock)})
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-2000:]
+    (line,) = run.harness_lines()
+    assert f"HARNESS_HOST_LOCK={lock} cannot be the machine-wide measurement lock" in line
+    assert not (tmp_path / "res").exists()

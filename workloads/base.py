@@ -38,7 +38,7 @@ def model_file_hash(path: Path) -> str:
     from harness.cache import file_sha256
 
     parts = [path] + ([path.with_suffix(".bin")] if path.suffix == ".xml" else [])
-    return hashlib.sha256("".join(file_sha256(p) for p in parts if p.exists()).encode()).hexdigest()
+    return hashlib.sha256("".join(file_sha256(p, follow_links=True) for p in parts if p.exists()).encode()).hexdigest()
 
 
 def require_existing_path(key: str, value: str, allowed: str) -> None:
