@@ -42,8 +42,8 @@ from workloads.base import (
     Workload,
     array_hash,
     looks_like_path,
-    model_file_hash,
     model_hash,
+    prebuilt_model_hash,
     require_existing_path,
 )
 from workloads.probe import fit_linear_probe
@@ -360,7 +360,11 @@ class BertWorkload(Workload):
             input_names=list(INPUT_NAMES),
             dynamic_dims={name: {0: "batch", 1: "sequence"} for name in INPUT_NAMES},
             example=self.make_batch(self._example_indices()),
-            model_hash=model_file_hash(Path(prebuilt).expanduser()) if prebuilt else model_hash(model, architecture),
+            model_hash=(
+                prebuilt_model_hash(Path(prebuilt).expanduser(), model_hash(model, architecture))
+                if prebuilt
+                else model_hash(model, architecture)
+            ),
             kind="transformer",
             n_outputs=int(model.config.num_labels),
             source_dir=self.model_source(),

@@ -32,8 +32,8 @@ from workloads.base import (
     ModelHandle,
     Workload,
     looks_like_path,
-    model_file_hash,
     model_hash,
+    prebuilt_model_hash,
     require_existing_path,
 )
 
@@ -214,13 +214,14 @@ class ImageWorkload(Workload):
     def handle(self, model: torch.nn.Module, kind: str) -> ModelHandle:
         """The ModelHandle of an fp32 image model (or, with a model file in `weights`, of its reference)."""
         prebuilt = self.options.prebuilt_file()
+        reference = model_hash(model)  # a model file's identity holds its reference model's too
         return ModelHandle(
             prebuilt=Path(prebuilt).expanduser() if prebuilt else None,
             module=model,
             input_names=["pixel_values"],
             dynamic_dims={"pixel_values": {0: "batch"}},
             example=self.make_batch([0, min(1, self.n_samples - 1)]),
-            model_hash=model_file_hash(Path(prebuilt).expanduser()) if prebuilt else model_hash(model),
+            model_hash=prebuilt_model_hash(Path(prebuilt).expanduser(), reference) if prebuilt else reference,
             kind=kind,
             n_outputs=output_count(model),
         )
