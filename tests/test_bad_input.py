@@ -242,3 +242,52 @@ def test_a_nan_classifier_bias_makes_the_row_invalid(cli, tmp_path: Path, tiny_b
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-3000:]
     row = pd.read_csv(tmp_path / "res" / "results.csv").iloc[-1]
     assert row["status"] == "invalid" and "classifier.bias" in row["error"] and pd.isna(row.get("accuracy"))
+
+
+def test_checkpoint_weights_the_config_has_no_place_for_are_refused(tmp_path: Path, tiny_bert_dir: Path) -> None:
+    """config.json with 1 layer, checkpoint with 2: layer 1's weights were dropped silently (half the FLOPs)."""
+    import json
+    import shutil
+
+    from harness.config import ConfigError
+    from harness.options import parse_options
+    from workloads.bert import BertOptions, BertWorkload
+
+    model = tmp_path / "one-layer"
+    shutil.copytree(tiny_bert_dir, model)
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 1}))
+    options = parse_options(BertOptions, {"model": str(model), "dataset": "offline:synthetic-sentiment",
+                                          "n_samples": 4}, "workload")  # fmt: skip
+    workload = BertWorkload(options, 0, tmp_path)
+    workload.load_eval_set()
+    with pytest.raises(ConfigError, match="checkpoint weights have no place .* bert.encoder.layer.1"):
+        workload.load_model()
+
+
+def test_labels_are_ascii_integers_or_class_names() -> None:
+    """`--1` and `²` passed the old digit check and int() raised a traceback; `1_0` was read as 10."""
+    from harness.config import ConfigError
+    from workloads.tables import label_column
+
+    frame = pd.DataFrame({"label": ["1", "+1", " 0 ", "1.0", "1e0", "--1", "²", "1_0", "١"]})
+    assert label_column(frame.iloc[:5], "d.csv", "label", None).tolist() == [1, 1, 0, 1, 1]
+    with pytest.raises(ConfigError, match=r"'--1', '1_0', '²', '١' at rows 6, 7, 8, 9"):
+        label_column(frame, "d.csv", "label", None)
+
+
+def test_texts_without_visible_content_are_refused(tmp_path: Path, tiny_bert_dir: Path) -> None:
+    """Zero-width, format and control characters pass str.strip: they were scored as [CLS][SEP]."""
+    from harness.config import ConfigError
+    from harness.options import parse_options
+    from workloads.bert import BertOptions, BertWorkload
+    from workloads.tables import text_column
+
+    frame = pd.DataFrame({"text": ["good", "\u200b\u200b", "\ufeff", "fine", "\u2060", "\x00\x01"]})
+    with pytest.raises(ConfigError, match="only invisible characters\\) at rows 2, 3, 5, 6"):
+        text_column(frame, "d.csv", "text")
+    data = tmp_path / "accents.csv"  # visible, but the uncased tokenizer strips a lone accent: no token left
+    pd.DataFrame({"text": ["a good film", "\u0301", "bad"], "label": [1, 0, 0]}).to_csv(data, index=False)
+    options = parse_options(BertOptions, {"model": str(tiny_bert_dir), "dataset": str(data)}, "workload")
+    with pytest.raises(ConfigError, match="1 texts give the tokenizer .* no tokens but special ones"):
+        BertWorkload(options, 0, tmp_path).load_eval_set()
