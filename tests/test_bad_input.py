@@ -291,3 +291,29 @@ def test_texts_without_visible_content_are_refused(tmp_path: Path, tiny_bert_dir
     options = parse_options(BertOptions, {"model": str(tiny_bert_dir), "dataset": str(data)}, "workload")
     with pytest.raises(ConfigError, match="1 texts give the tokenizer .* no tokens but special ones"):
         BertWorkload(options, 0, tmp_path).load_eval_set()
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["runtime=openvino", "threads=1", "scenario=offline", "scenario.streams=2"],
+         ["scenario.streams=2 is not allowed with threads=1"]),
+        (["runtime=onnxruntime", "threads=1", "scenario=offline", "scenario.streams=2"],
+         ["scenario.streams=2 is not allowed with threads=1"]),
+        (["runtime=onnxruntime", "threads=1", "runtime.intra_op_threads=2"],
+         ["runtime.intra_op_threads=2 is not allowed with threads=1"]),
+        (["workload.split=validation"], ["workload.split='validation' has no effect on the file"]),
+        (["workload.calibration_dataset=${oc.env:HARNESS_TEST_TINY_DATA}", "workload.calibration_split=validation"],
+         ["workload.calibration_split='validation' has no effect on the file"]),
+    ],
+)  # fmt: skip
+def test_options_that_would_be_ignored_or_exceed_the_jobs_cores_are_refused(cli, args: list, needles: list) -> None:
+    assert_one_clear_line(cli("workload=tiny_bert", *args), *needles)
+
+
+def test_the_openvino_eps_threads_are_divided_among_streams(tmp_path: Path) -> None:
+    from runtimes.onnxruntime_openvino import OnnxRuntimeOpenVINO
+
+    runtime = OnnxRuntimeOpenVINO(OnnxRuntimeOpenVINO.Options(), "fp32", 2, tmp_path)
+    runtime.streams = 2
+    assert runtime.provider_list()[0][1]["num_of_threads"] == "1" and runtime.ep_threads() == 1

@@ -119,6 +119,13 @@ class BertOptions:
                     f"workload.text_column/label_column have no effect on {OFFLINE_DATASET} "
                     f"(columns fixed: {', '.join(OFFLINE_COLUMNS)}); leave them at their defaults"
                 )
+        if looks_like_path(self.dataset) and self.split != "test":
+            raise ConfigError(f"workload.split={self.split!r} has no effect on the file {self.dataset!r} (the file is "
+                              "the data); leave it at test")  # fmt: skip
+        if (self.calibration_dataset is not None and looks_like_path(self.calibration_dataset)
+                and self.calibration_split != "train"):  # fmt: skip
+            raise ConfigError(f"workload.calibration_split={self.calibration_split!r} has no effect on the file "
+                              f"{self.calibration_dataset!r} (the file is the data); leave it at train")  # fmt: skip
         if self.subset is not None and (self.dataset.startswith(OFFLINE_PREFIX) or looks_like_path(self.dataset)):
             raise ConfigError(f"workload.subset={self.subset!r} has no effect on {self.dataset!r}: subsets belong to "
                               "`datasets` hub ids; leave it null")  # fmt: skip

@@ -105,6 +105,11 @@ class ImageDataOptions:
         elif Path(self.dataset).expanduser().is_dir() and self.split != "test":
             raise ConfigError(f"workload.split={self.split!r} has no effect on an image folder (its class folders "
                               "are the data); leave it at test")  # fmt: skip
+        calibration = self.calibration_dataset
+        if calibration is not None and looks_like_path(calibration) and self.calibration_split != "train":
+            raise ConfigError(f"workload.calibration_split={self.calibration_split!r} has no effect on the "
+                              f"image folder {calibration!r} (its class folders are the data); leave it "
+                              "at train")  # fmt: skip
         if not hub:
             for key, value, default in (("subset", self.subset, None), ("image_column", self.image_column, "image"),
                                         ("label_column", self.label_column, "label")):  # fmt: skip
