@@ -317,3 +317,51 @@ def test_the_openvino_eps_threads_are_divided_among_streams(tmp_path: Path) -> N
     runtime = OnnxRuntimeOpenVINO(OnnxRuntimeOpenVINO.Options(), "fp32", 2, tmp_path)
     runtime.streams = 2
     assert runtime.provider_list()[0][1]["num_of_threads"] == "1" and runtime.ep_threads() == 1
+
+
+def test_a_resnet_state_dict_of_the_wrong_shapes_is_refused(tmp_path: Path) -> None:
+    import torch
+
+    from harness.config import ConfigError
+    from harness.options import parse_options
+    from workloads.resnet101 import ResNetOptions, ResNetWorkload
+
+    state = tmp_path / "scalar-fc.pt"
+    torch.save({"fc.weight": torch.tensor(1.0), "fc.bias": torch.zeros(10)}, state)
+    options = parse_options(ResNetOptions, {"weights": str(state), "image_size": 32, "n_samples": 2}, "workload")
+    workload = ResNetWorkload(options, 0, tmp_path)
+    workload.load_eval_set()
+    with pytest.raises(ConfigError, match="is not a ResNet-101 state_dict \\(fc.weight of shape \\[\\]"):
+        workload.load_model()
+
+
+def test_duplicate_headers_multi_frame_images_and_netpbm_files(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from harness.config import ConfigError
+    from harness.options import parse_options
+    from workloads.resnet101 import ResNetOptions, ResNetWorkload
+    from workloads.tables import read_table
+
+    table = tmp_path / "twice.csv"
+    table.write_text("text,label,label\ngood,1,0\n")
+    with pytest.raises(ConfigError, match="names column\\(s\\) 'label' more than once"):
+        read_table(table)
+
+    def folder(name: str, write) -> ResNetWorkload:
+        for k in range(2):
+            (tmp_path / name / f"c{k}").mkdir(parents=True)
+            write(tmp_path / name / f"c{k}")
+        options = parse_options(ResNetOptions, {"weights": "random", "dataset": str(tmp_path / name),
+                                                "image_size": 32}, "workload")  # fmt: skip
+        return ResNetWorkload(options, 0, tmp_path)
+
+    picture = Image.fromarray(np.full((40, 40, 3), 90, dtype=np.uint8))
+    netpbm = folder("ppm", lambda d: picture.save(d / "a.ppm"))
+    netpbm.load_eval_set()
+    assert netpbm.n_samples == 2, "ImageFolder reads .ppm: so does the harness"
+    other = Image.fromarray(np.zeros((40, 40, 3), dtype=np.uint8))
+    animated = folder("gif", lambda d: picture.save(d / "a.gif", save_all=True, append_images=[other]))
+    with pytest.raises(ConfigError, match="holds 2 frames"):
+        animated.load_eval_set()

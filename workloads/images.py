@@ -46,7 +46,8 @@ IMAGENET_CLASSES = 1000
 LABEL_MAPS = {"imagenette": [0, 217, 482, 491, 497, 566, 569, 571, 574, 701]}
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+# torchvision's ImageFolder extensions (IMG_EXTENSIONS) plus GIF and the other Netpbm formats
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".pbm", ".pnm"}
 # Modes Pillow converts to RGB exactly (palette, bilevel, grey, CMYK, YCbCr); alpha is dropped, as
 # torchvision's default image loader does (`ImageFolder`'s pil_loader: img.convert("RGB")).
 PILLOW_EXACT_MODES = {"RGB", "RGBA", "RGBX", "RGBa", "L", "LA", "La", "1", "P", "PA", "CMYK", "YCbCr"}
@@ -191,6 +192,13 @@ def load_state_dict_file(path: Path, key: str) -> dict[str, torch.Tensor]:
 
 
 def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], key: str, what: str) -> None:
+    """Load `state` into `model` strictly: every tensor's shape is checked against the model's first
+    (ConfigError naming the first that differs), then missing or unused keys (load_state_dict, strict)."""
+    own = model.state_dict()
+    for name, tensor in state.items():
+        if name in own and tuple(tensor.shape) != tuple(own[name].shape):
+            raise ConfigError(f"{key} does not fit {what} ({name} has shape {list(tensor.shape)}, "
+                              f"the model's is {list(own[name].shape)})")  # fmt: skip
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
@@ -303,6 +311,10 @@ class ImageWorkload(Workload):
         except Exception as exc:  # UnidentifiedImageError, truncated files, decompression bombs
             raise ConfigError(f"dataset {self.options.dataset!r}: unreadable image {name} "
                               f"({type(exc).__name__}: {exc})") from None  # fmt: skip
+        frames = getattr(image, "n_frames", 1)
+        if frames > 1:  # which frame is "the" image is a guess: an animated GIF, a multi-page TIFF
+            raise ConfigError(f"dataset {self.options.dataset!r}: image {name} holds {frames} frames; give "
+                              "single-frame images")  # fmt: skip
         return image_to_rgb(image, name), image.mode
 
     def _crop(self, image: Any) -> np.ndarray:
