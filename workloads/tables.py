@@ -103,8 +103,8 @@ def text_column(frame: pd.DataFrame, dataset: str, column: str) -> list[str]:
     missing = values.isna().to_numpy() | values.map(_no_content).to_numpy()
     if missing.any():
         raise ConfigError(
-            f"dataset {dataset!r} column {column!r} has empty or missing text (or only invisible characters) at "
-            f"{_rows(missing)} (counting data rows from 1); fill or remove them"
+            f"dataset {dataset!r} column {column!r} has empty or missing text at {_rows(missing)} (counting data "
+            "rows from 1; blank or only invisible characters count as empty); fill or remove them"
         )
     not_text = values.map(lambda v: not isinstance(v, str | int | float)).to_numpy()
     if not_text.any():
