@@ -19,7 +19,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from harness.options import THREADS, ConfigError, available_cores, check_fields, check_value, parse_options
+from harness.options import (
+    THREADS,
+    ConfigError,
+    available_cores,
+    check_fields,
+    check_value,
+    markers,
+    parse_options,
+)
 
 __all__ = ["ConfigError", "UnsupportedError", "JobSpec", "MeasureConfig", "ComponentConfig", "RuntimeConfig",
            "PRECISIONS", "available_cores", "parse_options"]  # fmt: skip
@@ -180,7 +188,21 @@ class JobSpec:
             # as checked: a quoted "false" is recorded (and hashed) as false
             component.options = {k: getattr(parsed[kind], k) for k in component.options}
         self._check_model_file(parsed["workload"])
+        self._check_within_threads(parsed["runtime"])
         return self
+
+    def _check_within_threads(self, runtime_options: Any) -> None:
+        """Every stream or thread count (`scenario.streams` and the runtime's THREADS options) at most the
+        job's `threads`: the job runs on that many cores (pinned to them), and each stream needs one; more
+        would be cut down by the runtime, or oversubscribe the cores, while the row records the request."""
+        counts = [("scenario.streams", self.scenario.streams)] + [
+            (f"runtime.{f.name}", getattr(runtime_options, f.name)) for f in dataclasses.fields(runtime_options)
+            if THREADS in markers(type(runtime_options), f.name) and getattr(runtime_options, f.name) is not None
+        ]  # fmt: skip
+        for key, value in counts:
+            if value > self.threads:
+                raise ConfigError(f"{key}={value} is not allowed with threads={self.threads}: it must be at most "
+                                  f"{self.threads}, the cores the job runs on")  # fmt: skip
 
     def _check_model_file(self, workload_options: Any) -> None:
         """A model given as a file (ONNX, OpenVINO IR) runs only on runtimes that run such files, as it is."""

@@ -157,12 +157,51 @@ def check_memory(handle: Any, batch: int) -> None:
         )
 
 
+def check_finite_weights(handle: Any) -> None:
+    """Every floating-point tensor of the fp32 model (parameters and buffers) must be finite: a NaN or
+    infinite weight gives NaN logits, whose argmax would be scored as class 0. ConfigError naming the
+    tensors, at load, before anything is timed."""
+    import torch
+
+    bad = [name for name, tensor in handle.module.state_dict().items()
+           if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]  # fmt: skip
+    if bad:
+        shown = ", ".join(bad[:4]) + ", ..." * (len(bad) > 4)
+        raise ConfigError(f"the model has non-finite (NaN or infinite) weights in {len(bad)} tensors ({shown}); "
+                          "its outputs cannot be scored")  # fmt: skip
+
+
+def check_outputs(output: np.ndarray, batch: int, handle: Any) -> None:
+    """The runtime's outputs of one call must be logits of shape (batch, n_outputs): a model file whose
+    outputs differ from its reference's would be scored by broadcasting (or fail after timing).
+    ConfigError for a model file (its outputs are the user's), RuntimeError otherwise (a runtime bug)."""
+    expected = (batch, handle.n_outputs)
+    if output.shape != expected:
+        what = f"the model file {str(handle.prebuilt)!r}" if handle.prebuilt is not None else "the runtime"
+        message = (f"{what} gives outputs of shape {'x'.join(map(str, output.shape))} but the reference model "
+                   f"scores {handle.n_outputs} classes ({'x'.join(map(str, expected))} per call)")  # fmt: skip
+        raise ConfigError(message) if handle.prebuilt is not None else RuntimeError(message)
+
+
+def _require_finite(logits: np.ndarray, what: str) -> None:
+    finite = np.isfinite(logits)
+    if not finite.all():
+        samples = int(np.sum(~finite.all(axis=1)))
+        raise ConfigError(f"{what} hold {int(np.sum(~finite))} non-finite values (NaN or infinite) in {samples} "
+                          f"of {len(logits)} samples; accuracy and agreement from them would mean nothing")  # fmt: skip
+
+
 def score(logits: np.ndarray, labels: np.ndarray, reference: np.ndarray) -> dict[str, float | None]:
-    """Accuracy (and binary F1) against the labels; agreement and logit differences against the eager
+    """Non-finite outputs (NaN, inf) are refused (ConfigError naming how many): argmax would score NaN
+    as class 0, a number that means nothing.
+
+    Accuracy (and binary F1) against the labels; agreement and logit differences against the eager
     fp32 reference; the accuracy change from that reference (`accuracy_delta_vs_fp32`); and the share
     of the most often predicted class (`predicted_majority_share`; a model collapsed to one class, as the
     study's INT8 BERT did, shows as ~1 where the reference's `reference_majority_share` is lower).
     Shapes: (n_samples, n_outputs)."""
+    _require_finite(reference, "the eager fp32 reference outputs")
+    _require_finite(logits, "the runtime's outputs")
     predicted = logits.argmax(axis=1)
     accuracy = float(np.mean(predicted == labels))
     result: dict[str, float | None] = {
@@ -391,7 +430,7 @@ def run_job(spec: JobSpec, emit: Emit, job_dir: Path | None = None) -> tuple[dic
     import torch
 
     from runtimes.eager import EagerRuntime
-    from workloads.base import check_labels
+    from workloads.base import check_labels, check_prebuilt
 
     torch.manual_seed(spec.seed)
     torch.set_num_threads(spec.threads)
@@ -426,6 +465,7 @@ def run_job(spec: JobSpec, emit: Emit, job_dir: Path | None = None) -> tuple[dic
         raise UnsupportedError(f"{spec.runtime.name} runs {' and '.join(runtime.kinds)} models only{why}; "
                                f"{spec.workload.name} is a {handle.kind}")  # fmt: skip
     check_labels(workload.label_source(), handle.n_outputs, workload.label_map_name())
+    check_finite_weights(handle)
     check_memory(handle, spec.batch)
     # What was measured, beyond its name: a changed checkpoint, config or data shows up here.
     data_hash = workload.data_key()
@@ -433,6 +473,7 @@ def run_job(spec: JobSpec, emit: Emit, job_dir: Path | None = None) -> tuple[dic
     notes = list(workload.cache_notes)
     timing_batch = workload.make_batch([i % workload.n_samples for i in range(spec.batch)])  # built once
     handle.timing_example = timing_batch
+    check_prebuilt(handle, timing_batch)  # a model file takes these inputs and gives the reference's outputs
     row["timed_shape"] = shape_text(timing_batch)
     row["scenario"], row["timing_inputs"] = spec.scenario.name, spec.timing_inputs
     # built before prepare, which may change the module the FLOPs are counted on
@@ -475,8 +516,9 @@ def run_job(spec: JobSpec, emit: Emit, job_dir: Path | None = None) -> tuple[dic
 
             inputs = runtime.adapt_inputs(timing_batch)
             started = time.perf_counter_ns()
-            runtime.run(inputs)
+            first = runtime.run(inputs)
             row["first_inference_ms"] = (time.perf_counter_ns() - started) / 1e6
+            check_outputs(runtime.to_numpy(first), spec.batch, handle)  # before anything is timed
 
             emit("measure")
             row.update(timed_shapes(batches))

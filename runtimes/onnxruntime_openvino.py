@@ -46,8 +46,13 @@ class OnnxRuntimeOpenVINO(OnnxRuntimeCPU):
         compiled = ov.Core().compile_model(str(self.onnx_path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
         return openvino_int8_share(compiled)
 
+    def ep_threads(self) -> int:
+        """The OpenVINO EP's threads: as the CPU EP's intra-op threads, with several streams each
+        concurrent run gets its share of the cores (recorded as threads_effective)."""
+        return self.options.intra_op_threads or max(1, self.threads // self.streams)
+
     def provider_list(self) -> list[Any]:
-        threads = self.options.intra_op_threads or self.threads
+        threads = self.ep_threads()
         ov_config = {"CPU": {"INFERENCE_PRECISION_HINT": OV_PRECISION[self.precision],
                              "INFERENCE_NUM_THREADS": str(threads)}}  # fmt: skip
         options = {
@@ -85,6 +90,9 @@ class OnnxRuntimeOpenVINO(OnnxRuntimeCPU):
         if EP not in self.session.get_providers():
             base.extra["fallback"] = "OpenVINO EP not active: everything ran on the CPU EP"
             return base
+        # the threads the EP was given (configured: the session reports no options of the EP), not the idle
+        # CPU EP's intra-op threads
+        base.threads = self.ep_threads()
         if self.precision in QUANTIZED or self.prebuilt:  # read back through the proxy (int8_share)
             base.extra["precision_source"] = self.int8_source
             return base

@@ -71,3 +71,297 @@ def test_data_errors_found_at_run_time_mark_the_row_and_keep_the_others(cli, tmp
     assert "garbage.jsonl' is unreadable" in errors
     lines = run.harness_lines()
     assert len(lines) == 2 and all("invalid" in line for line in lines)
+
+
+# -- what only the data or model files reveal: refused in one line, never scored ------------------------------
+
+
+def _onnx_classifier(
+    path: Path,
+    *,
+    classes: int = 10,
+    batch: object = "N",
+    input_name: str = "pixel_values",
+    outputs: int = 1,
+    class_dim: object = "classes",
+    external: bool = False,
+) -> Path:
+    """A tiny image classifier as an ONNX file: pixel_values [batch, 3, 32, 32] -> logits [batch, classes]."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.random.default_rng(0).standard_normal((3, classes)).astype(np.float32), "w")
+    nodes = [
+        helper.make_node("GlobalAveragePool", [input_name], ["pooled"]),
+        helper.make_node("Flatten", ["pooled"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "w"], ["logits"]),
+    ]
+    outs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, class_dim])]
+    for k in range(1, outputs):
+        nodes.append(helper.make_node("Identity", ["logits"], [f"extra{k}"]))
+        outs.append(helper.make_tensor_value_info(f"extra{k}", TensorProto.FLOAT, [batch, class_dim]))
+    inputs = [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, [batch, 3, 32, 32])]
+    model = helper.make_model(helper.make_graph(nodes, "tiny", inputs, outs, [weight]),
+                              opset_imports=[helper.make_opsetid("", 17)])  # fmt: skip
+    model.ir_version = 8
+    if external:
+        onnx.save(model, str(path), save_as_external_data=True, location=path.name + ".data", size_threshold=0)
+    else:
+        onnx.save(model, str(path))
+    return path
+
+
+def _handle(options: dict, cache: Path):
+    """The loaded workload and ModelHandle of the torchvision workload (tiny MobileNet) with `options`."""
+    from harness.options import parse_options
+    from workloads.torchvision_classifier import TorchvisionOptions, TorchvisionWorkload
+
+    base = {"arch": "mobilenet_v3_small", "weights": "random", "image_size": 32, "n_samples": 4}
+    workload = TorchvisionWorkload(parse_options(TorchvisionOptions, {**base, **options}, "workload"), 0, cache)
+    workload.load_eval_set()
+    return workload, workload.load_model()
+
+
+def test_a_model_files_identity_holds_its_reference_model(tmp_path: Path, tiny_bert_dir: Path) -> None:
+    """Scores and references of a model file are cached by model_hash: a reference model edited in place
+    at the same path must change it (it held only the path: stale max_abs_diff and agreement)."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from harness.options import parse_options
+    from workloads.bert import BertOptions, BertWorkload
+
+    onnx_file = _onnx_classifier(tmp_path / "model.onnx")
+    state = tmp_path / "reference.pt"
+    torch.save(_handle({}, tmp_path)[1].module.state_dict(), state)
+    options = {"weights": str(onnx_file), "reference_weights": str(state)}
+    before = _handle(options, tmp_path)[1].model_hash
+    changed = {k: v + 1 if v.is_floating_point() else v for k, v in torch.load(state, weights_only=True).items()}
+    torch.save(changed, state)
+    assert _handle(options, tmp_path)[1].model_hash != before
+
+    reference = tmp_path / "bert"
+    shutil.copytree(tiny_bert_dir, reference)
+
+    def bert_hash() -> str:
+        values = {"model": str(tmp_path / "model.onnx"), "reference_model": str(reference), "n_samples": 4}
+        workload = BertWorkload(parse_options(BertOptions, values, "workload"), 0, tmp_path)
+        workload.load_eval_set()
+        return workload.load_model().model_hash
+
+    before = bert_hash()
+    weights = load_file(str(reference / "model.safetensors"))
+    weights["classifier.bias"] = weights["classifier.bias"] + 1
+    save_file(weights, str(reference / "model.safetensors"), metadata={"format": "pt"})
+    assert bert_hash() != before
+
+
+def test_an_onnx_file_with_external_data_is_refused_for_every_runtime(tmp_path: Path) -> None:
+    """Its hash would not cover the .data file (openvino read it, and a replaced one gave a stale cached row)."""
+    from harness.config import ConfigError
+
+    onnx_file = _onnx_classifier(tmp_path / "split.onnx", external=True)
+    assert (tmp_path / "split.onnx.data").exists()
+    with pytest.raises(ConfigError, match="refers to external data files"):
+        _handle({"weights": str(onnx_file), "reference_weights": "random"}, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("file_options", "batch", "needle"),
+    [
+        ({"classes": 1, "class_dim": 1}, 2, "outputs of shape ?x1 but its reference model scores 10 classes"),
+        ({"outputs": 3}, 2, "has 3 outputs; the harness scores one"),
+        ({"batch": 1}, 2, "takes pixel_values of shape 1x3x32x32 but the job feeds 2x3x32x32"),
+        ({"input_name": "ids"}, 1, "takes inputs ids but the workload feeds pixel_values"),
+    ],
+)
+def test_a_model_file_must_take_the_workloads_inputs_and_give_its_references_outputs(
+    tmp_path: Path, file_options: dict, batch: int, needle: str
+) -> None:
+    from harness.config import ConfigError
+    from workloads.base import check_prebuilt
+
+    onnx_file = _onnx_classifier(tmp_path / "model.onnx", **file_options)
+    workload, handle = _handle({"weights": str(onnx_file), "reference_weights": "random"}, tmp_path)
+    with pytest.raises(ConfigError, match="^the model file") as caught:
+        check_prebuilt(handle, workload.make_batch([0] * batch))
+    assert needle in str(caught.value) and "\n" not in str(caught.value)
+    if file_options.get("batch") == 1:  # at its own static batch the file is accepted
+        check_prebuilt(handle, workload.make_batch([0]))
+
+
+def test_a_model_file_whose_dynamic_outputs_differ_is_invalid_before_timing(cli, tmp_path: Path) -> None:
+    """3 classes against a 10-class reference, left dynamic in the file: the first call's outputs show it
+    (it was an error row after timing, `operands could not be broadcast`, or a broadcast score)."""
+    onnx_file = _onnx_classifier(tmp_path / "three.onnx", classes=3)
+    run = cli("workload=tiny_torchvision", f"workload.weights={onnx_file}", "workload.reference_weights=random",
+              "runtime=onnxruntime", "batch=2", "results_dir=res")  # fmt: skip
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-3000:]
+    row = pd.read_csv(tmp_path / "res" / "results.csv").iloc[-1]
+    assert row["status"] == "invalid" and "gives outputs of shape 2x3" in row["error"], row["error"]
+    assert pd.isna(row.get("throughput_sps")), "refused before anything was timed"
+
+
+def test_non_finite_outputs_and_weights_are_never_scored(tmp_path: Path) -> None:
+    """argmax over NaN is class 0: a NaN model scored accuracy 0.5 and agreement 1.0."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import torch
+
+    from harness.config import ConfigError
+    from harness.job import check_finite_weights, score
+
+    labels, reference = np.array([0, 1, 1]), np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    with pytest.raises(ConfigError, match="hold 2 non-finite values .* in 1 of 3 samples"):
+        score(np.array([[np.nan, np.nan], [0.0, 1.0], [0.0, 1.0]]), labels, reference)
+    with pytest.raises(ConfigError, match="eager fp32 reference outputs hold 1 non-finite"):
+        score(reference, labels, np.array([[np.inf, 0.0], [0.0, 1.0], [0.0, 1.0]]))
+    assert score(reference, labels, reference)["accuracy"] == 1.0
+    model = torch.nn.Linear(4, 2)
+    with torch.no_grad():
+        model.bias[0] = float("nan")
+    with pytest.raises(ConfigError, match="non-finite .* weights in 1 tensors \\(bias\\)"):
+        check_finite_weights(SimpleNamespace(module=model))
+
+
+def test_a_nan_classifier_bias_makes_the_row_invalid(cli, tmp_path: Path, tiny_bert_dir: Path) -> None:
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    model = tmp_path / "nan-bert"
+    shutil.copytree(tiny_bert_dir, model)
+    weights = load_file(str(model / "model.safetensors"))
+    weights["classifier.bias"][0] = float("nan")
+    save_file(weights, str(model / "model.safetensors"), metadata={"format": "pt"})
+    run = cli("workload=tiny_bert", f"workload.model={model}", "results_dir=res")
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-3000:]
+    row = pd.read_csv(tmp_path / "res" / "results.csv").iloc[-1]
+    assert row["status"] == "invalid" and "classifier.bias" in row["error"] and pd.isna(row.get("accuracy"))
+
+
+def test_checkpoint_weights_the_config_has_no_place_for_are_refused(tmp_path: Path, tiny_bert_dir: Path) -> None:
+    """config.json with 1 layer, checkpoint with 2: layer 1's weights were dropped silently (half the FLOPs)."""
+    import json
+    import shutil
+
+    from harness.config import ConfigError
+    from harness.options import parse_options
+    from workloads.bert import BertOptions, BertWorkload
+
+    model = tmp_path / "one-layer"
+    shutil.copytree(tiny_bert_dir, model)
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 1}))
+    options = parse_options(BertOptions, {"model": str(model), "dataset": "offline:synthetic-sentiment",
+                                          "n_samples": 4}, "workload")  # fmt: skip
+    workload = BertWorkload(options, 0, tmp_path)
+    workload.load_eval_set()
+    with pytest.raises(ConfigError, match="checkpoint weights have no place .* bert.encoder.layer.1"):
+        workload.load_model()
+
+
+def test_labels_are_ascii_integers_or_class_names() -> None:
+    """`--1` and `²` passed the old digit check and int() raised a traceback; `1_0` was read as 10."""
+    from harness.config import ConfigError
+    from workloads.tables import label_column
+
+    frame = pd.DataFrame({"label": ["1", "+1", " 0 ", "1.0", "1e0", "--1", "²", "1_0", "١"]})
+    assert label_column(frame.iloc[:5], "d.csv", "label", None).tolist() == [1, 1, 0, 1, 1]
+    with pytest.raises(ConfigError, match=r"'--1', '1_0', '²', '١' at rows 6, 7, 8, 9"):
+        label_column(frame, "d.csv", "label", None)
+
+
+def test_texts_without_visible_content_are_refused(tmp_path: Path, tiny_bert_dir: Path) -> None:
+    """Zero-width, format and control characters pass str.strip: they were scored as [CLS][SEP]."""
+    from harness.config import ConfigError
+    from harness.options import parse_options
+    from workloads.bert import BertOptions, BertWorkload
+    from workloads.tables import text_column
+
+    frame = pd.DataFrame({"text": ["good", "\u200b\u200b", "\ufeff", "fine", "\u2060", "\x00\x01"]})
+    with pytest.raises(ConfigError, match="empty or missing text at rows 2, 3, 5, 6"):
+        text_column(frame, "d.csv", "text")
+    data = tmp_path / "accents.csv"  # visible, but the uncased tokenizer strips a lone accent: no token left
+    pd.DataFrame({"text": ["a good film", "\u0301", "bad"], "label": [1, 0, 0]}).to_csv(data, index=False)
+    options = parse_options(BertOptions, {"model": str(tiny_bert_dir), "dataset": str(data)}, "workload")
+    with pytest.raises(ConfigError, match="1 texts give the tokenizer .* no tokens but special ones"):
+        BertWorkload(options, 0, tmp_path).load_eval_set()
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["runtime=openvino", "threads=1", "scenario=offline", "scenario.streams=2"],
+         ["scenario.streams=2 is not allowed with threads=1"]),
+        (["runtime=onnxruntime", "threads=1", "scenario=offline", "scenario.streams=2"],
+         ["scenario.streams=2 is not allowed with threads=1"]),
+        (["runtime=onnxruntime", "threads=1", "runtime.intra_op_threads=2"],
+         ["runtime.intra_op_threads=2 is not allowed with threads=1"]),
+        (["workload.split=validation"], ["workload.split='validation' has no effect on the file"]),
+        (["workload.calibration_dataset=${oc.env:HARNESS_TEST_TINY_DATA}", "workload.calibration_split=validation"],
+         ["workload.calibration_split='validation' has no effect on the file"]),
+    ],
+)  # fmt: skip
+def test_options_that_would_be_ignored_or_exceed_the_jobs_cores_are_refused(cli, args: list, needles: list) -> None:
+    assert_one_clear_line(cli("workload=tiny_bert", *args), *needles)
+
+
+def test_the_openvino_eps_threads_are_divided_among_streams(tmp_path: Path) -> None:
+    from runtimes.onnxruntime_openvino import OnnxRuntimeOpenVINO
+
+    runtime = OnnxRuntimeOpenVINO(OnnxRuntimeOpenVINO.Options(), "fp32", 2, tmp_path)
+    runtime.streams = 2
+    assert runtime.provider_list()[0][1]["num_of_threads"] == "1" and runtime.ep_threads() == 1
+
+
+def test_a_resnet_state_dict_of_the_wrong_shapes_is_refused(tmp_path: Path) -> None:
+    import torch
+
+    from harness.config import ConfigError
+    from harness.options import parse_options
+    from workloads.resnet101 import ResNetOptions, ResNetWorkload
+
+    state = tmp_path / "scalar-fc.pt"
+    torch.save({"fc.weight": torch.tensor(1.0), "fc.bias": torch.zeros(10)}, state)
+    options = parse_options(ResNetOptions, {"weights": str(state), "image_size": 32, "n_samples": 2}, "workload")
+    workload = ResNetWorkload(options, 0, tmp_path)
+    workload.load_eval_set()
+    with pytest.raises(ConfigError, match="is not a ResNet-101 state_dict \\(fc.weight of shape \\[\\]"):
+        workload.load_model()
+
+
+def test_duplicate_headers_multi_frame_images_and_netpbm_files(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from harness.config import ConfigError
+    from harness.options import parse_options
+    from workloads.resnet101 import ResNetOptions, ResNetWorkload
+    from workloads.tables import read_table
+
+    table = tmp_path / "twice.csv"
+    table.write_text("text,label,label\ngood,1,0\n")
+    with pytest.raises(ConfigError, match="names column\\(s\\) 'label' more than once"):
+        read_table(table)
+
+    def folder(name: str, write) -> ResNetWorkload:
+        for k in range(2):
+            (tmp_path / name / f"c{k}").mkdir(parents=True)
+            write(tmp_path / name / f"c{k}")
+        options = parse_options(ResNetOptions, {"weights": "random", "dataset": str(tmp_path / name),
+                                                "image_size": 32}, "workload")  # fmt: skip
+        return ResNetWorkload(options, 0, tmp_path)
+
+    picture = Image.fromarray(np.full((40, 40, 3), 90, dtype=np.uint8))
+    netpbm = folder("ppm", lambda d: picture.save(d / "a.ppm"))
+    netpbm.load_eval_set()
+    assert netpbm.n_samples == 2, "ImageFolder reads .ppm: so does the harness"
+    other = Image.fromarray(np.zeros((40, 40, 3), dtype=np.uint8))
+    animated = folder("gif", lambda d: picture.save(d / "a.gif", save_all=True, append_images=[other]))
+    with pytest.raises(ConfigError, match="holds 2 frames"):
+        animated.load_eval_set()

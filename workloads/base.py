@@ -41,6 +41,96 @@ def model_file_hash(path: Path) -> str:
     return hashlib.sha256("".join(file_sha256(p, follow_links=True) for p in parts if p.exists()).encode()).hexdigest()
 
 
+def prebuilt_model_hash(path: Path, reference_hash: str) -> str:
+    """The identity of a model file run as it is: its content (model_file_hash) and its reference
+    model's (`reference_hash`, model_hash of the fp32 module it is scored against). A reference edited
+    in place at the same path changes the reference outputs, so it must change every key that holds
+    them (accuracy scores, references). Refuses (ConfigError) an ONNX file with external data: the
+    hash would not cover those files, and ONNX Runtime refuses them (runtimes/onnx_common.checked_onnx)."""
+    if path.suffix == ".onnx":
+        _onnx_graph(path)
+    return hashlib.sha256(f"file:{model_file_hash(path)} reference:{reference_hash}".encode()).hexdigest()
+
+
+def _onnx_graph(path: Path) -> Any:
+    """An ONNX file's graph, read without external data; ConfigError for an unreadable file or one that
+    refers to external data files (every runtime then reads the same self-contained file)."""
+    import onnx
+    from onnx.external_data_helper import uses_external_data
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # DecodeError: a damaged or foreign file
+        raise ConfigError(f"{path} is not a valid ONNX model ({type(exc).__name__})") from None
+    if any(uses_external_data(t) for t in model.graph.initializer):
+        raise ConfigError(f"{path} refers to external data files; the harness runs self-contained ONNX files only "
+                          "(save it without save_as_external_data)")  # fmt: skip
+    return model.graph
+
+
+def _file_signature(path: Path) -> tuple[list[tuple[set[str], list[int | None]]], list[list[int | None]]]:
+    """(each input's names and dims, each output's dims) of a model file; None for a dynamic
+    dimension, [] for an unknown rank. An OpenVINO IR port may carry several names."""
+    if path.suffix == ".onnx":
+        graph = _onnx_graph(path)
+        initializers = {t.name for t in graph.initializer}
+
+        def dims(value: Any) -> list[int | None]:
+            if not value.type.tensor_type.HasField("shape"):
+                return []
+            return [d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim]
+
+        inputs = [({v.name}, dims(v)) for v in graph.input if v.name not in initializers]
+        return inputs, [dims(v) for v in graph.output]
+    import openvino as ov
+
+    try:
+        model = ov.Core().read_model(str(path))
+    except Exception as exc:  # a damaged or foreign IR
+        raise ConfigError(f"{path} is not a readable OpenVINO IR ({type(exc).__name__})") from None
+
+    def ov_dims(port: Any) -> list[int | None]:
+        shape = port.get_partial_shape()
+        return [] if shape.rank.is_dynamic else [d.get_length() if d.is_static else None for d in shape]
+
+    inputs = [(set(port.get_names()) or {port.get_any_name()}, ov_dims(port)) for port in model.inputs]
+    return inputs, [ov_dims(p) for p in model.outputs]
+
+
+def _shape_text(dims: list[int | None]) -> str:
+    return "x".join("?" if d is None else str(d) for d in dims)
+
+
+def check_prebuilt(handle: ModelHandle, batch: Inputs) -> None:
+    """A model file run as it is must take the workload's inputs and give its reference's outputs, or it
+    cannot be run or scored: checked on the file's declared signature before anything is timed. Refuses
+    (ConfigError, one line) inputs other than the workload's (by name), a static dimension (batch,
+    sequence, image size) other than the measured batch's, more than one output, and an output whose
+    static class dimension differs from the reference's `n_outputs`. What the file leaves dynamic is
+    checked on the runtime's first output (harness/job.py check_outputs)."""
+    if handle.prebuilt is None:
+        return
+    path, where = handle.prebuilt, f"the model file {str(handle.prebuilt)!r}"
+    inputs, outputs = _file_signature(path)
+    wanted = set(handle.input_names)
+    by_name = {name: dims for names, dims in inputs for name in names & wanted}
+    if len(inputs) != len(wanted) or set(by_name) != wanted:
+        given = ", ".join(sorted(min(names) for names, _ in inputs)) or "none"
+        raise ConfigError(f"{where} takes inputs {given} but the workload feeds {', '.join(handle.input_names)}")
+    for name in handle.input_names:
+        shape, declared = list(batch[name].shape), by_name[name]
+        fits = len(declared) == len(shape) and all(d in (None, s) for d, s in zip(declared, shape, strict=True))
+        if declared and not fits:
+            raise ConfigError(f"{where} takes {name} of shape {_shape_text(declared)} but the job feeds "
+                              f"{_shape_text(shape)}; export it with dynamic axes or run it at its shape")  # fmt: skip
+    if len(outputs) != 1:
+        raise ConfigError(f"{where} has {len(outputs)} outputs; the harness scores one (the logits)")
+    out = outputs[0]
+    if out and (len(out) != 2 or out[1] not in (None, handle.n_outputs)):
+        raise ConfigError(f"{where} gives outputs of shape {_shape_text(out)} but its reference model scores "
+                          f"{handle.n_outputs} classes (batch x {handle.n_outputs})")  # fmt: skip
+
+
 def require_existing_path(key: str, value: str, allowed: str) -> None:
     """Reject a path-looking value that does not exist, in one line."""
     if looks_like_path(value) and not Path(value).expanduser().exists():

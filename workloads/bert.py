@@ -10,8 +10,10 @@ a linear-probe head (the study's scale offline; see `fit_bert_base_probe`).
 
 What the model and data files reveal is checked before anything is timed, each problem one line
 (`invalid`): a directory without a model, tokenizer or weights; weights missing from the checkpoint
-(they would be random); `seq_len` beyond the position table; token ids beyond the embedding table;
-labels that are not this model's classes (text labels are looked up in the model's label2id).
+(they would be random) and checkpoint weights the config has no place for (they would be unused);
+`seq_len` beyond the position table; token ids beyond the embedding table; texts that give no token
+but special ones; labels that are not this model's classes (text labels are looked up in the model's
+label2id). `split`/`calibration_split` on a local file are refused (the file is the data).
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ from workloads.base import (
     Workload,
     array_hash,
     looks_like_path,
-    model_file_hash,
     model_hash,
+    prebuilt_model_hash,
     require_existing_path,
 )
 from workloads.probe import fit_linear_probe
@@ -117,6 +119,13 @@ class BertOptions:
                     f"workload.text_column/label_column have no effect on {OFFLINE_DATASET} "
                     f"(columns fixed: {', '.join(OFFLINE_COLUMNS)}); leave them at their defaults"
                 )
+        if looks_like_path(self.dataset) and self.split != "test":
+            raise ConfigError(f"workload.split={self.split!r} has no effect on the file {self.dataset!r} (the file is "
+                              "the data); leave it at test")  # fmt: skip
+        if (self.calibration_dataset is not None and looks_like_path(self.calibration_dataset)
+                and self.calibration_split != "train"):  # fmt: skip
+            raise ConfigError(f"workload.calibration_split={self.calibration_split!r} has no effect on the file "
+                              f"{self.calibration_dataset!r} (the file is the data); leave it at train")  # fmt: skip
         if self.subset is not None and (self.dataset.startswith(OFFLINE_PREFIX) or looks_like_path(self.dataset)):
             raise ConfigError(f"workload.subset={self.subset!r} has no effect on {self.dataset!r}: subsets belong to "
                               "`datasets` hub ids; leave it null")  # fmt: skip
@@ -350,6 +359,16 @@ class BertWorkload(Workload):
                 f"workload.model={self.options.model!r}: {len(missing)} weights are missing from its checkpoint or "
                 f"do not fit and would be random ({', '.join(sorted(missing)[:4])}{', ...' * (len(missing) > 4)})"
             )
+        # weights the architecture has no place for (e.g. config.json with fewer layers than the checkpoint):
+        # the model measured would not be the one trained; transformers already leaves out the keys its
+        # classes declare ignorable (_keys_to_ignore_on_load_unexpected)
+        unused = sorted(info.get("unexpected_keys", []))
+        if unused:
+            raise ConfigError(
+                f"workload.model={self.options.model!r}: {len(unused)} checkpoint weights have no place in the "
+                f"architecture its config.json describes and would be unused ({', '.join(unused[:4])}"
+                f"{', ...' * (len(unused) > 4)}); fix config.json or the checkpoint"
+            )
         model = model.eval()
         architecture = json.dumps({k: v for k, v in config.to_dict().items() if not k.startswith("_")
                                    and k != "transformers_version"}, sort_keys=True, default=str)  # fmt: skip
@@ -360,7 +379,11 @@ class BertWorkload(Workload):
             input_names=list(INPUT_NAMES),
             dynamic_dims={name: {0: "batch", 1: "sequence"} for name in INPUT_NAMES},
             example=self.make_batch(self._example_indices()),
-            model_hash=model_file_hash(Path(prebuilt).expanduser()) if prebuilt else model_hash(model, architecture),
+            model_hash=(
+                prebuilt_model_hash(Path(prebuilt).expanduser(), model_hash(model, architecture))
+                if prebuilt
+                else model_hash(model, architecture)
+            ),
             kind="transformer",
             n_outputs=int(model.config.num_labels),
             source_dir=self.model_source(),
@@ -380,11 +403,23 @@ class BertWorkload(Workload):
         self._texts = texts
         self.labels = np.asarray(labels, dtype=np.int64)
         self._encoded = self._tokenizer(self._texts, truncation=False, padding=False, return_token_type_ids=True)
+        self._check_content()
         largest = max((max(ids) for ids in self._encoded["input_ids"] if ids), default=0)
         vocab = getattr(config, "vocab_size", None)
         if vocab is not None and largest >= vocab:
             raise ConfigError(f"the tokenizer of {self.options.model!r} gives token id {largest} but the model's "
                               f"embedding table holds {vocab} (vocab_size): they do not belong together")  # fmt: skip
+
+    def _check_content(self) -> None:
+        """Every text must give the model at least one token besides the special ones ([CLS], [SEP]): a text
+        of characters the tokenizer drops (zero-width, format or control characters, accents it strips)
+        would be scored as an empty input. ConfigError naming how many and the first of them."""
+        special = set(self._tokenizer.all_special_ids)
+        empty = [i for i, ids in enumerate(self._encoded["input_ids"]) if not set(ids) - special]
+        if empty:
+            raise ConfigError(f"dataset {self.options.dataset!r}: {len(empty)} texts give the tokenizer of "
+                              f"{self.options.model!r} no tokens but special ones (e.g. {self._texts[empty[0]]!r}); "
+                              "they would be scored as empty inputs: remove them")  # fmt: skip
 
     def _read_dataset(self, config: Any) -> tuple[list[str], list[int]]:
         opts = self.options

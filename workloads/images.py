@@ -32,8 +32,8 @@ from workloads.base import (
     ModelHandle,
     Workload,
     looks_like_path,
-    model_file_hash,
     model_hash,
+    prebuilt_model_hash,
     require_existing_path,
 )
 
@@ -46,7 +46,8 @@ IMAGENET_CLASSES = 1000
 LABEL_MAPS = {"imagenette": [0, 217, 482, 491, 497, 566, 569, 571, 574, 701]}
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+# torchvision's ImageFolder extensions (IMG_EXTENSIONS) plus GIF and the other Netpbm formats
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".pbm", ".pnm"}
 # Modes Pillow converts to RGB exactly (palette, bilevel, grey, CMYK, YCbCr); alpha is dropped, as
 # torchvision's default image loader does (`ImageFolder`'s pil_loader: img.convert("RGB")).
 PILLOW_EXACT_MODES = {"RGB", "RGBA", "RGBX", "RGBa", "L", "LA", "La", "1", "P", "PA", "CMYK", "YCbCr"}
@@ -105,6 +106,11 @@ class ImageDataOptions:
         elif Path(self.dataset).expanduser().is_dir() and self.split != "test":
             raise ConfigError(f"workload.split={self.split!r} has no effect on an image folder (its class folders "
                               "are the data); leave it at test")  # fmt: skip
+        calibration = self.calibration_dataset
+        if calibration is not None and looks_like_path(calibration) and self.calibration_split != "train":
+            raise ConfigError(f"workload.calibration_split={self.calibration_split!r} has no effect on the "
+                              f"image folder {calibration!r} (its class folders are the data); leave it "
+                              "at train")  # fmt: skip
         if not hub:
             for key, value, default in (("subset", self.subset, None), ("image_column", self.image_column, "image"),
                                         ("label_column", self.label_column, "label")):  # fmt: skip
@@ -186,6 +192,13 @@ def load_state_dict_file(path: Path, key: str) -> dict[str, torch.Tensor]:
 
 
 def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], key: str, what: str) -> None:
+    """Load `state` into `model` strictly: every tensor's shape is checked against the model's first
+    (ConfigError naming the first that differs), then missing or unused keys (load_state_dict, strict)."""
+    own = model.state_dict()
+    for name, tensor in state.items():
+        if name in own and tuple(tensor.shape) != tuple(own[name].shape):
+            raise ConfigError(f"{key} does not fit {what} ({name} has shape {list(tensor.shape)}, "
+                              f"the model's is {list(own[name].shape)})")  # fmt: skip
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
@@ -214,13 +227,14 @@ class ImageWorkload(Workload):
     def handle(self, model: torch.nn.Module, kind: str) -> ModelHandle:
         """The ModelHandle of an fp32 image model (or, with a model file in `weights`, of its reference)."""
         prebuilt = self.options.prebuilt_file()
+        reference = model_hash(model)  # a model file's identity holds its reference model's too
         return ModelHandle(
             prebuilt=Path(prebuilt).expanduser() if prebuilt else None,
             module=model,
             input_names=["pixel_values"],
             dynamic_dims={"pixel_values": {0: "batch"}},
             example=self.make_batch([0, min(1, self.n_samples - 1)]),
-            model_hash=model_file_hash(Path(prebuilt).expanduser()) if prebuilt else model_hash(model),
+            model_hash=prebuilt_model_hash(Path(prebuilt).expanduser(), reference) if prebuilt else reference,
             kind=kind,
             n_outputs=output_count(model),
         )
@@ -297,6 +311,10 @@ class ImageWorkload(Workload):
         except Exception as exc:  # UnidentifiedImageError, truncated files, decompression bombs
             raise ConfigError(f"dataset {self.options.dataset!r}: unreadable image {name} "
                               f"({type(exc).__name__}: {exc})") from None  # fmt: skip
+        frames = getattr(image, "n_frames", 1)
+        if frames > 1:  # which frame is "the" image is a guess: an animated GIF, a multi-page TIFF
+            raise ConfigError(f"dataset {self.options.dataset!r}: image {name} holds {frames} frames; give "
+                              "single-frame images")  # fmt: skip
         return image_to_rgb(image, name), image.mode
 
     def _crop(self, image: Any) -> np.ndarray:

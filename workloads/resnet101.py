@@ -142,8 +142,10 @@ class ResNetWorkload(ImageWorkload):
                                   f"here?): {type(exc).__name__}: {exc}") from None  # fmt: skip
         else:
             state = load_state_dict_file(Path(weights).expanduser(), key)
-            if not isinstance(state.get("fc.weight"), torch.Tensor):
-                raise ConfigError(f"{key} is not a ResNet-101 state_dict (no fc.weight tensor)")
+            fc = state.get("fc.weight")
+            if not isinstance(fc, torch.Tensor) or fc.ndim != 2 or fc.shape[0] < 1:
+                shape = f"fc.weight of shape {list(fc.shape)}" if isinstance(fc, torch.Tensor) else "no fc.weight"
+                raise ConfigError(f"{key} is not a ResNet-101 state_dict ({shape}; expected classes x 2048)")
             model = resnet101(weights=None, num_classes=state["fc.weight"].shape[0])
             load_into(model, state, key, "ResNet-101")
         return self.handle(model.float().eval(), "cnn")

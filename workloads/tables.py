@@ -3,11 +3,18 @@ without lossy conversions, and their text and label columns checked, each proble
 
 Missing-text policy (README: "Bad input"): the literal strings "NA", "null", "None", "nan" are
 text like any other (pandas' `keep_default_na=False`), and read as such; an empty or blank text,
-or a JSON null, is rejected with its row numbers. JSON is read without date or dtype guessing.
+a text of no visible character (only zero-width, format or control characters: Unicode categories
+C* and Z*), or a JSON null, is rejected with its row numbers. JSON is read without date or dtype
+guessing. A CSV header naming a column twice is refused (pandas would rename the second `label.1`
+and the first would be used silently). Labels are integers written in ASCII digits (an optional
+sign, or as a float like `1.0`) or class names; anything else (`--1`, `²`) is refused naming rows.
 """
 
 from __future__ import annotations
 
+import csv
+import re
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +25,8 @@ import pandas as pd
 from harness.config import ConfigError
 
 MAX_ROWS_NAMED = 8
+INTEGER = re.compile(r"[+-]?[0-9]+")
+DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")  # 1.0, 1e3: ASCII only
 
 
 def _rows(mask: np.ndarray) -> str:
@@ -31,6 +40,7 @@ def read_table(path: Path) -> pd.DataFrame:
     """A local .csv/.jsonl/.json file as read, every cell kept as written. Raises ConfigError."""
     try:
         if path.suffix == ".csv":
+            _check_header(path)
             return pd.read_csv(path, keep_default_na=False, dtype=str)
         if path.suffix in (".jsonl", ".json"):
             frame = pd.read_json(path, lines=path.suffix == ".jsonl", dtype=False, convert_dates=False)
@@ -39,6 +49,22 @@ def read_table(path: Path) -> pd.DataFrame:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ConfigError(f"dataset {str(path)!r} is unreadable ({type(exc).__name__}: {first})") from None
     raise ConfigError(f"dataset {str(path)!r} is not a .csv, .jsonl or .json file")
+
+
+def _check_header(path: Path) -> None:
+    """A CSV header must name each column once. Raises ConfigError naming the repeated names."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), [])
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise ConfigError(f"dataset {str(path)!r} names column(s) {', '.join(map(repr, repeated))} more than once in "
+                          "its header; which one is meant is a guess: rename or remove the duplicates")  # fmt: skip
+
+
+def _no_content(value: Any) -> bool:
+    """True for a text with no visible character: empty, blank, or only zero-width, format, control
+    or separator characters (Unicode categories C* and Z*), which str.strip keeps."""
+    return isinstance(value, str) and all(unicodedata.category(c)[0] in "CZ" for c in value)
 
 
 def load_hf_dataset(name: str, subset: str | None, split: str) -> tuple[pd.DataFrame, list[str] | None]:
@@ -71,13 +97,14 @@ def require_columns(frame: pd.DataFrame, dataset: str, *columns: str) -> None:
 
 
 def text_column(frame: pd.DataFrame, dataset: str, column: str) -> list[str]:
-    """The texts, as written. Empty or blank cells and nulls are rejected with their row numbers."""
+    """The texts, as written. Empty or blank cells, texts of no visible character (zero-width, format,
+    control characters only) and nulls are rejected with their row numbers."""
     values = frame[column]
-    missing = values.isna().to_numpy() | values.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy()
+    missing = values.isna().to_numpy() | values.map(_no_content).to_numpy()
     if missing.any():
         raise ConfigError(
-            f"dataset {dataset!r} column {column!r} has empty or missing text at {_rows(missing)} "
-            f"(counting data rows from 1); fill or remove them"
+            f"dataset {dataset!r} column {column!r} has empty or missing text at {_rows(missing)} (counting data "
+            "rows from 1; blank or only invisible characters count as empty); fill or remove them"
         )
     not_text = values.map(lambda v: not isinstance(v, str | int | float)).to_numpy()
     if not_text.any():
@@ -101,14 +128,13 @@ def label_column(frame: pd.DataFrame, dataset: str, column: str, names: Mapping[
             return int(value)
         if isinstance(value, float | np.floating):
             return int(value) if float(value).is_integer() else None
-        if isinstance(value, str):
+        if isinstance(value, str):  # ASCII digits only: int()/float() also take '²'-like digits and '1_0'
             text = value.strip()
-            if text.lstrip("-").isdigit():
+            if INTEGER.fullmatch(text):
                 return int(text)
-            try:
-                number = float(text)
-            except ValueError:
+            if not DECIMAL.fullmatch(text):
                 return None
+            number = float(text)
             return int(number) if number.is_integer() else None
         return None
 
