@@ -183,25 +183,27 @@ def check_outputs(output: np.ndarray, batch: int, handle: Any) -> None:
         raise ConfigError(message) if handle.prebuilt is not None else RuntimeError(message)
 
 
-def _require_finite(logits: np.ndarray, what: str) -> None:
+def _require_finite(logits: np.ndarray, what: str, error: type[Exception]) -> None:
     finite = np.isfinite(logits)
     if not finite.all():
         samples = int(np.sum(~finite.all(axis=1)))
-        raise ConfigError(f"{what} hold {int(np.sum(~finite))} non-finite values (NaN or infinite) in {samples} "
-                          f"of {len(logits)} samples; accuracy and agreement from them would mean nothing")  # fmt: skip
+        raise error(f"{what} hold {int(np.sum(~finite))} non-finite values (NaN or infinite) in {samples} "
+                    f"of {len(logits)} samples; accuracy and agreement from them would mean nothing")  # fmt: skip
 
 
 def score(logits: np.ndarray, labels: np.ndarray, reference: np.ndarray) -> dict[str, float | None]:
-    """Non-finite outputs (NaN, inf) are refused (ConfigError naming how many): argmax would score NaN
-    as class 0, a number that means nothing.
+    """Non-finite outputs (NaN, inf) are never scored: argmax would score NaN as class 0, a number that
+    means nothing. In the reference (the model's own fp32 outputs) that is the model's problem
+    (ConfigError: an `invalid` row); from a runtime whose reference is finite it is the runtime's
+    (RuntimeError: an `error` row saying how many), as a bf16 or INT8 overflow would be.
 
     Accuracy (and binary F1) against the labels; agreement and logit differences against the eager
     fp32 reference; the accuracy change from that reference (`accuracy_delta_vs_fp32`); and the share
     of the most often predicted class (`predicted_majority_share`; a model collapsed to one class, as the
     study's INT8 BERT did, shows as ~1 where the reference's `reference_majority_share` is lower).
     Shapes: (n_samples, n_outputs)."""
-    _require_finite(reference, "the eager fp32 reference outputs")
-    _require_finite(logits, "the runtime's outputs")
+    _require_finite(reference, "the eager fp32 reference outputs", ConfigError)
+    _require_finite(logits, "the runtime's outputs", RuntimeError)
     predicted = logits.argmax(axis=1)
     accuracy = float(np.mean(predicted == labels))
     result: dict[str, float | None] = {

@@ -206,7 +206,8 @@ def test_a_model_file_whose_dynamic_outputs_differ_is_invalid_before_timing(cli,
 
 
 def test_non_finite_outputs_and_weights_are_never_scored(tmp_path: Path) -> None:
-    """argmax over NaN is class 0: a NaN model scored accuracy 0.5 and agreement 1.0."""
+    """argmax over NaN is class 0: a NaN model scored accuracy 0.5 and agreement 1.0. NaN from a runtime
+    whose reference is finite is the runtime's fault (an error row), in the reference the model's."""
     from types import SimpleNamespace
 
     import numpy as np
@@ -216,7 +217,7 @@ def test_non_finite_outputs_and_weights_are_never_scored(tmp_path: Path) -> None
     from harness.job import check_finite_weights, score
 
     labels, reference = np.array([0, 1, 1]), np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
-    with pytest.raises(ConfigError, match="hold 2 non-finite values .* in 1 of 3 samples"):
+    with pytest.raises(RuntimeError, match="runtime's outputs hold 2 non-finite values .* in 1 of 3 samples"):
         score(np.array([[np.nan, np.nan], [0.0, 1.0], [0.0, 1.0]]), labels, reference)
     with pytest.raises(ConfigError, match="eager fp32 reference outputs hold 1 non-finite"):
         score(reference, labels, np.array([[np.inf, 0.0], [0.0, 1.0], [0.0, 1.0]]))
