@@ -70,6 +70,22 @@ NUMERIC_COLUMNS = [
     "gemm_peak_gflops_bf16", "int8_op_share", "accuracy_delta_vs_fp32", "predicted_majority_share",
     "reference_majority_share", "max_rel_diff", "threads_effective", "requests_unserved", "accuracy_s", "reference_s",
 ]  # fmt: skip
+# Counts the tools turn into ints (int(), range(), "x streams"): each a whole number in [0, MAX_COUNT] when present.
+# batch_size has its own, narrower range (config.MAX_BATCH).
+INTEGER_COLUMNS = [
+    "repeat", "threads", "n_calls", "n_eval_samples", "streams", "timed_batches", "paired_bursts",
+    "threads_effective", "requests_unserved",
+]  # fmt: skip
+MAX_COUNT = 2**31 - 1  # a C int: more than any count a run makes (measure.max_calls is at most 10**7)
+# Columns read together (report's load text, its speed-up CIs): a file holding one of them gets the others as
+# empty cells, so a row that lacks a partner reads as "not recorded", never as a KeyError.
+COLUMN_GROUPS = [
+    ("target_qps", "achieved_qps", "latency_bound_ms"),
+    ("timed_len_min", "timed_len_median", "timed_len_max"),
+    ("latency_ms_p99_ci_low", "latency_ms_p99_ci_high"),
+    ("speedup_vs_eager_ci_low", "speedup_vs_eager_ci_high"),
+    ("calib_gemm_ms_before", "calib_gemm_ms_after"),
+]
 NAMING_COLUMNS = ["run_id", "workload", "runtime", "status"]  # each row names these (a precision may be missing)
 # What report, compare and the summary compute from the rows (and pandas' merge indicator): a file cannot supply them.
 COMPUTED_COLUMNS = {
@@ -108,6 +124,7 @@ TMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)(?:@(?P<host>[^/]+))?\.tmp$
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # a row file's name: never a path
 COMMITTED_SHA = re.compile(r"^[0-9a-f]{7,40}$")  # envinfo.git_sha of a clean checkout (not -dirty, not unknown)
 STALE_TMP_S = 60.0  # a row file is written in milliseconds: a temporary file this old was abandoned
+NESTED_TYPES = (list, tuple, dict, set, frozenset, np.ndarray)  # what no cell of a results file may hold
 NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)  # a filesystem without flock (some NFS set-ups)
 
 
@@ -466,6 +483,20 @@ def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     if missing:
         raise ResultsError(f"{source} is not a harness results file: no column {', '.join(missing)}")
     frame = frame.drop(columns=[c for c in frame.columns if str(c).startswith("_") or c in COMPUTED_COLUMNS])
+    for column in frame.columns:  # a parquet category (e.g. `status`) compares and groups as its plain values
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].astype(object)
+    for column in frame.columns:  # a row file is JSON, a parquet cell may be an array: one value per cell only
+        nested = frame[column].map(lambda v: isinstance(v, NESTED_TYPES))
+        if nested.any():
+            row = int(np.flatnonzero(nested.to_numpy())[0]) + 1
+            raise ResultsError(f"{source}: column {column!r} holds a {type(frame[column][nested].iloc[0]).__name__} "
+                               f"(row {row}), not a single value")  # fmt: skip
+    for group in COLUMN_GROUPS:
+        if any(c in frame.columns for c in group):
+            for column in group:
+                if column not in frame.columns:
+                    frame[column] = np.nan
     for column in [c for c in NUMERIC_COLUMNS if c in frame.columns]:
         numbers = pd.to_numeric(frame[column], errors="coerce")
         bad = numbers.isna() & frame[column].notna() & (frame[column].astype(str).str.strip() != "")
@@ -475,12 +506,13 @@ def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
                 f"{source}: column {column!r} holds {frame[column][bad].iloc[0]!r} (row {row}), not a number"
             )
         frame[column] = numbers
-    for column in frame.columns:  # a row file is JSON: any field could hold a list or an object
-        nested = frame[column].map(lambda v: isinstance(v, list | dict))
-        if nested.any():
-            row = int(np.flatnonzero(nested.to_numpy())[0]) + 1
-            raise ResultsError(f"{source}: column {column!r} holds a {type(frame[column][nested].iloc[0]).__name__} "
-                               f"(row {row}), not a single value")  # fmt: skip
+    for column in [c for c in INTEGER_COLUMNS if c in frame.columns]:
+        values = frame[column]
+        bad = values.notna() & ~(np.isfinite(values) & (values >= 0) & (values <= MAX_COUNT) & (values % 1 == 0))
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+            raise ResultsError(f"{source}: column {column!r} holds {float(values[bad].iloc[0])!r} (row {row}); it "
+                               f"must be an integer from 0 to {MAX_COUNT}")  # fmt: skip
     # text is printed: a terminal must not act on what a file from elsewhere holds
     for column in frame.select_dtypes(include=["object", "string"]).columns:
         acting = frame[column].map(lambda v: isinstance(v, str) and TERMINAL_CONTROLS.search(v) is not None)
