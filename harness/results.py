@@ -100,6 +100,8 @@ OK = "ok"
 # (low, high]: what an ok row's measured column can hold; anything else is damage, never a measurement.
 # A latency lies above the clock's 1 ns resolution and below a week (no job's timeout allows more).
 LATENCY_RANGE_MS = (1e-6, 7 * 86_400_000.0)
+# Raw latencies one row file may hold: what measure.max_calls allows at most (config.MeasureConfig).
+MAX_LATENCIES_PER_ROW = 10_000_000
 MEASURABLE = {
     **{c: LATENCY_RANGE_MS for c in ("latency_ms_p50", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high",
                                      "latency_ms_p90", "latency_ms_p99", "latency_ms_mean")},
@@ -218,12 +220,25 @@ def write_row(results_dir: Path, row: dict[str, Any], latencies_ms: np.ndarray |
 
 
 def _read_row_file(path: Path) -> tuple[dict[str, Any], list[float]]:
-    payload = json_loads(read_regular(path))
+    """(row, raw latencies) of one row file, or ValueError: not a harness row file, more than
+    MAX_LATENCIES_PER_ROW raw latencies (counted before parsing: a small file of short numbers would
+    otherwise take gigabytes), or a raw latency that is not a finite number in LATENCY_RANGE_MS (JSON
+    `NaN` made Mann-Whitney's p NaN, which a gate read as "no difference")."""
+    text = read_regular(path)
+    if text.count(",") > MAX_LATENCIES_PER_ROW + 100_000:  # the row's own fields hold far fewer commas
+        raise ValueError(f"more than {MAX_LATENCIES_PER_ROW} values")
+    payload = json_loads(text)
     if not isinstance(payload, dict) or payload.get("format") != ROW_FORMAT or not isinstance(payload.get("row"), dict):
         raise ValueError("not a harness row file")
     latencies = payload.get("latencies_ms") or []
-    if not isinstance(latencies, list) or not all(isinstance(x, int | float) for x in latencies):
+    if not isinstance(latencies, list) or not all(isinstance(x, int | float) and not isinstance(x, bool)
+                                                  for x in latencies):  # fmt: skip
         raise ValueError("latencies are not a list of numbers")
+    if len(latencies) > MAX_LATENCIES_PER_ROW:
+        raise ValueError(f"more than {MAX_LATENCIES_PER_ROW} raw latencies")
+    low, high = LATENCY_RANGE_MS
+    if not all(low < x <= high for x in latencies):  # NaN compares False: refused too
+        raise ValueError(f"a raw latency outside ({low:g}, {high:g}] ms or not a number")
     return payload["row"], latencies
 
 
@@ -256,7 +271,8 @@ def _read_rows(results_dir: Path) -> Gathered:
         try:
             row, latencies = _read_row_file(path)
         except (OSError, ValueError, UnicodeDecodeError) as exc:
-            notes.append(f"{path} is damaged ({type(exc).__name__}); skipped, its job counts as not run")
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)[:100]
+            notes.append(f"{path} is damaged ({type(exc).__name__}: {why}); skipped, its job counts as not run")
             continue
         rows.append(row)
         if latencies:
