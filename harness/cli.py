@@ -23,7 +23,7 @@ from harness import cluster
 from harness.config import ComponentConfig, ConfigError, JobSpec, RuntimeConfig
 from harness.envinfo import PROJECT_ROOT
 from harness.options import check_value
-from harness.results import check_writable
+from harness.results import check_resumable, check_writable
 from harness.untrusted import printable
 
 CONF_DIR = PROJECT_ROOT / "conf"
@@ -233,6 +233,7 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
                 directory = results_dir_of(cfg, multirun)
                 if directory not in writable:  # before any job runs, not after the first measurement
                     check_writable(Path(directory))
+                    check_resumable(Path(directory))
                     writable.add(directory)
                 spec = spec_from_config(_without_hydra(cfg))
                 repeats = cli_options(_without_hydra(cfg)).repeats

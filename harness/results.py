@@ -689,7 +689,9 @@ def _settled_unsupported(frame: pd.DataFrame) -> dict[str, str]:
 
 def completed(results_dir: Path) -> Finished:
     """What a resumed sweep skips (Finished): jobs with an ok row, and configurations this harness
-    commit found unsupported here. Only whole row files count (a writer killed mid-row leaves none)."""
+    commit found unsupported here. Only whole row files count (a writer killed mid-row leaves none).
+    The rows are checked as report checks them (check_frame): a row report refuses (an ok row with a
+    zero p50, an infinite repeat, ...) raises ResultsError, one line, instead of counting as a finished job."""
     frame = _read_rows(Path(results_dir)).frame if (Path(results_dir) / ROWS_DIR).is_dir() else None
     if frame is None:
         if (Path(results_dir) / RESULTS_CSV).exists() or (Path(results_dir) / RESULTS_PARQUET).exists():
@@ -697,9 +699,23 @@ def completed(results_dir: Path) -> Finished:
             frame = _read_rows(Path(results_dir)).frame
         else:
             return Finished()
+    if len(frame):
+        frame = check_frame(frame, str(results_dir))
     ok = frame[frame["status"] == OK]
     repeats = pd.to_numeric(ok["repeat"], errors="coerce").fillna(0).astype(int)
     return Finished(frozenset(zip(ok["config_hash"].astype(str), repeats, strict=True)), _settled_unsupported(frame))
+
+
+def check_resumable(results_dir: Path) -> None:
+    """ConfigError (one line) when an existing `results_dir` holds rows a resumed sweep cannot trust
+    (completed raises ResultsError): said before any job runs, as report would say it."""
+    if not Path(results_dir).is_dir():
+        return
+    try:
+        completed(results_dir)
+    except ResultsError as exc:
+        raise ConfigError(f"results directory {str(results_dir)!r} cannot be resumed: {exc}; move the damaged row "
+                          "file away or choose another results directory") from None  # fmt: skip
 
 
 @contextlib.contextmanager
