@@ -26,7 +26,9 @@ import json
 import math
 import os
 import re
+import shutil
 import socket
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -295,6 +297,12 @@ def _abandoned(tmp: Path) -> str | None:
     match = TMP_NAME.match(tmp.name)
     if not match:
         return None
+    try:
+        regular = stat.S_ISREG(tmp.lstat().st_mode)
+    except OSError:  # gone meanwhile: its writer renamed it
+        return None
+    if not regular:  # a directory, link or FIFO named like one: never ours to remove
+        return f"{tmp} is named like a half-written row file but is no regular file; skipped, left as it is"
     pid, host = int(match["pid"]), match["host"]
     if host in (None, socket.gethostname()):
         if _pid_alive(pid):
