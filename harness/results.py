@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime
+import decimal
 import errno
 import io
 import json
@@ -200,16 +202,39 @@ def check_writable(directory: Path) -> None:
 
 # -- rows -----------------------------------------------------------------------------------------
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
+    """`value` as JSON can hold it: a row imported from an older parquet file may hold timestamps,
+    bytes, arrays or decimals. Non-finite numbers and missing values (NaT) become null, dates ISO 8601
+    text, bytes text (undecodable bytes as escapes), arrays, tuples and sets lists, anything else its text."""
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
+    elif isinstance(value, np.timedelta64):
+        value = pd.Timedelta(value)
+    elif isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
+    if value is None or value is pd.NaT:
         return None
-    return value
+    if isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list | tuple | set | frozenset | np.ndarray):
+        return [_jsonable(item) for item in (sorted(value, key=str) if isinstance(value, set | frozenset) else value)]
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, pd.Timestamp | datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    if isinstance(value, decimal.Decimal):
+        return _jsonable(float(value))
+    return str(value)
 
 
-def write_row(results_dir: Path, row: dict[str, Any], latencies_ms: np.ndarray | None = None) -> Path:
-    """The job's row file, written atomically (see the module docstring)."""
-    rows = Path(results_dir) / ROWS_DIR
+def write_row(results_dir: Path, row: dict[str, Any], latencies_ms: np.ndarray | None = None,
+              rows_dir: Path | None = None) -> Path:  # fmt: skip
+    """The job's row file, written atomically (see the module docstring), into `rows_dir` (default
+    `results_dir/rows`; the legacy import stages its rows elsewhere)."""
+    rows = Path(results_dir) / ROWS_DIR if rows_dir is None else Path(rows_dir)
     rows.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": ROW_FORMAT,
@@ -369,7 +394,11 @@ def _complete_csv_rows(path: Path) -> tuple[pd.DataFrame, str | None]:
 
 
 def _import_legacy(results_dir: Path) -> list[str]:
-    """Row files for a directory written before they existed. Returns notes (one line each)."""
+    """Row files for a directory written before they existed. Returns notes (one line each).
+    The rows are written into a staging directory that becomes `rows/` only when every row is in it:
+    a failure on the way leaves the directory as it was (no half `rows/` that a second gather would
+    take for the whole truth) and raises ResultsError, one line. Values JSON cannot hold (timestamps,
+    bytes, arrays) are stored as text or lists (_jsonable); check_frame judges them when read."""
     csv_path, parquet_path = results_dir / RESULTS_CSV, results_dir / RESULTS_PARQUET
     if not csv_path.exists() and not parquet_path.exists():
         return []
@@ -390,33 +419,78 @@ def _import_legacy(results_dir: Path) -> list[str]:
     frames = [f for f in frames if not f.empty]
     found = pd.concat(frames, ignore_index=True) if frames else None
     latencies = _empty_latencies()
-    if (results_dir / LATENCIES_PARQUET).exists():
-        with contextlib.suppress(Exception):
-            latencies = pd.read_parquet(results_dir / LATENCIES_PARQUET)
-    imported = 0
-    if found is not None and "run_id" in found:
-        found = found.drop_duplicates("run_id", keep="first")  # parquet first: it is the typed copy
-        for record in found.to_dict("records"):
-            if not record.get("run_id") or pd.isna(record.get("status")):
-                continue
-            try:
-                check_run_id(record["run_id"])
-            except ValueError as exc:
-                notes.append(f"{results_dir}: a row was not imported: {exc}")
-                continue
-            row = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in record.items()}
-            row = {k: _typed(k, v) for k, v in row.items()}
-            mine = latencies.loc[latencies["run_id"] == row["run_id"]].sort_values("call_index")["latency_ms"]
-            write_row(results_dir, row, mine.to_numpy())
-            imported += 1
+    latencies_path = results_dir / LATENCIES_PARQUET
+    if latencies_path.exists():
+        try:
+            latencies = _checked_latencies(pd.read_parquet(latencies_path), latencies_path)
+        except Exception as exc:  # unreadable or foreign: kept beside the views, the rows are imported without
+            why = str(exc) if isinstance(exc, ResultsError) else type(exc).__name__
+            damaged.append((latencies_path, f"unreadable ({why})"))
+    by_run = {str(k): g for k, g in latencies.groupby(latencies["run_id"].astype(str))} if len(latencies) else {}
+    imported, unusable = 0, 0
+    staging = Path(tempfile.mkdtemp(dir=results_dir, prefix=".rows-import-"))
+    try:
+        if found is not None and "run_id" in found:
+            found = found.drop_duplicates("run_id", keep="first")  # parquet first: it is the typed copy
+            for record in found.to_dict("records"):
+                if _absent(record.get("run_id")) or not record.get("run_id") or _absent(record.get("status")):
+                    continue
+                try:
+                    check_run_id(record["run_id"])
+                except ValueError as exc:
+                    notes.append(f"{results_dir}: a row was not imported: {exc}")
+                    continue
+                row = {str(k): _typed(str(k), _jsonable(v)) for k, v in record.items()}
+                mine = by_run.get(row["run_id"])
+                raw = None
+                if mine is not None:
+                    raw = mine.sort_values("call_index")["latency_ms"].to_numpy(dtype=np.float64)
+                    low, high = LATENCY_RANGE_MS
+                    if len(raw) > MAX_LATENCIES_PER_ROW or not np.all((raw > low) & (raw <= high)):
+                        raw, unusable = None, unusable + 1
+                write_row(results_dir, row, raw, rows_dir=staging)
+                imported += 1
+        _fsync_dir(staging)
+        try:
+            os.rename(staging, results_dir / ROWS_DIR)  # whole, or not at all
+        except OSError:  # a job wrote its row file meanwhile: move the imported ones in beside it
+            for path in staging.glob("*.json"):
+                if not (results_dir / ROWS_DIR / path.name).exists():
+                    os.replace(path, results_dir / ROWS_DIR / path.name)
+            shutil.rmtree(staging, ignore_errors=True)
+        _fsync_dir(results_dir)
+    except Exception as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise ResultsError(f"{results_dir}: the older result files cannot be imported ({type(exc).__name__}: "
+                           f"{first}); nothing was changed") from None  # fmt: skip
     stamp = time.strftime("%Y%m%dT%H%M%S")
     for path, problem in damaged:
         kept = path.with_name(f"{path.name}.damaged-{stamp}")
         os.replace(path, kept)
         notes.append(f"{path} was damaged ({problem}); kept as {kept.name}")
+    if unusable:
+        low, high = LATENCY_RANGE_MS
+        notes.append(f"{latencies_path}: the raw latencies of {unusable} row(s) were not finite numbers in "
+                     f"({low:g}, {high:g}] ms; those rows were imported without them")  # fmt: skip
     if damaged or imported:
         notes.append(f"{results_dir}: {imported} complete rows recovered into {ROWS_DIR}/ from the older result files")
     return notes
+
+
+def _checked_latencies(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """A raw-latency table (run_id, call_index, latency_ms) read from a file, or ResultsError naming
+    what it lacks: a foreign latencies.parquet without run_id raised KeyError in the import and compare."""
+    missing = [c for c in ("run_id", "latency_ms") if c not in frame.columns]
+    if missing:
+        raise ResultsError(f"{path} is not a harness latency file: no column {', '.join(missing)}")
+    latency = pd.to_numeric(frame["latency_ms"], errors="coerce")
+    if frame["latency_ms"].notna().sum() != latency.notna().sum():
+        raise ResultsError(f"{path}: column 'latency_ms' holds values that are not numbers")
+    index = pd.to_numeric(frame["call_index"], errors="coerce") if "call_index" in frame else None
+    return pd.DataFrame({"run_id": frame["run_id"].astype(str),
+                         "call_index": np.arange(len(frame)) if index is None else index,
+                         "latency_ms": latency.astype(np.float64)})  # fmt: skip
 
 
 def _typed(column: str, value: Any) -> Any:
@@ -642,7 +716,8 @@ def read_results(path: Path, notes: list[str] | None = None) -> pd.DataFrame:
 
 
 def read_latencies(results_dir: Path) -> pd.DataFrame:
-    """Raw latencies, long format (run_id, call_index, latency_ms): from the row files, else the view."""
+    """Raw latencies, long format (run_id, call_index, latency_ms): from the row files, else the view
+    (ResultsError when that view lacks run_id or latency_ms)."""
     results_dir = Path(results_dir)
     if (results_dir / ROWS_DIR).is_dir():
         return _read_rows(results_dir).latencies
@@ -650,9 +725,10 @@ def read_latencies(results_dir: Path) -> pd.DataFrame:
     if not path.exists():
         return _empty_latencies()
     try:
-        return pd.read_parquet(path)
+        frame = pd.read_parquet(path)
     except Exception:  # a damaged view: raw latencies are optional evidence
         return _empty_latencies()
+    return _checked_latencies(frame, path)  # a foreign one (no run_id column): ResultsError, one line
 
 
 @dataclass(frozen=True)
