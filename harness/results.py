@@ -368,8 +368,24 @@ def _views_lock(results_dir: Path) -> Iterator[None]:
 def _complete_csv_rows(path: Path) -> tuple[pd.DataFrame, str | None]:
     """The rows of a CSV that have every field; (frame, what was wrong or None). A file that does not
     end in a newline was cut: its last row is dropped even when its field count looks whole."""
-    problem = None
     text = read_regular(path, errors="replace")
+    with _csv_field_limit(len(text) + 1):  # a whole field is never cut (the csv module stops at 128 KiB)
+        return _whole_csv_rows(text)
+
+
+@contextlib.contextmanager
+def _csv_field_limit(limit: int) -> Iterator[None]:
+    """csv's field size limit raised to `limit` (at most the file, itself at most MAX_FILE_BYTES) while
+    a CSV is read, then put back: the limit is module state that other readers share."""
+    old = csv.field_size_limit(max(limit, csv.field_size_limit()))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
+def _whole_csv_rows(text: str) -> tuple[pd.DataFrame, str | None]:
+    problem = None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader)
