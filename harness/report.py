@@ -457,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         report = build(args.paths, args.out, args.accuracy_budget)
-        results.check_writable(report.out_dir)
+        results.check_writable(report.out_dir, results_places=False)
     except (results.ResultsError, ConfigError) as exc:
         print(f"harness.report: {untrusted.printable(str(exc))}", file=sys.stderr)
         return 2

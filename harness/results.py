@@ -179,16 +179,42 @@ def check_run_id(run_id: object) -> str:
     return run_id
 
 
-def check_writable(directory: Path) -> None:
+# What a sweep and a gather write in a results directory: directories, and files it replaces or opens.
+WRITTEN_DIRS = {ROWS_DIR: "row files", "jobs": "job logs", ".claims": "job claims"}
+WRITTEN_FILES = (LOCK_FILE, *VIEWS, VIEWS_RECORD, "summary.csv", "summary.parquet")  # summary.SUMMARY_CSV/_PARQUET
+
+
+def check_writable(directory: Path, results_places: bool = True) -> None:
     """ConfigError (one line) unless `directory` is, or can be made, a writable directory.
-    Probes by creating a file (permission bits say nothing for root; `chattr +i` does)."""
+    Probes by creating a file (permission bits say nothing for root; `chattr +i` does), in the
+    directory and in each of its WRITTEN_DIRS that exists. With `results_places` (a sweep's or gather's
+    directory, not a report's) every place a run writes is checked too, so a damaged directory is
+    refused before any job runs instead of failing after a measurement: each of WRITTEN_DIRS must be
+    a directory when present, no file of WRITTEN_FILES may be a directory (a view is replaced by
+    rename), and the lock file must be a regular file (it is opened for writing: a FIFO would block,
+    a link would truncate what it names)."""
     directory = Path(directory)
     existing = directory
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
         raise ConfigError(f"results directory {str(directory)!r} cannot be used: {existing} is a file, not a directory")
-    probes = [existing] + [directory / sub for sub in (ROWS_DIR, "jobs") if (directory / sub).is_dir()]
+    if results_places and existing == directory:
+        for name, what in WRITTEN_DIRS.items():
+            place = directory / name
+            if os.path.lexists(place) and not place.is_dir():
+                raise ConfigError(f"results directory {str(directory)!r} cannot be used: {place} is not a directory "
+                                  f"(the harness keeps its {what} there); move it away")  # fmt: skip
+        for name in WRITTEN_FILES:
+            try:
+                mode = os.lstat(directory / name).st_mode
+            except FileNotFoundError:
+                continue
+            if stat.S_ISDIR(mode) or (name == LOCK_FILE and not stat.S_ISREG(mode)):
+                raise ConfigError(f"results directory {str(directory)!r} cannot be used: {directory / name} is "
+                                  f"{'a directory' if stat.S_ISDIR(mode) else 'no regular file'} where the harness "
+                                  "writes a file; move it away")  # fmt: skip
+    probes = [existing] + [directory / sub for sub in WRITTEN_DIRS if (directory / sub).is_dir()]
     for probe in probes:
         try:
             with tempfile.NamedTemporaryFile(dir=probe, prefix=".harness-write-probe-"):
@@ -350,7 +376,15 @@ def _views_lock(results_dir: Path) -> Iterator[None]:
     that the next gather rewrites."""
     import fcntl
 
-    with open(results_dir / LOCK_FILE, "w") as handle:
+    path = results_dir / LOCK_FILE
+    try:  # never through a link, never blocking on a FIFO (check_writable says so before a sweep)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise ResultsError(f"{path} cannot be opened as the gather lock ({exc.strerror}); move it away") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ResultsError(f"{path} is no regular file where the gather lock belongs; move it away")
+    with os.fdopen(fd, "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX)
         except OSError as exc:
