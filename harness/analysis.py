@@ -21,6 +21,9 @@ CONFIG_KEY = ["workload", "runtime", "batch_size", "precision_requested", "load"
 ENVIRONMENT_COLUMNS = ["cpu_model", "cpu_flags", "hostname", "python_version", "torch_version", "runtime_version",
                        "harness_git_sha", "threads"]  # fmt: skip
 SIGNIFICANCE_P = 0.01
+# The verdict when the test has no answer (a p-value of NaN: raw latencies that are no numbers). Never read as
+# "no significant difference": compare --fail-on-regression fails on it.
+CANNOT_DECIDE = "cannot decide"
 MAX_VARIANT_CHARS = 200  # a setting shown in `variant` / `differs` is cut here
 
 
@@ -285,7 +288,8 @@ def mann_whitney_p(a: np.ndarray, b: np.ndarray) -> float:
 
 def between_run_verdict(runs_a: np.ndarray, runs_b: np.ndarray) -> tuple[bool, float, str]:
     """(significant?, ratio of geometric means B/A, how) from the runs' p50s of each side: Welch's t
-    test on the logarithms (unequal variances; scipy.stats.ttest_ind), at p < SIGNIFICANCE_P."""
+    test on the logarithms (unequal variances; scipy.stats.ttest_ind), at p < SIGNIFICANCE_P. The
+    p-value ends `how` (`p=nan` when the test has no answer: latency_verdict says CANNOT_DECIDE)."""
     from scipy import stats
 
     log_a, log_b = np.log(runs_a), np.log(runs_b)
@@ -331,7 +335,8 @@ def latency_verdict(
     """(verdict of B against A, p50 ratio B/A, how it was decided). With two or more runs on each
     side the runs decide (between-run evidence: Welch); with runs on one side only, whether the
     other side's one run lies outside what those runs predict (one_run_verdict); otherwise the calls
-    of the two processes do. With runs, the ratio is of the sides' geometric means."""
+    of the two processes do. With runs, the ratio is of the sides' geometric means. A test without an
+    answer (p is NaN) gives CANNOT_DECIDE, never "no significant difference"."""
     many_a = runs_a is not None and len(runs_a) >= 2
     many_b = runs_b is not None and len(runs_b) >= 2
     if many_a or many_b:
@@ -342,6 +347,8 @@ def latency_verdict(
         else:
             significant, ratio, method = one_run_verdict(runs_b, float(a["latency_ms_p50"]))
             ratio = 1 / ratio
+        if method.endswith("p=nan") or not np.isfinite(ratio):
+            return CANNOT_DECIDE, ratio, method
         if not significant:
             return "no significant difference", ratio, method
         return ("slower" if ratio > 1 else "faster"), ratio, method
@@ -349,6 +356,8 @@ def latency_verdict(
     raw_a, raw_b = raw_latencies(a["source"], a["run_id"]), raw_latencies(b["source"], b["run_id"])
     if raw_a is not None and raw_b is not None and len(raw_a) >= 5 and len(raw_b) >= 5:
         p = mann_whitney_p(raw_a, raw_b)
+        if not np.isfinite(p):  # NaN in the raw latencies (an older latencies.parquet): no answer, not "no difference"
+            return CANNOT_DECIDE, ratio, f"Mann-Whitney p={p} (raw latencies that are not numbers)"
         significant, method = p < SIGNIFICANCE_P, f"Mann-Whitney p={p:.2g}"
     elif any(pd.isna(x[c]) for x in (a, b) for c in ("latency_ms_p50_ci_low", "latency_ms_p50_ci_high")):
         significant, method = False, "too few calls to decide (p50 95% CI not established below 6 calls)"

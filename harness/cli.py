@@ -23,7 +23,7 @@ from harness import cluster
 from harness.config import ComponentConfig, ConfigError, JobSpec, RuntimeConfig
 from harness.envinfo import PROJECT_ROOT
 from harness.options import check_value
-from harness.results import ResultsError, check_no_links, check_writable
+from harness.results import ResultsError, check_no_links, check_resumable, check_writable
 from harness.untrusted import printable
 
 CONF_DIR = PROJECT_ROOT / "conf"
@@ -241,6 +241,7 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
                 if directory not in writable:  # before any job runs, not after the first measurement
                     check_writable(Path(directory))
                     check_no_links(Path(directory))  # resuming into a directory from elsewhere
+                    check_resumable(Path(directory))
                     writable.add(directory)
                 hydra_dir = hydra_output_dir(cfg, multirun)
                 if hydra_dir not in unlinked:  # Hydra writes multirun.yaml and <n>/.hydra/*.yaml there

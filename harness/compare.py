@@ -9,7 +9,8 @@ set of settings on each side is paired even when a setting differs (the differen
 where a side ran several (two models, two sequence lengths, two thread counts), rows pair only on
 equal settings and a `variant` column tells them apart.
 With --fail-on-regression PCT it exits 1 when any row of B is significantly slower than A by more
-than PCT percent, so it can gate CI (and when nothing was compared at all).
+than PCT percent, so it can gate CI (and when nothing was compared at all, or a row "cannot decide":
+its test had no answer, e.g. raw latencies that are not numbers).
 
 The evidence: where both sides ran a configuration several times (`repeats`), Welch's t test on
 the logarithms of the runs' p50s — what a reviewer gets by re-running; otherwise a Mann-Whitney
@@ -208,6 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.fail_on_regression is not None:
         if compared == 0:  # a gate that compared nothing must not pass
             print("harness.compare: no configuration has an ok row on both sides; nothing was compared",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+        undecided = int((table["verdict"] == analysis.CANNOT_DECIDE).sum())
+        if undecided:  # a gate cannot pass on a row it has no answer for
+            print(f"harness.compare: {undecided} row(s) could not be decided (see evidence); the gate fails",
                   file=sys.stderr)  # fmt: skip
             return 1
         bad = regressions(table, args.fail_on_regression)

@@ -34,7 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, results.ResultsError) as exc:
         print(f"harness.gather: {printable(str(exc))}", file=sys.stderr)
         return 2
-    gathered = results.gather(args.directory)
+    try:
+        gathered = results.gather(args.directory)
+    except (results.ResultsError, OSError) as exc:  # e.g. older files that cannot be imported: nothing changed
+        why = str(exc) if isinstance(exc, results.ResultsError) else f"{exc.filename}: {exc.strerror}"
+        print(f"harness.gather: {printable(why)}", file=sys.stderr)
+        return 2
     for note in gathered.notes:
         print(f"harness.gather: {printable(note)}", file=sys.stderr)
     print(f"{len(gathered.frame)} rows gathered into {args.directory / results.RESULTS_CSV}")

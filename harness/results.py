@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime
+import decimal
 import errno
 import io
 import json
 import math
 import os
 import re
+import shutil
 import socket
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -79,6 +83,22 @@ NUMERIC_COLUMNS = [
     "gemm_peak_gflops_bf16", "int8_op_share", "accuracy_delta_vs_fp32", "predicted_majority_share",
     "reference_majority_share", "max_rel_diff", "threads_effective", "requests_unserved", "accuracy_s", "reference_s",
 ]  # fmt: skip
+# Counts the tools turn into ints (int(), range(), "x streams"): each a whole number in [0, MAX_COUNT] when present.
+# batch_size has its own, narrower range (config.MAX_BATCH).
+INTEGER_COLUMNS = [
+    "repeat", "threads", "n_calls", "n_eval_samples", "streams", "timed_batches", "paired_bursts",
+    "threads_effective", "requests_unserved",
+]  # fmt: skip
+MAX_COUNT = 2**31 - 1  # a C int: more than any count a run makes (measure.max_calls is at most 10**7)
+# Columns read together (report's load text, its speed-up CIs): a file holding one of them gets the others as
+# empty cells, so a row that lacks a partner reads as "not recorded", never as a KeyError.
+COLUMN_GROUPS = [
+    ("target_qps", "achieved_qps", "latency_bound_ms"),
+    ("timed_len_min", "timed_len_median", "timed_len_max"),
+    ("latency_ms_p99_ci_low", "latency_ms_p99_ci_high"),
+    ("speedup_vs_eager_ci_low", "speedup_vs_eager_ci_high"),
+    ("calib_gemm_ms_before", "calib_gemm_ms_after"),
+]
 NAMING_COLUMNS = ["run_id", "workload", "runtime", "status"]  # each row names these (a precision may be missing)
 # What report, compare and the summary compute from the rows (and pandas' merge indicator): a file cannot supply them.
 COMPUTED_COLUMNS = {
@@ -93,6 +113,8 @@ OK = "ok"
 # (low, high]: what an ok row's measured column can hold; anything else is damage, never a measurement.
 # A latency lies above the clock's 1 ns resolution and below a week (no job's timeout allows more).
 LATENCY_RANGE_MS = (1e-6, 7 * 86_400_000.0)
+# Raw latencies one row file may hold: what measure.max_calls allows at most (config.MeasureConfig).
+MAX_LATENCIES_PER_ROW = 10_000_000
 MEASURABLE = {
     **{c: LATENCY_RANGE_MS for c in ("latency_ms_p50", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high",
                                      "latency_ms_p90", "latency_ms_p99", "latency_ms_mean")},
@@ -117,6 +139,7 @@ TMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)(?:@(?P<host>[^/]+))?\.tmp$
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # a row file's name: never a path
 COMMITTED_SHA = re.compile(r"^[0-9a-f]{7,40}$")  # envinfo.git_sha of a clean checkout (not -dirty, not unknown)
 STALE_TMP_S = 60.0  # a row file is written in milliseconds: a temporary file this old was abandoned
+NESTED_TYPES = (list, tuple, dict, set, frozenset, np.ndarray)  # what no cell of a results file may hold
 NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)  # a filesystem without flock (some NFS set-ups)
 
 
@@ -166,16 +189,42 @@ def check_run_id(run_id: object) -> str:
     return run_id
 
 
-def check_writable(directory: Path) -> None:
+# What a sweep and a gather write in a results directory: directories, and files it replaces or opens.
+WRITTEN_DIRS = {ROWS_DIR: "row files", "jobs": "job logs", ".claims": "job claims"}
+WRITTEN_FILES = (LOCK_FILE, *VIEWS, VIEWS_RECORD, "summary.csv", "summary.parquet")  # summary.SUMMARY_CSV/_PARQUET
+
+
+def check_writable(directory: Path, results_places: bool = True) -> None:
     """ConfigError (one line) unless `directory` is, or can be made, a writable directory.
-    Probes by creating a file (permission bits say nothing for root; `chattr +i` does)."""
+    Probes by creating a file (permission bits say nothing for root; `chattr +i` does), in the
+    directory and in each of its WRITTEN_DIRS that exists. With `results_places` (a sweep's or gather's
+    directory, not a report's) every place a run writes is checked too, so a damaged directory is
+    refused before any job runs instead of failing after a measurement: each of WRITTEN_DIRS must be
+    a directory when present, no file of WRITTEN_FILES may be a directory (a view is replaced by
+    rename), and the lock file must be a regular file (it is opened for writing: a FIFO would block,
+    a link would truncate what it names)."""
     directory = Path(directory)
     existing = directory
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
         raise ConfigError(f"results directory {str(directory)!r} cannot be used: {existing} is a file, not a directory")
-    probes = [existing] + [directory / sub for sub in (ROWS_DIR, "jobs") if (directory / sub).is_dir()]
+    if results_places and existing == directory:
+        for name, what in WRITTEN_DIRS.items():
+            place = directory / name
+            if os.path.lexists(place) and not place.is_dir():
+                raise ConfigError(f"results directory {str(directory)!r} cannot be used: {place} is not a directory "
+                                  f"(the harness keeps its {what} there); move it away")  # fmt: skip
+        for name in WRITTEN_FILES:
+            try:
+                mode = os.lstat(directory / name).st_mode
+            except FileNotFoundError:
+                continue
+            if stat.S_ISDIR(mode) or (name == LOCK_FILE and not stat.S_ISREG(mode)):
+                raise ConfigError(f"results directory {str(directory)!r} cannot be used: {directory / name} is "
+                                  f"{'a directory' if stat.S_ISDIR(mode) else 'no regular file'} where the harness "
+                                  "writes a file; move it away")  # fmt: skip
+    probes = [existing] + [directory / sub for sub in WRITTEN_DIRS if (directory / sub).is_dir()]
     for probe in probes:
         try:
             with tempfile.NamedTemporaryFile(dir=probe, prefix=".harness-write-probe-"):
@@ -206,16 +255,39 @@ def check_no_links(directory: Path) -> None:
 
 # -- rows -----------------------------------------------------------------------------------------
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
+    """`value` as JSON can hold it: a row imported from an older parquet file may hold timestamps,
+    bytes, arrays or decimals. Non-finite numbers and missing values (NaT) become null, dates ISO 8601
+    text, bytes text (undecodable bytes as escapes), arrays, tuples and sets lists, anything else its text."""
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
+    elif isinstance(value, np.timedelta64):
+        value = pd.Timedelta(value)
+    elif isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
+    if value is None or value is pd.NaT:
         return None
-    return value
+    if isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list | tuple | set | frozenset | np.ndarray):
+        return [_jsonable(item) for item in (sorted(value, key=str) if isinstance(value, set | frozenset) else value)]
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, pd.Timestamp | datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    if isinstance(value, decimal.Decimal):
+        return _jsonable(float(value))
+    return str(value)
 
 
-def write_row(results_dir: Path, row: dict[str, Any], latencies_ms: np.ndarray | None = None) -> Path:
-    """The job's row file, written atomically (see the module docstring)."""
-    rows = Path(results_dir) / ROWS_DIR
+def write_row(results_dir: Path, row: dict[str, Any], latencies_ms: np.ndarray | None = None,
+              rows_dir: Path | None = None) -> Path:  # fmt: skip
+    """The job's row file, written atomically (see the module docstring), into `rows_dir` (default
+    `results_dir/rows`; the legacy import stages its rows elsewhere)."""
+    rows = Path(results_dir) / ROWS_DIR if rows_dir is None else Path(rows_dir)
     rows.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": ROW_FORMAT,
@@ -228,12 +300,25 @@ def write_row(results_dir: Path, row: dict[str, Any], latencies_ms: np.ndarray |
 
 
 def _read_row_file(path: Path) -> tuple[dict[str, Any], list[float]]:
-    payload = json_loads(read_regular(path))
+    """(row, raw latencies) of one row file, or ValueError: not a harness row file, more than
+    MAX_LATENCIES_PER_ROW raw latencies (counted before parsing: a small file of short numbers would
+    otherwise take gigabytes), or a raw latency that is not a finite number in LATENCY_RANGE_MS (JSON
+    `NaN` made Mann-Whitney's p NaN, which a gate read as "no difference")."""
+    text = read_regular(path)
+    if text.count(",") > MAX_LATENCIES_PER_ROW + 100_000:  # the row's own fields hold far fewer commas
+        raise ValueError(f"more than {MAX_LATENCIES_PER_ROW} values")
+    payload = json_loads(text)
     if not isinstance(payload, dict) or payload.get("format") != ROW_FORMAT or not isinstance(payload.get("row"), dict):
         raise ValueError("not a harness row file")
     latencies = payload.get("latencies_ms") or []
-    if not isinstance(latencies, list) or not all(isinstance(x, int | float) for x in latencies):
+    if not isinstance(latencies, list) or not all(isinstance(x, int | float) and not isinstance(x, bool)
+                                                  for x in latencies):  # fmt: skip
         raise ValueError("latencies are not a list of numbers")
+    if len(latencies) > MAX_LATENCIES_PER_ROW:
+        raise ValueError(f"more than {MAX_LATENCIES_PER_ROW} raw latencies")
+    low, high = LATENCY_RANGE_MS
+    if not all(low < x <= high for x in latencies):  # NaN compares False: refused too
+        raise ValueError(f"a raw latency outside ({low:g}, {high:g}] ms or not a number")
     return payload["row"], latencies
 
 
@@ -266,7 +351,8 @@ def _read_rows(results_dir: Path) -> Gathered:
         try:
             row, latencies = _read_row_file(path)
         except (OSError, ValueError, UnicodeDecodeError) as exc:
-            notes.append(f"{path} is damaged ({type(exc).__name__}); skipped, its job counts as not run")
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)[:100]
+            notes.append(f"{path} is damaged ({type(exc).__name__}: {why}); skipped, its job counts as not run")
             continue
         rows.append(row)
         if latencies:
@@ -289,6 +375,12 @@ def _abandoned(tmp: Path) -> str | None:
     match = TMP_NAME.match(tmp.name)
     if not match:
         return None
+    try:
+        regular = stat.S_ISREG(tmp.lstat().st_mode)
+    except OSError:  # gone meanwhile: its writer renamed it
+        return None
+    if not regular:  # a directory, link or FIFO named like one: never ours to remove
+        return f"{tmp} is named like a half-written row file but is no regular file; skipped, left as it is"
     pid, host = int(match["pid"]), match["host"]
     if host in (None, socket.gethostname()):
         if _pid_alive(pid):
@@ -311,7 +403,12 @@ def _views_lock(results_dir: Path) -> Iterator[None]:
     that the next gather rewrites."""
     import fcntl
 
-    with os.fdopen(open_own_lock(results_dir / LOCK_FILE), "rb") as handle:  # never through a planted link
+    path = results_dir / LOCK_FILE
+    try:  # never through a planted link, never blocking on a FIFO (a link or FIFO is replaced: locking.open_own_lock)
+        fd = open_own_lock(path)
+    except OSError as exc:  # e.g. a directory where the lock belongs (check_writable says so before a sweep)
+        raise ResultsError(f"{path} cannot be opened as the gather lock ({exc.strerror}); move it away") from None
+    with os.fdopen(fd, "rb") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX)
         except OSError as exc:
@@ -329,8 +426,24 @@ def _views_lock(results_dir: Path) -> Iterator[None]:
 def _complete_csv_rows(path: Path) -> tuple[pd.DataFrame, str | None]:
     """The rows of a CSV that have every field; (frame, what was wrong or None). A file that does not
     end in a newline was cut: its last row is dropped even when its field count looks whole."""
-    problem = None
     text = read_regular(path, errors="replace")
+    with _csv_field_limit(len(text) + 1):  # a whole field is never cut (the csv module stops at 128 KiB)
+        return _whole_csv_rows(text)
+
+
+@contextlib.contextmanager
+def _csv_field_limit(limit: int) -> Iterator[None]:
+    """csv's field size limit raised to `limit` (at most the file, itself at most MAX_FILE_BYTES) while
+    a CSV is read, then put back: the limit is module state that other readers share."""
+    old = csv.field_size_limit(max(limit, csv.field_size_limit()))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
+def _whole_csv_rows(text: str) -> tuple[pd.DataFrame, str | None]:
+    problem = None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader)
@@ -355,7 +468,11 @@ def _complete_csv_rows(path: Path) -> tuple[pd.DataFrame, str | None]:
 
 
 def _import_legacy(results_dir: Path) -> list[str]:
-    """Row files for a directory written before they existed. Returns notes (one line each)."""
+    """Row files for a directory written before they existed. Returns notes (one line each).
+    The rows are written into a staging directory that becomes `rows/` only when every row is in it:
+    a failure on the way leaves the directory as it was (no half `rows/` that a second gather would
+    take for the whole truth) and raises ResultsError, one line. Values JSON cannot hold (timestamps,
+    bytes, arrays) are stored as text or lists (_jsonable); check_frame judges them when read."""
     csv_path, parquet_path = results_dir / RESULTS_CSV, results_dir / RESULTS_PARQUET
     if not csv_path.exists() and not parquet_path.exists():
         return []
@@ -376,33 +493,78 @@ def _import_legacy(results_dir: Path) -> list[str]:
     frames = [f for f in frames if not f.empty]
     found = pd.concat(frames, ignore_index=True) if frames else None
     latencies = _empty_latencies()
-    if (results_dir / LATENCIES_PARQUET).exists():
-        with contextlib.suppress(Exception):
-            latencies = pd.read_parquet(results_dir / LATENCIES_PARQUET)
-    imported = 0
-    if found is not None and "run_id" in found:
-        found = found.drop_duplicates("run_id", keep="first")  # parquet first: it is the typed copy
-        for record in found.to_dict("records"):
-            if not record.get("run_id") or pd.isna(record.get("status")):
-                continue
-            try:
-                check_run_id(record["run_id"])
-            except ValueError as exc:
-                notes.append(f"{results_dir}: a row was not imported: {exc}")
-                continue
-            row = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in record.items()}
-            row = {k: _typed(k, v) for k, v in row.items()}
-            mine = latencies.loc[latencies["run_id"] == row["run_id"]].sort_values("call_index")["latency_ms"]
-            write_row(results_dir, row, mine.to_numpy())
-            imported += 1
+    latencies_path = results_dir / LATENCIES_PARQUET
+    if latencies_path.exists():
+        try:
+            latencies = _checked_latencies(pd.read_parquet(latencies_path), latencies_path)
+        except Exception as exc:  # unreadable or foreign: kept beside the views, the rows are imported without
+            why = str(exc) if isinstance(exc, ResultsError) else type(exc).__name__
+            damaged.append((latencies_path, f"unreadable ({why})"))
+    by_run = {str(k): g for k, g in latencies.groupby(latencies["run_id"].astype(str))} if len(latencies) else {}
+    imported, unusable = 0, 0
+    staging = Path(tempfile.mkdtemp(dir=results_dir, prefix=".rows-import-"))
+    try:
+        if found is not None and "run_id" in found:
+            found = found.drop_duplicates("run_id", keep="first")  # parquet first: it is the typed copy
+            for record in found.to_dict("records"):
+                if _absent(record.get("run_id")) or not record.get("run_id") or _absent(record.get("status")):
+                    continue
+                try:
+                    check_run_id(record["run_id"])
+                except ValueError as exc:
+                    notes.append(f"{results_dir}: a row was not imported: {exc}")
+                    continue
+                row = {str(k): _typed(str(k), _jsonable(v)) for k, v in record.items()}
+                mine = by_run.get(row["run_id"])
+                raw = None
+                if mine is not None:
+                    raw = mine.sort_values("call_index")["latency_ms"].to_numpy(dtype=np.float64)
+                    low, high = LATENCY_RANGE_MS
+                    if len(raw) > MAX_LATENCIES_PER_ROW or not np.all((raw > low) & (raw <= high)):
+                        raw, unusable = None, unusable + 1
+                write_row(results_dir, row, raw, rows_dir=staging)
+                imported += 1
+        _fsync_dir(staging)
+        try:
+            os.rename(staging, results_dir / ROWS_DIR)  # whole, or not at all
+        except OSError:  # a job wrote its row file meanwhile: move the imported ones in beside it
+            for path in staging.glob("*.json"):
+                if not (results_dir / ROWS_DIR / path.name).exists():
+                    os.replace(path, results_dir / ROWS_DIR / path.name)
+            shutil.rmtree(staging, ignore_errors=True)
+        _fsync_dir(results_dir)
+    except Exception as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise ResultsError(f"{results_dir}: the older result files cannot be imported ({type(exc).__name__}: "
+                           f"{first}); nothing was changed") from None  # fmt: skip
     stamp = time.strftime("%Y%m%dT%H%M%S")
     for path, problem in damaged:
         kept = path.with_name(f"{path.name}.damaged-{stamp}")
         os.replace(path, kept)
         notes.append(f"{path} was damaged ({problem}); kept as {kept.name}")
+    if unusable:
+        low, high = LATENCY_RANGE_MS
+        notes.append(f"{latencies_path}: the raw latencies of {unusable} row(s) were not finite numbers in "
+                     f"({low:g}, {high:g}] ms; those rows were imported without them")  # fmt: skip
     if damaged or imported:
         notes.append(f"{results_dir}: {imported} complete rows recovered into {ROWS_DIR}/ from the older result files")
     return notes
+
+
+def _checked_latencies(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """A raw-latency table (run_id, call_index, latency_ms) read from a file, or ResultsError naming
+    what it lacks: a foreign latencies.parquet without run_id raised KeyError in the import and compare."""
+    missing = [c for c in ("run_id", "latency_ms") if c not in frame.columns]
+    if missing:
+        raise ResultsError(f"{path} is not a harness latency file: no column {', '.join(missing)}")
+    latency = pd.to_numeric(frame["latency_ms"], errors="coerce")
+    if frame["latency_ms"].notna().sum() != latency.notna().sum():
+        raise ResultsError(f"{path}: column 'latency_ms' holds values that are not numbers")
+    index = pd.to_numeric(frame["call_index"], errors="coerce") if "call_index" in frame else None
+    return pd.DataFrame({"run_id": frame["run_id"].astype(str),
+                         "call_index": np.arange(len(frame)) if index is None else index,
+                         "latency_ms": latency.astype(np.float64)})  # fmt: skip
 
 
 def _typed(column: str, value: Any) -> Any:
@@ -506,6 +668,20 @@ def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     if missing:
         raise ResultsError(f"{source} is not a harness results file: no column {', '.join(missing)}")
     frame = frame.drop(columns=[c for c in frame.columns if str(c).startswith("_") or c in COMPUTED_COLUMNS])
+    for column in frame.columns:  # a parquet category (e.g. `status`) compares and groups as its plain values
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].astype(object)
+    for column in frame.columns:  # a row file is JSON, a parquet cell may be an array: one value per cell only
+        nested = frame[column].map(lambda v: isinstance(v, NESTED_TYPES))
+        if nested.any():
+            row = int(np.flatnonzero(nested.to_numpy())[0]) + 1
+            raise ResultsError(f"{source}: column {column!r} holds a {type(frame[column][nested].iloc[0]).__name__} "
+                               f"(row {row}), not a single value")  # fmt: skip
+    for group in COLUMN_GROUPS:
+        if any(c in frame.columns for c in group):
+            for column in group:
+                if column not in frame.columns:
+                    frame[column] = np.nan
     for column in [c for c in NUMERIC_COLUMNS if c in frame.columns]:
         numbers = pd.to_numeric(frame[column], errors="coerce")
         bad = numbers.isna() & frame[column].notna() & (frame[column].astype(str).str.strip() != "")
@@ -515,12 +691,13 @@ def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
                 f"{source}: column {column!r} holds {frame[column][bad].iloc[0]!r} (row {row}), not a number"
             )
         frame[column] = numbers
-    for column in frame.columns:  # a row file is JSON: any field could hold a list or an object
-        nested = frame[column].map(lambda v: isinstance(v, list | dict))
-        if nested.any():
-            row = int(np.flatnonzero(nested.to_numpy())[0]) + 1
-            raise ResultsError(f"{source}: column {column!r} holds a {type(frame[column][nested].iloc[0]).__name__} "
-                               f"(row {row}), not a single value")  # fmt: skip
+    for column in [c for c in INTEGER_COLUMNS if c in frame.columns]:
+        values = frame[column]
+        bad = values.notna() & ~(np.isfinite(values) & (values >= 0) & (values <= MAX_COUNT) & (values % 1 == 0))
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+            raise ResultsError(f"{source}: column {column!r} holds {float(values[bad].iloc[0])!r} (row {row}); it "
+                               f"must be an integer from 0 to {MAX_COUNT}")  # fmt: skip
     # text is printed: a terminal must not act on what a file from elsewhere holds
     for column in frame.select_dtypes(include=["object", "string"]).columns:
         acting = frame[column].map(lambda v: isinstance(v, str) and TERMINAL_CONTROLS.search(v) is not None)
@@ -626,7 +803,8 @@ def read_results(path: Path, notes: list[str] | None = None) -> pd.DataFrame:
 
 
 def read_latencies(results_dir: Path) -> pd.DataFrame:
-    """Raw latencies, long format (run_id, call_index, latency_ms): from the row files, else the view."""
+    """Raw latencies, long format (run_id, call_index, latency_ms): from the row files, else the view
+    (ResultsError when that view lacks run_id or latency_ms)."""
     results_dir = Path(results_dir)
     if (results_dir / ROWS_DIR).is_dir():
         return _read_rows(results_dir).latencies
@@ -634,9 +812,10 @@ def read_latencies(results_dir: Path) -> pd.DataFrame:
     if not path.exists():
         return _empty_latencies()
     try:  # through untrusted.read_regular_bytes: a FIFO or a link to /dev/zero there would block pandas
-        return pd.read_parquet(io.BytesIO(read_regular_bytes(path)))
+        frame = pd.read_parquet(io.BytesIO(read_regular_bytes(path)))
     except Exception:  # a damaged view: raw latencies are optional evidence
         return _empty_latencies()
+    return _checked_latencies(frame, path)  # a foreign one (no run_id column): ResultsError, one line
 
 
 @dataclass(frozen=True)
@@ -681,7 +860,9 @@ def _settled_unsupported(frame: pd.DataFrame) -> dict[str, str]:
 
 def completed(results_dir: Path) -> Finished:
     """What a resumed sweep skips (Finished): jobs with an ok row, and configurations this harness
-    commit found unsupported here. Only whole row files count (a writer killed mid-row leaves none)."""
+    commit found unsupported here. Only whole row files count (a writer killed mid-row leaves none).
+    The rows are checked as report checks them (check_frame): a row report refuses (an ok row with a
+    zero p50, an infinite repeat, ...) raises ResultsError, one line, instead of counting as a finished job."""
     frame = _read_rows(Path(results_dir)).frame if (Path(results_dir) / ROWS_DIR).is_dir() else None
     if frame is None:
         if (Path(results_dir) / RESULTS_CSV).exists() or (Path(results_dir) / RESULTS_PARQUET).exists():
@@ -689,9 +870,23 @@ def completed(results_dir: Path) -> Finished:
             frame = _read_rows(Path(results_dir)).frame
         else:
             return Finished()
+    if len(frame):
+        frame = check_frame(frame, str(results_dir))
     ok = frame[frame["status"] == OK]
     repeats = pd.to_numeric(ok["repeat"], errors="coerce").fillna(0).astype(int)
     return Finished(frozenset(zip(ok["config_hash"].astype(str), repeats, strict=True)), _settled_unsupported(frame))
+
+
+def check_resumable(results_dir: Path) -> None:
+    """ConfigError (one line) when an existing `results_dir` holds rows a resumed sweep cannot trust
+    (completed raises ResultsError): said before any job runs, as report would say it."""
+    if not Path(results_dir).is_dir():
+        return
+    try:
+        completed(results_dir)
+    except ResultsError as exc:
+        raise ConfigError(f"results directory {str(results_dir)!r} cannot be resumed: {exc}; move the damaged row "
+                          "file away or choose another results directory") from None  # fmt: skip
 
 
 @contextlib.contextmanager

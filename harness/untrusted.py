@@ -89,11 +89,23 @@ def first_link(directory: Path, max_entries: int = MAX_WALK_ENTRIES) -> Path | N
     return None
 
 
+INT64 = (-(2**63), 2**63 - 1)  # what numpy and pandas hold as an integer
+
+
+def _bounded_int(text: str) -> int | float:
+    """A JSON integer as an int when an int64 holds it, else as a float (inf beyond 1.8e308): numpy and
+    pandas raise OverflowError on a larger int, while every check on a number refuses an infinite
+    or out-of-range float in one line."""
+    number = int(text)
+    return number if INT64[0] <= number <= INT64[1] else float(text)
+
+
 def json_loads(text: str) -> Any:
     """`json.loads` for untrusted text: every way it can fail (including nesting deep enough to exhaust
-    the recursion limit) raises ValueError."""
+    the recursion limit) raises ValueError. An integer beyond int64 (10**400) is read as a float
+    (`_bounded_int`), so no reader of the result meets an OverflowError."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_bounded_int)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 

@@ -15,7 +15,7 @@ from harness import results
 def _append(args: tuple[str, int]) -> None:
     directory, k = args
     row = {"run_id": f"run{k}", "config_hash": f"h{k}", "status": "ok", "latency_ms_p50": float(k + 1)}
-    results.append_result(Path(directory), row, np.arange(k + 1, dtype=float))
+    results.append_result(Path(directory), row, np.arange(1, k + 2, dtype=float))  # latencies are > 0
 
 
 def test_concurrent_writers_keep_every_row(tmp_path: Path) -> None:
@@ -31,8 +31,9 @@ def test_concurrent_writers_keep_every_row(tmp_path: Path) -> None:
 
 
 def test_completed_hashes_only_counts_ok_rows(tmp_path: Path) -> None:
-    results.append_result(tmp_path, {"run_id": "a", "config_hash": "good", "status": "ok"})
-    results.append_result(tmp_path, {"run_id": "b", "config_hash": "bad", "status": "error", "error": "x"})
+    named = {"workload": "w", "runtime": "eager", "batch_size": 1, "precision_requested": "fp32"}  # as every row is
+    results.append_result(tmp_path, {"run_id": "a", "config_hash": "good", "status": "ok", **named})
+    results.append_result(tmp_path, {"run_id": "b", "config_hash": "bad", "status": "error", "error": "x", **named})
     assert results.completed(tmp_path).ok == {("good", 0)}
 
 
@@ -110,3 +111,131 @@ def test_the_closing_table_shows_each_row_once_and_survives_a_planted_row(
     captured = capsys.readouterr()
     assert "harness: no summary table: " in captured.err and "holds a list" in captured.err, captured.err
     assert "Traceback" not in captured.err and len(captured.err.splitlines()) == 2  # and the unsupported job's line
+
+
+# -- result directories from strangers: what the reading and writing of a directory refuses ------------------
+def _legacy(directory: Path, **columns: object) -> Path:
+    """An older results directory (results.parquet and latencies.parquet, no rows/) of two rows, with `columns`."""
+    directory.mkdir()
+    frame = pd.DataFrame({"run_id": ["old-0", "old-1"], "config_hash": ["h0", "h1"], "workload": "bert",
+                          "runtime": ["eager", "openvino"], "batch_size": 1, "precision_requested": "fp32",
+                          "status": "ok", "latency_ms_p50": [2.0, 1.0], **columns})  # fmt: skip
+    frame.to_parquet(directory / "results.parquet")
+    latencies = {"run_id": ["old-0"] * 3 + ["old-1"] * 3, "call_index": [0, 1, 2] * 2,
+                 "latency_ms": [2.0, 2.1, 1.9, 1.0, 1.1, 0.9]}  # fmt: skip
+    pd.DataFrame(latencies).to_parquet(directory / "latencies.parquet")
+    return directory
+
+
+def test_an_older_directory_with_values_json_cannot_hold_is_imported_whole(tmp_path: Path) -> None:
+    """A datetime `started_at` and a bytes column raised TypeError in write_row after rows/ was made; the next
+    gather took the half rows/ for the truth and wrote 0 rows over results.parquet."""
+    from harness import gather
+
+    directory = _legacy(tmp_path / "old", started_at=pd.to_datetime(["2025-01-01T10:00:00", "2025-01-01T11:00:00"]),
+                        blob=[b"\x00\xffab", b"x"])  # fmt: skip
+    assert gather.main([str(directory)]) == 0
+    for _ in range(2):  # a second gather finds the same rows
+        frame = results.read_results(directory)
+        assert sorted(frame["run_id"]) == ["old-0", "old-1"]
+        assert frame.set_index("run_id").loc["old-0", "started_at"] == "2025-01-01T10:00:00"
+        assert frame.set_index("run_id").loc["old-0", "blob"] == "\\x00\\xffab"
+        assert len(results.read_latencies(directory)) == 6
+        assert gather.main([str(directory)]) == 0
+    listed = _legacy(tmp_path / "listed", cpu_model=[np.array(["a", "b"]), np.array(["c"])])
+    assert gather.main([str(listed)]) == 0, "rows are kept; the reader says what is wrong with them"
+    with pytest.raises(results.ResultsError, match="column 'cpu_model' holds a list"):
+        results.read_results(listed)
+
+
+def test_a_failed_import_of_an_older_directory_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness import gather
+
+    directory = _legacy(tmp_path / "old")
+    before = {p.name: p.read_bytes() for p in directory.iterdir()}
+    written = []
+
+    def failing(*args: object, **kwargs: object) -> Path:
+        if written:
+            raise OSError(28, "No space left on device")
+        written.append(args)
+        return write_row(*args, **kwargs)
+
+    write_row = results.write_row
+    monkeypatch.setattr(results, "write_row", failing)
+    assert gather.main([str(directory)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "older result files cannot be imported" in line and "nothing was changed" in line, line
+    after = {p.name: p.read_bytes() for p in directory.iterdir() if p.name != results.LOCK_FILE}
+    assert after == before, "no half rows/, no staging directory"
+
+
+def test_a_foreign_latencies_file_is_one_line_not_a_key_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness import compare, gather
+
+    directory = _legacy(tmp_path / "old")
+    pd.DataFrame({"x": [1.0]}).to_parquet(directory / "latencies.parquet")
+    assert compare.main([str(directory), str(directory)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "latencies.parquet is not a harness latency file: no column run_id, latency_ms" in line, line
+    assert gather.main([str(directory)]) == 0
+    err = capsys.readouterr().err
+    assert "latencies.parquet was damaged" in err and "kept as latencies.parquet.damaged-" in err, err
+    assert sorted(results.read_results(directory)["run_id"]) == ["old-0", "old-1"]
+
+
+def test_a_csv_field_over_128_kib_is_whole(tmp_path: Path) -> None:
+    """csv.reader stops at 128 KiB a field by default: a valid file with a long error text read as cut."""
+    path = tmp_path / "results.csv"
+    rows = {"run_id": ["a", "b"], "workload": "bert", "runtime": "eager", "batch_size": 1,
+            "precision_requested": "fp32", "status": "error", "error": ["x" * 300_000, "y"]}  # fmt: skip
+    pd.DataFrame(rows).to_csv(path)
+    notes: list[str] = []
+    frame = results.read_results(path, notes)
+    assert sorted(frame["run_id"]) == ["a", "b"] and len(frame["error"].iloc[0]) == 300_000 and not notes, notes
+    import csv
+
+    assert csv.field_size_limit() == 131072, "the module's limit is put back"
+
+
+def test_a_directory_named_like_an_abandoned_row_file_is_left_alone(tmp_path: Path) -> None:
+    """_abandoned removed what a dead writer left with unlink(): on a directory, IsADirectoryError."""
+    import socket
+
+    results.append_result(tmp_path, _row("a", "h", "ok", "2026-11-30T10:00:00+00:00"))
+    planted = tmp_path / "rows" / f".a.json.3999999@{socket.gethostname()}.tmp"
+    planted.mkdir()
+    gathered = results.gather(tmp_path)
+    assert list(gathered.frame["run_id"]) == ["a"] and planted.is_dir()
+    assert any("no regular file" in n and str(planted) in n for n in gathered.notes), gathered.notes
+    assert ("h", 0) in results.completed(tmp_path)
+
+
+def test_a_row_file_with_more_raw_latencies_than_a_run_can_make_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(results, "MAX_LATENCIES_PER_ROW", 100)
+    results.append_result(tmp_path, _row("a", "h", "ok", "2026-11-30T10:00:00+00:00"), np.ones(101))
+    results.append_result(tmp_path, _row("b", "g", "ok", "2026-11-30T10:00:00+00:00"), np.ones(100))
+    gathered = results.gather(tmp_path)
+    assert list(gathered.frame["run_id"]) == ["b"]
+    assert any("a.json is damaged" in n and "more than 100" in n for n in gathered.notes), gathered.notes
+
+
+@pytest.mark.parametrize("latency", [float("nan"), float("inf"), -1.0, 0.0, 10**400])
+def test_a_row_file_with_a_raw_latency_that_is_no_measurement_is_damaged(tmp_path: Path, latency: object) -> None:
+    import json
+
+    results.append_result(tmp_path, _row("a", "h", "ok", "2026-11-30T10:00:00+00:00"), np.ones(10))
+    path = tmp_path / "rows" / "a.json"
+    payload = json.loads(path.read_text())
+    payload["latencies_ms"][3] = latency
+    path.write_text(json.dumps(payload))
+    notes: list[str] = []
+    assert results.read_results(tmp_path, notes).empty
+    assert len(notes) == 1 and "a.json is damaged" in notes[0] and "raw latency" in notes[0], notes
+    assert results.completed(tmp_path).ok == frozenset(), "a damaged row file is no finished job"

@@ -155,7 +155,7 @@ def _rows(n: int, directory: Path) -> None:
         results.append_result(directory, {"run_id": f"r{k}", "config_hash": f"h{k}", "status": "ok",
                                           "workload": "bert", "runtime": "eager", "batch_size": 1,
                                           "precision_requested": "fp32", "error": 'a "quoted, text" field',
-                                          "latency_ms_p50": 1.0 + k}, np.arange(3.0))  # fmt: skip
+                                          "latency_ms_p50": 1.0 + k}, np.arange(1.0, 4.0))  # fmt: skip
 
 
 @pytest.mark.parametrize("cut", ["inside-quotes", "after-ok"])
@@ -205,7 +205,7 @@ directory, start = Path(sys.argv[1]), int(sys.argv[2])
 for k in range(start, start + 1000):
     results.append_result(directory, {"run_id": f"w{k:05d}", "config_hash": f"c{k}", "status": "ok",
                           "workload": "bert", "runtime": "eager", "batch_size": 1, "precision_requested": "fp32",
-                          "latency_ms_p50": float(k + 1)}, np.arange(50.0))
+                          "latency_ms_p50": float(k + 1)}, np.arange(1.0, 51.0))
 """
 
 
@@ -947,3 +947,187 @@ def test_a_bad_host_lock_is_one_line_before_any_job(cli, tmp_path: Path, bad: st
     (line,) = run.harness_lines()
     assert f"HARNESS_HOST_LOCK={lock} cannot be the machine-wide measurement lock" in line
     assert not (tmp_path / "res").exists()
+
+
+# -- 9. result directories from strangers, second round ----------------------------------------------------
+
+
+def test_a_raw_latency_that_is_no_number_never_passes_a_gate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """B is twice as slow as A; one NaN among its raw latencies made Mann-Whitney's p NaN, read as "no
+    significant difference": the gate passed (exit 0)."""
+    a = make_set(tmp_path / "a", [{"runtime": "eager", "median": 10.0}], seed=1)
+    b = make_set(tmp_path / "b", [{"runtime": "eager", "median": 20.0}], seed=2)
+    path = b / "rows" / "b-0.json"
+    payload = json.loads(path.read_text())
+    payload["latencies_ms"][0] = float("nan")
+    path.write_text(json.dumps(payload))  # JSON NaN, as Python writes it
+    assert compare.main([str(a), str(b), "--fail-on-regression", "10"]) == 2, "B's only row file is damaged"
+    capsys.readouterr()
+    notes: list[str] = []
+    assert results.read_results(b, notes).empty and "b-0.json is damaged" in notes[0] and "raw latency" in notes[0]
+    # an older directory (no row files) whose latencies.parquet holds a NaN: the test has no answer
+    shutil.rmtree(b / "rows")
+    latencies = pd.read_parquet(a / "latencies.parquet").assign(run_id="b-0")
+    latencies.loc[0, "latency_ms"] = np.nan
+    latencies.assign(latency_ms=latencies["latency_ms"] * 2).to_parquet(b / "latencies.parquet")
+    pd.read_parquet(a / "results.parquet").assign(run_id="b-0", latency_ms_p50=lambda f: f["latency_ms_p50"] * 2,
+                                                  latency_ms_p50_ci_low=lambda f: f["latency_ms_p50_ci_low"] * 2,
+                                                  latency_ms_p50_ci_high=lambda f: f["latency_ms_p50_ci_high"] * 2,
+                                                  latency_ms_p99=lambda f: f["latency_ms_p99"] * 2,
+                                                  ).to_parquet(b / "results.parquet")  # fmt: skip
+    (b / "results.csv").unlink()
+    table, _ = compare.compare([a], [b])
+    assert list(table["verdict"]) == ["cannot decide"] and "p=nan" in table["evidence"].iloc[0]
+    assert compare.main([str(a), str(b), "--fail-on-regression", "10"]) == 1
+    assert "1 row(s) could not be decided" in capsys.readouterr().err
+
+
+def test_a_sweep_resumes_only_into_a_directory_report_can_read_and_write(cli, tmp_path: Path) -> None:
+    """A damaged ok row (p50 0, no latencies) counted as a finished job while report refused the directory;
+    a directory where the lock or a view belongs, or a file where .claims belongs, failed only after a job
+    had been measured (or turned it into an error row). Each is one line, exit 2, before any job starts."""
+    sweep = ["-m", "workload=tiny_resnet", "runtime=eager", "batch=1", "hydra.sweep.dir=s"]
+    run = cli(*sweep)
+    assert run.returncode == 0, run.stderr[-3000:]
+    directory = tmp_path / "s"
+    (path,) = (directory / "rows").glob("*.json")
+    good = path.read_text()
+    payload = json.loads(good)
+    payload["row"]["latency_ms_p50"], payload["latencies_ms"] = 0, []
+    path.write_text(json.dumps(payload))
+    assert report.main([str(directory)]) == 2
+    cases = [
+        (lambda: path.write_text(json.dumps(payload)), "holds 0.0 in an ok row"),
+        (lambda: (directory / ".results.lock").unlink() or (directory / ".results.lock").mkdir(),
+         ".results.lock is a directory where the harness writes a file"),
+        (lambda: (directory / "results.csv").unlink() or (directory / "results.csv").mkdir(),
+         "results.csv is a directory where the harness writes a file"),
+        (lambda: shutil.rmtree(directory / ".claims") or (directory / ".claims").write_text(""),
+         ".claims is not a directory (the harness keeps its job claims there)"),
+    ]  # fmt: skip
+    for damage, said in cases:
+        path.write_text(good)
+        for name in (".results.lock", "results.csv"):
+            if (directory / name).is_dir():
+                (directory / name).rmdir()
+                (directory / name).write_text("")
+        if (directory / ".claims").is_file():
+            (directory / ".claims").unlink()
+            (directory / ".claims").mkdir()
+        damage()
+        run = cli(*sweep)
+        assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-3000:]
+        (line,) = run.harness_lines()
+        assert said in line and "cannot be" in line, line
+        assert "starting" not in run.stderr and "skipped" not in run.stderr, "no job may start nor be skipped"
+        assert len(list((directory / "rows").glob("*.json"))) == 1
+
+
+@pytest.mark.parametrize("place", [".results.lock", "results.csv", "results.parquet"])
+def test_gather_says_one_line_for_a_directory_where_a_file_belongs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], place: str
+) -> None:
+    from harness import gather
+
+    directory = make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0}], seed=1)
+    (directory / place).unlink(missing_ok=True)
+    (directory / place).mkdir()
+    assert gather.main([str(directory)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert f"{place} is a directory where the harness writes a file" in line, line
+    assert report.main([str(directory)]) == 0, "report reads the row files all the same"
+
+
+@pytest.mark.parametrize("column", ["latency_ms_p50", "repeat", "batch_size", "threads", "accuracy", "streams"])
+def test_an_integer_beyond_int64_in_a_row_file_is_one_line_not_an_overflow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], column: str
+) -> None:
+    """10**400 is valid JSON: numpy and pandas raised OverflowError in report, compare, gather and resume."""
+    from harness import gather
+
+    directory = _planted(tmp_path, {column: 10**400})
+    assert report.main([str(directory)]) in (0, 2)
+    assert compare.main([str(directory), str(directory)]) in (0, 2)
+    assert gather.main([str(directory)]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Overflow" not in err, err
+    if column != "accuracy":  # an accuracy of inf is shown as such; every other column refuses it
+        assert "holds inf" in err, err
+        with pytest.raises(results.ResultsError, match="holds inf"):
+            results.completed(directory)
+
+
+def test_an_integer_beyond_int64_among_raw_latencies_is_a_damaged_row_file(tmp_path: Path) -> None:
+    directory = make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0}], seed=1)
+    path = directory / "rows" / "s-0.json"
+    payload = json.loads(path.read_text())
+    payload["latencies_ms"][5] = 10**400
+    path.write_text(json.dumps(payload))
+    notes: list[str] = []
+    assert results.read_results(directory, notes).empty and "s-0.json is damaged" in notes[0], notes
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"streams": float("inf")}, "column 'streams' holds inf (row 2); it must be an integer from 0 to"),
+        ({"timed_batches": float("inf")}, "column 'timed_batches' holds inf"),
+        ({"repeat": -1}, "column 'repeat' holds -1.0"),
+        ({"threads": 2.5}, "column 'threads' holds 2.5"),
+        ({"requests_unserved": 1e300}, "column 'requests_unserved' holds 1e+300"),
+        ({"cpu_model": {"a": 1}}, "column 'cpu_model' holds a dict"),
+    ],
+)  # fmt: skip
+def test_a_count_that_is_no_whole_number_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict[str, object], said: str
+) -> None:
+    """int() of an infinite `streams` or `timed_batches` raised OverflowError in report."""
+    directory = _planted(tmp_path, change)
+    for tool in (report.main, lambda argv: compare.main([*argv, *argv])):
+        assert tool([str(directory)]) == 2
+        err = capsys.readouterr().err
+        assert said in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"target_qps": 5.0},  # without achieved_qps, latency_bound_ms: KeyError
+        {"target_qps": 5.0, "achieved_qps": 4.0},
+        {"speedup_vs_eager_ci_low": 1.5, "speedup_vs_eager": 2.0},  # without _ci_high: KeyError
+        {"timed_batches": 3, "timed_len_min": 4},
+        {"latency_ms_p99_ci_low": 5.5},
+    ],
+)
+def test_a_column_without_its_partners_reads_as_partners_not_recorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict[str, object]
+) -> None:
+    directory = _planted(tmp_path, change)
+    assert report.main([str(directory)]) == 0
+    assert compare.main([str(directory), str(directory)]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_parquet_categories_and_array_cells_are_plain_values_or_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A categorical `status` raised TypeError in report and compare; numpy arrays in object cells (a list
+    column) raised "unhashable type: 'numpy.ndarray'"."""
+    good = make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0}, {"runtime": "openvino", "median": 5.0}],
+                    seed=1)  # fmt: skip
+    frame = pd.read_parquet(good / "results.parquet")
+    categorical = tmp_path / "categorical.parquet"
+    frame.assign(status=frame["status"].astype("category"), runtime=frame["runtime"].astype("category")).to_parquet(
+        categorical
+    )
+    assert report.main([str(categorical)]) == 0
+    assert compare.main([str(categorical), str(categorical)]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    listed = tmp_path / "listed.parquet"
+    frame.assign(cpu_model=[np.array(["a", "b"]), np.array(["c"])]).to_parquet(listed)
+    assert report.main([str(listed)]) == 2
+    assert compare.main([str(listed), str(good)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all("column 'cpu_model' holds a ndarray (row 1), not a single value" in e for e in err)
