@@ -479,7 +479,7 @@ def _import_legacy(results_dir: Path) -> list[str]:
     notes, frames, damaged = [], [], []
     if parquet_path.exists():
         try:
-            frames.append(pd.read_parquet(parquet_path))
+            frames.append(pd.read_parquet(io.BytesIO(read_regular_bytes(parquet_path))))  # never blocks on a FIFO
         except Exception as exc:  # pyarrow raises ArrowInvalid / OSError for damaged files
             damaged.append((parquet_path, f"unreadable ({type(exc).__name__})"))
     if csv_path.exists():
@@ -496,7 +496,8 @@ def _import_legacy(results_dir: Path) -> list[str]:
     latencies_path = results_dir / LATENCIES_PARQUET
     if latencies_path.exists():
         try:
-            latencies = _checked_latencies(pd.read_parquet(latencies_path), latencies_path)
+            latencies = _checked_latencies(pd.read_parquet(io.BytesIO(read_regular_bytes(latencies_path))),
+                                           latencies_path)  # fmt: skip
         except Exception as exc:  # unreadable or foreign: kept beside the views, the rows are imported without
             why = str(exc) if isinstance(exc, ResultsError) else type(exc).__name__
             damaged.append((latencies_path, f"unreadable ({why})"))
