@@ -1131,3 +1131,18 @@ def test_parquet_categories_and_array_cells_are_plain_values_or_one_line(
     assert compare.main([str(listed), str(good)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all("column 'cpu_model' holds a ndarray (row 1), not a single value" in e for e in err)
+
+
+def test_a_gate_fails_when_a_damaged_row_file_was_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """B's regressed row file damaged: it was skipped with a note, its configuration showed 'only in A',
+    and the gate passed on the rows that were left."""
+    a = make_set(tmp_path / "a", [{"runtime": "eager", "median": 10.0}, {"runtime": "openvino", "median": 5.0}], seed=1)
+    b = make_set(tmp_path / "b", [{"runtime": "eager", "median": 10.0}, {"runtime": "openvino", "median": 9.0}], seed=2)
+    assert compare.main([str(a), str(b), "--fail-on-regression", "10"]) == 1  # openvino 1.8x slower
+    capsys.readouterr()
+    slow = next(p for p in (b / "rows").glob("*.json") if '"openvino"' in p.read_text())
+    slow.write_text(slow.read_text()[:50])  # cut: a damaged row file
+    assert compare.main([str(a), str(b), "--fail-on-regression", "10"]) == 1
+    err = capsys.readouterr().err
+    assert "is damaged" in err and "a gate cannot vouch for rows it did not see" in err, err
+    assert compare.main([str(a), str(b)]) == 0, "without a gate, the comparison of what was read stands"
