@@ -21,6 +21,9 @@ CONFIG_KEY = ["workload", "runtime", "batch_size", "precision_requested", "load"
 ENVIRONMENT_COLUMNS = ["cpu_model", "cpu_flags", "hostname", "python_version", "torch_version", "runtime_version",
                        "harness_git_sha", "threads"]  # fmt: skip
 SIGNIFICANCE_P = 0.01
+# |log ratio| below this is rounding, not a difference: the mean of the logs of three equal p50s and of
+# two differ in the last bit (a ratio of 1 + 4e-16 was "slower" at p=0 between identical runs)
+RATIO_TOLERANCE = 1e-9
 # The verdict when the test has no answer (a p-value of NaN: raw latencies that are no numbers). Never read as
 # "no significant difference": compare --fail-on-regression fails on it.
 CANNOT_DECIDE = "cannot decide"
@@ -295,7 +298,7 @@ def between_run_verdict(runs_a: np.ndarray, runs_b: np.ndarray) -> tuple[bool, f
     log_a, log_b = np.log(runs_a), np.log(runs_b)
     ratio = float(np.exp(log_b.mean() - log_a.mean()))
     if np.ptp(log_a) == 0 and np.ptp(log_b) == 0:
-        p = 0.0 if ratio != 1 else 1.0
+        p = 0.0 if abs(np.log(ratio)) > RATIO_TOLERANCE else 1.0  # equal up to rounding: no evidence
     else:
         p = float(stats.ttest_ind(log_b, log_a, equal_var=False).pvalue)
     return p < SIGNIFICANCE_P, ratio, f"Welch t on log p50s of {len(runs_a)} vs {len(runs_b)} runs, p={p:.2g}"
@@ -313,7 +316,7 @@ def one_run_verdict(runs: np.ndarray, single: float) -> tuple[bool, float, str]:
     ratio = float(np.exp(np.log(single) - logs.mean()))
     spread = float(np.std(logs, ddof=1)) * np.sqrt(1 + 1 / len(logs))
     if spread == 0:
-        p = 0.0 if ratio != 1 else 1.0
+        p = 0.0 if abs(np.log(ratio)) > RATIO_TOLERANCE else 1.0  # equal up to rounding: no evidence
     else:
         t = (np.log(single) - logs.mean()) / spread
         p = float(2 * stats.t.sf(abs(t), len(logs) - 1))
@@ -324,9 +327,17 @@ def beyond_effect(ratio: float, pct: float) -> bool:
     """Whether a ratio B/A is a change of at least `pct` percent in either direction: |log ratio| >=
     log(1 + pct/100), so 1.3x slower and 1.3x faster (ratio 1/1.3) both reach 30%, and A->B and B->A
     get the same answer (|ratio - 1| could never reach 100% for a speed-up)."""
-    if not ratio > 0:  # NaN or not positive: no effect can be claimed
+    if not ratio > 0 or not np.isfinite(ratio):  # NaN, infinite or not positive: no effect can be claimed
         return False
-    return bool(abs(np.log(ratio)) >= np.log1p(pct / 100))
+    return bool(abs(np.log(ratio)) >= np.log1p(pct / 100) - RATIO_TOLERANCE)
+
+
+def within_effect(ratio: float, pct: float) -> bool:
+    """Whether a ratio is a change of at most `pct` percent either way (rerun's band), on the same
+    |log ratio| scale as beyond_effect; a change of exactly `pct` is within, up to rounding."""
+    if not ratio > 0 or not np.isfinite(ratio):
+        return False
+    return bool(abs(np.log(ratio)) <= np.log1p(pct / 100) + RATIO_TOLERANCE)
 
 
 def latency_verdict(
@@ -353,6 +364,8 @@ def latency_verdict(
             return "no significant difference", ratio, method
         return ("slower" if ratio > 1 else "faster"), ratio, method
     ratio = b["latency_ms_p50"] / a["latency_ms_p50"]
+    if not np.isfinite(ratio) or not ratio > 0:  # a p50 missing on a side: nothing to judge
+        return CANNOT_DECIDE, ratio, "no p50 to compare on one side"
     raw_a, raw_b = raw_latencies(a["source"], a["run_id"]), raw_latencies(b["source"], b["run_id"])
     if raw_a is not None and raw_b is not None and len(raw_a) >= 5 and len(raw_b) >= 5:
         p = mann_whitney_p(raw_a, raw_b)

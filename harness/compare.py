@@ -211,9 +211,10 @@ def main(argv: list[str] | None = None) -> int:
             print("harness.compare: no configuration has an ok row on both sides; nothing was compared",
                   file=sys.stderr)  # fmt: skip
             return 1
-        if notes:  # a damaged row file was skipped: it may hold the very regression the gate is for
-            print(f"harness.compare: {len(dict.fromkeys(notes))} file(s) could not be read (above); a gate "
-                  "cannot vouch for rows it did not see, so it fails", file=sys.stderr)  # fmt: skip
+        lost = dict.fromkeys(n for n in notes if isinstance(n, results.LostRows))
+        if lost:  # a damaged row file was skipped: it may hold the very regression the gate is for
+            print(f"harness.compare: {len(lost)} file(s) could not be read in full (above); a gate cannot vouch "
+                  "for rows it did not see, so it fails", file=sys.stderr)  # fmt: skip
             return 1
         undecided = int((table["verdict"] == analysis.CANNOT_DECIDE).sum())
         if undecided:  # a gate cannot pass on a row it has no answer for

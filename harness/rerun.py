@@ -140,12 +140,12 @@ def main(argv: list[str] | None = None) -> int:
         ratio = float(new["latency_ms_p50"] / center)
         allowed, rule = min_effect_rule(runs, runs, None)
         allowed = max(allowed, args.tolerance)
-        within = not analysis.beyond_effect(ratio, allowed) or ratio == 1 + allowed / 100
+        within = analysis.within_effect(ratio, allowed)
         verdict = "within the stored runs' spread" if within else "outside the stored runs' spread"
         method = f"allowed a change of {allowed:.1f}% either way ({rule}, or --tolerance)"
     else:
         verdict, ratio, method = analysis.latency_verdict(old, new)
-        within = verdict == "no significant difference" or not analysis.beyond_effect(ratio, args.tolerance)
+        within = verdict == "no significant difference" or analysis.within_effect(ratio, args.tolerance)
     same_scores = old["accuracy"] == new["accuracy"] and old["agreement"] == new["agreement"]
     print(f"{stored} -> {new['latency_ms_p50']:.3f} ms (x{ratio:.3f}): {verdict} ({method})")
     print(f"accuracy {old['accuracy']:.4f} -> {new['accuracy']:.4f}; agreement {old['agreement']:.4f} -> "

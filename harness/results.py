@@ -147,6 +147,12 @@ class ResultsError(ValueError):
     """A results file or directory that cannot be read as harness results; the message is one line."""
 
 
+class LostRows(str):
+    """A note (one line) saying that rows or their evidence were not read: a damaged row file skipped,
+    a row not imported, incomplete CSV rows, unusable raw latencies. A gate (compare
+    --fail-on-regression) fails on these, and only on these: a rewritten view loses nothing."""
+
+
 @dataclass
 class Gathered:
     """Rows gathered from a directory, and what was wrong on the way (one line each)."""
@@ -352,7 +358,7 @@ def _read_rows(results_dir: Path) -> Gathered:
             row, latencies = _read_row_file(path)
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)[:100]
-            notes.append(f"{path} is damaged ({type(exc).__name__}: {why}); skipped, its job counts as not run")
+            notes.append(LostRows(f"{path} is damaged ({type(exc).__name__}: {why}); skipped, its job counts as not run"))
             continue
         rows.append(row)
         if latencies:
@@ -513,7 +519,7 @@ def _import_legacy(results_dir: Path) -> list[str]:
                 try:
                     check_run_id(record["run_id"])
                 except ValueError as exc:
-                    notes.append(f"{results_dir}: a row was not imported: {exc}")
+                    notes.append(LostRows(f"{results_dir}: a row was not imported: {exc}"))
                     continue
                 row = {str(k): _typed(str(k), _jsonable(v)) for k, v in record.items()}
                 mine = by_run.get(row["run_id"])
@@ -543,11 +549,11 @@ def _import_legacy(results_dir: Path) -> list[str]:
     for path, problem in damaged:
         kept = path.with_name(f"{path.name}.damaged-{stamp}")
         os.replace(path, kept)
-        notes.append(f"{path} was damaged ({problem}); kept as {kept.name}")
+        notes.append(LostRows(f"{path} was damaged ({problem}); kept as {kept.name}"))
     if unusable:
         low, high = LATENCY_RANGE_MS
-        notes.append(f"{latencies_path}: the raw latencies of {unusable} row(s) were not finite numbers in "
-                     f"({low:g}, {high:g}] ms; those rows were imported without them")  # fmt: skip
+        notes.append(LostRows(f"{latencies_path}: the raw latencies of {unusable} row(s) were not finite numbers "
+                              f"in ({low:g}, {high:g}] ms; those rows were imported without them"))  # fmt: skip
     if damaged or imported:
         notes.append(f"{results_dir}: {imported} complete rows recovered into {ROWS_DIR}/ from the older result files")
     return notes
@@ -705,6 +711,11 @@ def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         if acting.any():
             frame.loc[acting, column] = frame.loc[acting, column].map(printable)
     ok = frame["status"].astype(str) == OK
+    if ok.any() and ("latency_ms_p50" not in frame.columns or frame.loc[ok, "latency_ms_p50"].isna().any()):
+        missing = ok if "latency_ms_p50" not in frame.columns else ok & frame["latency_ms_p50"].isna()
+        run_id = frame.loc[missing[missing].index[0], "run_id"]
+        raise ResultsError(f"{source}: an ok row (run_id {run_id!r}) has no latency_ms_p50; every ok row is a "
+                           "measurement and carries one")  # fmt: skip
     for column, (low, high) in MEASURABLE.items():
         if column not in frame.columns:
             continue
@@ -788,7 +799,7 @@ def read_results(path: Path, notes: list[str] | None = None) -> pd.DataFrame:
             if problem and whole.empty:
                 raise ResultsError(f"{path} cannot be read: no complete row ({problem})")
             if problem and notes is not None:
-                notes.append(f"{path} is damaged ({problem}); its incomplete rows are skipped")
+                notes.append(LostRows(f"{path} is damaged ({problem}); its incomplete rows are skipped"))
             text = io.StringIO()
             whole.to_csv(text, index=False)  # whole rows back to CSV: read_csv types them as it always did
             text.seek(0)

@@ -562,3 +562,21 @@ def test_the_environment_differences_are_of_the_rows_compared(tmp_path: Path) ->
                                                 "runtime_version": versions[record["runtime"]]})  # fmt: skip
     table, env_diff = compare.compare([tmp_path / "a"], [tmp_path / "b"])
     assert "only in B" in table["verdict"].tolist() and "runtime_version" not in env_diff, env_diff
+
+
+def test_equal_runs_are_no_difference_and_the_threshold_cuts_both_ways_alike(tmp_path: Path) -> None:
+    """Three runs at 49.73 ms against two at 49.73 were 'slower' at p=0 (the means of the logs differ in
+    the last bit); a change of exactly 30% was 'slower' one way and 'no meaningful difference' the other."""
+    _write_runs(tmp_path / "three", {"c": [49.73] * 3})
+    _write_runs(tmp_path / "two", {"c": [49.73] * 2})
+    table, _ = compare.compare([tmp_path / "three"], [tmp_path / "two"])
+    assert table["verdict"].tolist() == ["no significant difference"]
+    _write_runs(tmp_path / "ten", {"c": [10.0] * 3})
+    _write_runs(tmp_path / "thirteen", {"c": [13.0] * 3})
+    there, _ = compare.compare([tmp_path / "ten"], [tmp_path / "thirteen"], min_effect_pct=30)
+    back, _ = compare.compare([tmp_path / "thirteen"], [tmp_path / "ten"], min_effect_pct=30)
+    assert (there["verdict"].tolist(), back["verdict"].tolist()) == (["slower"], ["faster"])
+    from harness.analysis import beyond_effect, within_effect
+
+    assert beyond_effect(1.2, 20) and beyond_effect(1 / 1.2, 20) and not beyond_effect(1.19, 20)
+    assert within_effect(1.2, 20) and within_effect(1 / 1.2, 20) and not within_effect(1.21, 20)

@@ -497,6 +497,7 @@ def _tampered(tmp_path: Path, column: str, value: object) -> Path:
         ("latency_ms_p50", -5, "'latency_ms_p50' holds -5.0 in an ok row"),
         ("latency_ms_p50", 1e308, "'latency_ms_p50' holds 1e+308 in an ok row"),
         ("latency_ms_p50", 1e-300, "'latency_ms_p50' holds 1e-300 in an ok row"),
+        ("latency_ms_p50", None, "has no latency_ms_p50; every ok row is a measurement"),  # passed a gate
         ("latency_ms_p99", 1.0, "has latency_ms_p99 below a lower quantile"),
         ("latency_ms_p50_ci_high", 1.0, "has its p50 outside its own 95% CI"),
         ("throughput_sps", 0, "'throughput_sps' holds 0.0 in an ok row"),
@@ -1146,3 +1147,15 @@ def test_a_gate_fails_when_a_damaged_row_file_was_skipped(tmp_path: Path, capsys
     err = capsys.readouterr().err
     assert "is damaged" in err and "a gate cannot vouch for rows it did not see" in err, err
     assert compare.main([str(a), str(b)]) == 0, "without a gate, the comparison of what was read stands"
+
+
+def test_a_gate_does_not_fail_on_notes_that_lose_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Views rewritten from intact row files (a copy without .views.sha256.json, an edited results.csv)
+    lose no row: the gate failed on the first run and passed on the second, same data."""
+    a = make_set(tmp_path / "a", [{"runtime": "eager", "median": 10.0}], seed=1)
+    b = make_set(tmp_path / "b", [{"runtime": "eager", "median": 10.0}], seed=2)
+    (b / ".views.sha256.json").unlink()
+    with (b / "results.csv").open("a") as edited:
+        edited.write("\n")
+    assert compare.main([str(a), str(b), "--fail-on-regression", "50"]) == 0
+    assert "rewritten" in capsys.readouterr().err
