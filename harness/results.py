@@ -358,7 +358,9 @@ def _read_rows(results_dir: Path) -> Gathered:
             row, latencies = _read_row_file(path)
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)[:100]
-            notes.append(LostRows(f"{path} is damaged ({type(exc).__name__}: {why}); skipped, its job counts as not run"))
+            notes.append(
+                LostRows(f"{path} is damaged ({type(exc).__name__}: {why}); skipped, its job counts as not run")
+            )
             continue
         rows.append(row)
         if latencies:
