@@ -8,6 +8,8 @@ import socket
 import subprocess
 from pathlib import Path
 
+from harness.cache import code_fingerprint
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # The flags that decide which kernels inference runtimes pick on x86.
@@ -59,4 +61,5 @@ def machine_columns() -> dict[str, str]:
         "cpu_flags": flags,
         "hostname": socket.gethostname(),
         "harness_git_sha": git_sha(),
+        "harness_code": code_fingerprint(),
     }

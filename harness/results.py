@@ -64,7 +64,7 @@ COLUMNS = [
     "latency_ms_p95", "latency_ms_p99", "latency_ms_mean", "latency_ms_std", "latency_ms_min",
     "latency_ms_max", "throughput_sps", "first_inference_ms", "prepare_s", "peak_rss_mb",
     "accuracy", "f1", "agreement", "max_abs_diff", "n_eval_samples", "cpu_model", "cpu_flags",
-    "hostname", "python_version", "torch_version", "runtime_version", "harness_git_sha",
+    "hostname", "python_version", "torch_version", "runtime_version", "harness_git_sha", "harness_code",
     "started_at", "duration_s",
 ]  # fmt: skip
 # What a file must hold to be read as harness results, and the columns that must be numbers.

@@ -13,8 +13,9 @@ when "the standard deviation is greater than 10% of the mean"
 (https://pyperf.readthedocs.io/en/latest/analyze.html#checks). One run gives no between-run CI:
 it stays empty, and the report says "single run".
 
-Only runs of the same software count as runs of one configuration: those whose harness commit and
-library versions (SOFTWARE) match the newest run's. After `force=true` with another library or
+Only runs of the same software count as runs of one configuration: those whose harness code and
+library versions (SOFTWARE) match the newest run's (rows from before `harness_code` was recorded
+pool). After `force=true` with another library or
 harness version, the older runs stay in results.csv but leave the summary and compare's evidence
 (`runs_other_software` counts them): pooled, a 2.4x slower version hid among five older runs.
 
@@ -34,7 +35,9 @@ from harness.measure import ratio_ci
 UNSTABLE_CV = 0.10
 KEY = ["config_hash", "hostname"]
 DESCRIBE = ["workload", "runtime", "batch_size", "precision_requested", "threads"]
-SOFTWARE = ["harness_git_sha", "runtime_version", "torch_version", "python_version"]
+# the harness's code (cache.code_fingerprint), not its commit: a README edit (`-dirty`) or a commit that
+# changed no code is the same software, and split the study's own runs when the commit was compared
+SOFTWARE = ["harness_code", "runtime_version", "torch_version", "python_version"]
 SUMMARY_CSV = "summary.csv"
 SUMMARY_PARQUET = "summary.parquet"
 

@@ -490,7 +490,7 @@ def test_cached_content_is_keyed_by_the_harness_code(tmp_path: Path, monkeypatch
 def _write_runs(directory: Path, runs: dict[str, list[float]], software: str = "sha-1", start: int = 0) -> None:
     for record in _runs_frame(runs).to_dict("records"):
         results.write_row(directory, {**record, "run_id": f"{directory.name}-{software}-{record['run_id']}",
-                                      "harness_git_sha": software,
+                                      "harness_code": software, "harness_git_sha": f"commit-{software}",
                                       "started_at": f"2026-01-01T00:{start + record['repeat']:02d}:00"})  # fmt: skip
 
 
@@ -523,6 +523,10 @@ def test_runs_of_other_software_leave_the_summary_and_the_verdict(tmp_path: Path
     _write_runs(tmp_path / "b", {"c": [48.0, 49.0]}, software="sha-2", start=10)
     summary = summarize(results.read_results(tmp_path / "b")).iloc[0]
     assert (summary["n_runs"], summary["runs_other_software"]) == (2, 5)
+    # the same code under another commit (a README edit: -dirty) is the same software
+    frame = results.read_results(tmp_path / "a")
+    frame.loc[frame.index[-2:], "harness_git_sha"] = "commit-sha-1-dirty"
+    assert summarize(frame).iloc[0]["n_runs"] == 5
     assert summary["latency_ms_p50"] == pytest.approx(math.sqrt(48 * 49))
     table, _ = compare.compare([tmp_path / "a"], [tmp_path / "b"])
     assert table["verdict"].tolist() == ["slower"] and table["runs_b"].tolist() == [2]
