@@ -23,7 +23,7 @@ from harness import cluster
 from harness.config import ComponentConfig, ConfigError, JobSpec, RuntimeConfig
 from harness.envinfo import PROJECT_ROOT
 from harness.options import check_value
-from harness.results import ResultsError, check_no_links, check_resumable, check_writable
+from harness.results import ResultsError, check_hydra_places, check_no_links, check_resumable, check_writable
 from harness.untrusted import printable
 
 CONF_DIR = PROJECT_ROOT / "conf"
@@ -245,7 +245,7 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
                     writable.add(directory)
                 hydra_dir = hydra_output_dir(cfg, multirun)
                 if hydra_dir not in unlinked:  # Hydra writes multirun.yaml and <n>/.hydra/*.yaml there
-                    check_no_links(Path(hydra_dir))
+                    check_hydra_places(Path(hydra_dir))
                     unlinked.add(hydra_dir)
                 spec = spec_from_config(_without_hydra(cfg))
                 repeats = cli_options(_without_hydra(cfg)).repeats

@@ -259,6 +259,32 @@ def check_no_links(directory: Path) -> None:
         )
 
 
+def check_hydra_places(directory: Path) -> None:
+    """ResultsError (one line) when a place Hydra writes in its output `directory` is a symbolic link or
+    holds one: `multirun.yaml`, `.hydra/`, `<task>.log`, and the numbered job folders `<n>/` (their
+    `.hydra/*.yaml` and logs). Only those places: with `hydra.run.dir=.` Hydra's directory is a whole
+    checkout, whose `.venv` holds links of its own (results.check_no_links guards the results directory)."""
+    directory = Path(directory)
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name) if directory.is_dir() else []
+    except OSError as exc:
+        raise ResultsError(f"Hydra's output directory {directory} cannot be listed: {exc.strerror}") from None
+    for entry in entries:
+        hydra_writes = entry.name in ("multirun.yaml", ".hydra") or entry.name.endswith(".log") or entry.name.isdigit()
+        if not hydra_writes:
+            continue
+        link = Path(entry.path) if entry.is_symlink() else None
+        if link is None and entry.is_dir(follow_symlinks=False):
+            try:
+                link = first_link(Path(entry.path))
+            except OSError as exc:
+                raise ResultsError(f"{entry.path} cannot be checked: {exc.strerror}") from None
+        if link is not None:
+            raise ResultsError(f"{link} is a symbolic link where Hydra writes its records; remove it or choose "
+                               "another hydra.run.dir / hydra.sweep.dir (one from elsewhere could have Hydra write "
+                               "outside the directory)")  # fmt: skip
+
+
 # -- rows -----------------------------------------------------------------------------------------
 def _jsonable(value: Any) -> Any:
     """`value` as JSON can hold it: a row imported from an older parquet file may hold timestamps,

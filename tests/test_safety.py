@@ -802,6 +802,24 @@ def test_a_sweep_resumed_into_a_directory_holding_a_link_stops_before_any_job(
     assert victim.read_text() == "precious" and not (sweep / "rows").exists()
 
 
+def test_hydras_directory_is_checked_where_hydra_writes_only(cli, tmp_path: Path) -> None:
+    """`hydra.run.dir=.` in a checkout (whose .venv holds links) with results elsewhere was refused: only
+    Hydra's own places there (.hydra/, multirun.yaml, logs, job folders) must hold no link."""
+    victim, _ = _victim(tmp_path)
+    checkout = tmp_path / "checkout"
+    (checkout / ".venv" / "bin").mkdir(parents=True)
+    (checkout / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    ok = cli("workload=tiny_resnet", f"hydra.run.dir={checkout}", f"results_dir={tmp_path / 'res'}")
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    (checkout / ".hydra").rename(checkout / "old-hydra")
+    (checkout / ".hydra").mkdir()
+    (checkout / ".hydra" / "overrides.yaml").symlink_to(victim)
+    refused = cli("workload=tiny_resnet", f"hydra.run.dir={checkout}", f"results_dir={tmp_path / 'res2'}")
+    assert refused.returncode == 2, refused.stderr[-2000:]
+    (line,) = refused.harness_lines()
+    assert "overrides.yaml is a symbolic link where Hydra writes" in line and victim.read_text() == "precious"
+
+
 @pytest.mark.parametrize("view", ["results.csv", "results.parquet", "latencies.parquet"])
 @pytest.mark.parametrize("trap", ["fifo", "dev-zero"])
 def test_a_view_that_is_no_regular_file_never_blocks_gather_or_report(tmp_path: Path, view: str, trap: str) -> None:
