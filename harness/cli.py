@@ -386,6 +386,17 @@ def options_of_swept_groups(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The CLI (see README); Ctrl-C at any point is one line and exit 130, never a traceback."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # a running child dies with its process group and holds no row
+        where = ", ".join(str(d) for d in SESSION.results_dirs)
+        said = f"finished jobs are kept in {where}; the same command resumes" if where else "no job had started"
+        print(f"harness: interrupted; {said}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _, _, inspect = _overrides_and_mode(argv)
     if not inspect:
@@ -411,11 +422,6 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # Hydra reports its own errors and exits; those are bad input
         if exc.code not in (0, None):
             return EXIT_BAD_INPUT
-    except KeyboardInterrupt:  # Ctrl-C: the child died with its group and held no row; say so, not a traceback
-        where = ", ".join(str(d) for d in SESSION.results_dirs) or "the results directory"
-        print(f"harness: interrupted; finished jobs are kept in {where}; the same command resumes",
-              file=sys.stderr)  # fmt: skip
-        return EXIT_INTERRUPTED
     if inspect:
         return EXIT_OK
 

@@ -366,3 +366,8 @@ def test_duplicate_headers_multi_frame_images_and_netpbm_files(tmp_path: Path) -
     animated = folder("gif", lambda d: picture.save(d / "a.gif", save_all=True, append_images=[other]))
     with pytest.raises(ConfigError, match="holds 2 frames"):
         animated.load_eval_set()
+    # a JPEG carrying a second image (MPO, as phones write gain maps) names its first as the primary one
+    mpo = folder("mpo", lambda d: picture.save(d / "a.jpg", format="MPO", save_all=True, append_images=[other]))
+    assert Image.open(next((tmp_path / "mpo" / "c0").iterdir())).format == "MPO"
+    mpo.load_eval_set()
+    assert mpo.n_samples == 2

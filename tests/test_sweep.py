@@ -98,3 +98,26 @@ def test_ctrl_c_during_a_measurement_is_one_line_and_the_sweep_resumes(cli, tmp_
     again = cli("-m", "workload=tiny_resnet", "hydra.sweep.dir=sweep")
     assert again.returncode == 0, again.stderr[-2000:]
     assert len(pd.read_csv(tmp_path / "sweep" / "results.csv")) == 1
+
+
+def test_ctrl_c_before_any_job_is_one_line(tmp_path: Path) -> None:
+    """Ctrl-C while the CLI loads its libraries or checks the sweep: a traceback from the imports."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import TEST_CONF
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent.parent))
+    command = [sys.executable, "-m", "harness", f"hydra.searchpath=[file://{TEST_CONF}]", "-m", "workload=tiny_resnet",
+               "runtime=eager,onnxruntime,openvino", "batch=1,2", "hydra.sweep.dir=sweep"]  # fmt: skip
+    for delay in (0.5, 2.0):  # while importing, and while composing the jobs
+        proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)  # fmt: skip
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130 and "Traceback" not in err, (delay, err[-2000:])
+        assert err.strip().splitlines()[-1].startswith("harness: interrupted"), err[-500:]

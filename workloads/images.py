@@ -312,7 +312,10 @@ class ImageWorkload(Workload):
             raise ConfigError(f"dataset {self.options.dataset!r}: unreadable image {name} "
                               f"({type(exc).__name__}: {exc})") from None  # fmt: skip
         frames = getattr(image, "n_frames", 1)
-        if frames > 1:  # which frame is "the" image is a guess: an animated GIF, a multi-page TIFF
+        # which frame is "the" image is a guess in an animated GIF or a multi-page TIFF; a JPEG carrying a
+        # second image (MPO: phones' gain maps, stereo pairs) names its first as the primary one (CIPA
+        # DC-007), which is what Pillow and torchvision's ImageFolder read
+        if frames > 1 and image.format != "MPO":
             raise ConfigError(f"dataset {self.options.dataset!r}: image {name} holds {frames} frames; give "
                               "single-frame images")  # fmt: skip
         return image_to_rgb(image, name), image.mode
