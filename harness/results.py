@@ -925,8 +925,41 @@ def check_resumable(results_dir: Path) -> None:
     try:
         completed(results_dir)
     except ResultsError as exc:
-        raise ConfigError(f"results directory {str(results_dir)!r} cannot be resumed: {exc}; move the damaged row "
-                          "file away or choose another results directory") from None  # fmt: skip
+        culprits = _refused_row_files(Path(results_dir), exc)
+        which = f"move {', '.join(map(str, culprits))} away" if culprits else "move the damaged row file away"
+        raise ConfigError(f"results directory {str(results_dir)!r} cannot be resumed: {exc}; {which} or choose "
+                          "another results directory") from None  # fmt: skip
+
+
+def _refused_row_files(results_dir: Path, refusal: ResultsError) -> list[Path]:
+    """The row files behind a refusal of the whole directory, to name them: each file check_frame
+    refuses on its own, else (a refusal of two rows together, such as a shared run_id) the files of the
+    run_id the message names. At most 3; an empty list when none can be told."""
+    files = sorted((results_dir / ROWS_DIR).glob("*.json"))
+    alone = []
+    for path in files:
+        try:
+            row, _ = _read_row_file(path)
+            check_frame(_ordered(pd.DataFrame([row])), str(path))
+        except ResultsError:
+            alone.append(path)
+        except (OSError, ValueError, UnicodeDecodeError):
+            continue  # skipped when read: not what was refused
+        if len(alone) == 3:
+            break
+    if alone:
+        return alone
+    named = re.search(r"run_id '([^']+)'", str(refusal))
+    if not named:
+        return []
+    matches = []
+    for path in files:
+        try:
+            if str(_read_row_file(path)[0].get("run_id")) == named.group(1):
+                matches.append(path)
+        except (OSError, ValueError, UnicodeDecodeError):
+            continue
+    return matches[:3]
 
 
 @contextlib.contextmanager
