@@ -79,9 +79,11 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _newest(group: pd.DataFrame) -> pd.Series:
-    """The run that started last (the row order where start times are missing)."""
-    starts = group["started_at"].dropna().astype(str) if "started_at" in group else pd.Series(dtype=str)
-    return group.loc[starts.idxmax()] if len(starts) else group.iloc[-1]
+    """The run analysis.latest shows for this configuration: the last by started_at, a row without
+    one sorted last (as there), so the report's row and its between-run figures are of the same runs."""
+    if "started_at" not in group:
+        return group.iloc[-1]
+    return group.sort_values("started_at", kind="stable").iloc[-1]
 
 
 def same_software(frame: pd.DataFrame, row: pd.Series) -> pd.Series:
