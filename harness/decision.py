@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from harness import results
-from harness.untrusted import file_stem, literal_plot_text
+from harness.untrusted import file_stem, literal_plot_text, plain_log_ticks
 
 DEFAULT_BUDGET_POINTS = 1.0
 
@@ -94,6 +94,7 @@ def plot_tradeoff(frame: pd.DataFrame, workload: str, out_dir: Path) -> Path | N
         front = points[pareto_front(points)].sort_values("latency_ms_p50")
         ax.plot(front["latency_ms_p50"], front["accuracy"], "k--", linewidth=1, label="Pareto front")
         ax.set_xscale("log")
+        plain_log_ticks(ax.xaxis)
         ax.set_xlabel("p50 latency per call (ms, log)")
         ax.set_ylabel("accuracy")
         ax.set_title(f"batch {batch}")

@@ -165,6 +165,18 @@ def literal_plot_text() -> Iterator[None]:
         yield
 
 
+def plain_log_ticks(axis: Any) -> None:
+    """Tick labels of a log-scaled `axis` (ax.xaxis / ax.yaxis) as plain text ("100", "20"):
+    matplotlib's default for log axes (LogFormatterSciNotation) writes them as mathtext
+    (`$\\mathdefault{10^{2}}$`), which showed raw inside literal_plot_text. Same labels otherwise
+    (LogFormatter, minor ticks labelled as the default does)."""
+    from matplotlib import ticker
+
+    base = getattr(axis.get_transform(), "base", 10)
+    axis.set_major_formatter(ticker.LogFormatter(base))
+    axis.set_minor_formatter(ticker.LogFormatter(base, labelOnlyBase=False))
+
+
 def printable_json(text: str) -> Any:
     """json_loads, with every string in the result (keys too) made printable: JSON's `\\u001b` escapes
     decode to the very control characters `printable` takes out of plain text. Raises ValueError."""

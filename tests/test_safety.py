@@ -1179,3 +1179,25 @@ def test_a_gate_does_not_fail_on_notes_that_lose_nothing(tmp_path: Path, capsys:
         edited.write("\n")
     assert compare.main([str(a), str(b), "--fail-on-regression", "50"]) == 0
     assert "rewritten" in capsys.readouterr().err
+
+
+def test_plot_axes_show_numbers_not_mathtext(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With mathtext off for the rows' names (literal_plot_text), log axes showed their ticks as raw
+    `$\\mathdefault{10^{3}}$`: every tick label of every saved plot is plain text."""
+    import matplotlib.figure
+
+    seen: list[str] = []
+    save = matplotlib.figure.Figure.savefig
+
+    def capturing(figure, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        figure.canvas.draw()
+        for ax in figure.axes:
+            for axis in (ax.xaxis, ax.yaxis):
+                seen.extend(t.get_text() for t in axis.get_ticklabels(which="both") if t.get_text())
+        return save(figure, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", capturing)
+    runs = [{"runtime": "eager", "median": 300.0}, {"runtime": "openvino", "median": 4.0}]
+    good = make_set(tmp_path / "s", runs, seed=1)
+    assert report.main([str(good)]) == 0
+    assert seen and not [t for t in seen if "$" in t or "mathdefault" in t], seen
