@@ -344,7 +344,10 @@ def run_task(cfg: Any) -> Any:
     number = (hydra_cfg.job.num if multirun else 0) + 1
     total = SESSION.total_jobs or int(os.environ.get(TOTAL_JOBS_ENV) or 0)
     label = job_label(spec, options, number, total)
-    task_overrides = [o for o in hydra_cfg.overrides.task if not o.startswith(("hydra.", "repeat="))]
+    # one job again: no sweep settings (repeats= alone is refused without -m), force=true added once
+    task_overrides = [o for o in hydra_cfg.overrides.task
+                      if o.lstrip("+~").split("=", 1)[0] not in ("repeat", "repeats", "force")
+                      and not o.lstrip("+~").startswith("hydra.")]  # fmt: skip
     rerun = "python -m harness " + " ".join(shlex.quote(o) for o in task_overrides) + " force=true"
     outcome = run_job_isolated(
         spec, results_dir, force=options.force, repeat=options.repeat, label=label, rerun_command=rerun.strip(),

@@ -70,7 +70,7 @@ def trusted_spec(stored: dict, python: str | None, cache_dir: str) -> tuple[JobS
         said.append(f"interpreter: stored {spec.runtime.python!r}, this run uses {local_python or 'the harness own'!r}")
     spec.runtime.python = local_python or None
     spec.runtime.setup_hint = str(local_component("runtime", spec.runtime.name).get("setup_hint") or "")
-    if spec.cache_dir != cache_dir:
+    if Path(spec.cache_dir).resolve() != Path(cache_dir).resolve():  # the same directory, written another way
         said.append(f"cache_dir: stored {spec.cache_dir!r}, this run uses {cache_dir!r}")
         spec.cache_dir = cache_dir
     from harness.config import component_class

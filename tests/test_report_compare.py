@@ -325,3 +325,19 @@ def test_report_labels_rows_of_one_configuration_by_the_settings_that_differ(tmp
     long = [{"runtime": "eager", "median": 10.0, "config_json": _config(tokenizer="x" * n)} for n in (300, 301)]
     table = report.build([make_set(tmp_path / "long", long, seed=2)]).tables["bert · fp32"]
     assert table["variant"].str.len().max() == analysis.MAX_VARIANT_CHARS
+
+
+def test_rerun_sees_the_same_cache_written_another_way_as_the_same(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Every rerun of a default configuration said 'cache_dir: stored /abs/outputs/cache, this run uses
+    outputs/cache': the same directory."""
+    from harness.config import ComponentConfig, JobSpec, RuntimeConfig
+    from harness.rerun import trusted_spec
+
+    monkeypatch.chdir(tmp_path)
+    stored = JobSpec(workload=ComponentConfig("resnet101", "workloads.resnet101", {}),
+                     runtime=RuntimeConfig("eager", "runtimes.eager"), batch=1,
+                     cache_dir=str(tmp_path / "outputs" / "cache")).to_dict()  # fmt: skip
+    _, said = trusted_spec(stored, None, "outputs/cache")
+    assert not [line for line in said if line.startswith("cache_dir")], said
+    _, said = trusted_spec(stored, None, "elsewhere/cache")
+    assert [line for line in said if line.startswith("cache_dir")], said

@@ -121,3 +121,18 @@ def test_ctrl_c_before_any_job_is_one_line(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 130 and "Traceback" not in err, (delay, err[-2000:])
         assert err.strip().splitlines()[-1].startswith("harness: interrupted"), err[-500:]
+
+
+def test_the_stored_rerun_command_of_a_repeated_sweep_runs_one_job(cli, tmp_path: Path) -> None:
+    """A row of a `repeats=2` sweep stored `python -m harness ... repeats=2 ... force=true`, which the CLI
+    refuses (repeats needs -m): the command re-runs that one job."""
+    import shlex
+
+    run = cli("-m", "workload=tiny_resnet", "repeats=2", "force=false", "hydra.sweep.dir=s")
+    assert run.returncode == 0, run.stderr[-2000:]
+    commands = set(pd.read_csv(tmp_path / "s" / "results.csv")["rerun_command"])
+    (command,) = commands
+    assert "repeats" not in command and command.count("force=") == 1 and command.endswith("force=true"), command
+    again = cli(*shlex.split(command)[3:], "results_dir=again")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len(pd.read_csv(tmp_path / "again" / "results.csv")) == 1
