@@ -502,7 +502,9 @@ def run_job(spec: JobSpec, emit: Emit, job_dir: Path | None = None) -> tuple[dic
     elif scores is None:  # eager fp32: another runtime's job may already have made this very pass
         reference = cached_reference(workload, handle, data_hash, spec.batch, cache_dir)
     baseline = None
-    if spec.baseline == "paired":  # eager fp32 on its own copy of the fp32 model, in this process
+    if spec.baseline == "paired" and runtime.is_reference():  # eager fp32 against itself: 1 by definition
+        row["baseline"] = "none: this row is the eager fp32 baseline (its speed-up is 1 by definition)"
+    elif spec.baseline == "paired":  # eager fp32 on its own copy of the fp32 model, in this process
         baseline = EagerRuntime(EagerRuntime.Options(), "fp32", spec.threads, cache_dir)
         baseline.prepare(dataclasses.replace(handle, module=copy.deepcopy(handle.module)))
 
