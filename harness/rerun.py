@@ -84,6 +84,30 @@ def trusted_spec(stored: dict, python: str | None, cache_dir: str) -> tuple[JobS
     return spec.validate(), said
 
 
+def speed_verdict(old: pd.Series, new: pd.Series, runs: np.ndarray, tolerance: float) -> tuple[bool, str]:
+    """(whether the re-run's p50 reproduces, the line saying so). Against several stored runs: within
+    compare's minimum effect (twice their between-run CV) or `tolerance` percent, either way, of their
+    geometric mean. Against one stored run: within `tolerance` percent either way — a cap, whatever the
+    test says: too few calls made an 87% change "not significant", and that is no reproduction. The
+    test (latency_verdict) is shown beside it."""
+    if len(runs) >= 2:  # the stored configuration ran several times: judge against its runs (compare's rule)
+        center = float(np.exp(np.mean(np.log(runs))))
+        stored = f"p50 of {len(runs)} stored runs (geometric mean) {center:.3f} ms"
+        ratio = float(new["latency_ms_p50"] / center)
+        allowed, rule = min_effect_rule(runs, runs, None)
+        allowed = max(allowed, tolerance)
+        within = analysis.within_effect(ratio, allowed)
+        verdict = "within the stored runs' spread" if within else "outside the stored runs' spread"
+        method = f"allowed a change of {allowed:.1f}% either way ({rule}, or --tolerance)"
+    else:
+        stored = f"p50 {old['latency_ms_p50']:.3f} ms"
+        test, ratio, evidence = analysis.latency_verdict(old, new)
+        within = analysis.within_effect(ratio, tolerance)
+        verdict = f"{'within' if within else 'beyond'} --tolerance {tolerance:g}% either way"
+        method = f"{test}: {evidence}"
+    return within, f"{stored} -> {new['latency_ms_p50']:.3f} ms (x{ratio:.3f}): {verdict} ({method})"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = ToolParser(prog="python -m harness.rerun", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -132,22 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     if new["status"] != results.OK or old["status"] != results.OK:
         print(f"not reproduced: status was {old['status']}, now {new['status']} {new.get('error') or ''}")
         return EXIT_DIFFERENT
-    runs = p50s_of(frame, old)
-    stored = f"p50 {old['latency_ms_p50']:.3f} ms"
-    if len(runs) >= 2:  # the stored configuration ran several times: judge against its runs (compare's rule)
-        center = float(np.exp(np.mean(np.log(runs))))
-        stored = f"p50 of {len(runs)} stored runs (geometric mean) {center:.3f} ms"
-        ratio = float(new["latency_ms_p50"] / center)
-        allowed, rule = min_effect_rule(runs, runs, None)
-        allowed = max(allowed, args.tolerance)
-        within = analysis.within_effect(ratio, allowed)
-        verdict = "within the stored runs' spread" if within else "outside the stored runs' spread"
-        method = f"allowed a change of {allowed:.1f}% either way ({rule}, or --tolerance)"
-    else:
-        verdict, ratio, method = analysis.latency_verdict(old, new)
-        within = verdict == "no significant difference" or analysis.within_effect(ratio, args.tolerance)
+    within, line = speed_verdict(old, new, p50s_of(frame, old), args.tolerance)
+    print(line)
     same_scores = old["accuracy"] == new["accuracy"] and old["agreement"] == new["agreement"]
-    print(f"{stored} -> {new['latency_ms_p50']:.3f} ms (x{ratio:.3f}): {verdict} ({method})")
     print(f"accuracy {old['accuracy']:.4f} -> {new['accuracy']:.4f}; agreement {old['agreement']:.4f} -> "
           f"{new['agreement']:.4f}")  # fmt: skip
     for column in analysis.ENVIRONMENT_COLUMNS:

@@ -341,3 +341,25 @@ def test_rerun_sees_the_same_cache_written_another_way_as_the_same(tmp_path: Pat
     assert not [line for line in said if line.startswith("cache_dir")], said
     _, said = trusted_spec(stored, None, "elsewhere/cache")
     assert [line for line in said if line.startswith("cache_dir")], said
+
+
+def test_rerun_tolerance_caps_the_change_whatever_the_test_says() -> None:
+    """A re-run 87% slower was 'reproduced' under --tolerance 50 because too few calls made the change
+    'not significant': the tolerance is a cap, either way."""
+    import numpy as np
+
+    from harness.rerun import speed_verdict
+
+    def row(p50: float) -> pd.Series:  # wide p50 CIs and no raw latencies: the test cannot tell them apart
+        return pd.Series({"latency_ms_p50": p50, "latency_ms_p50_ci_low": 1.0, "latency_ms_p50_ci_high": 100.0,
+                          "source": "/nonexistent", "run_id": "r"})  # fmt: skip
+
+    within, line = speed_verdict(row(17.9), row(33.5), np.array([17.9]), 50)
+    assert not within and "beyond --tolerance 50% either way" in line and "no significant difference" in line
+    assert speed_verdict(row(17.9), row(20.0), np.array([17.9]), 50)[0]
+    assert (
+        speed_verdict(row(20.0), row(18.5), np.array([20.0]), 10)[0]
+        and not speed_verdict(row(20.0), row(10.0), np.array([20.0]), 50)[0]
+    ), "a halving is a change of 100%"
+    within, line = speed_verdict(row(10.0), row(13.0), np.array([10.0, 10.2, 9.8]), 10)
+    assert not within and "stored runs" in line
