@@ -79,7 +79,7 @@ def compare(
                     for f in (a_all, b_all))  # fmt: skip
     a, b = (analysis.latest(f, config_key).assign(settings_original=lambda f: f["settings"]) for f in (a_all, b_all))
     b = pair_single_settings(a, b)
-    joined = a.merge(b, on=config_key, how="outer", suffixes=("_a", "_b"), indicator=True)
+    joined = a.merge(b, on=config_key, how="outer", suffixes=("_a", "_b"), indicator=True).copy()  # defragmented
     joined["variant"] = analysis.variant_labels(joined, joined["settings"])
     rows = []
     for _, row in joined.iterrows():

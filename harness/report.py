@@ -283,9 +283,28 @@ def plot_workload(frame: pd.DataFrame, workload: str, precision: str, out: Path,
     paths.append(save_figure(fig, out / f"{stem}-throughput.png"))
 
     grid = ok.pivot_table(index="runtime", columns="batch_size", values="speedup_vs_eager", aggfunc="last")
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(grid) + 2))
     data = grid.to_numpy(dtype=float)
-    limit = max(abs(np.log2(np.nanmax(data))), abs(np.log2(np.nanmin(data))), 0.1) if np.isfinite(data).any() else 1
+    if np.isfinite(data).any():  # no eager row at this precision: no speed-up to draw (an empty heatmap warned)
+        paths.append(_speedup_heatmap(grid, data, workload, precision, out / f"{stem}-speedup.png"))
+
+    per_runtime = ok.groupby("runtime")[["first_inference_ms", "prepare_s"]].median()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    per_runtime["first_inference_ms"].plot.barh(ax=axes[0], color="tab:orange")
+    if (per_runtime["first_inference_ms"] > 0).any():  # a log axis needs a positive value to show
+        axes[0].set_xscale("log")
+        untrusted.plain_log_ticks(axes[0].xaxis)
+    axes[0].set_xlabel("first inference after prepare (ms, log; median over batch sizes)")
+    per_runtime["prepare_s"].plot.barh(ax=axes[1], color="tab:blue")
+    axes[1].set_xlabel("prepare: load + convert + compile (s; median over batch sizes)")
+    fig.suptitle(f"{workload} ({precision}): start-up costs per runtime")
+    paths.append(save_figure(fig, out / f"{stem}-startup.png"))
+    return paths
+
+
+def _speedup_heatmap(grid: pd.DataFrame, data: np.ndarray, workload: str, precision: str, path: Path) -> Path:
+    """Runtime x batch heatmap of the speed-up over eager (log2 colour scale, the value in each cell)."""
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(grid) + 2))
+    limit = max(abs(np.log2(np.nanmax(data))), abs(np.log2(np.nanmin(data))), 0.1)
     image = ax.imshow(np.log2(data), cmap="RdYlGn", vmin=-limit, vmax=limit, aspect="auto")
     ax.set_xticks(range(len(grid.columns)), [str(c) for c in grid.columns])
     ax.set_yticks(range(len(grid.index)), list(grid.index))
@@ -294,19 +313,7 @@ def plot_workload(frame: pd.DataFrame, workload: str, precision: str, out: Path,
     ax.set_xlabel("batch size")
     ax.set_title(f"{workload} ({precision}): speed-up over eager (p50), same batch and precision")
     fig.colorbar(image, ax=ax, label="log2 speed-up (green: faster than eager)")
-    paths.append(save_figure(fig, out / f"{stem}-speedup.png"))
-
-    per_runtime = ok.groupby("runtime")[["first_inference_ms", "prepare_s"]].median()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    per_runtime["first_inference_ms"].plot.barh(ax=axes[0], color="tab:orange")
-    axes[0].set_xscale("log")
-    untrusted.plain_log_ticks(axes[0].xaxis)
-    axes[0].set_xlabel("first inference after prepare (ms, log; median over batch sizes)")
-    per_runtime["prepare_s"].plot.barh(ax=axes[1], color="tab:blue")
-    axes[1].set_xlabel("prepare: load + convert + compile (s; median over batch sizes)")
-    fig.suptitle(f"{workload} ({precision}): start-up costs per runtime")
-    paths.append(save_figure(fig, out / f"{stem}-startup.png"))
-    return paths
+    return save_figure(fig, path)
 
 
 def save_figure(fig: plt.Figure, path: Path) -> Path:

@@ -788,7 +788,7 @@ def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         row = int(np.flatnonzero(~whole.to_numpy())[0]) + 1
         raise ResultsError(f"{source}: column 'batch_size' holds {float(batch[~whole].iloc[0])!r} (row {row}); "
                            f"it must be an integer from 1 to {MAX_BATCH}")  # fmt: skip
-    return _ordered(frame)
+    return _ordered(frame).copy()  # one block per dtype again: the checks above set columns one by one
 
 
 def read_results(path: Path, notes: list[str] | None = None) -> pd.DataFrame:
