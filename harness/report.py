@@ -214,8 +214,13 @@ def flagged_rows(frame: pd.DataFrame) -> list[str]:
             flags.append(f"{label(r)}: {int(r['runs_other_software'])} earlier run(s) with other software "
                          f"({', '.join(SOFTWARE)}) left out of its between-run figures")  # fmt: skip
     env = analysis.environment(frame)
-    # runtime versions differ by design; threads may differ by choice (both are in the tables)
-    mixed = {c: v for c, v in env.items() if len(v) > 1 and c not in ("threads", "runtime_version")}
+    # runtime versions differ by design; threads may differ by choice (both are in the tables); a runtime
+    # with an interpreter of its own (IPEX) has its own torch and Python: mixed only within one runtime
+    per_runtime = ("torch_version", "python_version")
+    mixed = {c: v for c, v in env.items() if len(v) > 1 and c not in ("threads", "runtime_version", *per_runtime)}
+    for column in [c for c in per_runtime if len(env.get(c, [])) > 1]:
+        if any(len(analysis.environment(group).get(column, [])) > 1 for _, group in frame.groupby("runtime")):
+            mixed[column] = env[column]
     if mixed:
         flags.append("results from mixed environments: " + "; ".join(f"{c}: {', '.join(v)}" for c, v in mixed.items()))
     return flags

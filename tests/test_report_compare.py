@@ -363,3 +363,16 @@ def test_rerun_tolerance_caps_the_change_whatever_the_test_says() -> None:
     ), "a halving is a change of 100%"
     within, line = speed_verdict(row(10.0), row(13.0), np.array([10.0, 10.2, 9.8]), 10)
     assert not within and "stored runs" in line
+
+
+def test_ipex_own_torch_is_no_mixed_environment_but_two_torches_in_one_runtime_are(tmp_path: Path) -> None:
+    """Every glob(*) sweep was flagged 'mixed environments: torch_version' because IPEX runs in its own
+    interpreter with its own torch."""
+    make_set(tmp_path / "own", [{"runtime": "eager", "median": 10.0, "torch_version": "2.13.0+cpu"},
+                                {"runtime": "ipex", "median": 8.0, "torch_version": "2.8.0"}], seed=3)  # fmt: skip
+    assert not [f for f in report.build([tmp_path / "own"]).flags if "mixed environments" in f]
+    make_set(tmp_path / "two", [{"runtime": "eager", "median": 10.0, "torch_version": "2.13.0+cpu"},
+                                {"runtime": "eager", "median": 10.0, "batch_size": 2, "torch_version": "2.12.0"}],
+             seed=3)  # fmt: skip
+    flags = report.build([tmp_path / "two"]).flags
+    assert [f for f in flags if "mixed environments: torch_version" in f], flags
