@@ -213,6 +213,16 @@ def flagged_rows(frame: pd.DataFrame) -> list[str]:
         if pd.notna(r.get("runs_other_software")) and r["runs_other_software"] > 0:
             flags.append(f"{label(r)}: {int(r['runs_other_software'])} earlier run(s) with other software "
                          f"({', '.join(SOFTWARE)}) left out of its between-run figures")  # fmt: skip
+    # a paired row's speed-up was timed beside its own eager (baseline=paired): it does not rest on eager's row
+    paired = frame["paired_bursts"].notna() if "paired_bursts" in frame else pd.Series(False, frame.index)
+    for _, r in eager.iterrows():  # the unpaired speed-ups at its batch and precision are over this row
+        leaning = frame[(frame["runtime"] != "eager") & ~paired & (frame["workload"] == r["workload"])
+                        & (frame["batch_size"] == r["batch_size"])
+                        & (frame["precision_requested"] == r["precision_requested"])]  # fmt: skip
+        doubts = [*busy_flags(r), *(["too few calls for a p50 CI"] if pd.isna(r.get("latency_ms_p50_ci_low")) else [])]
+        if doubts and not leaning.empty:
+            flags.append(f"{label(r)}: the speed-ups of {', '.join(sorted(set(leaning['runtime'])))} at this batch "
+                         f"and precision are over this eager row ({'; '.join(doubts)})")  # fmt: skip
     env = analysis.environment(frame)
     # runtime versions differ by design; threads may differ by choice (both are in the tables); a runtime
     # with an interpreter of its own (IPEX) has its own torch and Python: mixed only within one runtime

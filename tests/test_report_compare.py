@@ -376,3 +376,16 @@ def test_ipex_own_torch_is_no_mixed_environment_but_two_torches_in_one_runtime_a
              seed=3)  # fmt: skip
     flags = report.build([tmp_path / "two"]).flags
     assert [f for f in flags if "mixed environments: torch_version" in f], flags
+
+
+def test_speedups_over_a_doubtful_eager_row_are_flagged(tmp_path: Path) -> None:
+    """Eager at batch 1 ran on a busy machine (other processes 50%); onnxruntime and openvino showed
+    138x and 148x over it with no word: only the eager row itself was flagged."""
+    make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0, "other_cpu_share": 0.5},
+                              {"runtime": "openvino", "median": 5.0}], seed=3)  # fmt: skip
+    flags = report.build([tmp_path / "s"]).flags
+    assert [f for f in flags if "the speed-ups of openvino at this batch and precision are over this eager row" in f
+            and "other processes" in f], flags  # fmt: skip
+    make_set(tmp_path / "quiet", [{"runtime": "eager", "median": 10.0}, {"runtime": "openvino", "median": 5.0}],
+             seed=3)  # fmt: skip
+    assert not [f for f in report.build([tmp_path / "quiet"]).flags if "are over this eager row" in f]
