@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"harness.gather: {args.directory} is not a directory", file=sys.stderr)
         return 2
     try:
+        results.check_no_links(args.directory)  # first: a link is named as a link, not as an odd file
         results.check_writable(args.directory)
-        results.check_no_links(args.directory)
     except (ConfigError, results.ResultsError) as exc:
         print(f"harness.gather: {printable(str(exc))}", file=sys.stderr)
         return 2

@@ -480,7 +480,7 @@ def check_output(out_dir: Path) -> None:
     elsewhere would take the PNGs there), and report.md, report.html and no plots/*.png are directories.
     Run before build, which writes the plots: a place found unusable afterwards loses the work."""
     out_dir = Path(out_dir)
-    results.check_writable(out_dir)
+    results.check_writable(out_dir, results_places=False)  # the report writes no views or locks
     plots = out_dir / PLOTS_DIR
     if plots.is_symlink():
         raise ConfigError(f"{plots} is a symbolic link; the report writes its plots into a directory of its own "
@@ -492,7 +492,7 @@ def check_output(out_dir: Path) -> None:
     if busy:
         raise ConfigError(f"{busy[0]} is a directory where the report writes a file: remove it or use --out")
     if plots.is_dir():
-        results.check_writable(plots)  # a missing one is made in out_dir, which was probed above
+        results.check_writable(plots, results_places=False)  # a missing one is made in out_dir, probed above
 
 
 def write(report: Report) -> tuple[Path, Path]:
