@@ -20,7 +20,12 @@ def open_lock(path: Path, mode: int = 0o644) -> int:
     `<kind>/<key>.lock`, a results directory's `.results.lock`), so a directory from elsewhere may hold
     a symbolic link there: it is not followed (ELOOP), and what is no regular file (a FIFO, a device)
     is refused. Raises OSError naming the path."""
-    fd = os.open(path, LOCK_FLAGS, mode)
+    return regular_descriptor(os.open(path, LOCK_FLAGS, mode), path)
+
+
+def regular_descriptor(fd: int, path: Path | str) -> int:
+    """`fd` when it is open on a regular file; else it is closed and OSError (EINVAL) names `path`: a FIFO
+    or a device where a lock file belongs is no lock file."""
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, "not a regular file, so no lock file", str(path))

@@ -16,11 +16,9 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import socket
-import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -28,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.locking import regular_descriptor
 from harness.untrusted import json_loads, json_number, printable, read_regular
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -240,13 +239,7 @@ def open_shared(path: Path, access: int = os.O_RDWR) -> int:
             if access != os.O_RDWR:
                 raise
             fd = os.open(path, os.O_RDONLY | SHARED_FLAGS)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+    return regular_descriptor(fd, path)
 
 
 def check_host_lock() -> str | None:

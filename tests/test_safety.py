@@ -625,6 +625,13 @@ def _planted(tmp_path: Path, change: dict[str, object], row: int = 1) -> Path:
         ({"target_qps": "abc"}, "column 'target_qps' holds 'abc'"),
         ({"gflops_per_s": "abc"}, "column 'gflops_per_s' holds 'abc'"),
         ({"run_id": "s-0"}, "run_id 's-0' names two rows"),
+        # int() of an infinite `streams` or `timed_batches` raised OverflowError in report
+        ({"streams": float("inf")}, "column 'streams' holds inf (row 2); it must be an integer from 0 to"),
+        ({"timed_batches": float("inf")}, "column 'timed_batches' holds inf"),
+        ({"repeat": -1}, "column 'repeat' holds -1.0"),
+        ({"threads": 2.5}, "column 'threads' holds 2.5"),
+        ({"requests_unserved": 1e300}, "column 'requests_unserved' holds 1e+300"),
+        ({"cpu_model": {"a": 1}}, "column 'cpu_model' holds a dict"),
     ],
 )  # fmt: skip
 def test_a_planted_field_the_tools_compute_with_is_one_line_not_a_traceback(
@@ -1088,28 +1095,6 @@ def test_an_integer_beyond_int64_among_raw_latencies_is_a_damaged_row_file(tmp_p
     path.write_text(json.dumps(payload))
     notes: list[str] = []
     assert results.read_results(directory, notes).empty and "s-0.json is damaged" in notes[0], notes
-
-
-@pytest.mark.parametrize(
-    ("change", "said"),
-    [
-        ({"streams": float("inf")}, "column 'streams' holds inf (row 2); it must be an integer from 0 to"),
-        ({"timed_batches": float("inf")}, "column 'timed_batches' holds inf"),
-        ({"repeat": -1}, "column 'repeat' holds -1.0"),
-        ({"threads": 2.5}, "column 'threads' holds 2.5"),
-        ({"requests_unserved": 1e300}, "column 'requests_unserved' holds 1e+300"),
-        ({"cpu_model": {"a": 1}}, "column 'cpu_model' holds a dict"),
-    ],
-)  # fmt: skip
-def test_a_count_that_is_no_whole_number_is_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict[str, object], said: str
-) -> None:
-    """int() of an infinite `streams` or `timed_batches` raised OverflowError in report."""
-    directory = _planted(tmp_path, change)
-    for tool in (report.main, lambda argv: compare.main([*argv, *argv])):
-        assert tool([str(directory)]) == 2
-        err = capsys.readouterr().err
-        assert said in err and len(err.strip().splitlines()) == 1, err
 
 
 @pytest.mark.parametrize(
