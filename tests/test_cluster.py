@@ -175,7 +175,8 @@ results.atomic_write(Path(sys.argv[1]) / "rows" / "killed.json", half)
 
 
 def test_gather_recovers_every_complete_row_and_names_the_half_written_files(tmp_path: Path) -> None:
-    row = {"workload": "bert", "runtime": "eager", "batch_size": 1, "precision_requested": "fp32", "status": "ok"}
+    row = {"workload": "bert", "runtime": "eager", "batch_size": 1, "precision_requested": "fp32", "status": "ok",
+           "latency_ms_p50": 1.0}  # fmt: skip
     for k in range(3):
         results.write_row(tmp_path, {**row, "run_id": f"r{k}", "config_hash": f"h{k}"}, np.ones(4))
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
@@ -251,7 +252,8 @@ def test_the_driver_writes_rows_a_worker_could_not_and_names_the_node_of_a_dead_
     done = JobReturn(overrides=["batch=2"], status=JobStatus.COMPLETED)
     done.return_value = JobOutcome(row={"run_id": "remote-1", "config_hash": "x", "status": "ok", "hostname": "n1",
                                         "workload": "resnet101", "runtime": "eager", "batch_size": 2,
-                                        "precision_requested": "fp32"}, latencies_ms=np.ones(5))  # fmt: skip
+                                        "precision_requested": "fp32", "latency_ms_p50": 1.0},
+                                   latencies_ms=np.ones(5))  # fmt: skip
     collector.collect(["batch=2"], done, 0)
     dead = JobReturn(overrides=["batch=2"], status=JobStatus.FAILED)
     dead.return_value = cluster.JobCrashed("NodeDiedError: the node is gone", node="node 10.0.0.7 (n7), pid 99",
@@ -357,7 +359,7 @@ def test_bad_launcher_input_is_one_line_and_loses_no_rows(
     port = str(free_port())
     sweep = tmp_path / "sweep"
     kept = {"run_id": "kept", "config_hash": "h", "workload": "bert", "runtime": "eager", "batch_size": 1,
-            "precision_requested": "fp32", "status": "ok"}  # fmt: skip
+            "precision_requested": "fp32", "status": "ok", "latency_ms_p50": 1.0}  # fmt: skip
     results.append_result(sweep, kept)
     before = {p.name: p.read_bytes() for p in (sweep / "rows").iterdir()}
     run = cli("workload=tiny_resnet", *(a.replace("{port}", port) for a in args), f"hydra.sweep.dir={sweep}")

@@ -32,7 +32,8 @@ def test_concurrent_writers_keep_every_row(tmp_path: Path) -> None:
 
 def test_completed_hashes_only_counts_ok_rows(tmp_path: Path) -> None:
     named = {"workload": "w", "runtime": "eager", "batch_size": 1, "precision_requested": "fp32"}  # as every row is
-    results.append_result(tmp_path, {"run_id": "a", "config_hash": "good", "status": "ok", **named})
+    results.append_result(tmp_path, {"run_id": "a", "config_hash": "good", "status": "ok", "latency_ms_p50": 1.0,
+                                     **named})  # fmt: skip
     results.append_result(tmp_path, {"run_id": "b", "config_hash": "bad", "status": "error", "error": "x", **named})
     assert results.completed(tmp_path).ok == {("good", 0)}
 
@@ -47,7 +48,8 @@ def test_reading_an_empty_directory_gives_the_schema_and_a_missing_one_an_error(
 def _row(run_id: str, config_hash: str, status: str, at: str, **more: object) -> dict[str, object]:
     return {"run_id": run_id, "config_hash": config_hash, "status": status, "started_at": at, "workload": "w",
             "runtime": "eager", "batch_size": 1, "precision_requested": "int8", "repeat": 0,
-            "harness_git_sha": "0123456789ab", "hostname": "here", **more}  # fmt: skip
+            "harness_git_sha": "0123456789ab", "hostname": "here",
+            **({"latency_ms_p50": 1.0} if status == "ok" else {}), **more}  # fmt: skip
 
 
 def test_only_the_newest_row_of_this_commit_on_this_host_settles_unsupported(
