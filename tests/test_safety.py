@@ -165,7 +165,7 @@ def test_a_cut_results_csv_is_rewritten_from_the_row_files(tmp_path: Path, cut: 
     position = text.rindex('"a ""quoted') + 5 if cut == "inside-quotes" else text.rindex(",ok") + 3
     (tmp_path / "results.csv").write_text(text[:position])
     row = {"run_id": "r3", "config_hash": "h3", "status": "ok", "workload": "bert", "runtime": "eager",
-           "batch_size": 1, "precision_requested": "fp32"}  # fmt: skip
+           "batch_size": 1, "precision_requested": "fp32", "latency_ms_p50": 4.0}  # fmt: skip
     notes = results.append_result(tmp_path, row)
     assert len(notes) == 1 and "results.csv was damaged or changed" in notes[0] and "rewritten" in notes[0]
     for view in (pd.read_csv(tmp_path / "results.csv"), pd.read_parquet(tmp_path / "results.parquet")):
