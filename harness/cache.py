@@ -104,8 +104,9 @@ def verify(directory: Path) -> str | None:
     return None
 
 
-def _present(path: Path) -> bool:
-    return path.is_symlink() or path.exists()  # a dangling symlink exists too, for os.replace
+def present(path: Path) -> bool:
+    """Something is at `path`: a dangling symbolic link too (os.replace and a rewrite must see it)."""
+    return path.is_symlink() or path.exists()
 
 
 def _entry_problem(path: Path) -> str | None:
@@ -151,7 +152,7 @@ def cached_entry(cache_dir: Path, kind: str, key: str, build: Callable[[Path], N
     final = Path(cache_dir) / kind / key
     note = _kind_directory(cache_dir, kind)
     with file_lock(final.with_name(key + ".lock")):
-        if _present(final):
+        if present(final):
             problem = _entry_problem(final)
             if problem is None:
                 return CacheResult(final, True, 0.0, size_mb(final))
@@ -175,13 +176,13 @@ def cached_entry(cache_dir: Path, kind: str, key: str, build: Callable[[Path], N
 def lookup(cache_dir: Path, kind: str, key: str) -> Path | None:
     """The verified entry `<cache_dir>/<kind>/<key>/` if it exists; a damaged one is removed (None)."""
     final = Path(cache_dir) / kind / key
-    if not _present(final):
+    if not present(final):
         return None
     _kind_directory(cache_dir, kind)  # an entry under a linked kind directory is no entry of this cache
-    if not _present(final):
+    if not present(final):
         return None
     with file_lock(final.with_name(key + ".lock")):
-        if _present(final) and _entry_problem(final) is None:
+        if present(final) and _entry_problem(final) is None:
             return final
         _remove(final)
     return None
@@ -243,7 +244,7 @@ def checked_directory(path: Path) -> str | None:
     when it holds files, verify them against the manifest `seal` wrote; a damaged one is emptied.
     Returns a note when it was."""
     path = Path(path)
-    if not _present(path) or (path.is_dir() and not path.is_symlink() and not any(path.iterdir())):
+    if not present(path) or (path.is_dir() and not path.is_symlink() and not any(path.iterdir())):
         return None
     problem = _entry_problem(path)
     if problem is None:

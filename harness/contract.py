@@ -76,3 +76,22 @@ class ModelHandle:
             "example": tensor_hash(self.example),
             "dynamic": {k: {str(a): n for a, n in v.items()} for k, v in self.dynamic_dims.items()},
         }
+
+
+def self_contained_onnx(path: Path) -> Any:
+    """An ONNX file's ModelProto, read without external data; ConfigError naming the file when it cannot
+    be read or refers to external data files: those would escape every check and hash of the file (a
+    model file the user gave, or one from the cache), so no runtime reads one."""
+    import onnx
+    from onnx.external_data_helper import uses_external_data
+
+    from harness.config import ConfigError
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # DecodeError: a damaged or foreign file
+        raise ConfigError(f"{path} is not a valid ONNX model ({type(exc).__name__}: {exc})") from None
+    if any(uses_external_data(t) for t in model.graph.initializer):
+        raise ConfigError(f"{path} refers to external data files; the harness runs self-contained ONNX files only "
+                          "(save it without save_as_external_data)")  # fmt: skip
+    return model

@@ -5,10 +5,11 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from harness.untrusted import regular_descriptor
 
 # Read-write (flock needs only an open file, but creating one needs write), created when missing, never
 # truncated (a lock file's content is nobody's business), never through a link, never waiting on a FIFO.
@@ -21,18 +22,6 @@ def open_lock(path: Path, mode: int = 0o644) -> int:
     a symbolic link there: it is not followed (ELOOP), and what is no regular file (a FIFO, a device)
     is refused. Raises OSError naming the path."""
     return regular_descriptor(os.open(path, LOCK_FLAGS, mode), path)
-
-
-def regular_descriptor(fd: int, path: Path | str) -> int:
-    """`fd` when it is open on a regular file; else it is closed and OSError (EINVAL) names `path`: a FIFO
-    or a device where a lock file belongs is no lock file."""
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file, so no lock file", str(path))
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
 
 
 def open_own_lock(path: Path) -> int:

@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.locking import regular_descriptor
-from harness.untrusted import json_loads, json_number, printable, read_regular
+from harness.untrusted import json_loads, json_number, printable, read_regular, regular_descriptor
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CALIBRATION_SIZE = 512  # fp32 GEMM n x n x n: about 2 ms on 2 Zen 5 cores, 0.27 GFLOP

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.cache import file_sha256
+from harness.cache import file_sha256, present
 from harness.config import MAX_BATCH, ConfigError
 from harness.envinfo import git_sha
 from harness.locking import open_own_lock
@@ -625,7 +625,7 @@ def gather(results_dir: Path) -> Gathered:
         written = _written_views(results_dir)
         for name in VIEWS:
             path = results_dir / name
-            if not notes and _present(path) and written.get(name) != _view_digest(path):
+            if not notes and present(path) and written.get(name) != _view_digest(path):
                 gathered.notes.append(f"{path} was damaged or changed since the harness wrote it; rewritten from "
                                       f"the {len(gathered.frame)} row files")  # fmt: skip
         frame = gathered.frame
@@ -644,10 +644,6 @@ def gather(results_dir: Path) -> Gathered:
         digests = {name: file_sha256(results_dir / name) for name in VIEWS}
         atomic_write(results_dir / VIEWS_RECORD, lambda p: p.write_text(json.dumps(digests)))
     return gathered
-
-
-def _present(path: Path) -> bool:
-    return path.is_symlink() or path.exists()  # a dangling link is there too
 
 
 def _view_digest(path: Path) -> str | None:

@@ -23,6 +23,19 @@ OPEN_REGULAR = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC  # O_NONBLOCK: opening
 MAX_WALK_ENTRIES = 1_000_000  # a sweep of 10,000 jobs holds about 100,000 entries
 
 
+def regular_descriptor(fd: int, path: Path | str) -> int:
+    """`fd` when it is open on a regular file; else it is closed and OSError (EINVAL) names `path`: a FIFO,
+    a device or a directory where a file (a view, a lock file) belongs is none. The check is on the
+    opened file (fstat), so nothing can be swapped in between."""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 @contextlib.contextmanager
 def open_regular(path: Path, max_bytes: int | None = None, follow_links: bool = False) -> Iterator[BinaryIO]:
     """A binary handle on `path` when it is a regular file (of at most `max_bytes`, when given). A file
@@ -30,12 +43,9 @@ def open_regular(path: Path, max_bytes: int | None = None, follow_links: bool = 
     /dev/zero never ends, and a symbolic link (unless `follow_links`, for files the user named) may point
     anywhere. The open never blocks (O_NONBLOCK) and the check is on the opened file (fstat), so nothing
     can be swapped in between. Raises OSError naming why."""
-    fd = os.open(path, OPEN_REGULAR | (0 if follow_links else os.O_NOFOLLOW))
+    fd = regular_descriptor(os.open(path, OPEN_REGULAR | (0 if follow_links else os.O_NOFOLLOW)), path)
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        if max_bytes is not None and info.st_size > max_bytes:
+        if max_bytes is not None and os.fstat(fd).st_size > max_bytes:
             raise OSError(errno.EFBIG, f"larger than {max_bytes} bytes", str(path))
         handle = os.fdopen(fd, "rb")
     except BaseException:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from harness.config import ConfigError
-from harness.contract import Inputs, ModelHandle
+from harness.contract import Inputs, ModelHandle, self_contained_onnx
 from runtimes.artifacts import ensure_artifact, ensure_quantized
 
 ONNX_FILE = "model.onnx"
@@ -36,18 +36,15 @@ def onnx_opset(model: Any) -> int:
 
 def checked_onnx(path: Path) -> int:
     """Load an ONNX file the way a format-checked loader should: no external data (a file from
-    the cache must not make ONNX Runtime read other files), a valid graph. Returns its opset.
-    Raises ConfigError naming the file when it fails either check."""
+    the cache must not make ONNX Runtime read other files: contract.self_contained_onnx), a valid
+    graph. Returns its opset. Raises ConfigError naming the file when it fails either check."""
     import onnx
-    from onnx.external_data_helper import uses_external_data
 
+    model = self_contained_onnx(path)
     try:
-        model = onnx.load(str(path), load_external_data=False)
         onnx.checker.check_model(model)
-    except Exception as exc:  # DecodeError, ValidationError: a damaged or foreign file
+    except Exception as exc:  # ValidationError: a damaged or foreign file
         raise ConfigError(f"{path} is not a valid ONNX model ({type(exc).__name__}: {exc})") from None
-    if any(uses_external_data(t) for t in model.graph.initializer):
-        raise ConfigError(f"{path} refers to external data files; the harness loads self-contained ONNX only")
     return onnx_opset(model)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from harness.config import ConfigError
-from harness.contract import CalibrationData, Inputs, ModelHandle, tensor_hash
+from harness.contract import CalibrationData, Inputs, ModelHandle, self_contained_onnx, tensor_hash
 
 __all__ = ["CalibrationData", "Inputs", "ModelHandle", "tensor_hash"]  # the contract, re-exported for workloads
 
@@ -46,33 +46,17 @@ def prebuilt_model_hash(path: Path, reference_hash: str) -> str:
     model's (`reference_hash`, model_hash of the fp32 module it is scored against). A reference edited
     in place at the same path changes the reference outputs, so it must change every key that holds
     them (accuracy scores, references). Refuses (ConfigError) an ONNX file with external data: the
-    hash would not cover those files, and ONNX Runtime refuses them (runtimes/onnx_common.checked_onnx)."""
+    hash would not cover those files (contract.self_contained_onnx)."""
     if path.suffix == ".onnx":
-        _onnx_graph(path)
+        self_contained_onnx(path)
     return hashlib.sha256(f"file:{model_file_hash(path)} reference:{reference_hash}".encode()).hexdigest()
-
-
-def _onnx_graph(path: Path) -> Any:
-    """An ONNX file's graph, read without external data; ConfigError for an unreadable file or one that
-    refers to external data files (every runtime then reads the same self-contained file)."""
-    import onnx
-    from onnx.external_data_helper import uses_external_data
-
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # DecodeError: a damaged or foreign file
-        raise ConfigError(f"{path} is not a valid ONNX model ({type(exc).__name__})") from None
-    if any(uses_external_data(t) for t in model.graph.initializer):
-        raise ConfigError(f"{path} refers to external data files; the harness runs self-contained ONNX files only "
-                          "(save it without save_as_external_data)")  # fmt: skip
-    return model.graph
 
 
 def _file_signature(path: Path) -> tuple[list[tuple[set[str], list[int | None]]], list[list[int | None]]]:
     """(each input's names and dims, each output's dims) of a model file; None for a dynamic
     dimension, [] for an unknown rank. An OpenVINO IR port may carry several names."""
     if path.suffix == ".onnx":
-        graph = _onnx_graph(path)
+        graph = self_contained_onnx(path).graph
         initializers = {t.name for t in graph.initializer}
 
         def dims(value: Any) -> list[int | None]:
