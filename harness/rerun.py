@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from harness import analysis, machine, results, untrusted
-from harness.compare import min_effect_rule
+from harness.compare import min_effect_rule, runs_center
 from harness.config import ConfigError, JobSpec
 from harness.options import MACHINE_LOCAL, fields_marked
 from harness.runner import run_job_isolated
@@ -91,7 +91,7 @@ def speed_verdict(old: pd.Series, new: pd.Series, runs: np.ndarray, tolerance: f
     test says: too few calls made an 87% change "not significant", and that is no reproduction. The
     test (latency_verdict) is shown beside it."""
     if len(runs) >= 2:  # the stored configuration ran several times: judge against its runs (compare's rule)
-        center = float(np.exp(np.mean(np.log(runs))))
+        center = runs_center(runs, old)
         stored = f"p50 of {len(runs)} stored runs (geometric mean) {center:.3f} ms"
         ratio = float(new["latency_ms_p50"] / center)
         allowed, rule = min_effect_rule(runs, runs, None)
