@@ -34,12 +34,18 @@ CALIBRATION_CALLS = 15
 # GEMMs run untimed first: in a fresh process the first ones ran ~3% slower (up to 13%) than the same
 # GEMM after the job (thread pool, clock ramp), which read as a drifting machine (benchmarks/calibration_warmup.py)
 CALIBRATION_WARMUP_S = 0.2
+# The peak GEMM climbs square sizes PEAK_MIN_SIZE, 2x, ... PEAK_SIZE while the next size's calls fit
+# PEAK_BUDGET_S per kernel and dtype: a CPU without native bf16 (AVX2 only) ran one 2048^3 bf16
+# torch.mm in 110-134 s, which made every job of a busy machine (the figure is kept only when quiet)
+# last 9-14 minutes; large fp32 GEMMs reach their plateau well below 2048.
+PEAK_MIN_SIZE = 128
 PEAK_SIZE = 2048
 PEAK_CALLS = 8
-PLAUSIBLE_PEAK_GFLOPS = (0.1, 1e6)  # a cached figure outside this is no CPU's: measured again
+PEAK_BUDGET_S = 1.0
+PLAUSIBLE_PEAK_GFLOPS = (1e-3, 1e6)  # a cached figure outside this is no CPU's: measured again
 # In the peak's cache key: a change of method must not reuse figures measured the old way (torch.mm
 # alone, on whatever threads the job had left: 102 GFLOP/s fp32 here, against 465 measured right)
-PEAK_METHOD = "best of torch.mm and oneDNN matmul, on the given threads"
+PEAK_METHOD = "best of torch.mm and oneDNN matmul, sizes 128..2048 within 1 s each, on the given threads"
 HOST_LOCK_ENV = "HARNESS_HOST_LOCK"
 # Flags in the report (README: "Machine state"): pyperf warns at similar levels of system noise.
 BUSY_OTHER_SHARE = 0.10  # other processes used more than 10% of the machine during the timed window
@@ -137,14 +143,14 @@ def calibration_ms(threads: int, warmup_s: float = CALIBRATION_WARMUP_S) -> floa
     return sorted(times)[len(times) // 2]
 
 
-def _gemm_kernels(dtype: Any) -> dict[str, Any]:
-    """The square GEMMs torch can run here, as zero-argument calls: torch.mm (MKL for fp32 in the
-    official CPU wheels, oneDNN for bf16) and oneDNN's matmul (the op behind
-    torch.utils.mkldnn's MkldnnLinear). Both count: MKL's fp32 GEMM reached 218 GFLOP/s on 2 Zen 5
-    cores and oneDNN's 465, so torch.mm alone put eager ResNet convolutions above the "peak"."""
+def _gemm_kernels(dtype: Any, size: int) -> dict[str, Any]:
+    """The square GEMMs (`size` x `size`, `dtype`) torch can run here, as zero-argument calls:
+    torch.mm (MKL for fp32 in the official CPU wheels, oneDNN for bf16) and oneDNN's matmul (the op
+    behind torch.utils.mkldnn's MkldnnLinear). Both count: MKL's fp32 GEMM reached 218 GFLOP/s on 2
+    Zen 5 cores and oneDNN's 465, so torch.mm alone put eager ResNet convolutions above the "peak"."""
     import torch
 
-    a = torch.ones(PEAK_SIZE, PEAK_SIZE, dtype=dtype)
+    a = torch.ones(size, size, dtype=dtype)
     kernels: dict[str, Any] = {"torch.mm": lambda: torch.mm(a, a)}
     linear = getattr(torch._C._nn, "mkldnn_linear", None)
     if linear is not None and torch.backends.mkldnn.is_available():
@@ -156,12 +162,22 @@ def _gemm_kernels(dtype: Any) -> dict[str, Any]:
 
 
 def _gemm_gflops(dtype: Any) -> float:
-    """Best GFLOP/s (2 x PEAK_SIZE cubed per call) of PEAK_CALLS calls of each of _gemm_kernels."""
-    best = float("inf")
-    for call in _gemm_kernels(dtype).values():
-        call()  # first call: allocation and kernel selection
-        best = min(best, *(_timed(call) for _ in range(PEAK_CALLS)))
-    return 2 * PEAK_SIZE**3 / best / 1e9
+    """Best GFLOP/s (2 x size cubed per call) over the kernels of _gemm_kernels: for each kernel, the
+    best of PEAK_CALLS calls at each size from PEAK_MIN_SIZE, doubling up to PEAK_SIZE while the next
+    size's calls (8x the flops of this size's best call, PEAK_CALLS + 1 of them) still fit PEAK_BUDGET_S.
+    Bounded in time on any CPU: a dtype the CPU only emulates stops at a small size."""
+    best_gflops = 0.0
+    for name in _gemm_kernels(dtype, PEAK_MIN_SIZE):
+        spent, size = 0.0, PEAK_MIN_SIZE
+        while True:
+            call = _gemm_kernels(dtype, size)[name]
+            times = [_timed(call) for _ in range(PEAK_CALLS + 1)]  # the first: allocation and kernel selection
+            spent += sum(times)
+            best_gflops = max(best_gflops, 2 * size**3 / max(min(times[1:]), 1e-9) / 1e9)
+            if size >= PEAK_SIZE or spent + 8 * min(times[1:]) * (PEAK_CALLS + 1) > PEAK_BUDGET_S:
+                break
+            size *= 2
+    return best_gflops
 
 
 def _timed(call: Any) -> float:
@@ -179,9 +195,9 @@ def host_cache_dir() -> Path:
 
 
 def gemm_peak_gflops(threads: int) -> dict[str, float]:
-    """{"fp32": GFLOP/s, "bf16": GFLOP/s}: the best large GEMM torch can run on this host at `threads`
-    threads (set for the measurement and restored, whatever the job left), the best of PEAK_CALLS
-    calls of each kernel in _gemm_kernels, measured once per host, CPU, thread count, torch version
+    """{"fp32": GFLOP/s, "bf16": GFLOP/s}: the best square GEMM torch can run on this host at `threads`
+    threads (set for the measurement and restored, whatever the job left), by _gemm_gflops (a few
+    seconds per dtype, bounded on any CPU), measured once per host, CPU, thread count, torch version
     and PEAK_METHOD, then cached in host_cache_dir() -- only when the machine was quiet and this
     process may use `threads` cores, so a figure measured short of the cores is used once, never kept."""
     import torch
