@@ -9,20 +9,21 @@ set of settings on each side is paired even when a setting differs (the differen
 where a side ran several (two models, two sequence lengths, two thread counts), rows pair only on
 equal settings and a `variant` column tells them apart.
 With --fail-on-regression PCT it exits 1 when any row of B is significantly slower than A by more
-than PCT percent, so it can gate CI (and when nothing was compared at all, or a row "cannot decide":
-its test had no answer, e.g. raw latencies that are not numbers).
+than PCT percent (a default minimum effect above PCT is lowered to it), so it can gate CI (and
+when nothing was compared at all, or a row "cannot decide": its test had no answer, e.g. raw
+latencies that are not numbers).
 
-The evidence: where both sides ran a configuration several times (`repeats`), Welch's t test on
-the logarithms of the runs' p50s — what a reviewer gets by re-running; otherwise a Mann-Whitney
-test on the raw latencies of the two processes (or, without them, disjoint p50 confidence
-intervals), which is about calls, not about the machine between runs: on a shared VM two runs an
-hour apart differ "significantly" by a few percent, at times by 20% (docs/RESULTS.md).
-Where only one side ran it several times, whether the other side's one run lies outside what those
-runs predict (a t prediction test on log p50s). With runs, p50_ms_a/b are the sides' geometric means
-and p50_ratio their ratio. Significant differences smaller than the minimum effect — a change of
-PCT% either way, |log ratio| < log(1 + PCT/100) — are "no meaningful difference": by default twice
-the larger between-run CV of the sides with repeats, else 0; --min-effect PCT sets it. Each row says
-which rule and threshold decided.
+The evidence: where both sides ran a configuration several times (`repeats`), Welch's t test on the
+logarithms of the runs' p50s (Hsu's conservative degrees of freedom with 2 runs on a side) — what a
+reviewer gets by re-running; otherwise a Mann-Whitney test on the raw latencies of the two processes
+(or, without them, disjoint p50 confidence intervals), which is about calls, not about the machine
+between runs: on a shared VM two runs an hour apart differ "significantly" by a few percent, at
+times by 20% (docs/RESULTS.md). Where only one side ran it several times, whether the other side's
+one run lies outside what those runs predict (a t prediction test on log p50s). With runs,
+p50_ms_a/b are the sides' geometric means and p50_ratio their ratio. Significant differences smaller
+than the minimum effect — a change of PCT% either way, |log ratio| < log(1 + PCT/100) — are "no
+meaningful difference": by default twice the larger between-run CV of the sides with repeats, else
+0; --min-effect PCT sets it. Each row says which rule and threshold decided.
 """
 
 from __future__ import annotations
@@ -42,19 +43,25 @@ from harness.untrusted import printable
 BETWEEN_RUN_FACTOR = 2.0  # default min effect: twice the larger between-run coefficient of variation
 
 
-def min_effect_rule(runs_a: np.ndarray, runs_b: np.ndarray, given: float | None) -> tuple[float, str]:
+def min_effect_rule(
+    runs_a: np.ndarray, runs_b: np.ndarray, given: float | None, cap: float | None = None
+) -> tuple[float, str]:
     """(the smallest change in percent that counts, either way: analysis.beyond_effect; the rule that
     set it). Given on the command line it is used as it is; otherwise, with repeats on a side, it is
     BETWEEN_RUN_FACTOR times the larger between-run CV of the sides that have them (what two honest
-    runs already differ by); otherwise 0."""
+    runs already differ by); otherwise 0. A default above `cap` (the gate's --fail-on-regression PCT:
+    the change its user said matters) is lowered to it, so the table says what the gate decides on."""
     if given is not None:
         return given, f"--min-effect {given:g}%"
     with_runs = [r for r in (runs_a, runs_b) if len(r) >= 2]
-    if with_runs:
-        cv = max(float(np.std(r, ddof=1) / np.mean(r)) for r in with_runs)
-        pct = 100 * BETWEEN_RUN_FACTOR * cv
-        return pct, f"{BETWEEN_RUN_FACTOR:g} x between-run CV {100 * cv:.1f}% = {pct:.1f}%"
-    return 0.0, "none (single runs: use --min-effect from two runs of your own)"
+    if not with_runs:
+        return 0.0, "none (single runs: use --min-effect from two runs of your own)"
+    cv = max(float(np.std(r, ddof=1) / np.mean(r)) for r in with_runs)
+    pct = 100 * BETWEEN_RUN_FACTOR * cv
+    rule = f"{BETWEEN_RUN_FACTOR:g} x between-run CV {100 * cv:.1f}% = {pct:.1f}%"
+    if cap is not None and pct > cap:
+        return cap, f"{rule}, lowered to --fail-on-regression {cap:g}%"
+    return pct, rule
 
 
 def runs_center(runs: np.ndarray, row: pd.Series) -> float:
@@ -64,16 +71,25 @@ def runs_center(runs: np.ndarray, row: pd.Series) -> float:
 
 
 def compare(
-    a_paths: list[Path], b_paths: list[Path], min_effect_pct: float | None = None, notes: list[str] | None = None
+    a_paths: list[Path],
+    b_paths: list[Path],
+    min_effect_pct: float | None = None,
+    notes: list[str] | None = None,
+    gate_pct: float | None = None,
 ) -> tuple[pd.DataFrame, dict[str, tuple[list[str], list[str]]]]:
     """(one row per shared configuration with the verdict, environment differences A vs B). Where
-    both sides hold several runs of a configuration, the runs' p50s decide (summary.p50s_of). Damaged
-    files skipped on the way are named in `notes` (one line each)."""
+    both sides hold several runs of a configuration, the runs' p50s decide (summary.p50s_of). A host
+    that measured on both sides is compared with itself only (`host` column); hosts found on one side
+    only pair with the other side's (environment differences list them). `gate_pct` (the gate's
+    --fail-on-regression) caps the default minimum effect (min_effect_rule); `test_verdict` keeps the
+    test's own verdict, before the minimum effect, for the gate (regressions). Damaged files skipped on
+    the way are named in `notes` (one line each)."""
     a_all, b_all = analysis.load(a_paths, notes), analysis.load(b_paths, notes)
+    a_all, b_all = with_host(a_all, b_all)
     # the rest of the configuration too: one result set may hold two models (MiniLM and BERT-base rows
     # of `bert`), two sequence lengths or two thread counts, and keeping only the newest row per
     # CONFIG_KEY would silently drop all but one of them
-    config_key = [*analysis.CONFIG_KEY, "settings"]
+    config_key = [*analysis.CONFIG_KEY, "host", "settings"]
     a_all, b_all = (f.assign(settings=f["config_json"].map(analysis.configuration_settings)
                              if "config_json" in f else "")
                     for f in (a_all, b_all))  # fmt: skip
@@ -83,7 +99,7 @@ def compare(
     joined["variant"] = analysis.variant_labels(joined, joined["settings"])
     rows = []
     for _, row in joined.iterrows():
-        key = {k: row[k] for k in [*analysis.CONFIG_KEY, "variant"]}
+        key = {k: row[k] for k in [*analysis.CONFIG_KEY, "host", "variant"]}
         if row["_merge"] != "both":
             rows.append({**key, "verdict": f"only in {'A' if row['_merge'] == 'left_only' else 'B'}"})
             continue
@@ -97,7 +113,8 @@ def compare(
             out.update(runs_a=len(runs_a), runs_b=len(runs_b), p50_ms_a=runs_center(runs_a, side_a),
                        p50_ms_b=runs_center(runs_b, side_b))  # fmt: skip
             verdict, ratio, method = analysis.latency_verdict(side_a, side_b, runs_a, runs_b)
-            threshold, rule = min_effect_rule(runs_a, runs_b, min_effect_pct)
+            threshold, rule = min_effect_rule(runs_a, runs_b, min_effect_pct, gate_pct)
+            out["test_verdict"] = verdict
             if verdict in ("faster", "slower") and not analysis.beyond_effect(ratio, threshold):
                 verdict = f"no meaningful difference (< {threshold:.3g}%)"
             out.update(p50_ratio=ratio, verdict=verdict, evidence=method, min_effect=rule)
@@ -118,9 +135,21 @@ def compare(
     env_a, env_b = analysis.environment(a), analysis.environment(b)
     env_diff = {c: (env_a[c], env_b.get(c, [])) for c in env_a if env_a[c] != env_b.get(c, [])}
     table = pd.DataFrame(rows)
-    if table.empty or not table["variant"].astype(bool).any():  # one setting per configuration
-        table = table.drop(columns="variant", errors="ignore")
+    for column in ("variant", "host"):  # one setting per configuration; no host on both sides
+        if table.empty or not table[column].astype(bool).any():
+            table = table.drop(columns=column, errors="ignore")
     return table, env_diff
+
+
+def with_host(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both sides with a `host` join column: the hostname where that host measured on both sides,
+    else "" (a host on one side only pairs with the other side's hosts). Two hosts on each side (a
+    cluster sweep): without it the newest row of a configuration set one host's figure beside the
+    other's, and identical result sets read 2x "faster"."""
+    hosts = [set(f["hostname"].dropna()) if "hostname" in f else set() for f in (a, b)]
+    shared = hosts[0] & hosts[1]
+    return tuple(f.assign(host=f["hostname"].where(f["hostname"].isin(shared), "") if "hostname" in f else "")
+                 for f in (a, b))  # type: ignore[return-value]  # fmt: skip
 
 
 def pair_single_settings(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
@@ -140,8 +169,8 @@ def pair_single_settings(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
 
 
 def _key_text(frame: pd.DataFrame) -> pd.Series:
-    """CONFIG_KEY of each row as one text (analysis.key_text per column)."""
-    return frame[analysis.CONFIG_KEY].apply(lambda row: "\x1f".join(map(analysis.key_text, row)), axis=1)
+    """CONFIG_KEY and host of each row as one text (analysis.key_text per column)."""
+    return frame[[*analysis.CONFIG_KEY, "host"]].apply(lambda row: "\x1f".join(map(analysis.key_text, row)), axis=1)
 
 
 def settings_change(a: object, b: object) -> list[str]:
@@ -158,13 +187,15 @@ def settings_change(a: object, b: object) -> list[str]:
 
 
 def regressions(table: pd.DataFrame, pct: float) -> pd.DataFrame:
+    """Rows of B significantly slower than A (the test's verdict, whatever minimum effect the table
+    applied) by more than `pct` percent: the gate's --fail-on-regression rule."""
     if "p50_ratio" not in table:
         return table.iloc[0:0]
-    return table[(table["verdict"] == "slower") & (table["p50_ratio"] > 1 + pct / 100)]
+    return table[(table["test_verdict"] == "slower") & (table["p50_ratio"] > 1 + pct / 100)]
 
 
 def render(table: pd.DataFrame, env_diff: dict[str, tuple[list[str], list[str]]]) -> str:
-    view = table.copy()
+    view = table.drop(columns="test_verdict", errors="ignore")
     for column, fmt in (("p50_ms_a", "{:.3f}"), ("p50_ms_b", "{:.3f}"), ("p50_ratio", "{:.3f}"),
                         ("accuracy_change", "{:+.4f}"), ("agreement_change", "{:+.4f}")):  # fmt: skip
         if column in view:
@@ -198,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     notes: list[str] = []
     try:
-        table, env_diff = compare([args.a], [args.b], args.min_effect, notes)
+        table, env_diff = compare([args.a], [args.b], args.min_effect, notes, args.fail_on_regression)
     except results.ResultsError as exc:
         print(f"harness.compare: {printable(str(exc))}", file=sys.stderr)
         return 2

@@ -27,7 +27,7 @@ from harness.compare import min_effect_rule, runs_center
 from harness.config import ConfigError, JobSpec
 from harness.options import MACHINE_LOCAL, fields_marked
 from harness.runner import run_job_isolated
-from harness.summary import p50s_of
+from harness.summary import UNSTABLE_CV, p50s_of
 from harness.tool_args import ToolParser, bounded
 from harness.untrusted import printable
 
@@ -87,17 +87,24 @@ def trusted_spec(stored: dict, python: str | None, cache_dir: str) -> tuple[JobS
 def speed_verdict(old: pd.Series, new: pd.Series, runs: np.ndarray, tolerance: float) -> tuple[bool, str]:
     """(whether the re-run's p50 reproduces, the line saying so). Against several stored runs: within
     compare's minimum effect (twice their between-run CV) or `tolerance` percent, either way, of their
-    geometric mean. Against one stored run: within `tolerance` percent either way — a cap, whatever the
-    test says: too few calls made an 87% change "not significant", and that is no reproduction. The
-    test (latency_verdict) is shown beside it."""
+    geometric mean — unless those runs are unstable (between-run CV above summary.UNSTABLE_CV): a spread
+    that wide allowed a 2x change (141%) and called it reproduced, so nothing can confirm them. Against
+    one stored run: within `tolerance` percent either way — a cap, whatever the test says: too few
+    calls made an 87% change "not significant", and that is no reproduction. The test
+    (latency_verdict) is shown beside it."""
     if len(runs) >= 2:  # the stored configuration ran several times: judge against its runs (compare's rule)
         center = runs_center(runs, old)
         stored = f"p50 of {len(runs)} stored runs (geometric mean) {center:.3f} ms"
         ratio = float(new["latency_ms_p50"] / center)
+        cv = float(np.std(runs, ddof=1) / np.mean(runs))
         allowed, rule = min_effect_rule(runs, runs, None)
         allowed = max(allowed, tolerance)
-        within = analysis.within_effect(ratio, allowed)
-        verdict = "within the stored runs' spread" if within else "outside the stored runs' spread"
+        within = analysis.within_effect(ratio, allowed) and cv <= UNSTABLE_CV
+        if cv > UNSTABLE_CV:
+            verdict = (f"cannot be confirmed: the stored runs are unstable (between-run CV {100 * cv:.1f}% > "
+                       f"{100 * UNSTABLE_CV:g}%)")  # fmt: skip
+        else:
+            verdict = "within the stored runs' spread" if within else "outside the stored runs' spread"
         method = f"allowed a change of {allowed:.1f}% either way ({rule}, or --tolerance)"
     else:
         stored = f"p50 {old['latency_ms_p50']:.3f} ms"

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from harness import analysis, results
+from harness.machine import busy_flags
 from harness.measure import ratio_ci
 
 UNSTABLE_CV = 0.10
@@ -44,7 +45,8 @@ SUMMARY_PARQUET = "summary.parquet"
 
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per (configuration, host) with ok runs: n_runs (of the newest run's software, see
-    same_software), runs_other_software, latency_ms_p50 (geometric mean of the runs' p50s),
+    same_software), runs_other_software, runs_busy (of those runs, how many machine.busy_flags names:
+    measured on a busy or drifting machine), latency_ms_p50 (geometric mean of the runs' p50s),
     latency_ms_p50_between_ci_low/high (95%, t on log p50s; empty for one run), between_run_cv,
     unstable, and the same across runs for the paired speed-up where rows carry one."""
     ok = frame[frame["status"] == results.OK].copy()
@@ -60,6 +62,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         row = {**dict(zip(KEY, key, strict=True)), **{c: newest.get(c) for c in DESCRIBE}, "n_runs": len(p50)}
         row["runs_other_software"] = len(group) - len(runs)
+        row["runs_busy"] = sum(bool(busy_flags(run)) for _, run in runs.iterrows())
         row["latency_ms_p50"], low, high = ratio_ci(p50)
         row["latency_ms_p50_between_ci_low"], row["latency_ms_p50_between_ci_high"] = low, high
         cv = float(np.std(p50, ddof=1) / np.mean(p50)) if len(p50) > 1 else math.nan

@@ -363,6 +363,10 @@ def test_rerun_tolerance_caps_the_change_whatever_the_test_says() -> None:
     ), "a halving is a change of 100%"
     within, line = speed_verdict(row(10.0), row(13.0), np.array([10.0, 10.2, 9.8]), 10)
     assert not within and "stored runs" in line
+    # stored runs 1593 ms and 804 ms apart (CV 70%): their 2 x CV allowed a halving and called it reproduced
+    within, line = speed_verdict(row(1593.0), row(804.0), np.array([1593.0, 804.0, 1200.0]), 10)
+    assert not within and "cannot be confirmed: the stored runs are unstable (between-run CV" in line, line
+    assert not speed_verdict(row(1593.0), row(1200.0), np.array([1593.0, 804.0, 1200.0]), 1e9)[0]
 
 
 def test_ipex_own_torch_is_no_mixed_environment_but_two_torches_in_one_runtime_are(tmp_path: Path) -> None:

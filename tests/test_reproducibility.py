@@ -512,10 +512,13 @@ def test_cached_content_is_keyed_by_the_harness_code(tmp_path: Path, monkeypatch
     assert all(o != n for o, n in zip(old, new, strict=True))
 
 
-def _write_runs(directory: Path, runs: dict[str, list[float]], software: str = "sha-1", start: int = 0) -> None:
+def _write_runs(
+    directory: Path, runs: dict[str, list[float]], software: str = "sha-1", start: int = 0, host: str = "h"
+) -> None:
     for record in _runs_frame(runs).to_dict("records"):
-        results.write_row(directory, {**record, "run_id": f"{directory.name}-{software}-{record['run_id']}",
+        results.write_row(directory, {**record, "run_id": f"{directory.name}-{software}-{host}-{record['run_id']}",
                                       "harness_code": software, "harness_git_sha": f"commit-{software}",
+                                      "hostname": host,
                                       "started_at": f"2026-01-01T00:{start + record['repeat']:02d}:00"})  # fmt: skip
 
 
@@ -545,16 +548,16 @@ def test_runs_of_other_software_leave_the_summary_and_the_verdict(tmp_path: Path
     old = [20.0, 21.0, 19.5, 20.5, 20.2]
     _write_runs(tmp_path / "a", {"c": old})
     _write_runs(tmp_path / "b", {"c": old})
-    _write_runs(tmp_path / "b", {"c": [48.0, 49.0]}, software="sha-2", start=10)
+    _write_runs(tmp_path / "b", {"c": [48.0, 49.0, 48.5]}, software="sha-2", start=10)
     summary = summarize(results.read_results(tmp_path / "b")).iloc[0]
-    assert (summary["n_runs"], summary["runs_other_software"]) == (2, 5)
+    assert (summary["n_runs"], summary["runs_other_software"]) == (3, 5)
     # the same code under another commit (a README edit: -dirty) is the same software
     frame = results.read_results(tmp_path / "a")
     frame.loc[frame.index[-2:], "harness_git_sha"] = "commit-sha-1-dirty"
     assert summarize(frame).iloc[0]["n_runs"] == 5
-    assert summary["latency_ms_p50"] == pytest.approx(math.sqrt(48 * 49))
+    assert summary["latency_ms_p50"] == pytest.approx((48 * 49 * 48.5) ** (1 / 3))
     table, _ = compare.compare([tmp_path / "a"], [tmp_path / "b"])
-    assert table["verdict"].tolist() == ["slower"] and table["runs_b"].tolist() == [2]
+    assert table["verdict"].tolist() == ["slower"] and table["runs_b"].tolist() == [3]
     flags = report.build([tmp_path / "b"]).flags
     assert any("5 earlier run(s) with other software" in flag for flag in flags), flags
 
@@ -609,3 +612,83 @@ def test_equal_runs_are_no_difference_and_the_threshold_cuts_both_ways_alike(tmp
 
     assert beyond_effect(1.2, 20) and beyond_effect(1 / 1.2, 20) and not beyond_effect(1.19, 20)
     assert within_effect(1.2, 20) and within_effect(1 / 1.2, 20) and not within_effect(1.21, 20)
+
+
+def test_the_gate_fails_on_a_significant_regression_beyond_its_threshold_whatever_the_spread(tmp_path: Path) -> None:
+    """12 runs a side, B 25% slower at p=0.001, between-run CV 15%: the default minimum effect (2 x CV =
+    30%) called it "no meaningful difference" and --fail-on-regression 10 passed."""
+    z = np.array([-1.5, -1, -0.6, -0.3, -0.1, 0, 0.1, 0.3, 0.6, 1, 1.5, 0])
+    z = (z - z.mean()) / z.std(ddof=1)
+    _write_runs(tmp_path / "a", {"c": list(10 * np.exp(0.15 * z))})
+    _write_runs(tmp_path / "b", {"c": list(12.5 * np.exp(0.15 * z))})
+    table, _ = compare.compare([tmp_path / "a"], [tmp_path / "b"])
+    assert table["verdict"].iloc[0].startswith("no meaningful difference"), "without a gate: 2 x CV decides"
+    gated, _ = compare.compare([tmp_path / "a"], [tmp_path / "b"], gate_pct=10)
+    assert (
+        gated["verdict"].tolist() == ["slower"] and "lowered to --fail-on-regression 10%" in gated["min_effect"].iloc[0]
+    )
+    assert len(compare.regressions(gated, 10)) == 1
+    given, _ = compare.compare([tmp_path / "a"], [tmp_path / "b"], min_effect_pct=50, gate_pct=10)
+    assert len(compare.regressions(given, 10)) == 1, "the gate's PCT decides the gate, whatever --min-effect says"
+    assert compare.main([str(tmp_path / "a"), str(tmp_path / "b"), "--fail-on-regression", "10"]) == 1
+    assert compare.main([str(tmp_path / "a"), str(tmp_path / "b"), "--fail-on-regression", "30"]) == 0
+
+
+def test_a_host_on_both_sides_is_compared_with_itself(tmp_path: Path) -> None:
+    """Two hosts on each side, the same figures on both: the newest row of A was host `small`'s, of B
+    host `big`'s, and compare read identical result sets as 2x "faster"."""
+    _write_runs(tmp_path / "a", {"c": [10.0, 10.1, 9.9]}, host="big", start=0)
+    _write_runs(tmp_path / "a", {"c": [20.0, 20.2, 19.8]}, host="small", start=5)
+    _write_runs(tmp_path / "b", {"c": [20.0, 20.2, 19.8]}, host="small", start=0)
+    _write_runs(tmp_path / "b", {"c": [10.0, 10.1, 9.9]}, host="big", start=5)
+    table, _ = compare.compare([tmp_path / "a"], [tmp_path / "b"])
+    assert sorted(table["host"]) == ["big", "small"] and set(table["verdict"]) == {"no significant difference"}
+    assert table["p50_ratio"].tolist() == pytest.approx([1.0, 1.0])
+    # hosts on one side only (your machine, mine): paired across, and the environment says so
+    _write_runs(tmp_path / "c", {"c": [10.0, 10.1, 9.9]}, host="mine")
+    _write_runs(tmp_path / "d", {"c": [10.0, 10.1, 9.9]}, host="yours")
+    table, env_diff = compare.compare([tmp_path / "c"], [tmp_path / "d"])
+    assert "host" not in table and table["verdict"].tolist() == ["no significant difference"]
+    assert env_diff["hostname"] == (["mine"], ["yours"])
+
+
+def test_the_between_run_test_holds_its_false_alarm_rate_with_two_runs_on_a_side() -> None:
+    """Welch-Satterthwaite's degrees of freedom with 2 runs on a side called 5.4% of equal pairs different
+    at a stated 1% (5 runs of log-SD 0.02 against 2 of 0.08): such a side gets Hsu's min(n) - 1. From 3
+    runs a side Welch's own stay (about 2% at worst, a 4x SD ratio). Seeded simulation: deterministic."""
+    from scipy import stats
+
+    from harness.analysis import SIGNIFICANCE_P, between_run_verdict
+
+    rng = np.random.default_rng(0)
+    for n_a, sd_a, n_b, sd_b, at_most in ((5, 0.02, 2, 0.08, 1.0), (10, 0.01, 2, 0.1, 1.0), (3, 0.01, 3, 0.01, 1.0),
+                                          (5, 0.02, 3, 0.08, 3.0)):  # fmt: skip
+        alarms = sum(between_run_verdict(np.exp(rng.normal(0, sd_a, n_a)), np.exp(rng.normal(0, sd_b, n_b)))[0]
+                     for _ in range(3000))  # fmt: skip
+        assert alarms / 3000 <= at_most * SIGNIFICANCE_P, (n_a, n_b, alarms / 3000)
+    # by hand: t = (mean_b - mean_a) / sqrt(var_a/n_a + var_b/n_b), p = 2 x t.sf(|t|, min(n) - 1) with 2 runs
+    a, b = np.array([10.0, 10.2, 9.9, 10.1, 10.0]), np.array([11.0, 12.5])
+    la, lb = np.log(a), np.log(b)
+    t = (lb.mean() - la.mean()) / np.sqrt(la.var(ddof=1) / 5 + lb.var(ddof=1) / 2)
+    _, _, how = between_run_verdict(a, b)
+    assert how.endswith(f"p={2 * stats.t.sf(abs(t), 1):.2g}") and "Hsu's df=1 (a side has 2 runs)" in how, how
+    # and from 3 runs a side, scipy's Welch test
+    b3 = np.array([11.0, 12.5, 11.7])
+    expected = stats.ttest_ind(np.log(b3), la, equal_var=False).pvalue
+    assert between_run_verdict(a, b3)[2].endswith(f"p={expected:.2g}")
+
+
+def test_with_repeats_the_reports_speedup_and_choice_rest_on_the_runs_not_the_newest_one(tmp_path: Path) -> None:
+    """eager's runs 10, 10.1 and a slow newest 20; the runtime's about 10: the report said 2.01x (20 /
+    9.95, one run each); the runs' geometric means give 1.26x. A busy run among them is named too."""
+    _write_runs(tmp_path / "r", {"eager": [10.0, 10.1, 20.0], "onnxruntime": [10.0, 10.05, 9.95]})
+    busy = {**_runs_frame({"eager": [10.0]}).iloc[0].to_dict(), "run_id": "busy", "repeat": 3,
+            "harness_code": "sha-1", "other_cpu_share": 0.9, "started_at": "2026-01-01T00:30:00"}  # fmt: skip
+    results.write_row(tmp_path / "r", busy)
+    built = report.build([tmp_path / "r"])
+    table = built.tables["bert · fp32"]
+    speedup = table.set_index("runtime").loc["onnxruntime", "speed-up vs eager"]
+    eager_runs = np.array([10.0, 10.1, 20.0, 10.0])
+    expected = np.exp(np.log(eager_runs).mean()) / np.exp(np.log([10.0, 10.05, 9.95]).mean())
+    assert float(speedup) == pytest.approx(expected, abs=0.006), speedup
+    assert any("1 of its 4 runs measured on a busy" in flag for flag in built.flags), built.flags
