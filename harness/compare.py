@@ -85,6 +85,8 @@ def compare(
     test's own verdict, before the minimum effect, for the gate (regressions). Damaged files skipped on
     the way are named in `notes` (one line each)."""
     a_all, b_all = analysis.load(a_paths, notes), analysis.load(b_paths, notes)
+    # the join names each side's columns <name>_a / <name>_b: a file's own column so named is not the harness's
+    a_all, b_all = (f.drop(columns=[c for c in f.columns if str(c).endswith(("_a", "_b"))]) for f in (a_all, b_all))
     a_all, b_all = with_host(a_all, b_all)
     # the rest of the configuration too: one result set may hold two models (MiniLM and BERT-base rows
     # of `bert`), two sequence lengths or two thread counts, and keeping only the newest row per

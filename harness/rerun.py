@@ -70,7 +70,8 @@ def trusted_spec(stored: dict, python: str | None, cache_dir: str) -> tuple[JobS
         said.append(f"interpreter: stored {spec.runtime.python!r}, this run uses {local_python or 'the harness own'!r}")
     spec.runtime.python = local_python or None
     spec.runtime.setup_hint = str(local_component("runtime", spec.runtime.name).get("setup_hint") or "")
-    if Path(spec.cache_dir).resolve() != Path(cache_dir).resolve():  # the same directory, written another way
+    stored_cache = spec.cache_dir if isinstance(spec.cache_dir, str) and "\0" not in spec.cache_dir else None
+    if stored_cache is None or Path(stored_cache).resolve() != Path(cache_dir).resolve():  # or written another way
         said.append(f"cache_dir: stored {spec.cache_dir!r}, this run uses {cache_dir!r}")
         spec.cache_dir = cache_dir
     from harness.config import component_class
@@ -144,7 +145,13 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"row {args.run_id}: config_json is not JSON ({exc})") from None
         if not isinstance(stored, dict):
             raise ConfigError(f"row {args.run_id}: config_json is not a job configuration")
-        spec, said = trusted_spec(stored, args.python, args.cache_dir)
+        try:
+            spec, said = trusted_spec(stored, args.python, args.cache_dir)
+        except ConfigError:
+            raise
+        except (TypeError, ValueError) as exc:  # a stored value of a type no option has (ConfigError names most)
+            raise ConfigError(f"row {args.run_id}: config_json holds a value of the wrong type ({exc})") from None
+        results.check_resumable(out)  # a damaged row already in the re-run's directory: said before the job
     except (ConfigError, results.ResultsError) as exc:
         print(f"harness.rerun: {printable(str(exc))}", file=sys.stderr)
         return EXIT_CANNOT

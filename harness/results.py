@@ -100,6 +100,9 @@ COLUMN_GROUPS = [
     ("calib_gemm_ms_before", "calib_gemm_ms_after"),
 ]
 NAMING_COLUMNS = ["run_id", "workload", "runtime", "status"]  # each row names these (a precision may be missing)
+# A row holds about 130 columns; the checks below go column by column (about 2 ms each): 200,000 empty columns
+# in a 1.7 MB CSV kept report and compare busy for minutes.
+MAX_COLUMNS = 2000
 # What report, compare and the summary compute from the rows (and pandas' merge indicator): a file cannot supply them.
 COMPUTED_COLUMNS = {
     "n_runs", "settings", "settings_original", "variant", "load", "source", "verdict", "differs", "accuracy_change",
@@ -536,18 +539,22 @@ def _import_legacy(results_dir: Path) -> list[str]:
             why = str(exc) if isinstance(exc, ResultsError) else type(exc).__name__
             damaged.append((latencies_path, f"unreadable ({why})"))
     by_run = {str(k): g for k, g in latencies.groupby(latencies["run_id"].astype(str))} if len(latencies) else {}
-    imported, unusable = 0, 0
+    imported, unusable, skipped = 0, 0, 0
     staging = Path(tempfile.mkdtemp(dir=results_dir, prefix=".rows-import-"))
     try:
+        if found is not None and "run_id" not in found:
+            skipped = len(found)
         if found is not None and "run_id" in found:
             found = found.drop_duplicates("run_id", keep="first")  # parquet first: it is the typed copy
             for record in found.to_dict("records"):
                 if _absent(record.get("run_id")) or not record.get("run_id") or _absent(record.get("status")):
+                    skipped += 1
                     continue
                 try:
                     check_run_id(record["run_id"])
                 except ValueError as exc:
                     notes.append(LostRows(f"{results_dir}: a row was not imported: {exc}"))
+                    skipped += 1
                     continue
                 row = {str(k): _typed(str(k), _jsonable(v)) for k, v in record.items()}
                 mine = by_run.get(row["run_id"])
@@ -573,6 +580,10 @@ def _import_legacy(results_dir: Path) -> list[str]:
         first = (str(exc).strip().splitlines() or [""])[0][:200]
         raise ResultsError(f"{results_dir}: the older result files cannot be imported ({type(exc).__name__}: "
                            f"{first}); nothing was changed") from None  # fmt: skip
+    if skipped:  # the views are rebuilt from the row files: the only copy of a row not imported stays beside them
+        for path in (parquet_path, csv_path):
+            if path.exists() and path not in {p for p, _ in damaged}:
+                damaged.append((path, f"{skipped} row(s) without a usable run_id or status were not imported"))
     stamp = time.strftime("%Y%m%dT%H%M%S")
     for path, problem in damaged:
         kept = path.with_name(f"{path.name}.damaged-{stamp}")
@@ -698,7 +709,15 @@ def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise ResultsError(f"{source} is not a harness results file: no column {', '.join(missing)}")
+    if len(frame.columns) > MAX_COLUMNS:
+        raise ResultsError(f"{source} has {len(frame.columns)} columns; a harness results file has fewer than "
+                           f"{MAX_COLUMNS}")  # fmt: skip
     frame = frame.drop(columns=[c for c in frame.columns if str(c).startswith("_") or c in COMPUTED_COLUMNS])
+    # every documented column, empty where a file lacks it: an older file without `accuracy` read as None
+    # (object), and report and compare then subtracted and compared None
+    frame = _ordered(frame.copy())
+    # ISO 8601 text sorts in time order; a number among the texts made every sort of the rows raise
+    frame["started_at"] = frame["started_at"].where(frame["started_at"].map(lambda v: isinstance(v, str)))
     for column in frame.columns:  # a parquet category (e.g. `status`) compares and groups as its plain values
         if isinstance(frame[column].dtype, pd.CategoricalDtype):
             frame[column] = frame[column].astype(object)

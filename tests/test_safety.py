@@ -653,6 +653,8 @@ def test_a_planted_field_the_tools_compute_with_is_one_line_not_a_traceback(
         {"workload": "w" * 200, "precision_requested": "p" * 200, "hostname": "h" * 200},
         {"config_json": json.dumps({"scenario": {"name": "single\x1b[31mRED"},
                                     "workload": {"options": {"k": "\x1b]0;t\x07"}}})},
+        {"started_at": 17},  # a number among ISO texts: every sort of the rows raised TypeError
+        {"status_a": "x", "latency_ms_p50_b": 3.0},  # compare's own join suffixes: pandas MergeError
     ],
 )  # fmt: skip
 def test_odd_fields_still_make_a_report_and_a_comparison(
@@ -688,6 +690,69 @@ def test_no_link_or_image_forms_in_report_markdown_from_any_cells() -> None:
     flags = "\n".join(f"- {report.markdown_text(c)} · ipex: {quote}" for c in cells)
     html_out = MarkdownIt("commonmark").enable("table").render(report.markdown_table(table) + "\n\n" + flags)
     assert "<img" not in html_out and "<a " not in html_out, html_out
+
+
+def test_a_results_file_without_scores_or_with_thousands_of_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An older results.csv without `accuracy`/`agreement` crashed report and compare (None - float);
+    200,000 empty columns kept them busy for minutes: one line."""
+    directory = _planted(tmp_path, {})
+    results.gather(directory)
+    frame = pd.read_csv(directory / "results.csv")
+    frame.drop(columns=["accuracy", "agreement"]).to_csv(tmp_path / "noscores.csv", index=False)
+    assert report.main([str(tmp_path / "noscores.csv"), "--out", str(tmp_path / "out")]) == 0
+    assert compare.main([str(directory), str(tmp_path / "noscores.csv")]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    wide = frame.assign(**{f"x{k}": "" for k in range(results.MAX_COLUMNS)})
+    wide.to_csv(tmp_path / "wide.csv", index=False)
+    assert compare.main([str(directory), str(tmp_path / "wide.csv")]) == 2
+    err = capsys.readouterr().err
+    assert f"columns; a harness results file has fewer than {results.MAX_COLUMNS}" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("lacks", ["status", "run_id", "bad run_id"])
+def test_an_older_directory_never_loses_the_rows_it_cannot_import(tmp_path: Path, lacks: str) -> None:
+    """Rows without a status or run_id (or with one that names a path) were skipped and results.csv then
+    rewritten from the row files: the only copy of those rows was gone, with exit 0."""
+    _rows(3, tmp_path)
+    shutil.rmtree(tmp_path / "rows")
+    (tmp_path / "results.parquet").unlink()
+    frame = pd.read_csv(tmp_path / "results.csv")
+    if lacks == "bad run_id":
+        frame.loc[1, "run_id"] = "../evil"
+    else:
+        frame = frame.drop(columns=lacks)
+    frame.to_csv(tmp_path / "results.csv", index=False)
+    original = (tmp_path / "results.csv").read_bytes()
+    notes = results.gather(tmp_path).notes
+    (kept,) = tmp_path.glob("results.csv.damaged-*")
+    assert kept.read_bytes() == original, "the file as it was stays beside the views"
+    assert any("not imported" in n and kept.name in n for n in notes), notes
+    assert all(isinstance(n, results.LostRows) for n in notes if kept.name in n)
+
+
+def test_rerun_gives_one_line_for_a_stored_cache_dir_of_no_path_and_a_damaged_reruns_dir(tmp_path: Path) -> None:
+    """A stored cache_dir of 5 and a damaged row already in SOURCE/reruns gave tracebacks with exit 1,
+    which rerun means as "not reproduced"."""
+    from harness.config import JobSpec
+
+    config = JobSpec.from_dict({"workload": {"name": "bert", "module": "workloads.bert", "options": {}},
+                                "runtime": {"name": "eager", "module": "runtimes.eager", "options": {}}})  # fmt: skip
+    stored = {**json.loads(json.dumps(config.__dict__, default=lambda o: o.__dict__)), "cache_dir": 5}
+    directory = _planted(tmp_path, {"config_json": json.dumps(stored)})
+    (directory / "reruns" / "rows").mkdir(parents=True)
+    damaged = {"format": 1, "row": {"run_id": "zz", "workload": "bert", "runtime": "eager", "batch_size": 1,
+                                    "precision_requested": "fp32", "status": "ok", "latency_ms_p50": 0}}  # fmt: skip
+    (directory / "reruns" / "rows" / "zz.json").write_text(json.dumps(damaged))
+    run = _python("-m", "harness.rerun", str(directory), "s-1", cwd=tmp_path)
+    assert run.returncode == 2 and "zz.json" in run.stderr and "Traceback" not in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    shutil.rmtree(directory / "reruns")
+    from harness.rerun import trusted_spec
+
+    spec, said = trusted_spec(stored, None, str(tmp_path / "cache"))
+    assert spec.cache_dir == str(tmp_path / "cache") and any("cache_dir: stored 5" in line for line in said), said
 
 
 def test_rerun_of_a_stored_configuration_with_options_that_are_no_mapping_is_one_line(tmp_path: Path) -> None:
