@@ -3,6 +3,7 @@ traceback, and no rows lost."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -349,6 +350,22 @@ def test_duplicate_headers_multi_frame_images_and_netpbm_files(tmp_path: Path) -
     table.write_text("text,label,label\ngood,1,0\n")
     with pytest.raises(ConfigError, match="names column\\(s\\) 'label' more than once"):
         read_table(table)
+    # a UTF-8 BOM hid the first `label` from csv.reader, and pandas then scored the first (all-0) column
+    table.write_bytes("\ufefflabel,text,label\n0,good,1\n".encode())
+    with pytest.raises(ConfigError, match="^dataset .* names column\\(s\\) 'label' more than once"):
+        read_table(table)
+    table.write_bytes("\ufefftext,label\ngood,1\n".encode())
+    assert list(read_table(table).columns) == ["text", "label"], "a BOM alone is no problem"
+    table.write_text('"text,label\n' + "good film,1\n" * 20_000)  # an unclosed quote: a header of 220 KB
+    with pytest.raises(ConfigError, match="is unreadable \\(ParserError: .*EOF inside string"):
+        read_table(table)  # was csv.Error "field larger than field limit": an error row, exit 1
+    for name, text, needle in (("twice.jsonl", '{"text": "a", "label": 1}\n{"text": "b", "label": 1, "label": 0}\n',
+                                "names key(s) 'label' more than once in one record (line 2)"),
+                               ("twice.json", '[{"text": "a", "label": 1, "label": 0}]',
+                                "names key(s) 'label' more than once in one record;")):  # fmt: skip
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ConfigError, match=re.escape(needle)):
+            read_table(tmp_path / name)
 
     def folder(name: str, write) -> ResNetWorkload:
         for k in range(2):

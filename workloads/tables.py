@@ -1,18 +1,20 @@
 """Labelled tables for the workloads: local .csv/.jsonl/.json files and `datasets` hub ids, read
 without lossy conversions, and their text and label columns checked, each problem one line.
 
-Missing-text policy (README: "Bad input"): the literal strings "NA", "null", "None", "nan" are
-text like any other (pandas' `keep_default_na=False`), and read as such; an empty or blank text,
-a text of no visible character (only zero-width, format or control characters: Unicode categories
-C* and Z*), or a JSON null, is rejected with its row numbers. JSON is read without date or dtype
-guessing. A CSV header naming a column twice is refused (pandas would rename the second `label.1`
-and the first would be used silently). Labels are integers written in ASCII digits (an optional
-sign, or as a float like `1.0`) or class names; anything else (`--1`, `²`) is refused naming rows.
+Missing-text policy (README: "Bad input"): the literal strings "NA", "null", "None", "nan" are text
+like any other (pandas' `keep_default_na=False`), and read as such; an empty or blank text, a text
+of no visible character (only zero-width, format or control characters: Unicode categories C* and
+Z*), or a JSON null, is rejected with its row numbers. JSON is read without date or dtype guessing.
+A CSV header naming a column twice is refused (pandas would rename the second `label.1` and the
+first would be used silently), as pandas reads the header (a UTF-8 BOM is no part of a name); so is
+a JSON object naming a key twice (the last one would win silently). Labels are integers written in
+ASCII digits (an optional sign, or as a float like `1.0`) or class names; anything else (`--1`, `²`)
+is refused naming rows.
 """
 
 from __future__ import annotations
 
-import csv
+import json
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -43,22 +45,57 @@ def read_table(path: Path) -> pd.DataFrame:
             _check_header(path)
             return pd.read_csv(path, keep_default_na=False, dtype=str)
         if path.suffix in (".jsonl", ".json"):
+            _check_json_keys(path, lines=path.suffix == ".jsonl")
             frame = pd.read_json(path, lines=path.suffix == ".jsonl", dtype=False, convert_dates=False)
             return frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(frame)
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+    except ConfigError:
+        raise
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, RecursionError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ConfigError(f"dataset {str(path)!r} is unreadable ({type(exc).__name__}: {first})") from None
     raise ConfigError(f"dataset {str(path)!r} is not a .csv, .jsonl or .json file")
 
 
 def _check_header(path: Path) -> None:
-    """A CSV header must name each column once. Raises ConfigError naming the repeated names."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        header = next(csv.reader(handle), [])
+    """A CSV header must name each column once, as pandas reads it (csv.reader kept a UTF-8 BOM in the
+    first name, so `\ufefflabel,text,label` passed and pandas then used the first `label`). Raises
+    ConfigError naming the repeated names."""
+    first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+    header = [str(name) for name in first.iloc[0]] if len(first) else []
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
         raise ConfigError(f"dataset {str(path)!r} names column(s) {', '.join(map(repr, repeated))} more than once in "
                           "its header; which one is meant is a guess: rename or remove the duplicates")  # fmt: skip
+
+
+def _check_json_keys(path: Path, lines: bool) -> None:
+    """Every JSON object in the file names each key once (pandas keeps the last of two `label` keys
+    without a word). Raises ConfigError naming the key and, for .jsonl, the line."""
+
+    def refuse_twice(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        if repeated:
+            raise _RepeatedKey(", ".join(map(repr, repeated)))
+        return dict(pairs)
+
+    text = path.read_text(encoding="utf-8")
+    chunks = enumerate(text.splitlines(), start=1) if lines else [(0, text)]
+    for number, chunk in chunks:
+        if not chunk.strip():
+            continue
+        try:
+            json.loads(chunk, object_pairs_hook=refuse_twice)
+        except _RepeatedKey as exc:
+            where = f" (line {number})" if lines else ""
+            raise ConfigError(f"dataset {str(path)!r} names key(s) {exc} more than once in one record{where}; which "
+                              "one is meant is a guess: rename or remove the duplicates") from None  # fmt: skip
+        except ValueError:
+            return  # not JSON: pandas says what is wrong with it
+
+
+class _RepeatedKey(Exception):
+    """A JSON object naming a key twice (raised inside json.loads, turned into ConfigError)."""
 
 
 def _no_content(value: Any) -> bool:
