@@ -96,9 +96,23 @@ class OnnxRuntimeOpenVINO(OnnxRuntimeCPU):
         if self.precision in QUANTIZED or self.prebuilt:  # read back through the proxy (int8_share)
             base.extra["precision_source"] = self.int8_source
             return base
-        # Inputs/outputs stay fp32; what OpenVINO computes in is the configured hint.
+        # Inputs/outputs stay fp32; what OpenVINO computes in is the configured hint, where the CPU can
+        # (on an AVX2-only CPU a bf16 hint ran fp32, bit for bit, and the row said bf16)
         base.precision = self.precision if output_precision(self.session) == "fp32" else output_precision(self.session)
+        if base.precision != "fp32" and not cpu_computes(base.precision):
+            base.precision = "fp32"
+            base.extra["precision_source"] = (f"proxy: the openvino package's CPU plugin lists no {self.precision} "
+                                              "(OPTIMIZATION_CAPABILITIES); the EP does not report it")  # fmt: skip
         return base
+
+
+def cpu_computes(precision: str) -> bool:
+    """Whether OpenVINO's CPU plugin (the openvino package, standing in for the EP's bundled copy) can
+    compute in `precision` ("bf16", "fp16") here: its OPTIMIZATION_CAPABILITIES (OpenVINO docs,
+    "Query Device Properties") list BF16 only where the CPU has it (AVX512_BF16 or AMX)."""
+    import openvino as ov
+
+    return precision.upper() in {str(c).upper() for c in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")}
 
 
 RUNTIME = OnnxRuntimeOpenVINO

@@ -102,12 +102,32 @@ def test_bf16_rows_are_labelled_bf16_or_unsupported(cli, tmp_path: Path) -> None
     assert len(frame) == len(ALL_RUNTIMES) * 2 and (frame["precision_requested"] == "bf16").all()
     offered = frame[frame["runtime"].isin(BF16_RUNTIMES)]
     # IPEX keeps some BERT weights (embeddings, LayerNorm) in fp32 under bf16: reported as "bf16+fp32".
-    labelled = offered["precision_effective"].isin(["bf16", "bf16+fp32"])
+    # OpenVINO runs fp32 on a CPU without bf16 (AVX2 only) and says so.
+    from runtimes.onnxruntime_openvino import cpu_computes
+
+    fp32_here = offered["runtime"].str.startswith(("openvino", "onnxruntime_openvino")) & (not cpu_computes("bf16"))
+    labelled = offered["precision_effective"].isin(["bf16", "bf16+fp32"]) | (
+        fp32_here & (offered["precision_effective"] == "fp32")
+    )
     bad = offered[(offered["status"] != "ok") | ~labelled]
     assert bad.empty, bad[["workload", "runtime", "status", "precision_effective", "error"]].to_string()
     assert (offered["max_rel_diff"] > 0).all(), "bf16 cannot match the fp32 reference exactly"
     others = frame[~frame["runtime"].isin(BF16_RUNTIMES)]
     assert (others["status"] == "unsupported").all() and others["error"].str.contains("fp32").all()
+
+
+def test_the_ort_openvino_ep_says_fp32_where_the_cpu_cannot_compute_bf16(cli, tmp_path: Path) -> None:
+    """The EP reports no precision: on an AVX2-only CPU a bf16 row said bf16 while its outputs matched
+    fp32 bit for bit. OpenVINO's CPU capabilities decide, and the row says where the figure came from."""
+    from runtimes.onnxruntime_openvino import cpu_computes
+
+    run = cli("workload=tiny_bert", "runtime=onnxruntime_openvino", "runtime.precision=bf16", "results_dir=res")
+    assert run.returncode == 0, run.stderr[-3000:]
+    row = pd.read_csv(tmp_path / "res" / "results.csv").iloc[-1]
+    if cpu_computes("bf16"):
+        assert row["precision_effective"] == "bf16" and row["precision_source"].startswith("configured")
+    else:
+        assert row["precision_effective"] == "fp32" and "lists no bf16" in row["precision_source"], row.to_dict()
 
 
 def test_openvino_compile_without_aot_autograd_fails_on_resnet_with_the_library_message(cli, tmp_path: Path) -> None:
