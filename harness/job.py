@@ -128,7 +128,9 @@ def _nbytes(value: Any) -> int:
 def memory_estimate_bytes(handle: Any, batch: int) -> int:
     """A rough upper bound of the memory a job at `batch` needs: the model `MODEL_COPIES` times, plus per
     sample its input and `ACTIVATIONS_ALIVE` times its largest activation (measured with forward hooks on
-    the 2-sample example)."""
+    the 2-sample example). That forward is the model's first: a model that cannot take the workload's
+    inputs (an image smaller than its kernels, a fixed input size) raises ConfigError naming the shape,
+    since the model and its input sizes are the user's choice, not the runtime's fault."""
     import torch
 
     largest: list[int] = [0]
@@ -136,6 +138,11 @@ def memory_estimate_bytes(handle: Any, batch: int) -> int:
     try:
         with torch.inference_mode():
             handle.module(*[handle.example[n] for n in handle.input_names])
+    except Exception as exc:  # whatever the model's own code raises on inputs it cannot take
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise ConfigError(f"the model cannot run on the workload's inputs (shape {shape_text(handle.example)}): "
+                          f"{type(exc).__name__}: {first}; choose input sizes the model takes (workload options "
+                          "such as image_size or seq_len)") from None  # fmt: skip
     finally:
         for hook in hooks:
             hook.remove()

@@ -267,6 +267,42 @@ def test_checkpoint_weights_the_config_has_no_place_for_are_refused(tmp_path: Pa
         workload.load_model()
 
 
+def test_models_and_input_sizes_that_do_not_fit_are_built_right_or_one_line(
+    tmp_path: Path, tiny_bert_dir: Path
+) -> None:
+    """ViT was never built for image_size (its builders take it through **kwargs): every vit_* run at
+    32 px was an error row; inception_v3 at 32 px failed in a library conv (error row); a tokenizer
+    without a pad token failed in transformers. The first two are the model and sizes the user chose,
+    the third their model directory: each an invalid row's one line."""
+    import json
+    import shutil
+
+    import torch
+
+    from harness.config import ConfigError
+    from harness.job import memory_estimate_bytes
+    from harness.options import parse_options
+    from workloads.bert import BertOptions, BertWorkload
+
+    _, handle = _handle({"arch": "vit_b_16", "n_samples": 2}, tmp_path)
+    with torch.inference_mode():
+        logits = handle.module(*[handle.example[n] for n in handle.input_names])
+    assert tuple(logits.shape) == (2, 10) and handle.module.image_size == 32
+    _, handle = _handle({"arch": "inception_v3", "n_samples": 2}, tmp_path)
+    with pytest.raises(
+        ConfigError, match="model cannot run on the workload's inputs \\(shape pixel_values 2x3x32x32\\): .*image_size"
+    ):
+        memory_estimate_bytes(handle, 1)
+    model = tmp_path / "nopad"
+    shutil.copytree(tiny_bert_dir, model)
+    settings = json.loads((model / "tokenizer_config.json").read_text())
+    (model / "tokenizer_config.json").write_text(json.dumps({**settings, "pad_token": None}))
+    options = parse_options(BertOptions, {"model": str(model), "dataset": "offline:synthetic-sentiment",
+                                          "n_samples": 4}, "workload")  # fmt: skip
+    with pytest.raises(ConfigError, match="its tokenizer has no padding token"):
+        BertWorkload(options, 0, tmp_path).load_eval_set()
+
+
 def test_labels_are_ascii_integers_or_class_names() -> None:
     """`--1` and `²` passed the old digit check and int() raised a traceback; `1_0` was read as 10."""
     from harness.config import ConfigError

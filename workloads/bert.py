@@ -399,6 +399,10 @@ class BertWorkload(Workload):
         except Exception as exc:
             what = f"workload.model={self.options.model!r}"
             raise ConfigError(f"{what}: tokenizer unusable ({_first_line(exc)})") from None
+        if self._tokenizer.pad_token_id is None:  # batches of two or more texts are padded (GPT-2 style has none)
+            raise ConfigError(f"workload.model={self.options.model!r}: its tokenizer has no padding token, and "
+                              "batches of texts of different lengths need one: set pad_token in its "
+                              "tokenizer_config.json")  # fmt: skip
         texts, labels = self._read_dataset(config)
         self._texts = texts
         self.labels = np.asarray(labels, dtype=np.int64)

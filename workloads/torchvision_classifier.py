@@ -11,7 +11,6 @@ in ImageNet's classes (e.g. Imagenette with `label_map: imagenette`).
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,9 +76,14 @@ class TorchvisionWorkload(ImageWorkload):
 
         kwargs: dict[str, Any] = {} if weights is not None else {"num_classes": classes}
         builder = torchvision.models.get_model_builder(self.options.arch)
-        if weights is None and "image_size" in inspect.signature(builder).parameters:
-            kwargs["image_size"] = self.options.image_size  # ViT: positions for this input size
         torch.manual_seed(self.seed)
+        if weights is None:  # ViT: positions for this input size; its builders take it through **kwargs
+            try:
+                return builder(weights=None, image_size=self.options.image_size, **kwargs)
+            except TypeError as exc:  # a model of no fixed input size (ResNet, ...): built without it
+                if "image_size" not in str(exc):
+                    raise
+            torch.manual_seed(self.seed)
         return builder(weights=weights, **kwargs)
 
     def _weights(self) -> tuple[Any, str]:
