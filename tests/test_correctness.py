@@ -373,6 +373,26 @@ def test_sixteen_bit_grey_images_keep_their_picture(tmp_path: Path) -> None:
     assert json.loads(workload.describe()["image_modes"]) == {"I;16": 2, "L": 2}
 
 
+def test_an_exif_orientation_is_counted_not_silently_ignored(tmp_path: Path) -> None:
+    """A JPEG a viewer shows rotated (EXIF orientation 6) is read as stored, as torchvision's ImageFolder
+    does; the row said only {"RGB": n}. It is counted apart."""
+    from PIL import Image
+
+    from workloads.resnet101 import ResNetOptions, ResNetWorkload
+
+    for k in range(2):
+        (tmp_path / "data" / f"c{k}").mkdir(parents=True)
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        Image.new("RGB", (80, 40), "white").save(tmp_path / "data" / f"c{k}" / "turned.jpg", exif=exif)
+        Image.new("RGB", (80, 40), "white").save(tmp_path / "data" / f"c{k}" / "plain.jpg")
+    options = parse_options(ResNetOptions, {"weights": "random", "dataset": str(tmp_path / "data"),
+                                            "image_size": 32}, "workload")  # fmt: skip
+    workload = ResNetWorkload(options, 0, tmp_path)
+    workload.load_eval_set()
+    assert json.loads(workload.describe()["image_modes"]) == {"RGB": 2, "RGB+exif-orientation-6": 2}
+
+
 def test_unconvertible_images_are_rejected_in_one_line(tmp_path: Path) -> None:
     from PIL import Image
 

@@ -42,6 +42,7 @@ OFFLINE_SPLITS = ("test", "train")
 OFFLINE_CLASSES = 10
 FASHION_FILE = Path(__file__).parent / "data" / "fashion_mnist_subset.npz"
 IMAGENET_CLASSES = 1000
+EXIF_ORIENTATION = 0x0112  # EXIF 2.32 (CIPA DC-008), tag 274: 1 is "as stored"
 # Imagenette's 10 classes (sorted folder order) -> ImageNet-1k indices.
 LABEL_MAPS = {"imagenette": [0, 217, 482, 491, 497, 566, 569, 571, 574, 701]}
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
@@ -318,7 +319,11 @@ class ImageWorkload(Workload):
         if frames > 1 and image.format != "MPO":
             raise ConfigError(f"dataset {self.options.dataset!r}: image {name} holds {frames} frames; give "
                               "single-frame images")  # fmt: skip
-        return image_to_rgb(image, name), image.mode
+        # EXIF orientation is not applied, as torchvision's ImageFolder (PIL's default loader) reads files:
+        # the pixels as stored. An image a viewer would show rotated is counted apart in `image_modes`.
+        orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+        mode = image.mode if orientation in (1, None) else f"{image.mode}+exif-orientation-{orientation}"
+        return image_to_rgb(image, name), mode
 
     def _crop(self, image: Any) -> np.ndarray:
         """The usual ImageNet eval transform: resize the short side to 8/7 of the size, centre-crop."""
