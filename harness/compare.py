@@ -50,8 +50,11 @@ def min_effect_rule(
     set it). Given on the command line it is used as it is; otherwise, with repeats on a side, it is
     BETWEEN_RUN_FACTOR times the larger between-run CV of the sides that have them (what two honest
     runs already differ by); otherwise 0. A default above `cap` (the gate's --fail-on-regression PCT:
-    the change its user said matters) is lowered to it, so the table says what the gate decides on."""
+    the change its user said matters) is lowered to it, so the table says what the gate decides on; so
+    is a given one."""
     if given is not None:
+        if cap is not None and given > cap:
+            return cap, f"--min-effect {given:g}%, lowered to --fail-on-regression {cap:g}%"
         return given, f"--min-effect {given:g}%"
     with_runs = [r for r in (runs_a, runs_b) if len(r) >= 2]
     if not with_runs:
@@ -190,10 +193,12 @@ def settings_change(a: object, b: object) -> list[str]:
 
 def regressions(table: pd.DataFrame, pct: float) -> pd.DataFrame:
     """Rows of B significantly slower than A (the test's verdict, whatever minimum effect the table
-    applied) by more than `pct` percent: the gate's --fail-on-regression rule."""
+    applied) by at least `pct` percent (analysis.beyond_effect: the rule the table's minimum effect
+    uses, so a ratio of exactly 1 + pct/100 is the same change in both): the gate's --fail-on-regression."""
     if "p50_ratio" not in table:
         return table.iloc[0:0]
-    return table[(table["test_verdict"] == "slower") & (table["p50_ratio"] > 1 + pct / 100)]
+    beyond = table["p50_ratio"].map(lambda ratio: ratio > 1 and analysis.beyond_effect(ratio, pct))
+    return table[(table["test_verdict"] == "slower") & beyond]
 
 
 def render(table: pd.DataFrame, env_diff: dict[str, tuple[list[str], list[str]]]) -> str:

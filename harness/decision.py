@@ -35,9 +35,13 @@ def pareto_front(points: pd.DataFrame) -> pd.Series:
 def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS) -> pd.DataFrame:
     """One row per (workload, batch size): the fastest ok configuration with accuracy no more than
     `budget_points` below eager fp32's at that batch size, and why each faster one was excluded.
-    Rows with no eager fp32 row to set the floor are recommended on speed alone and say so."""
+    Rows with no eager fp32 row to set the floor are recommended on speed alone and say so. Rows from
+    several hosts are chosen per host (a `host` column): one machine's figure is no choice for another."""
     out = []
-    for (workload, batch), group in frame.groupby(["workload", "batch_size"]):
+    hosts = frame["hostname"].fillna("") if "hostname" in frame else pd.Series("", index=frame.index)
+    several_hosts = hosts.nunique() > 1
+    for key, group in frame.groupby(["workload", "batch_size", *([hosts] if several_hosts else [])]):
+        workload, batch = key[0], key[1]
         ok = group[group["status"] == results.OK].sort_values("latency_ms_p50")
         eager = ok[(ok["runtime"] == "eager") & (ok["precision_requested"] == "fp32")]
         floor = float(eager["accuracy"].iloc[-1]) - budget_points / 100 if not eager.empty else None
@@ -54,7 +58,7 @@ def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS)
             break
         failed = group[group["status"] != results.OK]
         out.append({
-            "workload": workload, "batch": batch,
+            "workload": workload, "batch": batch, **({"host": key[2]} if several_hosts else {}),
             "recommended": "" if choice is None else f"{choice['runtime']} {choice['precision_requested']}",
             "p50 ms": None if choice is None else round(float(choice["latency_ms_p50"]), 3),
             "accuracy": None if choice is None else round(float(choice["accuracy"]), 4),

@@ -23,6 +23,7 @@ import csv
 import datetime
 import decimal
 import errno
+import hashlib
 import io
 import json
 import math
@@ -108,7 +109,8 @@ COMPUTED_COLUMNS = {
     "n_runs", "settings", "settings_original", "variant", "load", "source", "verdict", "differs", "accuracy_change",
     "agreement_change", "paired_speedup", "paired_speedup_ci_low", "paired_speedup_ci_high", "between_run_cv",
     "latency_ms_p50_between_ci_low", "latency_ms_p50_between_ci_high", "speedup_vs_eager_between_ci_low",
-    "speedup_vs_eager_between_ci_high", "unstable",
+    "speedup_vs_eager_between_ci_high", "unstable", "runs_busy", "runs_other_software", "latency_ms_p50_runs",
+    "host", "test_verdict", "runs_a", "runs_b",
 }  # fmt: skip
 
 # Status values. Only "ok" rows carry measurements.
@@ -545,11 +547,14 @@ def _import_legacy(results_dir: Path) -> list[str]:
         if found is not None and "run_id" not in found:
             skipped = len(found)
         if found is not None and "run_id" in found:
-            found = found.drop_duplicates("run_id", keep="first")  # parquet first: it is the typed copy
+            # a copy without run_id or status is no row; another copy of the same run_id may be whole
+            no_id = ~found["run_id"].map(lambda v: not _absent(v) and bool(v))
+            no_status = ~no_id & (found["status"].map(_absent) if "status" in found else True)
+            found_whole = found[~no_id & ~no_status].drop_duplicates("run_id", keep="first")  # parquet first: typed
+            lost_ids = set(found.loc[no_status, "run_id"].astype(str)) - set(found_whole["run_id"].astype(str))
+            skipped += int(no_id.sum()) + len(lost_ids)
+            found = found_whole
             for record in found.to_dict("records"):
-                if _absent(record.get("run_id")) or not record.get("run_id") or _absent(record.get("status")):
-                    skipped += 1
-                    continue
                 try:
                     check_run_id(record["run_id"])
                 except ValueError as exc:
@@ -581,7 +586,7 @@ def _import_legacy(results_dir: Path) -> list[str]:
         raise ResultsError(f"{results_dir}: the older result files cannot be imported ({type(exc).__name__}: "
                            f"{first}); nothing was changed") from None  # fmt: skip
     if skipped:  # the views are rebuilt from the row files: the only copy of a row not imported stays beside them
-        for path in (parquet_path, csv_path):
+        for path in (parquet_path, csv_path, latencies_path):
             if path.exists() and path not in {p for p, _ in damaged}:
                 damaged.append((path, f"{skipped} row(s) without a usable run_id or status were not imported"))
     stamp = time.strftime("%Y%m%dT%H%M%S")
@@ -702,6 +707,13 @@ def _absent(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def _derived_config_hash(row: pd.Series) -> str:
+    """A configuration key for a row that carries no config_hash: its workload, runtime, batch size,
+    precision and stored configuration (config_json), hashed (sha256, 16 hex digits)."""
+    parts = [str(row.get(c)) for c in ("workload", "runtime", "batch_size", "precision_requested", "config_json")]
+    return "derived-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
 def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     """`frame` with the harness's columns and numeric types, or ResultsError naming what is wrong."""
     if frame.empty and not len(frame.columns):
@@ -716,8 +728,16 @@ def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     # every documented column, empty where a file lacks it: an older file without `accuracy` read as None
     # (object), and report and compare then subtracted and compared None
     frame = _ordered(frame.copy())
-    # ISO 8601 text sorts in time order; a number among the texts made every sort of the rows raise
-    frame["started_at"] = frame["started_at"].where(frame["started_at"].map(lambda v: isinstance(v, str)))
+    # ISO 8601 text sorts in time order (a parquet's timestamps become that text); a number among the texts
+    # made every sort of the rows raise: read as not recorded
+    started = frame["started_at"].map(lambda v: _jsonable(v) if isinstance(v, datetime.date | np.datetime64) else v)
+    frame["started_at"] = started.where(started.map(lambda v: isinstance(v, str)))
+    # rows without a config_hash (a foreign or older file) are told apart by what they measured: all of
+    # them read as one configuration, and the report showed three runtimes as one row
+    unnamed = frame["config_hash"].map(lambda v: _absent(v) or str(v) == "")
+    if unnamed.any():
+        frame["config_hash"] = frame["config_hash"].astype(object)
+        frame.loc[unnamed, "config_hash"] = frame.loc[unnamed].apply(_derived_config_hash, axis=1)
     for column in frame.columns:  # a parquet category (e.g. `status`) compares and groups as its plain values
         if isinstance(frame[column].dtype, pd.CategoricalDtype):
             frame[column] = frame[column].astype(object)

@@ -103,7 +103,8 @@ def p50s_of(frame: pd.DataFrame, row: pd.Series) -> np.ndarray:
     """The p50s of every ok run of `row`'s configuration on its host in `frame` that ran `row`'s
     software (same_software)."""
     same = (frame["config_hash"] == row["config_hash"]) & (frame["status"] == results.OK)
-    if "hostname" in frame and isinstance(row.get("hostname"), str):
-        same &= frame["hostname"] == row["hostname"]
+    if "hostname" in frame:  # a missing hostname is a host of its own, "", as summarize groups it
+        host = row.get("hostname") if isinstance(row.get("hostname"), str) else ""
+        same &= frame["hostname"].fillna("") == host
     same &= same_software(frame, row)
     return pd.to_numeric(frame.loc[same, "latency_ms_p50"], errors="coerce").dropna().to_numpy()

@@ -402,6 +402,10 @@ def test_duplicate_headers_multi_frame_images_and_netpbm_files(tmp_path: Path) -
         (tmp_path / name).write_text(text)
         with pytest.raises(ConfigError, match=re.escape(needle)):
             read_table(tmp_path / name)
+    # a U+2028 inside a JSON string is no line end (str.splitlines took it for one and stopped checking)
+    (tmp_path / "sep.jsonl").write_text('{"text": "a\u2028b", "label": 1}\n{"text": "b", "label": 0, "label": 1}\n')
+    with pytest.raises(ConfigError, match=re.escape("names key(s) 'label' more than once in one record (line 2)")):
+        read_table(tmp_path / "sep.jsonl")
 
     def folder(name: str, write) -> ResNetWorkload:
         for k in range(2):

@@ -692,3 +692,45 @@ def test_with_repeats_the_reports_speedup_and_choice_rest_on_the_runs_not_the_ne
     expected = np.exp(np.log(eager_runs).mean()) / np.exp(np.log([10.0, 10.05, 9.95]).mean())
     assert float(speedup) == pytest.approx(expected, abs=0.006), speedup
     assert any("1 of its 4 runs measured on a busy" in flag for flag in built.flags), built.flags
+
+
+def test_rows_without_a_hostname_are_a_host_of_their_own(tmp_path: Path) -> None:
+    """The runs of a row without a hostname took in every host's runs: 10 ms against 20 ms read as 1.4x
+    "no significant difference" beside a correct h1 row, and the gate passed a 2x regression."""
+    _write_runs(tmp_path / "a", {"c": [10.0, 10.1, 9.9]}, host="h1")
+    _write_runs(tmp_path / "b", {"c": [10.0, 10.1, 9.9]}, host="h1")
+    for side, value in (("a", 10.0), ("b", 20.0)):
+        frame = _runs_frame({"c": [value, value * 1.01, value * 0.99]})
+        for record in frame.assign(hostname=None).to_dict("records"):
+            results.write_row(tmp_path / side, {**record, "run_id": f"{side}-nohost-{record['run_id']}",
+                                                "started_at": f"2026-01-01T00:1{record['repeat']}:00"})  # fmt: skip
+    table, _ = compare.compare([tmp_path / "a"], [tmp_path / "b"])
+    unknown = table[table["host"] == ""].iloc[0]
+    assert (unknown["runs_a"], unknown["runs_b"]) == (3, 3) and unknown["verdict"] == "slower", unknown.to_dict()
+    assert compare.main([str(tmp_path / "a"), str(tmp_path / "b"), "--fail-on-regression", "5"]) == 1
+
+
+def test_the_gate_and_the_table_apply_one_rule(tmp_path: Path) -> None:
+    """--min-effect 20 above --fail-on-regression 5: the table said "no meaningful difference" while
+    the gate failed; and a ratio of exactly 1.05 was "slower" in the table but passed the gate at 5."""
+    _write_runs(tmp_path / "a", {"c": [10.0, 10.01, 9.99]})
+    _write_runs(tmp_path / "b", {"c": [11.0, 11.011, 10.989]})
+    table, _ = compare.compare([tmp_path / "a"], [tmp_path / "b"], min_effect_pct=20, gate_pct=5)
+    assert table["verdict"].tolist() == ["slower"] and "lowered to --fail-on-regression 5%" in table["min_effect"][0]
+    base = np.tile([10, 10.5, 9.5, 10, 10.3, 9.7], 5)
+    _write_runs(tmp_path / "c", {"c": list(base)})
+    _write_runs(tmp_path / "d", {"c": list(base * 1.05)})
+    table, _ = compare.compare([tmp_path / "c"], [tmp_path / "d"], gate_pct=5)
+    assert table["verdict"].tolist() == ["slower"] and len(compare.regressions(table, 5)) == 1
+
+
+def test_the_hosts_view_and_the_choice_are_per_host_and_of_the_runs(tmp_path: Path) -> None:
+    """The hosts view showed one run's p50 beside a speed-up of geometric means (10 ms and 10 ms, yet
+    1.59x); the decision view recommended one host's figure without naming the host."""
+    _write_runs(tmp_path / "r", {"eager": [10.0, 10.0, 20.0], "ov": [5.0]}, host="h1")
+    _write_runs(tmp_path / "r", {"eager": [10.0], "ov": [5.0, 5.0, 10.0]}, host="h2", start=10)
+    built = report.build([tmp_path / "r"])
+    cell = built.hosts.set_index("runtime").loc["ov"]
+    h2 = next(c for c in built.hosts.columns if c.startswith("h2"))
+    assert cell[h2].startswith(f"{5 * 2 ** (1 / 3):.3f} ms"), cell[h2]
+    assert sorted(built.decision["host"]) == ["h1", "h2"], built.decision

@@ -732,6 +732,61 @@ def test_an_older_directory_never_loses_the_rows_it_cannot_import(tmp_path: Path
     assert all(isinstance(n, results.LostRows) for n in notes if kept.name in n)
 
 
+def test_an_older_directory_imports_the_whole_copy_and_keeps_the_latencies_of_what_it_cannot(
+    tmp_path: Path,
+) -> None:
+    """A parquet copy without status hid the CSV's whole copy of the same row (both files called
+    damaged, 4 of 5 rows); the raw latencies of a row not imported were dropped with the views."""
+    _rows(3, tmp_path)
+    shutil.rmtree(tmp_path / "rows")
+    parquet = pd.read_parquet(tmp_path / "results.parquet")
+    parquet.loc[0, "status"] = None
+    parquet.to_parquet(tmp_path / "results.parquet", index=False)
+    notes = results.gather(tmp_path).notes
+    assert sorted(results.read_results(tmp_path)["run_id"]) == ["r0", "r1", "r2"]
+    assert not any("damaged" in n for n in notes) and not list(tmp_path.glob("*.damaged-*")), notes
+    other = tmp_path / "other"
+    _rows(2, other)
+    shutil.rmtree(other / "rows")
+    (other / "results.parquet").unlink()
+    frame = pd.read_csv(other / "results.csv")
+    frame.loc[1, "status"] = None
+    frame.to_csv(other / "results.csv", index=False)
+    results.gather(other)
+    (kept,) = other.glob("latencies.parquet.damaged-*")
+    assert set(pd.read_parquet(kept)["run_id"]) == {"r0", "r1"}, "the raw latencies of r1 are kept"
+
+
+def test_timestamps_and_missing_config_hashes_of_a_foreign_file(tmp_path: Path) -> None:
+    """A parquet's datetime started_at became missing (the older run was shown as the newest); a file
+    without config_hash read as one configuration (three runtimes shown as one row)."""
+    base = {"workload": "bert", "batch_size": 1, "precision_requested": "fp32", "status": "ok", "hostname": "h",
+            "accuracy": 0.9, "agreement": 1.0}  # fmt: skip
+    rows = [{**base, "run_id": "new", "config_hash": "c", "runtime": "eager", "latency_ms_p50": 20.0,
+             "started_at": pd.Timestamp("2026-01-02")},
+            {**base, "run_id": "old", "config_hash": "c", "runtime": "eager", "latency_ms_p50": 10.0,
+             "started_at": pd.Timestamp("2026-01-01")}]  # fmt: skip
+    pd.DataFrame(rows).to_parquet(tmp_path / "times.parquet", index=False)
+    frame = results.read_results(tmp_path / "times.parquet")
+    assert frame.set_index("run_id")["started_at"].to_dict() == {"new": "2026-01-02T00:00:00",
+                                                                 "old": "2026-01-01T00:00:00"}  # fmt: skip
+    shown = report.build([tmp_path / "times.parquet"]).tables["bert · fp32"]
+    assert shown["p50 ms [95% CI] (one run)"].iloc[0].startswith("20.000"), shown
+    unnamed = [{**base, "run_id": f"u{k}", "runtime": runtime, "latency_ms_p50": 10.0 + k,
+                "started_at": f"2026-01-01T00:0{k}:00"}
+               for k, runtime in enumerate(["eager", "ov", "compile"])]  # fmt: skip
+    pd.DataFrame(unnamed).to_csv(tmp_path / "unnamed.csv", index=False)
+    assert len(report.build([tmp_path / "unnamed.csv"]).tables["bert · fp32"]) == 3
+
+
+def test_figures_the_report_computes_cannot_come_from_a_file(tmp_path: Path) -> None:
+    """A planted runs_busy silenced the busy-runs flag; a planted latency_ms_p50_runs made report raise
+    KeyError: the merge renamed the computed column."""
+    directory = _planted(tmp_path, {"runs_busy": 0, "latency_ms_p50_runs": 1.0, "host": "x", "test_verdict": "x"})
+    assert report.main([str(directory)]) == 0
+    assert compare.main([str(directory), str(directory)]) == 0
+
+
 def test_rerun_gives_one_line_for_a_stored_cache_dir_of_no_path_and_a_damaged_reruns_dir(tmp_path: Path) -> None:
     """A stored cache_dir of 5 and a damaged row already in SOURCE/reruns gave tracebacks with exit 1,
     which rerun means as "not reproduced"."""

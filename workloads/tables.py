@@ -80,7 +80,9 @@ def _check_json_keys(path: Path, lines: bool) -> None:
         return dict(pairs)
 
     text = path.read_text(encoding="utf-8")
-    chunks = enumerate(text.splitlines(), start=1) if lines else [(0, text)]
+    # lines end at "\n" only, as pandas reads them: str.splitlines also splits at U+2028 and other
+    # characters a JSON string may hold unescaped
+    chunks = enumerate(text.split("\n"), start=1) if lines else [(0, text)]
     for number, chunk in chunks:
         if not chunk.strip():
             continue
@@ -91,7 +93,7 @@ def _check_json_keys(path: Path, lines: bool) -> None:
             raise ConfigError(f"dataset {str(path)!r} names key(s) {exc} more than once in one record{where}; which "
                               "one is meant is a guess: rename or remove the duplicates") from None  # fmt: skip
         except ValueError:
-            return  # not JSON: pandas says what is wrong with it
+            continue  # not JSON: pandas says what is wrong with it; the other lines are still checked
 
 
 class _RepeatedKey(Exception):
