@@ -1,5 +1,7 @@
 # `make run` / `make test` set everything up on a fresh machine, then run. Set-up is
-# idempotent: a venv whose stamp matches pyproject.toml is left alone.
+# idempotent: a venv whose stamp matches pyproject.toml is left alone. The stamps' names hold the
+# hash of what they install, so they have no file prerequisites: a fresh clone's newer mtimes
+# must not reinstall (a changed file gives a new stamp name, which does not exist yet).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -14,7 +16,7 @@ CLUSTER_STAMP := $(VENV)/.cluster-$(shell cat pyproject.toml requirements-cluste
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@
@@ -22,7 +24,7 @@ $(STAMP): pyproject.toml
 # IPEX 2.8 needs torch 2.8: it lives in its own interpreter (conf/runtime/ipex.yaml names it).
 setup-ipex: $(IPEX_STAMP)
 
-$(IPEX_STAMP): requirements-ipex.txt requirements-ipex-nodeps.txt
+$(IPEX_STAMP):
 	@test -x $(IPEX_VENV)/bin/python || $(PYTHON) -m venv $(IPEX_VENV)
 	$(IPEX_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-ipex.txt
 	$(IPEX_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-ipex-nodeps.txt
@@ -31,7 +33,7 @@ $(IPEX_STAMP): requirements-ipex.txt requirements-ipex-nodeps.txt
 # optimum-intel 2.2 needs transformers <= 5.5: its own interpreter too (conf/runtime/optimum_openvino.yaml).
 setup-optimum: $(OPTIMUM_STAMP)
 
-$(OPTIMUM_STAMP): requirements-optimum.txt requirements-optimum-nodeps.txt
+$(OPTIMUM_STAMP):
 	@test -x $(OPTIMUM_VENV)/bin/python || $(PYTHON) -m venv $(OPTIMUM_VENV)
 	$(OPTIMUM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-optimum.txt
 	$(OPTIMUM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-optimum-nodeps.txt
@@ -41,7 +43,7 @@ $(OPTIMUM_STAMP): requirements-optimum.txt requirements-optimum-nodeps.txt
 # its requirements (ray[default]<3, boto3, cloudpickle<3) serve only its AWS launcher and would downgrade cloudpickle.
 setup-cluster: $(CLUSTER_STAMP)
 
-$(CLUSTER_STAMP): $(STAMP) requirements-cluster-nodeps.txt
+$(CLUSTER_STAMP): | $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,cluster]'
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-cluster-nodeps.txt
 	@rm -f $(VENV)/.cluster-* && touch $@

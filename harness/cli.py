@@ -348,7 +348,7 @@ def run_task(cfg: Any) -> Any:
     task_overrides = [o for o in hydra_cfg.overrides.task
                       if o.lstrip("+~").split("=", 1)[0] not in ("repeat", "repeats", "force")
                       and not o.lstrip("+~").startswith("hydra.")]  # fmt: skip
-    rerun = "python -m harness " + " ".join(shlex.quote(o) for o in task_overrides) + " force=true"
+    rerun = " ".join(["python -m harness", *(shlex.quote(o) for o in task_overrides), "force=true"])
     outcome = run_job_isolated(
         spec, results_dir, force=options.force, repeat=options.repeat, label=label, rerun_command=rerun.strip(),
         config_yaml=OmegaConf.to_yaml(cfg, resolve=True), gather=SESSION.in_driver or not multirun,

@@ -203,11 +203,14 @@ def regressions(table: pd.DataFrame, pct: float) -> pd.DataFrame:
 
 def render(table: pd.DataFrame, env_diff: dict[str, tuple[list[str], list[str]]]) -> str:
     view = table.drop(columns="test_verdict", errors="ignore")
+    for column in ("runs_a", "runs_b"):  # counts: 3, not 3.0 (a row only in A has none)
+        if column in view:
+            view[column] = view[column].map(lambda v: "" if pd.isna(v) else str(int(v)))
     for column, fmt in (("p50_ms_a", "{:.3f}"), ("p50_ms_b", "{:.3f}"), ("p50_ratio", "{:.3f}"),
                         ("accuracy_change", "{:+.4f}"), ("agreement_change", "{:+.4f}")):  # fmt: skip
         if column in view:
             view[column] = view[column].map(lambda v, f=fmt: "" if pd.isna(v) else f.format(v))
-    lines = [view.fillna("").to_string(index=False), ""]
+    lines = [view.astype(object).where(view.notna(), "").to_string(index=False), ""]
     counts = table["verdict"].value_counts()
     lines.append("verdicts: " + ", ".join(f"{n} {verdict}" for verdict, n in counts.items()))
     if env_diff:

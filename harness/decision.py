@@ -32,6 +32,14 @@ def pareto_front(points: pd.DataFrame) -> pd.Series:
     return pd.Series(front, index=points.index)
 
 
+def _name(row: pd.Series) -> str:
+    """`runtime precision`, with what it really ran in when that differs (a bf16 request that ran fp32
+    must not be recommended as bf16)."""
+    requested, effective = str(row["precision_requested"]), str(row.get("precision_effective"))
+    ran = "" if effective in (requested, "nan", "None") else f" (ran {effective})"
+    return f"{row['runtime']} {requested}{ran}"
+
+
 def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS) -> pd.DataFrame:
     """One row per (workload, batch size): the fastest ok configuration with accuracy no more than
     `budget_points` below eager fp32's at that batch size, and why each faster one was excluded.
@@ -48,7 +56,7 @@ def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS)
         excluded = []
         choice = None
         for _, row in ok.iterrows():
-            name = f"{row['runtime']} {row['precision_requested']}"
+            name = _name(row)
             if floor is not None and row["accuracy"] < floor - 1e-12:
                 points = 100 * (float(eager["accuracy"].iloc[-1]) - row["accuracy"])
                 excluded.append(f"{name} ({row['latency_ms_p50']:.3f} ms): accuracy {row['accuracy']:.4f}, "
@@ -59,7 +67,7 @@ def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS)
         failed = group[group["status"] != results.OK]
         out.append({
             "workload": workload, "batch": batch, **({"host": key[2]} if several_hosts else {}),
-            "recommended": "" if choice is None else f"{choice['runtime']} {choice['precision_requested']}",
+            "recommended": "" if choice is None else _name(choice),
             "p50 ms": None if choice is None else round(float(choice["latency_ms_p50"]), 3),
             "accuracy": None if choice is None else round(float(choice["accuracy"]), 4),
             "accuracy floor": "no eager fp32 row" if floor is None else round(floor, 4),

@@ -205,6 +205,14 @@ def flagged_rows(frame: pd.DataFrame) -> list[str]:
             flags += [f"{label(r)}: {problem}" for problem in int8_problems(r, frame)]
         if isinstance(r.get("fallback"), str) and r["fallback"]:
             flags.append(f"{label(r)}: fallback: {r['fallback']}")
+        planned = analysis.config_of(r.get("config_json")).get("measure", {})
+        min_calls = planned.get("min_calls") if isinstance(planned, dict) else None
+        if isinstance(min_calls, int) and pd.notna(r.get("n_calls")) and r["n_calls"] < min_calls:
+            flags.append(f"{label(r)}: only {int(r['n_calls'])} timed call(s), fewer than measure.min_calls="
+                         f"{min_calls}: measure.max_s cut the measurement short")  # fmt: skip
+        if str(r.get("precision_effective")).startswith("bf16") and not native_bf16(r.get("cpu_flags")):
+            flags.append(f"{label(r)}: bf16 ran on a CPU without native bf16 (no avx512_bf16 or amx_bf16 "
+                         "in its flags): emulated, slow by design; its share of bf16 peak means little")  # fmt: skip
         for busy in busy_flags(r):
             flags.append(f"{label(r)}: measured on a busy or drifting machine: {busy}")
         if pd.notna(r.get("runs_busy")) and r["runs_busy"] > 0 and r.get("n_runs", 0) >= 2:
@@ -224,8 +232,8 @@ def flagged_rows(frame: pd.DataFrame) -> list[str]:
                         & (frame["precision_requested"] == r["precision_requested"])]  # fmt: skip
         doubts = [*busy_flags(r), *(["too few calls for a p50 CI"] if pd.isna(r.get("latency_ms_p50_ci_low")) else [])]
         if doubts and not leaning.empty:
-            flags.append(f"{label(r)}: the speed-ups of {', '.join(sorted(set(leaning['runtime'])))} at this batch "
-                         f"and precision are over this eager row ({'; '.join(doubts)})")  # fmt: skip
+            flags.append(f"{label(r)}: doubt the speed-ups of {', '.join(sorted(set(leaning['runtime'])))} at this "
+                         f"batch and precision: they are taken over this eager row ({'; '.join(doubts)})")  # fmt: skip
     env = analysis.environment(frame)
     # runtime versions differ by design; threads may differ by choice (both are in the tables); a runtime
     # with an interpreter of its own (IPEX) has its own torch and Python: mixed only within one runtime
@@ -237,6 +245,15 @@ def flagged_rows(frame: pd.DataFrame) -> list[str]:
     if mixed:
         flags.append("results from mixed environments: " + "; ".join(f"{c}: {', '.join(v)}" for c, v in mixed.items()))
     return flags
+
+
+def native_bf16(cpu_flags: object) -> bool:
+    """Whether a row's recorded CPU flags (/proc/cpuinfo) include a native bf16 instruction set:
+    AVX512_BF16 or AMX-BF16 (Intel's and AMD's names for them). Unknown flags count as native: no
+    claim is made without them."""
+    if not isinstance(cpu_flags, str) or not cpu_flags.strip():
+        return True
+    return bool({"avx512_bf16", "amx_bf16"} & set(cpu_flags.split()))
 
 
 def int8_problems(row: pd.Series, frame: pd.DataFrame) -> list[str]:

@@ -388,8 +388,36 @@ def test_speedups_over_a_doubtful_eager_row_are_flagged(tmp_path: Path) -> None:
     make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0, "other_cpu_share": 0.5},
                               {"runtime": "openvino", "median": 5.0}], seed=3)  # fmt: skip
     flags = report.build([tmp_path / "s"]).flags
-    assert [f for f in flags if "the speed-ups of openvino at this batch and precision are over this eager row" in f
-            and "other processes" in f], flags  # fmt: skip
+    assert [f for f in flags if "doubt the speed-ups of openvino at this batch and precision: they are taken over "
+            "this eager row" in f and "other processes" in f], flags  # fmt: skip
     make_set(tmp_path / "quiet", [{"runtime": "eager", "median": 10.0}, {"runtime": "openvino", "median": 5.0}],
              seed=3)  # fmt: skip
-    assert not [f for f in report.build([tmp_path / "quiet"]).flags if "are over this eager row" in f]
+    assert not [f for f in report.build([tmp_path / "quiet"]).flags if "taken over this eager row" in f]
+
+
+def test_the_report_names_short_measurements_emulated_bf16_and_what_a_choice_ran_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """From a new user's walk-through: a 1-call row (measure.max_s cut it short, min_calls 3) fed the
+    figures without a word; bf16 on an AVX2-only CPU (emulated) was not said; the Decision section
+    recommended "openvino bf16" for a row that ran fp32; compare printed a pandas warning and "1.0" runs."""
+    import json
+    import warnings
+
+    quick = json.dumps({"measure": {"min_calls": 3}})
+    make_set(tmp_path / "s", [
+        {"runtime": "eager", "median": 10.0, "precision_requested": "bf16", "precision_effective": "bf16",
+         "cpu_flags": "avx2 fma", "n_calls": 1, "config_json": quick},
+        {"runtime": "openvino", "median": 5.0, "precision_requested": "bf16", "precision_effective": "fp32",
+         "cpu_flags": "avx2 fma", "n_calls": 40, "config_json": quick},
+    ], seed=3)  # fmt: skip
+    built = report.build([tmp_path / "s"])
+    assert any("only 1 timed call(s), fewer than measure.min_calls=3" in f for f in built.flags), built.flags
+    assert any("eager · batch 1 · bf16: bf16 ran on a CPU without native bf16" in f for f in built.flags)
+    assert not any("openvino · batch 1 · bf16: bf16 ran" in f for f in built.flags), "it ran fp32"
+    assert built.decision["recommended"].tolist() == ["openvino bf16 (ran fp32)"]
+    make_set(tmp_path / "t", [{"runtime": "eager", "median": 10.0}], seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert compare.main([str(tmp_path / "s"), str(tmp_path / "t")]) == 0
+    assert " 1.0 " not in capsys.readouterr().out
