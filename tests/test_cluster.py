@@ -93,6 +93,7 @@ def wait_for(paths: Callable[[], Iterable[Path]], n: int, timeout: float = 300) 
 
 
 # -- the launchers ------------------------------------------------------------------------------------
+@pytest.mark.slow  # minutes on a 2-core AVX2 machine: `make test-all` (make test stays nearer 20 min)
 @needs_ray
 def test_a_ray_sweep_gives_the_basic_launchers_rows_and_two_jobs_started_at_once_never_overlap(
     cli, tmp_path: Path, basic_sweep: pd.DataFrame, monkeypatch: pytest.MonkeyPatch

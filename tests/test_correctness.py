@@ -138,7 +138,7 @@ def _image_folder(root: Path, n_classes: int, per_class: int, mode: str = "RGB")
             picture.save(root / f"class{k:02d}/{j}.png")
 
 
-@pytest.mark.parametrize("workload_kind", ["bert", "resnet101"])
+@pytest.mark.parametrize("workload_kind", ["bert", pytest.param("resnet101", marks=pytest.mark.slow)])
 def test_two_configurations_share_an_artifact_only_when_it_is_really_the_same(
     workload_kind: str, option_alternatives: dict, tmp_path: Path, shared_cache: Path
 ) -> None:

@@ -28,6 +28,7 @@ def int8_grid(tmp_path_factory: pytest.TempPathFactory, cli_factory) -> pd.DataF
     return pd.read_csv(cwd / "sweep" / "results.csv")
 
 
+@pytest.mark.slow  # minutes on a 2-core AVX2 machine: `make test-all` (make test stays nearer 20 min)
 def test_every_int8_path_reads_back_int8(int8_grid: pd.DataFrame) -> None:
     static = int8_grid[int8_grid["runtime"].isin(INT8_RUNTIMES) & (int8_grid["precision_requested"] == "int8")]
     assert len(static) == len(INT8_RUNTIMES)

@@ -299,6 +299,7 @@ def test_cached_scores_that_cannot_be_right_are_scored_again(tmp_path: Path) -> 
             assert got is None and not (tmp_path / "accuracy" / key).exists(), key
 
 
+@pytest.mark.slow  # minutes on a 2-core AVX2 machine: `make test-all` (make test stays nearer 20 min)
 def test_eager_after_another_runtime_is_scored_on_the_reference_pass_it_made(cli, tmp_path: Path) -> None:
     """When another runtime's job ran first, it made eager fp32's pass over the eval set (the reference
     outputs); eager fp32's own job is scored on it instead of making the same pass again, with the same

@@ -118,9 +118,9 @@ def test_rerun_never_runs_an_interpreter_or_module_named_by_a_results_file(cli, 
 @pytest.mark.parametrize(
     ("runtime", "victim", "damage"),
     [
-        ("openvino", "model.xml", "truncate"),
+        pytest.param("openvino", "model.xml", "truncate", marks=pytest.mark.slow),
         ("openvino", "model.bin", "overwrite"),
-        ("onnxruntime", "model.onnx", "truncate"),
+        pytest.param("onnxruntime", "model.onnx", "truncate", marks=pytest.mark.slow),
     ],
 )
 def test_a_damaged_cached_artifact_is_rebuilt_and_said(

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from harness import results
 
 
+@pytest.mark.slow  # minutes on a 2-core AVX2 machine: `make test-all` (make test stays nearer 20 min)
 def test_multirun_over_both_workloads_writes_one_row_per_job(cli, tmp_path: Path) -> None:
     run = cli("-m", "workload=tiny_bert,tiny_resnet", "batch=1,3", "hydra.sweep.dir=sweep")
     assert run.returncode == 0, run.stderr[-3000:]
@@ -65,6 +67,7 @@ def test_children_that_crash_hang_or_raise_become_rows_and_the_sweep_goes_on(cli
     assert frame["python_version"].notna().all(), "identity columns are filled even for dead children"
 
 
+@pytest.mark.slow  # minutes on a 2-core AVX2 machine: `make test-all` (make test stays nearer 20 min)
 def test_ctrl_c_during_a_measurement_is_one_line_and_the_sweep_resumes(cli, tmp_path: Path) -> None:
     """Ctrl-C (SIGINT to the terminal's process group) during a timed window: one line saying where the
     finished jobs are (exit 130), not a KeyboardInterrupt traceback; no half row; the host lock freed,
@@ -123,6 +126,7 @@ def test_ctrl_c_before_any_job_is_one_line(tmp_path: Path) -> None:
         assert err.strip().splitlines()[-1].startswith("harness: interrupted"), err[-500:]
 
 
+@pytest.mark.slow  # minutes on a 2-core AVX2 machine: `make test-all` (make test stays nearer 20 min)
 def test_the_stored_rerun_command_of_a_repeated_sweep_runs_one_job(cli, tmp_path: Path) -> None:
     """A row of a `repeats=2` sweep stored `python -m harness ... repeats=2 ... force=true`, which the CLI
     refuses (repeats needs -m): the command re-runs that one job."""
