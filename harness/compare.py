@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from harness import analysis, results
-from harness.summary import p50s_of
+from harness.summary import between_run_cv, p50s_of
 from harness.tool_args import ToolParser, bounded
 from harness.untrusted import printable
 
@@ -59,7 +59,7 @@ def min_effect_rule(
     with_runs = [r for r in (runs_a, runs_b) if len(r) >= 2]
     if not with_runs:
         return 0.0, "none (single runs: use --min-effect from two runs of your own)"
-    cv = max(float(np.std(r, ddof=1) / np.mean(r)) for r in with_runs)
+    cv = max(between_run_cv(r) for r in with_runs)
     pct = 100 * BETWEEN_RUN_FACTOR * cv
     rule = f"{BETWEEN_RUN_FACTOR:g} x between-run CV {100 * cv:.1f}% = {pct:.1f}%"
     if cap is not None and pct > cap:

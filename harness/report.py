@@ -399,19 +399,19 @@ def build(paths: Sequence[Path], out_dir: Path | None = None, budget_points: flo
     if "latency_ms_p50_runs" in frame:
         centre = frame["latency_ms_p50_runs"].where(frame["n_runs"] >= 2, centre)
     frame = analysis.with_speedup(frame, centre)
+    by_runs = frame.assign(latency_ms_p50=centre)  # what the choice, the trade-off and the hosts view rank on
     report = Report(out_dir=Path(out_dir) if out_dir else analysis.source_dir(Path(paths[0])), notes=notes)
     report.budget_points = budget_points
-    report.decision = recommend(frame.assign(latency_ms_p50=centre), budget_points)
+    report.decision = recommend(by_runs, budget_points)
     report.tradeoff_plots = [p for w in sorted(frame["workload"].unique())
-                             if (p := plot_tradeoff(frame.assign(latency_ms_p50=centre), w, report.out_dir / "plots"))
-                             is not None]  # fmt: skip
+                             if (p := plot_tradeoff(by_runs, w, report.out_dir / "plots")) is not None]  # fmt: skip
     several_hosts = frame["hostname"].nunique() > 1  # then per host: no table mixes two machines
     for key, group in frame.groupby(["workload", "precision_requested"] + (["hostname"] if several_hosts else [])):
         workload, precision, host = (*key, "")[:3]
         name = f"{workload} · {precision}" + (f" · {analysis.host_label(group.iloc[0])}" if host else "")
         report.tables[name] = workload_table(group)
         report.plots[name] = plot_workload(group, workload, precision, report.out_dir / "plots", host)
-    report.hosts = analysis.hosts_view(frame.assign(latency_ms_p50=centre))  # the p50 its speed-up is of
+    report.hosts = analysis.hosts_view(by_runs)  # the p50 its speed-up is of
     report.flags = flagged_rows(frame)
     report.profiles = profile_table(frame)
     report.timing_inputs = timing_inputs_table(frame)

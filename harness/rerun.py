@@ -27,7 +27,7 @@ from harness.compare import min_effect_rule, runs_center
 from harness.config import ConfigError, JobSpec
 from harness.options import MACHINE_LOCAL, fields_marked
 from harness.runner import run_job_isolated
-from harness.summary import UNSTABLE_CV, p50s_of
+from harness.summary import UNSTABLE_CV, between_run_cv, p50s_of
 from harness.tool_args import ToolParser, bounded
 from harness.untrusted import printable
 
@@ -97,7 +97,7 @@ def speed_verdict(old: pd.Series, new: pd.Series, runs: np.ndarray, tolerance: f
         center = runs_center(runs, old)
         stored = f"p50 of {len(runs)} stored runs (geometric mean) {center:.3f} ms"
         ratio = float(new["latency_ms_p50"] / center)
-        cv = float(np.std(runs, ddof=1) / np.mean(runs))
+        cv = between_run_cv(runs)
         allowed, rule = min_effect_rule(runs, runs, None)
         allowed = max(allowed, tolerance)
         within = analysis.within_effect(ratio, allowed) and cv <= UNSTABLE_CV

@@ -65,7 +65,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
         row["runs_busy"] = sum(bool(busy_flags(run)) for _, run in runs.iterrows())
         row["latency_ms_p50"], low, high = ratio_ci(p50)
         row["latency_ms_p50_between_ci_low"], row["latency_ms_p50_between_ci_high"] = low, high
-        cv = float(np.std(p50, ddof=1) / np.mean(p50)) if len(p50) > 1 else math.nan
+        cv = between_run_cv(p50) if len(p50) > 1 else math.nan
         row["between_run_cv"] = cv
         row["unstable"] = bool(cv > UNSTABLE_CV) if len(p50) > 1 else False
         row["throughput_sps"] = float(pd.to_numeric(runs["throughput_sps"], errors="coerce").median())
@@ -79,6 +79,12 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
                 row["speedup_vs_eager_between_ci_low"], row["speedup_vs_eager_between_ci_high"] = low, high
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def between_run_cv(p50s: np.ndarray) -> float:
+    """The coefficient of variation of two or more runs' p50s: sample standard deviation (ddof=1) over
+    the mean, as pyperf's check reads it (UNSTABLE_CV)."""
+    return float(np.std(p50s, ddof=1) / np.mean(p50s))
 
 
 def _newest(group: pd.DataFrame) -> pd.Series:
