@@ -4,7 +4,12 @@ Per workload and batch size, every ok (runtime, precision) row is a point of p50
 accuracy. A point is on the Pareto front when no other point is both at least as fast and at least
 as accurate (and better in one). The recommendation is the fastest row whose accuracy is within
 the budget (default: 1 point) of eager fp32's at that batch size; every faster row says why it was
-excluded. The budget is the same rule the report's accuracy flag uses.
+excluded. The budget is the same rule the report's accuracy flag uses. The runner-up (the next
+eligible row) says whether the choice is shown faster: their 95% CIs of the p50 apart (across runs
+when a configuration ran 2+ times, else the calls' CI of its one run). Disjoint 95% CIs are a
+conservative test (Schenker & Gentleman 2001, "On judging the significance of differences by
+examining the overlap between confidence intervals", The American Statistician 55(3)): overlapping
+ones say "not shown faster", never "equal".
 """
 
 from __future__ import annotations
@@ -40,11 +45,40 @@ def _name(row: pd.Series) -> str:
     return f"{row['runtime']} {requested}{ran}"
 
 
+def _p50_ci(row: pd.Series) -> tuple[float, float, str]:
+    """A row's 95% CI of its p50 (ms) and what it spans: "runs" (between-run CI, 2+ runs) or "calls"
+    (one process's calls); NaNs when neither is recorded."""
+    if pd.notna(row.get("n_runs")) and row.get("n_runs", 0) >= 2:
+        low, high, basis = row.get("latency_ms_p50_between_ci_low"), row.get("latency_ms_p50_between_ci_high"), "runs"
+    else:
+        low, high, basis = row.get("latency_ms_p50_ci_low"), row.get("latency_ms_p50_ci_high"), "calls"
+    low, high = pd.to_numeric(pd.Series([low, high]), errors="coerce")
+    return float(low), float(high), basis
+
+
+def _runner_up(choice: pd.Series, runner: pd.Series | None) -> str:
+    """How the choice stands against the next eligible row: shown faster (95% CIs apart) or not."""
+    if runner is None:
+        return "none"
+    text = f"{_name(runner)} ({runner['latency_ms_p50']:.3f} ms"
+    ratio = float(runner["latency_ms_p50"]) / float(choice["latency_ms_p50"])
+    text += f", {ratio:.2f}x the choice's)" if np.isfinite(ratio) else ")"
+    (c_low, c_high, c_basis), (r_low, r_high, r_basis) = _p50_ci(choice), _p50_ci(runner)
+    if not np.all(np.isfinite([c_low, c_high, r_low, r_high])):
+        return text + ": no CI on one side, not shown faster"
+    basis = "runs" if c_basis == r_basis == "runs" else "calls of one run" if c_basis == r_basis else "runs/calls"
+    if c_high < r_low:
+        return text + f": choice shown faster (95% CIs over {basis} apart)"
+    return text + f": not shown faster (95% CIs over {basis} overlap)"
+
+
 def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS) -> pd.DataFrame:
     """One row per (workload, batch size): the fastest ok configuration with accuracy no more than
     `budget_points` below eager fp32's at that batch size, and why each faster one was excluded.
     Rows with no eager fp32 row to set the floor are recommended on speed alone and say so. Rows from
-    several hosts are chosen per host (a `host` column): one machine's figure is no choice for another."""
+    several hosts are chosen per host (a `host` column): one machine's figure is no choice for another.
+    `runner-up` names the next eligible row and whether the choice is shown faster than it (module
+    docstring)."""
     out = []
     hosts = frame["hostname"].fillna("") if "hostname" in frame else pd.Series("", index=frame.index)
     several_hosts = hosts.nunique() > 1
@@ -54,16 +88,20 @@ def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS)
         eager = ok[(ok["runtime"] == "eager") & (ok["precision_requested"] == "fp32")]
         floor = float(eager["accuracy"].iloc[-1]) - budget_points / 100 if not eager.empty else None
         excluded = []
-        choice = None
+        choice, runner = None, None
         for _, row in ok.iterrows():
             name = _name(row)
             if floor is not None and row["accuracy"] < floor - 1e-12:
+                if choice is not None:
+                    continue  # slower than the choice: not "faster but excluded"
                 points = 100 * (float(eager["accuracy"].iloc[-1]) - row["accuracy"])
                 excluded.append(f"{name} ({row['latency_ms_p50']:.3f} ms): accuracy {row['accuracy']:.4f}, "
                                 f"{points:.1f} points below eager fp32")  # fmt: skip
                 continue
+            if choice is not None:
+                runner = row
+                break
             choice = row
-            break
         failed = group[group["status"] != results.OK]
         out.append({
             "workload": workload, "batch": batch, **({"host": key[2]} if several_hosts else {}),
@@ -71,6 +109,7 @@ def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS)
             "p50 ms": None if choice is None else round(float(choice["latency_ms_p50"]), 3),
             "accuracy": None if choice is None else round(float(choice["accuracy"]), 4),
             "accuracy floor": "no eager fp32 row" if floor is None else round(floor, 4),
+            "runner-up": "" if choice is None else _runner_up(choice, runner),
             "faster but excluded": "; ".join(excluded) or "none",
             "not measured": "; ".join(f"{r['runtime']} {r['precision_requested']}: {r['status']}"
                                       for _, r in failed.iterrows()) or "none",

@@ -175,6 +175,29 @@ def test_the_recommendation_is_the_fastest_within_the_budget() -> None:
     assert front.tolist() == [False, True, True, True], "eager fp32 is dominated by openvino fp32: as accurate, faster"
 
 
+
+def test_the_runner_up_says_whether_the_choice_is_shown_faster() -> None:
+    """The choice was the lowest p50 with no word on whether the next eligible row is really slower:
+    4.0 ms [3.0, 5.0] against 4.2 ms [3.9, 4.5] is no evidence; across runs, CIs apart are; a slower
+    row below the accuracy floor is neither the runner-up nor "faster but excluded"."""
+    frame = _synthetic([
+        ("eager", "fp32", 1, 10.0, 0.90, "ok"),
+        ("onnxruntime", "fp32", 1, 4.0, 0.90, "ok"),
+        ("openvino", "int8", 1, 4.1, 0.50, "ok"),  # slower than the choice and below the floor
+        ("openvino", "fp32", 1, 4.2, 0.90, "ok"),
+    ]).assign(latency_ms_p50_ci_low=[9.0, 3.0, 4.0, 3.9], latency_ms_p50_ci_high=[11.0, 5.0, 4.2, 4.5])  # fmt: skip
+    row = recommend(frame).iloc[0]
+    assert row["recommended"] == "onnxruntime fp32" and row["faster but excluded"] == "none"
+    assert row["runner-up"] == ("openvino fp32 (4.200 ms, 1.05x the choice's): not shown faster "
+                                "(95% CIs over calls of one run overlap)")  # fmt: skip
+    runs = frame.assign(n_runs=3, latency_ms_p50_between_ci_low=[9.5, 3.9, 4.0, 4.15],
+                        latency_ms_p50_between_ci_high=[10.5, 4.1, 4.2, 4.3])  # fmt: skip
+    assert recommend(runs).iloc[0]["runner-up"].endswith(": choice shown faster (95% CIs over runs apart)")
+    alone = recommend(frame[frame["runtime"] != "openvino"]).iloc[0]
+    assert alone["recommended"] == "onnxruntime fp32" and alone["runner-up"].startswith("eager fp32 (10.000 ms, 2.50x")
+    assert recommend(frame.drop(columns=["latency_ms_p50_ci_low"])).iloc[0]["runner-up"].endswith("not shown faster")
+
+
 # -- model files --------------------------------------------------------------------------------------------------
 
 
