@@ -313,10 +313,13 @@ def results_dir_of(cfg: Any, multirun: bool) -> str:
 
 # -- the Hydra task ---------------------------------------------------------------------------
 def job_label(spec: JobSpec, options: CliOptions, number: int, total: int) -> str:
-    """`[3/8] bert · eager · batch 1 · fp32` (and `· run 2/3` with repeats); `[3]` when the total is unknown."""
+    """`[3/8] bert · eager · batch 1 · fp32` (with `· offline x2` under another scenario than single_stream,
+    and `· run 2/3` with repeats); `[3]` when the total is unknown."""
     label = (
         f"[{number}/{total}] " if total else f"[{number}] "
     ) + f"{spec.workload.name} · {spec.runtime.name} · batch {spec.batch} · {spec.runtime.precision}"
+    if spec.scenario.name != "single_stream":  # offline x1 and x2 jobs otherwise read alike
+        label += f" · {spec.scenario.name} x{spec.scenario.streams}"
     return label + (f" · run {options.repeat + 1}/{options.repeats}" if options.repeats > 1 else "")
 
 

@@ -21,15 +21,18 @@ def _fmt(value: Any, spec: str) -> str:
 
 
 def table(frame: pd.DataFrame) -> str:
-    """A compact, readable view of result rows: a `load` column when any row ran another scenario than
-    single_stream (offline x2 and x1 rows otherwise look alike), and the server search's answer."""
+    """A compact, readable view of result rows: a `run` column (1-based repeat) when any row is a repeat
+    after the first (`repeats=N`: otherwise N rows look alike), a `load` column when any row ran another
+    scenario than single_stream (offline x2 and x1 rows otherwise look alike), and the server search's answer."""
     rows = []
     for _, r in frame.iterrows():
         effective = "" if pd.isna(r["precision_effective"]) else r["precision_effective"]
         p50 = analysis.p50_with_ci(r, 2)
         error = "" if pd.isna(r["error"]) else str(r["error"]).replace("\n", " ")
+        repeat = pd.to_numeric(pd.Series([r.get("repeat")]), errors="coerce").iloc[0]
         rows.append({
             "workload": r["workload"], "runtime": r["runtime"], "batch": r["batch_size"],
+            "run": "" if pd.isna(repeat) else int(repeat) + 1,
             "precision": f"{r['precision_requested']}->{effective}",
             "threads": r["threads"], "status": r["status"],
             "p50 ms [95% CI]": p50, "p99 ms": _fmt(r["latency_ms_p99"], ".2f"),
@@ -40,6 +43,8 @@ def table(frame: pd.DataFrame) -> str:
             "error": error if len(error) <= ERROR_WIDTH else error[: ERROR_WIDTH - 3] + "...",
         })  # fmt: skip
     view = pd.DataFrame(rows)
+    if set(view["run"]) <= {1, ""}:  # without repeats every row is run 1: no column
+        view = view.drop(columns="run")
     for column, empty in (("error", {""}), ("max qps meeting p99 bound", {""}), ("load", {"single_stream", ""})):
         if view[column].isin(empty).all():
             view = view.drop(columns=column)

@@ -115,6 +115,35 @@ def test_the_closing_table_shows_each_row_once_and_survives_a_planted_row(
     assert "Traceback" not in captured.err and len(captured.err.splitlines()) == 2  # and the unsupported job's line
 
 
+def test_the_closing_table_and_progress_labels_tell_repeats_and_loads_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three repeats of one configuration printed three identical-looking lines; an offline x2 job's progress
+    label read like the x1 job's."""
+    from harness.cli import CliOptions, job_label, spec_from_config
+    from harness.report_table import print_session_table
+    from harness.runner import JobOutcome
+
+    rows = [_row(f"r{n}", "h", "ok", f"2026-11-30T10:0{n}:00+00:00", repeat=n) for n in range(3)]
+    for row in rows:
+        results.append_result(tmp_path, row)
+    print_session_table([tmp_path], [JobOutcome(row=r) for r in rows])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split()[:4] == ["workload", "runtime", "batch", "run"], lines
+    assert [line.split()[3] for line in lines[1:4]] == ["1", "2", "3"], lines
+    print_session_table([tmp_path], [JobOutcome(row=rows[0])])
+    assert " run " not in capsys.readouterr().out  # one run shown: no column
+
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(Path(__file__).parents[1] / "conf"), version_base=None):
+        cfg = compose("config", overrides=["scenario=offline", "scenario.streams=2", "repeats=3"])
+    spec, options = spec_from_config(cfg), CliOptions(repeats=3, repeat=1)
+    assert job_label(spec, options, 2, 6).endswith("· batch 1 · fp32 · offline x2 · run 2/3"), job_label(
+        spec, options, 2, 6
+    )
+
+
 # -- result directories from strangers: what the reading and writing of a directory refuses ------------------
 def _legacy(directory: Path, **columns: object) -> Path:
     """An older results directory (results.parquet and latencies.parquet, no rows/) of two rows, with `columns`."""
