@@ -428,3 +428,13 @@ def test_duplicate_headers_multi_frame_images_and_netpbm_files(tmp_path: Path) -
     assert Image.open(next((tmp_path / "mpo" / "c0").iterdir())).format == "MPO"
     mpo.load_eval_set()
     assert mpo.n_samples == 2
+
+
+def test_help_says_what_the_tool_is_and_how_to_start(cli) -> None:
+    """`--help` opened with Hydra's generic "cli is powered by Hydra."."""
+    run = cli("--help")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.startswith("harness: how fast and how faithfully"), run.stdout[:300]
+    assert "python -m harness -m runtime=eager,openvino batch=1,8" in run.stdout
+    assert "powered by Hydra" not in run.stdout
+    assert "runtime: compile, eager, export, ipex," in run.stdout  # Hydra's groups and config still follow

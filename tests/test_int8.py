@@ -175,7 +175,6 @@ def test_the_recommendation_is_the_fastest_within_the_budget() -> None:
     assert front.tolist() == [False, True, True, True], "eager fp32 is dominated by openvino fp32: as accurate, faster"
 
 
-
 def test_the_runner_up_says_whether_the_choice_is_shown_faster() -> None:
     """The choice was the lowest p50 with no word on whether the next eligible row is really slower:
     4.0 ms [3.0, 5.0] against 4.2 ms [3.9, 4.5] is no evidence; across runs, CIs apart are; a slower
