@@ -18,8 +18,8 @@ from harness.config import measured_identity
 # what a row measured, as compare joins it: `load` is the scenario and timed inputs (load_of)
 CONFIG_KEY = ["workload", "runtime", "batch_size", "precision_requested", "load"]
 # Facts whose difference makes two result sets not directly comparable.
-ENVIRONMENT_COLUMNS = ["cpu_model", "cpu_flags", "hostname", "python_version", "torch_version", "runtime_version",
-                       "harness_git_sha", "threads"]  # fmt: skip
+ENVIRONMENT_COLUMNS = ["cpu_model", "cpu_flags", "hostname", "python_version", "torch_version", "transformers_version",
+                       "runtime_version", "harness_git_sha", "threads"]  # fmt: skip
 SIGNIFICANCE_P = 0.01
 # |log ratio| below this is rounding, not a difference: the mean of the logs of three equal p50s and of
 # two differ in the last bit (a ratio of 1 + 4e-16 was "slower" at p=0 between identical runs)
@@ -138,9 +138,22 @@ def with_speedup(frame: pd.DataFrame, p50: pd.Series | None = None) -> pd.DataFr
     precision, threads, scenario and timed inputs (and host: a speed-up is never taken against another
     machine's eager), unless the row carries a paired one of its own (baseline=paired). `p50` (ms, per
     row of `frame`; default its latency_ms_p50) is the figure each side stands for, e.g. its runs'
-    geometric mean where it ran several times."""
+    geometric mean where it ran several times). The figure of merit follows the load, as MLPerf's
+    scenarios define it: offline rows compare throughput (samples/s: eager's over this row's is no
+    latency ratio when requests overlap), a server qps search compares the highest rates that met the
+    bound (its p50s were measured at different rates); single stream and a fixed-rate server compare p50s."""
     frame = frame.copy()
     p50 = frame["latency_ms_p50"] if p50 is None else p50
+    # the cost per unit of work each row stands for: lower is faster
+    scenario = frame["scenario"].astype(str) if "scenario" in frame else pd.Series("", index=frame.index)
+    searched = frame["max_qps_meeting_bound"] if "max_qps_meeting_bound" in frame else pd.Series(np.nan, frame.index)
+    searched = pd.to_numeric(searched, errors="coerce")
+    throughput = pd.to_numeric(frame["throughput_sps"], errors="coerce") if "throughput_sps" in frame else np.nan
+    searching = (scenario == "server") & frame.get("qps_search", pd.Series("", index=frame.index)).map(
+        lambda v: isinstance(v, str) and bool(v)
+    )
+    p50 = pd.Series(np.where(scenario == "offline", 1.0 / throughput, np.where(searching, 1.0 / searched, p50)),
+                    index=frame.index)  # fmt: skip
     frame["hostname"] = frame["hostname"].fillna("")
     frame["_load"] = frame["load"] if "load" in frame else ""
     frame["_workload_config"] = frame["config_json"].map(workload_settings) if "config_json" in frame else ""

@@ -80,6 +80,12 @@ class MeasureConfig:
         return self
 
 
+MAX_TARGET_QPS = 1_000_000  # server: the highest arrival rate asked for (and the qps search's cap)
+# server: the most arrivals one run may schedule (target_qps x max_s): each is an array entry and may become a
+# latency, and a row holds at most 10**7 (results.MAX_LATENCIES_PER_ROW, measure.max_calls' cap)
+MAX_SERVER_ARRIVALS = 10_000_000
+
+
 @dataclass
 class ScenarioConfig:
     """How requests reach the model, in MLPerf LoadGen's terms (https://github.com/mlcommons/inference/
@@ -91,7 +97,7 @@ class ScenarioConfig:
 
     name: Literal["single_stream", "offline", "server"] = "single_stream"
     streams: Annotated[int, Field(ge=1, le=64), THREADS] = 1  # requests in flight (offline) / servers (server)
-    target_qps: Annotated[float | None, Field(gt=0, le=1_000_000)] = None  # server: arrivals per second
+    target_qps: Annotated[float | None, Field(gt=0, le=MAX_TARGET_QPS)] = None  # server: arrivals per second
     latency_bound_ms: Annotated[float | None, Field(gt=0, le=3_600_000)] = None  # server: the p99 to meet
     search: bool = False  # server: find the highest target_qps whose p99 meets latency_bound_ms
 
@@ -108,6 +114,12 @@ class ScenarioConfig:
             raise ConfigError(f"scenario.target_qps/latency_bound_ms/search have no effect with {self.name}: they "
                               "belong to scenario=server")  # fmt: skip
         return self
+
+
+def max_server_qps(measure: MeasureConfig) -> float:
+    """The highest arrival rate a server run can use with this plan: MAX_TARGET_QPS, and no more than
+    MAX_SERVER_ARRIVALS expected in the `max_s` window."""
+    return min(MAX_TARGET_QPS, MAX_SERVER_ARRIVALS / measure.max_s) if measure.max_s > 0 else MAX_TARGET_QPS
 
 
 def min_server_qps(measure: MeasureConfig) -> float:
@@ -165,8 +177,16 @@ class JobSpec:
         self.measure = parse_options(MeasureConfig, measure, "measure")
         scenario = self.scenario if isinstance(self.scenario, dict) else dataclasses.asdict(self.scenario)
         self.scenario = parse_options(ScenarioConfig, scenario, "scenario")
-        floor = min_server_qps(self.measure)
+        floor, ceiling = min_server_qps(self.measure), max_server_qps(self.measure)
         qps = self.scenario.target_qps
+        if self.scenario.name == "server" and self.measure.max_s <= 0:
+            raise ConfigError(f"measure.max_s={self.measure.max_s:g} is not allowed with scenario=server: requests "
+                              "arrive during max_s seconds; use more than 0")  # fmt: skip
+        if self.scenario.name == "server" and qps is not None and qps > ceiling:
+            raise ConfigError(
+                f"scenario.target_qps={qps:g} is not allowed with measure.max_s={self.measure.max_s:g}: it schedules "
+                f"more than {MAX_SERVER_ARRIVALS:,} requests; use at most {ceiling:g} qps or a shorter max_s"
+            )
         if self.scenario.name == "server" and not self.scenario.search and qps is not None and qps < floor:
             raise ConfigError(
                 f"scenario.target_qps={qps:g} is not allowed with measure.max_s={self.measure.max_s:g} and "

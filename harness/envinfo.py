@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import platform
 import socket
 import subprocess
@@ -11,6 +12,28 @@ from pathlib import Path
 from harness.cache import code_fingerprint
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Distributions whose version can change a converted or quantized model, or the scores of one: every cache
+# key of an artifact, an accuracy or a reference holds all of them (keys that listed a few by hand reused an
+# INT8 model made by another nncf, or by another torch's float export, and the accuracy scored on it).
+SHAPING_DISTRIBUTIONS = (
+    "torch", "torchvision", "transformers", "tokenizers", "numpy", "onnx", "onnxscript", "onnxruntime-openvino",
+    "onnxruntime", "openvino", "nncf", "torchao", "optimum", "optimum-intel", "intel-extension-for-pytorch",
+)  # fmt: skip
+
+
+@functools.cache
+def library_versions() -> dict[str, str | None]:
+    """{distribution: installed version or None} for SHAPING_DISTRIBUTIONS in this interpreter, read
+    from the installed metadata (importlib.metadata: nothing is imported)."""
+    versions: dict[str, str | None] = {}
+    for name in SHAPING_DISTRIBUTIONS:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
 
 # The flags that decide which kernels inference runtimes pick on x86.
 INTERESTING_FLAGS = (

@@ -19,12 +19,14 @@ from typing import Any
 
 import numpy as np
 
+from harness import envinfo
 from harness.cache import cached_entry, cached_value, code_fingerprint, discard, identity_key, lookup
 from harness.config import (
     ConfigError,
     JobSpec,
     UnsupportedError,
     component_class,
+    max_server_qps,
     min_server_qps,
     parse_options,
 )
@@ -50,8 +52,10 @@ def shape_text(inputs: dict[str, Any]) -> str:
 
 
 def _reference_key(workload: Any, handle: Any, data_hash: str, batch_size: int) -> str:
+    # the libraries too: an interpreter of its own (optimum's transformers 5.5) computes its own reference
     return identity_key({"workload": workload.name, "model": handle.model_hash, "graph": handle.graph_options,
-                         "data": data_hash, "batch": batch_size, "harness_code": code_fingerprint()})  # fmt: skip
+                         "data": data_hash, "batch": batch_size, "libraries": envinfo.library_versions(),
+                         "harness_code": code_fingerprint()})  # fmt: skip
 
 
 def _load_reference(path: Path, workload: Any, handle: Any) -> np.ndarray:
@@ -249,7 +253,8 @@ def accuracy_key(spec: JobSpec, handle: Any, data_hash: str, runtime_version: st
         "calibration": handle.calibration.data_hash if handle.calibration is not None else None,
         "runtime": spec.runtime.name, "module": spec.runtime.module, "options": spec.runtime.options,
         "precision": spec.runtime.precision, "batch": spec.batch, "threads": spec.threads,
-        "versions": [runtime_version, torch.__version__], "harness_code": code_fingerprint(),
+        "versions": [runtime_version, torch.__version__], "libraries": envinfo.library_versions(),
+        "harness_code": code_fingerprint(),
     })  # fmt: skip
 
 
@@ -320,9 +325,14 @@ MAX_TIMED_MB = 512  # ... and at most this much input memory
 def timed_batches(workload: Any, spec: JobSpec) -> list[Any]:
     """The eval set in the job's batching, for the timed calls to cycle over (timing_inputs=dataset):
     with padding=longest the shapes change from call to call, as in service. Capped at
-    MAX_TIMED_BATCHES batches and MAX_TIMED_MB of inputs (the row says how many: timed_batches)."""
+    MAX_TIMED_BATCHES batches and MAX_TIMED_MB of inputs (the row says how many: timed_batches). The
+    last batch, filled up with repeats of its last sample, is left out when there are full ones: a
+    throughput of `batch` samples per call must not count the repeats (9 samples at batch 4 read 33% high)."""
+    batches = workload.batches(spec.batch)
+    if len(batches) > 1 and len(set(batches[-1])) < spec.batch:
+        batches = batches[:-1]
     out, size = [], 0.0
-    for indices in workload.batches(spec.batch)[:MAX_TIMED_BATCHES]:
+    for indices in batches[:MAX_TIMED_BATCHES]:
         batch = workload.make_batch(indices)
         size += sum(t.element_size() * t.numel() for t in batch.values()) / 2**20
         if out and size > MAX_TIMED_MB:
@@ -404,16 +414,19 @@ def measure_scenario(spec: JobSpec, runtime: Any, baseline: Any, batches: list[A
     if not scenario.search:
         return measure_server(streams, spec.measure, spec.batch, scenario.target_qps, scenario.latency_bound_ms,
                               rng, on_progress=progress, thread_context=context)  # fmt: skip
-    for stream in streams:  # once: every probe of the search is then warm
-        warm_up(list(stream), spec.measure)
+    warmed = sum(warm_up(list(stream), spec.measure) for stream in streams)  # once: every probe is then warm
     start = scenario.target_qps or 1000.0 / float(np.median(measure(streams[0], spec.measure, spec.batch).latencies_ms))
-    best, tried = search_server_qps(
+    best, tried, bracketed = search_server_qps(
         lambda qps: measure_server(streams, spec.measure, spec.batch, qps, scenario.latency_bound_ms, rng,
                                    warm=False, thread_context=context),
         start, scenario.latency_bound_ms, min_qps=min_server_qps(spec.measure),
+        max_qps=max_server_qps(spec.measure),
     )  # fmt: skip
+    best.warmup_calls += warmed  # the job's warm-up, beside the probe's first call per server
     best.extra["qps_search"] = "; ".join(f"{q:.2f} qps: p99 {p:.2f} ms{' ok' if ok else ''}" for q, p, ok in tried)
     best.extra["max_qps_meeting_bound"] = max((q for q, _, ok in tried if ok), default=None)
+    # every rate up to the cap met the bound: the answer is only a lower bound of the capacity
+    best.extra["max_qps_is_lower_bound"] = best.extra["max_qps_meeting_bound"] is not None and not bracketed
     return best
 
 
@@ -600,4 +613,5 @@ def accuracy_pass(workload: Any, runtime: Any, batch: int, emit: Emit) -> np.nda
 def interpreter_columns() -> dict[str, str]:
     import torch
 
-    return {"python_version": platform.python_version(), "torch_version": torch.__version__}
+    return {"python_version": platform.python_version(), "torch_version": torch.__version__,
+            "transformers_version": envinfo.library_versions()["transformers"]}  # fmt: skip

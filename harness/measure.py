@@ -86,6 +86,8 @@ class Measurement:
     samples_per_call: int
     wall_s: float | None = None  # set when calls overlap: throughput = samples / wall time
     extra: dict[str, Any] = field(default_factory=dict)  # the driver's own columns (streams, qps, ...)
+    # server: requests never served, their wait until the run gave up on them (lower bounds; no column)
+    censored_ms: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def summary(self) -> dict[str, Any]:
         lat = self.latencies_ms
@@ -224,6 +226,7 @@ def measure_paired(
     `min_calls` runtime calls and `min_s` have passed and the speed-up's 95% CI half-width is within
     `target_ci_rel` of it, or `max_s` passes. Only the call sits between the two clock reads; `clock`
     (ns) is replaceable for tests."""
+    _preload_statistics()  # ratio_ci's first scipy import would land between two bursts
     calls, baselines = _cycle(call), _cycle(baseline)
     warmups = max(warm_up(baselines, cfg, clock), warm_up(calls, cfg, clock))
 
@@ -276,20 +279,26 @@ def measure_paired(
 class RequestQueue(Protocol):
     """A runtime's own asynchronous request queue (OpenVINO's AsyncInferQueue): `start(k, done)` submits
     a request on input k (blocking while every request is busy) and calls `done()` from another thread
-    when it completes; `wait_all()` returns when none is in flight."""
+    when it completes; `wait_all()` returns when none is in flight; `wait_idle()` when one is free (the
+    driver waits there before it reads the clock: a request's latency is from submission to completion)."""
 
     def start(self, k: int, done: Callable[[], None]) -> None: ...
 
     def wait_all(self) -> None: ...
+
+    def wait_idle(self) -> None: ...
 
 
 class _Recorder:
     """Latencies from concurrent workers, and the stopping rule evaluated on them."""
 
     def __init__(self, cfg: MeasureConfig, clock: Callable[[], int]) -> None:
+        """At most `cfg.max_calls` latencies are recorded: calls still in flight when the cap is reached
+        finish unrecorded, so n_calls never exceeds max_calls (a row holds at most 10**7 latencies)."""
         self.cfg, self.clock = cfg, clock
         self.lock = threading.Lock()
         self.latencies_ns: list[int] = []
+        self.last_ns: int | None = None  # when the last recorded call completed
         self.stop = threading.Event()
         self.reason = "max_s"
         self.error: BaseException | None = None
@@ -304,17 +313,27 @@ class _Recorder:
         if self.error is not None:
             raise self.error
 
-    def add(self, ns: int) -> None:
+    def full(self) -> bool:
+        """max_calls latencies are recorded."""
         with self.lock:
-            self.latencies_ns.append(ns)
+            return len(self.latencies_ns) >= self.cfg.max_calls
+
+    def add(self, ns: int) -> None:
+        now = self.clock()
+        with self.lock:
             if len(self.latencies_ns) >= self.cfg.max_calls:
+                return
+            self.latencies_ns.append(ns)
+            self.last_ns = now
+            if len(self.latencies_ns) >= self.cfg.max_calls and not self.stop.is_set():
                 self.reason = "max_calls"
                 self.stop.set()
 
     def watch(self, started: int, on_progress: Callable[[int, float], None] | None) -> None:
         """Block the calling thread until the rule says stop (waking every CHECK_EVERY_S)."""
         min_end, max_end = started + int(self.cfg.min_s * 1e9), started + int(self.cfg.max_s * 1e9)
-        while not self.stop.wait(CHECK_EVERY_S):
+        # wake at max_s itself, not up to CHECK_EVERY_S after it
+        while not self.stop.wait(min(CHECK_EVERY_S, max((max_end - self.clock()) / 1e9, 0.001))):
             now = self.clock()
             with self.lock:
                 latencies = np.asarray(self.latencies_ns, dtype=np.float64) / 1e6
@@ -429,6 +448,7 @@ def measure_concurrent(
             ready.wait()
             k = 0
             while not recorder.stop.is_set():
+                request_queue.wait_idle()  # a request's latency starts when it is submitted, not while it waits
                 t0 = clock()
                 request_queue.start(k % n_inputs, lambda t0=t0: recorder.add(clock() - t0))
                 k += 1
@@ -440,7 +460,8 @@ def measure_concurrent(
         recorder.watch(started, on_progress)
         threads[0].join()
         request_queue.wait_all()
-    wall_s = (clock() - started) / 1e9
+    # throughput counts the recorded calls over the time until the last of them completed
+    wall_s = ((recorder.last_ns or clock()) - started) / 1e9
     recorder.raise_error()
     latencies = np.asarray(recorder.latencies_ns, dtype=np.float64) / 1e6
     extra = {"streams": streams, "driver": "request queue" if request_queue is not None else "threads"}
@@ -456,6 +477,21 @@ def poisson_arrivals(rate_qps: float, duration_s: float, rng: np.random.Generato
     return times[times < duration_s]
 
 
+def _preload_statistics() -> None:
+    """Import scipy.stats before a driver starts: a driver that evaluates a scipy statistic while it
+    measures (the server's p99 rule, the paired ratio's t interval) paid the first import (1.2 s on a
+    2-core machine) inside its measuring window — as latency of every request queued meanwhile."""
+    from scipy import stats  # noqa: F401
+
+
+def server_p99(measurement: Measurement) -> float:
+    """The p99 (ms) over every request that arrived in a server run: the served ones' latencies and,
+    for requests still unserved when the run gave up on them, their wait until then (a lower bound,
+    above the latency bound: see measure_server). What `meets_latency_bound` and the qps search judge."""
+    every = np.concatenate([measurement.latencies_ms, measurement.censored_ms])
+    return float(np.percentile(every, 99)) if len(every) else math.inf
+
+
 def measure_server(
     calls: Sequence[Sequence[Call]],
     cfg: MeasureConfig,
@@ -467,77 +503,112 @@ def measure_server(
     warm: bool = True,
     thread_context: ThreadContext = contextlib.nullcontext,
 ) -> Measurement:
-    """Server: requests arrive as a Poisson process at `target_qps` for `cfg.max_s` seconds (stopping
-    earlier once min calls and min time passed and the p99 is established); `len(calls)` servers take
-    them first in, first out. A request's latency runs from its arrival to its completion, queueing
-    included. Each server warms its calls first (`warm`: the full warm-up; else one call each, as a
-    fresh thread's first call costs more). A single server runs on the calling thread, the issuer
-    beside it: torch work on a second Python thread pays after every idle gap, 35 ms against 18 ms
-    for a transformer that takes 21 ms back to back (benchmarks/thread_idle.py). At the stop
-    (max_s, max_calls, or the p99 established) requests still queued are not served, so an overloaded
-    server never runs past the caps; they are counted (`requests_unserved`) and enter the p99 that
-    decides `meets_latency_bound` with their wait until the stop, a lower bound of their latency.
-    Columns: achieved and target qps, the p99 and whether it meets `latency_bound_ms`. Raises what a
-    server's call raised, ValueError when nothing was served."""
+    """Server: requests arrive as a Poisson process at `target_qps` for up to `cfg.max_s` seconds
+    (stopping earlier once min calls and min time passed and the p99 is established, or at max_calls);
+    `len(calls)` servers take them first in, first out. A request's latency runs from its scheduled
+    arrival to its completion, queueing included (no coordinated omission: an arrival the issuer was
+    late for still counts from when it was due, and one due before the stop is queued at the stop).
+    Each server warms its calls first (`warm`: the full warm-up; else one call each, as a fresh
+    thread's first call costs more). A single server runs on the calling thread, the issuer beside it:
+    torch work on a second Python thread pays after every idle gap, 35 ms against 18 ms for a
+    transformer that takes 21 ms back to back (benchmarks/thread_idle.py).
+    At the stop no request arrives any more and the queue drains for at most `latency_bound_ms` (as
+    LoadGen waits for every issued query, but bounded): a request still queued then has waited longer
+    than the bound, so whether each request met the bound is known exactly, and an overloaded server
+    fails it however short the window (unless max_calls stopped the run: then nothing more is served,
+    as a row holds at most max_calls latencies). Those are `requests_unserved`; they enter the p99 that
+    decides `meets_latency_bound` (server_p99) with their wait, a lower bound. The run thus lasts at
+    most `max_s` + `latency_bound_ms`. Columns: target, offered (arrivals in the window per second: one
+    Poisson draw) and achieved (served per second of the run) qps, unserved requests, the bound and
+    whether the p99 meets it. Raises what a server's call raised, ValueError when nothing was served."""
+    _preload_statistics()
     clock = time.perf_counter_ns
     pending: queue.Queue[tuple[int, int] | None] = queue.Queue()
     recorder = _Recorder(cfg, clock)
     warmups = [0] * len(calls)
     first_calls = MeasureConfig(warmup_calls=0, warmup_s=0.0)
+    bound_ns = int(latency_bound_ms * 1e6)
+    given_up_ms: list[float] = []  # requests not served: how long each had waited when given up (> the bound)
+    late = {"due": np.zeros(0, dtype=np.int64), "next": 0}  # arrivals due before the stop the issuer never reached
+    late_lock = threading.Lock()
+    closed = threading.Event()
+    arrivals = poisson_arrivals(target_qps, cfg.max_s, rng)
+    times: dict[str, int] = {}
+
+    def take() -> tuple[int, int] | None:
+        """The next request: the queue's, then (after the stop) the late arrivals' in order; None: none left."""
+        item = pending.get()
+        if item is not None:
+            return item
+        pending.put(None)  # the stop mark stays for every other server (a blocked get() must see one)
+        with late_lock:
+            k = late["next"]
+            if k >= len(late["due"]):
+                return None
+            late["next"] = k + 1
+            return k, int(late["due"][k])
 
     def server(index: int, stream: Sequence[Call]) -> None:
         if len(calls) > 1:  # a thread of its own: warm up there (one server warms before this is called)
             warmups[index] = warm_up(list(stream), cfg if warm else first_calls)
             ready.wait()
-        # once the rule says stop (max_s, max_calls), what is still queued is left unserved: draining an
-        # overloaded queue would run far past the hard caps
-        while (item := pending.get()) is not None:
-            k, arrival_ns = item
-            if closed.is_set():
-                waiting.append(arrival_ns)
+        while (item := take()) is not None:
+            k, due = item
+            now = clock()
+            # past the drain deadline every queued request has waited longer than the bound: not served;
+            # nor past max_calls (a row holds at most that many latencies)
+            if recorder.error is not None or (closed.is_set() and (now >= times["deadline"] or recorder.full())):
+                given_up_ms.append((now - due) / 1e6)
                 continue
             stream[k % len(stream)]()
-            recorder.add(clock() - arrival_ns)
-
-    closed = threading.Event()
-    waiting: list[int] = []  # arrival times of requests still queued at the stop: never served
-
-    arrivals = poisson_arrivals(target_qps, cfg.max_s, rng)
-    times: dict[str, int] = {}
+            recorder.add(clock() - due)
 
     def issue() -> None:
-        """Put each request in the queue at its arrival time, until the stopping rule; then close."""
+        """Put each request in the queue at its arrival time until the stopping rule; then hand the
+        arrivals already due to the servers, set the drain deadline and close."""
         started = times["started"] = clock()
+        issued = 0
         try:
-            schedule(started)
+            issued = schedule(started)
         finally:  # whatever happened, the servers are told to stop
-            times["stopped"] = clock()
+            stopped = times["stopped"] = clock()
+            due = started + (arrivals[issued:] * 1e9).astype(np.int64)
+            with late_lock:
+                late["due"] = due[due <= stopped]
+            times["offered"] = issued + len(late["due"])
+            times["deadline"] = stopped + bound_ns
             closed.set()
-            for _ in calls:
-                pending.put(None)
+            pending.put(None)
 
-    def schedule(started: int) -> None:
+    def schedule(started: int) -> int:
+        """Issue arrivals on time until the rule says stop; returns how many were issued (or given up)."""
         min_end, max_end = started + int(cfg.min_s * 1e9), started + int(cfg.max_s * 1e9)
-        for k, at in enumerate(arrivals):
-            if recorder.stop.is_set():  # max_calls, or a server failed
-                break
-            if clock() >= max_end:  # an issuer that fell behind its schedule stops at the hard cap too
-                break
-            due = started + int(at * 1e9)
-            wait = (due - clock()) / 1e9
-            if wait > 0:
-                time.sleep(wait)  # the arrival schedule: a timer, not a poll
-            pending.put((k, due))
+        due_at = started + (arrivals * 1e9).astype(np.int64)
+        k = 0
+        while k < len(arrivals):
+            due = int(due_at[k])
+            if recorder.stop.is_set() or due > max_end:  # max_calls or a failed server; or the window is over
+                return k
             now = clock()
+            if now - due > bound_ns:  # an issuer this late: every arrival due before now - bound has waited past
+                behind = int(np.searchsorted(due_at, now - bound_ns))  # the bound already; given up in one step
+                given_up_ms.extend(((now - due_at[k:behind]) / 1e6).tolist())
+                k = behind
+                continue
+            if due > now:
+                time.sleep((due - now) / 1e9)  # the arrival schedule: a timer, not a poll
+            pending.put((k, due))
             if k % CHECK_EVERY_CALLS == 0:
                 done = len(recorder.latencies_ns)
                 if on_progress is not None:
                     on_progress(done, math.nan)
-                if done >= max(cfg.min_calls, 1) and now >= min_end:
+                if done >= max(cfg.min_calls, 1) and clock() >= min_end:
                     _, p99_high = quantile_ci(np.asarray(recorder.latencies_ns, dtype=np.float64), 0.99)
                     if not math.isnan(p99_high):
                         recorder.reason = "p99_established"
-                        break
+                        return k + 1
+            k += 1
+        return len(arrivals)
 
     if len(calls) == 1:  # one server on this thread, whose OpenMP team is warm; the issuer beside it
         issuer = threading.Thread(target=issue, daemon=True)
@@ -546,8 +617,10 @@ def measure_server(
             issuer.start()
             try:
                 server(0, calls[0])
+            except BaseException as error:
+                recorder.failed(error)  # the issuer stops at its next arrival
+                raise
             finally:
-                recorder.stop.set()  # a failed call: the issuer stops at its next arrival
                 issuer.join()
     else:
         ready = threading.Barrier(len(calls) + 1)
@@ -564,17 +637,18 @@ def measure_server(
     if not len(latencies):
         raise ValueError(f"no request was served in {cfg.max_s} s at {target_qps} qps: raise measure.max_s or "
                          "scenario.target_qps")  # fmt: skip
-    # an unserved request waited at least until the stop: its latency is censored there, so the p99 that
-    # decides the bound counts it with that lower bound (leaving it out would flatter an overloaded server)
-    censored = (stopped - np.asarray(waiting, dtype=np.float64)) / 1e6
-    p99 = float(np.percentile(np.concatenate([latencies, censored]), 99))
+    untaken = late["due"][late["next"] :]  # late arrivals no server reached: given up at the deadline
+    censored = np.concatenate([given_up_ms, (times["deadline"] - untaken) / 1e6])
+    window_s = (stopped - started) / 1e9
     extra = {
         "streams": len(calls), "target_qps": target_qps,
+        "offered_qps": times["offered"] / window_s if window_s > 0 else math.nan,
         "achieved_qps": len(latencies) / wall_s if wall_s else math.nan,  # served, not issued: overload shows
-        "requests_unserved": len(waiting), "latency_bound_ms": latency_bound_ms,
-        "meets_latency_bound": bool(p99 <= latency_bound_ms),
+        "requests_unserved": len(censored), "latency_bound_ms": latency_bound_ms,
     }  # fmt: skip
-    return Measurement(latencies, sum(warmups), recorder.reason, samples_per_call, wall_s, extra)
+    measurement = Measurement(latencies, sum(warmups), recorder.reason, samples_per_call, wall_s, extra, censored)
+    measurement.extra["meets_latency_bound"] = bool(server_p99(measurement) <= latency_bound_ms)
+    return measurement
 
 
 def search_server_qps(
@@ -583,34 +657,42 @@ def search_server_qps(
     latency_bound_ms: float,
     steps: int = 7,
     min_qps: float = 0.0,
-) -> tuple[Measurement, list[tuple[float, float, bool]]]:
-    """The highest arrival rate whose p99 meets the bound, by bisection as LoadGen's server mode
-    finds it: double from `start_qps` until the bound fails (or `steps` runs), then bisect between
-    the last rate that met it and the first that did not. Never probes below `min_qps` (a rate too
-    low for any request to arrive in the window): when even that fails, the search stops there.
+    max_qps: float = math.inf,
+) -> tuple[Measurement, list[tuple[float, float, bool]], bool]:
+    """The highest arrival rate whose p99 meets the bound, as LoadGen's server mode finds it: double
+    from `start_qps` until the bound fails (or `max_qps` is reached; halve from a start that fails,
+    down to `min_qps`), then bisect `steps` times between
+    the last rate that met it and the first that did not. Each rate is judged as its run judges itself
+    (`meets_latency_bound`: server_p99, unserved requests included). Never probes below `min_qps` (a
+    rate too low for any request to arrive in the window): when even that fails, the search stops there.
     Returns (the run at the best rate that met the bound, else the lowest tried; every (qps, p99, met)
-    tried) — no rate met the bound when no entry's `met` is true."""
+    tried; whether a failing rate bounds the answer — False when every rate up to `max_qps` met it, so
+    the answer is only a lower bound) — no rate met the bound when no entry's `met` is true."""
     tried: list[tuple[float, float, bool]] = []
     runs: dict[float, Measurement] = {}
 
     def probe(qps: float) -> bool:
         result = run_at(qps)
         runs[qps] = result
-        p99 = float(np.percentile(result.latencies_ms, 99)) if len(result.latencies_ms) else math.inf
-        met = p99 <= latency_bound_ms
-        tried.append((qps, p99, met))
+        met = bool(result.extra.get("meets_latency_bound"))
+        tried.append((qps, server_p99(result), met))
         return met
 
     good, bad = 0.0, math.inf
-    qps = max(start_qps, min_qps)
-    for _ in range(steps):
-        if qps in runs:  # already at the floor: halving further would leave the window empty
+    qps = min(max(start_qps, min_qps), max_qps)
+    while True:  # bracket: double while the bound is met, halve while it fails, until both are seen
+        if probe(qps):
+            good, following = qps, min(qps * 2, max_qps)
+        else:
+            bad, following = qps, max(qps / 2, min_qps)
+        if (good > 0 and bad < math.inf) or following in runs:  # bracketed, or at the cap or the floor
             break
+        qps = following
+    for _ in range(steps if good > 0 and bad < math.inf else 0):  # bisect the bracket
+        qps = (good + bad) / 2
         if probe(qps):
             good = qps
-            qps = qps * 2 if bad == math.inf else (good + bad) / 2
         else:
             bad = qps
-            qps = (good + bad) / 2 if good > 0 else max(qps / 2, min_qps)
     best = good if good > 0 else min(runs)
-    return runs[best], tried
+    return runs[best], tried, bad < math.inf

@@ -105,7 +105,7 @@ def describe(hint: Any) -> str:
         elif inner in (int, float):
             word = "an integer" if inner is int else "a number"
             if isinstance(low, str):
-                parts.append(f"{word} {low}")
+                parts.append(f"{word} {low}" + (f" and <= {high}" if high is not None else ""))
             elif low is not None and high is not None:
                 parts.append(f"{word} from {low} to {high}")
             elif low is not None:

@@ -95,11 +95,13 @@ def _load(row: pd.Series) -> str:
         text = (f"server {row['target_qps']:g} qps (achieved {row['achieved_qps']:.1f}): p99 bound "
                 f"{row['latency_bound_ms']:g} ms {met}")  # fmt: skip
         if pd.notna(row.get("max_qps_meeting_bound")):
-            text += f"; highest rate meeting it {row['max_qps_meeting_bound']:g} qps"
+            capped = row.get("max_qps_is_lower_bound") in (True, "True", 1)  # no rate tried failed
+            text += f"; highest rate meeting it {'>= ' if capped else ''}{row['max_qps_meeting_bound']:g} qps"
+            text += " (every rate tried met it: a lower bound)" if capped else ""
         elif isinstance(row.get("qps_search"), str) and row["qps_search"]:
             text += f"; qps search: no rate tried met the bound ({row['qps_search']})"
         if pd.notna(row.get("requests_unserved")) and row["requests_unserved"] > 0:
-            text += f"; {int(row['requests_unserved'])} requests still queued at the stop (overloaded)"
+            text += f"; {int(row['requests_unserved'])} requests unserved, each past the bound (overloaded)"
         return text
     if pd.notna(row.get("streams")):
         streams = int(row["streams"])
@@ -240,7 +242,7 @@ def flagged_rows(frame: pd.DataFrame) -> list[str]:
     env = analysis.environment(frame)
     # runtime versions differ by design; threads may differ by choice (both are in the tables); a runtime
     # with an interpreter of its own (IPEX) has its own torch and Python: mixed only within one runtime
-    per_runtime = ("torch_version", "python_version")
+    per_runtime = ("torch_version", "transformers_version", "python_version")
     mixed = {c: v for c, v in env.items() if len(v) > 1 and c not in ("threads", "runtime_version", *per_runtime)}
     for column in [c for c in per_runtime if len(env.get(c, [])) > 1]:
         if any(len(analysis.environment(group).get(column, [])) > 1 for _, group in frame.groupby("runtime")):

@@ -65,7 +65,8 @@ COLUMNS = [
     "latency_ms_p95", "latency_ms_p99", "latency_ms_mean", "latency_ms_std", "latency_ms_min",
     "latency_ms_max", "throughput_sps", "first_inference_ms", "prepare_s", "peak_rss_mb",
     "accuracy", "f1", "agreement", "max_abs_diff", "n_eval_samples", "cpu_model", "cpu_flags",
-    "hostname", "python_version", "torch_version", "runtime_version", "harness_git_sha", "harness_code",
+    "hostname", "python_version", "torch_version", "transformers_version", "runtime_version", "harness_git_sha",
+    "harness_code",
     "started_at", "duration_s",
 ]  # fmt: skip
 # What a file must hold to be read as harness results, and the columns that must be numbers.
@@ -76,8 +77,9 @@ NUMERIC_COLUMNS = [
     "latency_ms_max", "throughput_sps", "first_inference_ms", "prepare_s", "peak_rss_mb", "accuracy", "f1",
     "agreement", "max_abs_diff", "n_eval_samples", "duration_s",
     # the extra columns report, compare and rerun compute with (README: "More columns follow these")
-    "streams", "target_qps", "achieved_qps", "latency_bound_ms", "max_qps_meeting_bound", "latency_ms_p99_ci_low",
-    "latency_ms_p99_ci_high", "timed_batches", "timed_len_min", "timed_len_median", "timed_len_max",
+    "streams", "target_qps", "offered_qps", "achieved_qps", "latency_bound_ms", "max_qps_meeting_bound",
+    "latency_ms_p99_ci_low", "latency_ms_p99_ci_high", "timed_batches", "timed_len_min", "timed_len_median",
+    "timed_len_max",
     "speedup_vs_eager", "speedup_vs_eager_ci_low", "speedup_vs_eager_ci_high", "baseline_latency_ms_p50",
     "paired_bursts", "other_cpu_share", "steal_share", "load_avg_1min", "cpu_freq_mhz", "calib_gemm_ms_before",
     "calib_gemm_ms_after", "host_lock_wait_s", "gflops_per_call", "gflops_per_s", "gemm_peak_gflops_fp32",

@@ -185,7 +185,11 @@ def _run_child(spec: JobSpec, interpreter: Path, job_dir: Path, label: str) -> t
             for line in lines:
                 event = json.loads(line)
                 if event["event"] == "started":
-                    row.update(python_version=event["python_version"], torch_version=event["torch_version"])
+                    row.update(
+                        python_version=event["python_version"],
+                        torch_version=event["torch_version"],
+                        transformers_version=event.get("transformers_version"),
+                    )
                 elif event["event"] == "phase":
                     progress.update(event)
                 elif event["event"] == "result":

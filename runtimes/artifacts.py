@@ -4,7 +4,9 @@ The key is derived, not listed by hand: the model's identity and the exact input
 sees (`ModelHandle.artifact_identity`: weights and architecture, the workload options that shape
 the graph, input names, shapes, dtypes and dynamic dims), every runtime option not marked
 AFTER_CONVERSION (and the precision, unless the runtime applies it after conversion), the
-versions of the libraries involved, and the harness code that converts (cache.code_fingerprint).
+versions of every library that can shape an artifact (envinfo.library_versions, beside the ones the
+runtime names), and the harness code that converts (cache.code_fingerprint). A quantized artifact's
+key holds its float artifact's key.
 Entries are content-verified on every reuse (harness/cache.py).
 """
 
@@ -20,8 +22,11 @@ from harness.contract import ModelHandle
 
 def artifact_identity(runtime: Any, handle: ModelHandle, kind: str, versions: dict[str, str]) -> dict[str, Any]:
     """What determines the artifact of `kind` that `runtime` makes from `handle`."""
+    from harness import envinfo
+
     return {"kind": kind, **handle.artifact_identity(), "conversion": runtime.conversion_options(),
-            "versions": versions, "harness_code": code_fingerprint()}  # fmt: skip
+            "versions": versions, "libraries": envinfo.library_versions(),
+            "harness_code": code_fingerprint()}  # fmt: skip
 
 
 def ensure_artifact(
@@ -35,6 +40,7 @@ def ensure_artifact(
     runtime.times.cache_hit = entry.hit
     runtime.times.artifact_mb = entry.size_mb
     runtime.times.artifact_path = str(entry.path)
+    runtime.times.artifact_key = key
     runtime.times.cache_note = entry.note
     return entry.path
 
@@ -55,6 +61,7 @@ def ensure_quantized(
         **artifact_identity(runtime, handle, kind, versions),
         "calibration": calibration,
         "quantizer": quantizer,
+        "float_artifact": runtime.times.artifact_key,  # None for a model file (its hash is in the identity)
     }
     entry = cached_entry(runtime.cache_dir / "conversions", kind, identity_key(identity), writer)
     runtime.times.quantize_s = entry.build_s

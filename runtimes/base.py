@@ -44,6 +44,7 @@ class PrepareTimes:
     convert_s: float = 0.0  # export / conversion to another format (0 on a cache hit)
     compile_s: float = 0.0  # building the executable model from it
     cache_hit: bool | None = None  # None: this runtime has no conversion cache
+    artifact_key: str | None = None  # the float artifact's cache key (a quantized artifact's key holds it)
     artifact_mb: float | None = None
     artifact_path: str | None = None  # the converted model on the measuring machine (for other tools; never read back)
     cache_note: str | None = None  # why a damaged cached artifact was rebuilt

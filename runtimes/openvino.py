@@ -4,8 +4,9 @@
 Without INFERENCE_PRECISION_HINT, OpenVINO runs bf16 on CPUs with bf16 support: the hint
 is always set, and the effective precision is read back from the compiled model.
 Scenarios: single stream uses one infer request (LATENCY hint); offline keeps `streams` requests in
-flight with an AsyncInferQueue (THROUGHPUT hint, NUM_STREAMS = streams); server gives each of its
-streams an infer request of its own.
+flight with an AsyncInferQueue; server gives each of its streams an infer request of its own. With
+several streams the hint is THROUGHPUT and NUM_STREAMS = streams; with one, LATENCY (the row's
+`ov_performance_hint` says which ran).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from runtimes.openvino_common import OV_PRECISION, convert_to_ir, openvino_profi
 
 @dataclass
 class OpenVINOOptions:
-    # None: from the scenario (single stream: LATENCY; offline and server: THROUGHPUT)
+    # None: from the scenario's streams (one: LATENCY; several, offline or server: THROUGHPUT)
     performance_hint: Annotated[Literal["LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT"] | None, AFTER_CONVERSION] = (
         None
     )
@@ -103,6 +104,9 @@ class OpenVINORuntime(Runtime):
 
             def wait_all(self) -> None:
                 queue.wait_all()
+
+            def wait_idle(self) -> None:
+                queue.get_idle_request_id()  # blocks until a request is free (the next start_async takes it)
 
         return Queue()
 

@@ -40,6 +40,17 @@ def assert_one_clear_line(run, *needles: str) -> None:
         (["runtime.precision=fp8"], ["runtime.precision='fp8'", "fp32, bf16"]),
         (["measure.min_calls=0"], ["measure.min_calls=0", "an integer from 1 to"]),
         (["batch=[1"], ["cannot parse"]),
+        # a qps search with no window (NaN in the arrival schedule), a schedule of 8.6e10 arrivals (966 GiB),
+        # and a cap that the message did not name
+        (
+            ["scenario=server", "scenario.search=true", "measure.max_s=0", "measure.min_s=0"],
+            ["measure.max_s=0 is not allowed with scenario=server", "more than 0"],
+        ),
+        (
+            ["scenario=server", "scenario.target_qps=1000000", "measure.max_s=86400", "measure.min_s=0"],
+            ["scenario.target_qps=1e+06", "at most 115.741 qps"],
+        ),
+        (["scenario=server", "scenario.target_qps=1e308"], ["scenario.target_qps=1e+308", "> 0 and <= 1000000"]),
     ],
 )
 def test_bad_values_are_named_in_one_line(cli, args: list[str], needles: list[str]) -> None:

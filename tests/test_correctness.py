@@ -430,3 +430,38 @@ def test_the_row_says_what_shape_was_timed(cli, tmp_path: Path) -> None:
     length = int(row["timed_shape"].split()[1].rstrip(",").split("x")[1])
     assert row["seq_len"] == 16 and length < 16, row["timed_shape"]
     assert row["timed_shape"] == f"input_ids 2x{length}, attention_mask 2x{length}, token_type_ids 2x{length}"
+
+
+def test_every_library_version_and_the_float_artifact_reach_the_int8_and_accuracy_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new torch rebuilt the float IR but the INT8 IR made from the old one was reused (its key held only
+    openvino and nncf); a new nncf rebuilt the INT8 IR but its accuracy came from the cache (the accuracy key
+    held only the runtime's own version). Every key holds every shaping library's version, and a quantized
+    artifact's key holds its float artifact's key."""
+    from harness import envinfo, job
+    from runtimes.artifacts import ensure_quantized
+    from runtimes.base import PrepareTimes
+
+    handle = type("Handle", (), {"artifact_identity": lambda self: {"model": "m"}, "calibration": None,
+                                 "model_hash": "m"})()  # fmt: skip
+    runtime = type("Runtime", (), {"cache_dir": tmp_path, "conversion_options": lambda self: {}})()
+    made: list[Path] = []
+
+    def quantized(float_key: str) -> Path:
+        runtime.times = PrepareTimes(artifact_key=float_key, cache_hit=True)
+        return ensure_quantized(runtime, handle, "int8", {"nncf": "3.4"}, {}, lambda d: (made.append(d),
+                                (d / "m").write_text("x")))  # fmt: skip
+
+    first = quantized("float-from-torch-a")
+    assert quantized("float-from-torch-a") == first and len(made) == 1, "the same float artifact: reused"
+    assert quantized("float-from-torch-b") != first and len(made) == 2, "another float artifact: quantized again"
+
+    spec = type("Spec", (), {"workload": type("W", (), {"options": {}})(), "runtime": type("R", (), {
+        "name": "openvino", "module": "runtimes.openvino", "options": {}, "precision": "int8"})(),
+        "batch": 1, "threads": 1})()  # fmt: skip
+    before = job.accuracy_key(spec, handle, "d", "openvino 2026.4")
+    versions = {**envinfo.library_versions(), "nncf": "9.9.9"}
+    monkeypatch.setattr(envinfo, "library_versions", lambda: versions)
+    assert job.accuracy_key(spec, handle, "d", "openvino 2026.4") != before
+    assert artifact_identity(runtime, handle, "onnx", {})["libraries"]["nncf"] == "9.9.9"

@@ -421,3 +421,27 @@ def test_the_report_names_short_measurements_emulated_bf16_and_what_a_choice_ran
         warnings.simplefilter("error")
         assert compare.main([str(tmp_path / "s"), str(tmp_path / "t")]) == 0
     assert " 1.0 " not in capsys.readouterr().out
+
+
+def test_speedups_compare_what_each_scenario_measures() -> None:
+    """An offline onnxruntime row read x37.15 (eager's p50 over its own) where its throughput was 29.9x
+    eager's; a qps search's p50s were taken at different rates (x10.5) where the rates reached differ 16.5x.
+    Single stream and a fixed-rate server still compare p50s."""
+    from harness import analysis
+
+    def row(runtime: str, scenario: str, p50: float, **more: object) -> dict:
+        return {"workload": "bert", "runtime": runtime, "batch_size": 1, "precision_requested": "fp32",
+                "threads": 2, "hostname": "h", "status": "ok", "scenario": scenario, "load": scenario,
+                "latency_ms_p50": p50, **more}  # fmt: skip
+
+    frame = pd.DataFrame([
+        row("eager", "offline", 7.324, throughput_sps=297.5),
+        row("onnxruntime", "offline", 0.197, throughput_sps=8889.0),
+        row("eager", "server", 30.0, qps_search="...", max_qps_meeting_bound=38.75),
+        row("onnxruntime", "server", 2.85, qps_search="...", max_qps_meeting_bound=640.0),
+        row("eager", "single_stream", 8.0), row("onnxruntime", "single_stream", 2.0),
+    ]).assign(load=["offline x2"] * 2 + ["server search"] * 2 + ["single_stream"] * 2)  # fmt: skip
+    speedup = analysis.with_speedup(frame).set_index(["runtime", "scenario"])["speedup_vs_eager"]
+    assert speedup["onnxruntime", "offline"] == pytest.approx(8889 / 297.5)
+    assert speedup["onnxruntime", "server"] == pytest.approx(640 / 38.75)
+    assert speedup["onnxruntime", "single_stream"] == pytest.approx(4.0)
