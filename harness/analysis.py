@@ -172,6 +172,24 @@ def with_speedup(frame: pd.DataFrame, p50: pd.Series | None = None) -> pd.DataFr
     return frame.drop(columns=["_load", "_workload_config", "_threads"])
 
 
+# Rounding slack for accuracy budgets: 99/100 against 100/100 is 0.010000000000000009 below, exactly 1 point
+ACCURACY_SLACK = 1e-9
+
+
+def beyond_budget(points_below: float, budget_points: float) -> bool:
+    """Whether an accuracy `points_below` a reference (percentage points) is more than `budget_points`
+    below it, rounding aside (ACCURACY_SLACK): exactly the budget is within it."""
+    return bool(points_below > budget_points + 100 * ACCURACY_SLACK)
+
+
+def same_samples(frame: pd.DataFrame) -> pd.Series:
+    """Per row: the workload and its settings (model, data, n_samples: workload_settings) and host. Two
+    rows' accuracies compare only when this matches: one result set may hold runs on other samples."""
+    settings = frame["config_json"].map(workload_settings) if "config_json" in frame else pd.Series("", frame.index)
+    hosts = frame["hostname"].fillna("") if "hostname" in frame else pd.Series("", frame.index)
+    return pd.Series(list(zip(frame["workload"], settings, hosts, strict=True)), index=frame.index)
+
+
 def workload_settings(config_json: object) -> str:
     """The workload part of a row's stored configuration (model, data, sizes) as canonical text;
     "" without a readable configuration. Equal for every runtime run on the same workload settings."""

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from harness import results
+from harness.analysis import beyond_budget, cut_text, workload_settings
 from harness.untrusted import file_stem, literal_plot_text, plain_log_ticks
 
 DEFAULT_BUDGET_POINTS = 1.0
@@ -74,7 +75,9 @@ def _runner_up(choice: pd.Series, runner: pd.Series | None) -> str:
 
 def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS) -> pd.DataFrame:
     """One row per (workload, batch size): the fastest ok configuration with accuracy no more than
-    `budget_points` below eager fp32's at that batch size, and why each faster one was excluded.
+    `budget_points` below eager fp32's at that batch size on the same samples (a quantized row's own
+    `accuracy_delta_vs_fp32` decides; rows of other workload settings are chosen apart, a `workload
+    settings` column), exactly the budget being within it, and why each faster one was excluded.
     Rows with no eager fp32 row to set the floor are recommended on speed alone and say so. Rows from
     several hosts are chosen per host (a `host` column): one machine's figure is no choice for another.
     `runner-up` names the next eligible row and whether the choice is shown faster than it (module
@@ -82,19 +85,29 @@ def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS)
     out = []
     hosts = frame["hostname"].fillna("") if "hostname" in frame else pd.Series("", index=frame.index)
     several_hosts = hosts.nunique() > 1
-    for key, group in frame.groupby(["workload", "batch_size", *([hosts] if several_hosts else [])]):
+    # rows on other samples (another n_samples, model or data) are another choice: eager's accuracy on
+    # 500 samples is no floor for a row scored on 1,000
+    settings = frame["config_json"].map(workload_settings) if "config_json" in frame else pd.Series("", frame.index)
+    several_settings = frame.assign(_settings=settings).groupby("workload")["_settings"].nunique().max() > 1
+    keys = ["workload", "batch_size", *([hosts] if several_hosts else []), *([settings] if several_settings else [])]
+    for key, group in frame.groupby(keys):
         workload, batch = key[0], key[1]
         ok = group[group["status"] == results.OK].sort_values("latency_ms_p50")
         eager = ok[(ok["runtime"] == "eager") & (ok["precision_requested"] == "fp32")]
-        floor = float(eager["accuracy"].iloc[-1]) - budget_points / 100 if not eager.empty else None
+        reference = float(eager["accuracy"].iloc[0]) if not eager.empty else None
+        floor = reference - budget_points / 100 if reference is not None else None
         excluded = []
         choice, runner = None, None
         for _, row in ok.iterrows():
             name = _name(row)
-            if floor is not None and row["accuracy"] < floor - 1e-12:
+            # a quantized row's own delta was scored on exactly eager fp32's samples: it decides
+            delta = row.get("accuracy_delta_vs_fp32")
+            points = -100 * float(delta) if pd.notna(delta) else None
+            if points is None and reference is not None:
+                points = 100 * (reference - float(row["accuracy"]))
+            if points is not None and beyond_budget(points, budget_points):
                 if choice is not None:
                     continue  # slower than the choice: not "faster but excluded"
-                points = 100 * (float(eager["accuracy"].iloc[-1]) - row["accuracy"])
                 excluded.append(f"{name} ({row['latency_ms_p50']:.3f} ms): accuracy {row['accuracy']:.4f}, "
                                 f"{points:.1f} points below eager fp32")  # fmt: skip
                 continue
@@ -105,6 +118,7 @@ def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS)
         failed = group[group["status"] != results.OK]
         out.append({
             "workload": workload, "batch": batch, **({"host": key[2]} if several_hosts else {}),
+            **({"workload settings": cut_text(key[-1])} if several_settings else {}),
             "recommended": "" if choice is None else _name(choice),
             "p50 ms": None if choice is None else round(float(choice["latency_ms_p50"]), 3),
             "accuracy": None if choice is None else round(float(choice["accuracy"]), 4),

@@ -192,21 +192,25 @@ def flagged_rows(frame: pd.DataFrame) -> list[str]:
     flags = []
     label = lambda r: f"{r['workload']} · {r['runtime']} · batch {r['batch_size']} · {r['precision_requested']}"  # noqa: E731
     eager = frame[(frame["runtime"] == "eager") & (frame["status"] == results.OK)]
-    eager_acc = eager.set_index(["workload", "batch_size", "precision_requested", "hostname"])["accuracy"]
+    # eager's accuracy on the same samples (workload settings) and host, at the same batch and precision
+    samples = analysis.same_samples(frame)
+    eager_acc = eager.assign(_samples=samples[eager.index]).set_index(
+        ["_samples", "batch_size", "precision_requested"])["accuracy"]  # fmt: skip
     eager_acc = eager_acc[~eager_acc.index.duplicated(keep="last")]
-    for _, r in frame.iterrows():
+    for index, r in frame.iterrows():
         if r["status"] != results.OK:
             flags.append(f"{label(r)}: status {r['status']}: {str(r['error'])[:300]}")
             continue
-        base = eager_acc.get((r["workload"], r["batch_size"], r["precision_requested"], r["hostname"]))
-        if base is not None and r["accuracy"] < base - ACCURACY_DROP:
+        base = eager_acc.get((samples[index], r["batch_size"], r["precision_requested"]))
+        if base is not None and analysis.beyond_budget(100 * (base - r["accuracy"]), 100 * ACCURACY_DROP):
             flags.append(f"{label(r)}: accuracy {r['accuracy']:.4f} is more than 1 point below eager's {base:.4f}")
         if r["agreement"] < MIN_AGREEMENT:
             flags.append(f"{label(r)}: agreement with eager fp32 {r['agreement']:.4f} < {MIN_AGREEMENT}")
         requested = "int8" if r["precision_requested"] == "int8_dynamic" else str(r["precision_requested"])
         if str(r["precision_effective"]) != requested:
             flags.append(f"{label(r)}: effective precision {r['precision_effective']} differs from requested")
-        if r["precision_requested"] in QUANTIZED:
+        # a model file runs as it is (requested fp32): what it ran in decides, as for a requested INT8
+        if r["precision_requested"] in QUANTIZED or str(r.get("precision_effective")).startswith("int8"):
             flags += [f"{label(r)}: {problem}" for problem in int8_problems(r, frame)]
         if isinstance(r.get("fallback"), str) and r["fallback"]:
             flags.append(f"{label(r)}: fallback: {r['fallback']}")
@@ -266,15 +270,19 @@ def int8_problems(row: pd.Series, frame: pd.DataFrame) -> list[str]:
     collapsed to one class (the study's INT8 BERT), or no faster than the same runtime's fp32."""
     problems = []
     delta = row.get("accuracy_delta_vs_fp32")
-    if pd.notna(delta) and delta < -ACCURACY_DROP:
+    if pd.notna(delta) and analysis.beyond_budget(-100 * delta, 100 * ACCURACY_DROP):
         problems.append(f"INT8 accuracy {row['accuracy']:.4f} is {-100 * delta:.1f} points below eager fp32's")
     majority, reference = row.get("predicted_majority_share"), row.get("reference_majority_share")
     if pd.notna(majority) and pd.notna(reference) and majority >= COLLAPSED and reference < COLLAPSED:
         problems.append(f"predictions collapsed to one class ({100 * majority:.0f}% of samples; eager fp32: "
                         f"{100 * reference:.0f}%)")  # fmt: skip
-    same = frame[(frame["workload"] == row["workload"]) & (frame["runtime"] == row["runtime"])
-                 & (frame["batch_size"] == row["batch_size"]) & (frame["precision_requested"] == "fp32")
-                 & (frame["hostname"] == row.get("hostname")) & (frame["status"] == results.OK)]  # fmt: skip
+    # the same runtime's fp32 under the very same conditions: samples, host, batch, threads and load
+    same = frame[(analysis.same_samples(frame) == analysis.same_samples(row.to_frame().T).iloc[0])
+                 & (frame["runtime"] == row["runtime"]) & (frame["batch_size"] == row["batch_size"])
+                 & (frame["precision_requested"] == "fp32") & (frame["status"] == results.OK)
+                 & (frame.get("threads", pd.Series(np.nan, frame.index)).map(analysis.key_text)
+                    == analysis.key_text(row.get("threads")))
+                 & (frame.get("load", pd.Series("", frame.index)) == row.get("load", ""))]  # fmt: skip
     if not same.empty and row["latency_ms_p50"] >= same["latency_ms_p50"].iloc[-1]:
         problems.append(f"INT8 is no faster than {row['runtime']} fp32 ({row['latency_ms_p50']:.3f} ms against "
                         f"{same['latency_ms_p50'].iloc[-1]:.3f} ms)")  # fmt: skip

@@ -16,11 +16,13 @@ from typing import Any
 
 INT8_TYPES = ("u8", "i8")
 OV_HEAVY = {"Convolution", "GroupConvolution", "FullyConnected", "MatMul", "Deconvolution"}
-# ONNX Runtime's integer kernels (contrib ops included) and the float ones they replace.
+# ONNX Runtime's integer kernels (contrib ops included) and the float ones they replace. MatMulNBits and
+# MatMulBnb4 hold 2-8 bit (4-bit) weights but multiply float activations in float (weight-only compression,
+# onnxruntime's ContribOperators.md): float heavy ops, as OpenVINO's weight-only layers are.
 ORT_INT8 = {"QLinearConv", "QLinearMatMul", "QGemm", "MatMulInteger", "ConvInteger", "DynamicQuantizeMatMul",
-            "MatMulIntegerToFloat", "QAttention", "MatMulNBits", "QLinearConvTranspose"}  # fmt: skip
+            "MatMulIntegerToFloat", "QAttention", "QLinearConvTranspose"}  # fmt: skip
 ORT_FLOAT = {"Conv", "MatMul", "Gemm", "FusedConv", "FusedMatMul", "FusedGemm", "Attention", "MultiHeadAttention",
-             "NhwcFusedConv", "ConvTranspose"}  # fmt: skip
+             "NhwcFusedConv", "ConvTranspose", "MatMulNBits", "MatMulBnb4"}  # fmt: skip
 TORCH_HEAVY = ("aten.conv2d", "aten.conv1d", "aten.linear", "aten.matmul", "aten.bmm", "aten.addmm", "aten.mm")
 
 

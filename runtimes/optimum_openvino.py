@@ -22,11 +22,10 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import Field
 
-from harness.cache import cached_entry, identity_key
 from harness.config import UnsupportedError
 from harness.contract import Inputs, ModelHandle
 from harness.options import AFTER_CONVERSION
-from runtimes.artifacts import artifact_identity
+from runtimes.artifacts import ensure_artifact, ensure_quantized
 from runtimes.base import Effective, Runtime
 from runtimes.int8 import int8_columns, openvino_int8_share
 
@@ -43,6 +42,7 @@ class OptimumOpenVINORuntime(Runtime):
     Options = OptimumOpenVINOOptions
     options: OptimumOpenVINOOptions
     precisions = ("fp32", "int8")
+    precision_after_conversion = True  # one fp32 export serves both: INT8 is a quantized artifact made from it
     default_calibration_samples = 128  # optimum/intel/openvino/configuration.py: subset_size = num_samples or 128
     kinds = ("transformer",)
     kinds_reason = "optimum-intel loads Hugging Face (or timm) model directories, and a torchvision model has none"
@@ -83,11 +83,8 @@ class OptimumOpenVINORuntime(Runtime):
             )
             model.save_pretrained(directory)
 
-        identity = {**artifact_identity(self, handle, "optimum_openvino", self._versions()), "precision": "fp32"}
-        entry = cached_entry(self.cache_dir / "conversions", "optimum_openvino", identity_key(identity), build)
-        self.times.convert_s, self.times.cache_hit, self.times.cache_note = entry.build_s, entry.hit, entry.note
-        self.times.artifact_mb = entry.size_mb
-        return entry.path
+        # the shared bookkeeping: key, cache_hit, artifact_path and key (a quantized key holds it)
+        return ensure_artifact(self, handle, "optimum_openvino", self._versions(), build)
 
     def _quantize(self, handle: ModelHandle, exported: Path) -> Path:
         import nncf
@@ -104,13 +101,8 @@ class OptimumOpenVINORuntime(Runtime):
             OVQuantizer.from_pretrained(model).quantize(calibration_dataset=nncf.Dataset(samples), ov_config=config,
                                                         save_directory=directory)  # fmt: skip
 
-        identity = artifact_identity(self, handle, "optimum_openvino_int8", self._versions())
-        identity.update(calibration=calibration.data_hash, quantizer={"OVQuantizationConfig": len(calibration.batches)})
-        entry = cached_entry(self.cache_dir / "conversions", "optimum_openvino_int8", identity_key(identity), build)
-        self.times.quantize_s = entry.build_s
-        self.times.cache_note = "; ".join(n for n in (self.times.cache_note, entry.note) if n) or None
-        self.times.artifact_mb = entry.size_mb
-        return entry.path
+        quantizer = {"OVQuantizationConfig": len(calibration.batches)}
+        return ensure_quantized(self, handle, "optimum_openvino_int8", self._versions(), quantizer, build)
 
     def adapt_inputs(self, inputs: Inputs) -> dict[str, Any]:
         return {name: inputs[name] for name in self.input_names if name in self.accepted}

@@ -51,6 +51,18 @@ def assert_one_clear_line(run, *needles: str) -> None:
             ["scenario.target_qps=1e+06", "at most 115.741 qps"],
         ),
         (["scenario=server", "scenario.target_qps=1e308"], ["scenario.target_qps=1e+308", "> 0 and <= 1000000"]),
+        # calibration data was only checked by each job, after loading the model, and named as workload.dataset
+        (
+            ["runtime=openvino", "runtime.precision=int8", "workload.calibration_dataset=/nonexistent.csv"],
+            ["workload.calibration_dataset='/nonexistent.csv' does not exist", ".csv"],
+        ),
+        (["workload.calibration_dataset=offline:bogus"], ["workload.calibration_dataset='offline:bogus' is unknown"]),
+        (["workload.calibration_dataset=''"], ["workload.calibration_dataset='' is empty"]),
+        (["workload.calibration_split=test"], ["workload.calibration_split='test' has no effect", "train"]),
+        (
+            ["workload=resnet101", "workload.calibration_dataset=offline:synthetic-sentiment"],
+            ["workload.calibration_dataset='offline:synthetic-sentiment' is unknown"],
+        ),
     ],
 )
 def test_bad_values_are_named_in_one_line(cli, args: list[str], needles: list[str]) -> None:

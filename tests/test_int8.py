@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness import report
+from harness import analysis, report
 from harness.decision import pareto_front, recommend
 
 INT8_RUNTIMES = ["openvino", "onnxruntime", "onnxruntime_openvino", "compile", "export", "ipex"]
@@ -236,3 +236,64 @@ def test_the_guard_flags_lost_accuracy_collapse_and_slow_int8() -> None:
     fine = frame.assign(accuracy_delta_vs_fp32=[0.0, -0.005], predicted_majority_share=[0.5, 0.51],
                         latency_ms_p50=[3.0, 1.5])  # fmt: skip
     assert int8_problems(fine.iloc[1], fine) == []
+
+
+def test_the_guard_and_the_decision_compare_like_with_like() -> None:
+    """Found by breaking it: the Decision took its floor from another eager row (500 samples) and recommended
+    an INT8 row 5 points down on its own samples; exactly 1 point lost was flagged (0.010000000000000009);
+    "no faster than fp32" was judged against an offline fp32 row; a model file that ran INT8 (requested
+    fp32, as model files must be) skipped the accuracy and collapse checks."""
+    from harness.report import flagged_rows, int8_problems
+
+    small, large = json.dumps({"workload": {"n_samples": 500}}), json.dumps({"workload": {"n_samples": 1000}})
+    frame = _synthetic([
+        ("eager", "fp32", 1, 10.0, 0.90, "ok"),
+        ("eager", "fp32", 1, 12.0, 0.80, "ok"),
+        ("openvino", "int8", 1, 2.0, 0.85, "ok"),
+    ]).assign(config_json=[large, small, large], accuracy_delta_vs_fp32=[None, None, -0.05], hostname="h")  # fmt: skip
+    table = recommend(frame)
+    chosen = table.set_index("workload settings")["recommended"]
+    assert chosen[analysis.workload_settings(large)] == "eager fp32", table.to_string()
+    assert "5.0 points below" in table.set_index("workload settings").loc[analysis.workload_settings(large),
+                                                                         "faster but excluded"]  # fmt: skip
+
+    exact = _synthetic([("eager", "fp32", 1, 10.0, 1.00, "ok"), ("openvino", "int8", 1, 2.0, 0.99, "ok")])
+    exact = exact.assign(hostname="h", accuracy_delta_vs_fp32=[None, 0.99 - 1.0], threads=1, load="single_stream")
+    assert int8_problems(exact.iloc[1], exact) == [] and recommend(exact).iloc[0]["recommended"] == "openvino int8"
+
+    loads = _synthetic([
+        ("openvino", "fp32", 1, 8.0, 0.9, "ok"), ("openvino", "int8", 1, 10.0, 0.9, "ok"),
+        ("openvino", "fp32", 1, 20.0, 0.9, "ok"),
+    ]).assign(hostname="h", threads=1, load=["single_stream", "single_stream", "offline x2"])  # fmt: skip
+    assert "INT8 is no faster than openvino fp32 (10.000 ms against 8.000 ms)" in int8_problems(loads.iloc[1], loads)
+
+    model_file = _synthetic([("eager", "fp32", 1, 10.0, 0.95, "ok"), ("onnxruntime", "fp32", 1, 2.0, 0.65, "ok")])
+    model_file = model_file.assign(
+        hostname="h",
+        threads=1,
+        load="single_stream",
+        precision_effective=["fp32", "int8+fp32"],
+        error=None,
+        agreement=[1.0, 0.7],
+        accuracy_delta_vs_fp32=[None, -0.30],
+        predicted_majority_share=[0.5, 1.0],
+        reference_majority_share=0.5,
+        fallback=None,
+    )
+    flags = " | ".join(flagged_rows(model_file))
+    assert "30.0 points below eager fp32's" in flags and "collapsed to one class" in flags, flags
+
+
+def test_weight_only_4_bit_matmuls_are_not_int8(tmp_path: Path) -> None:
+    """A model of ORT's MatMulNBits (4-bit weights, float activations and arithmetic) was read back as
+    int8+fp32 (12/18 heavy ops): weight-only compression computes in float."""
+    import onnx
+    from onnx import helper
+
+    from runtimes.int8 import ort_int8_share
+
+    nodes = [helper.make_node("MatMulNBits", ["x", "w", "s"], ["y"], domain="com.microsoft", bits=4),
+             helper.make_node("MatMulInteger", ["y8", "w8"], ["z"])]  # fmt: skip
+    graph = helper.make_graph(nodes, "g", [], [])
+    onnx.save(helper.make_model(graph), tmp_path / "m.onnx")
+    assert ort_int8_share(tmp_path / "m.onnx") == (0.5, 1, 2)
