@@ -212,6 +212,9 @@ def flagged_rows(frame: pd.DataFrame) -> list[str]:
         # a model file runs as it is (requested fp32): what it ran in decides, as for a requested INT8
         if r["precision_requested"] in QUANTIZED or str(r.get("precision_effective")).startswith("int8"):
             flags += [f"{label(r)}: {problem}" for problem in int8_problems(r, frame)]
+        if isinstance(r.get("attention_effective"), str) and r["attention_effective"] != r.get("attention"):
+            flags.append(f"{label(r)}: ran {r['attention_effective']} attention, not workload.attention="
+                         f"{r.get('attention')} (its exporter chose)")  # fmt: skip
         if isinstance(r.get("fallback"), str) and r["fallback"]:
             flags.append(f"{label(r)}: fallback: {r['fallback']}")
         planned = analysis.config_of(r.get("config_json")).get("measure", {})

@@ -128,7 +128,12 @@ class OptimumOpenVINORuntime(Runtime):
 
         compiled = self.model.request  # optimum keeps the ov.CompiledModel here
         precision = ov_precision_name(compiled.get_property("INFERENCE_PRECISION_HINT"))
-        extra: dict[str, Any] = {"optimum_inputs": ",".join(self.accepted)}
+        # optimum's exporter picks its own attention (SDPA), whatever workload.attention says: read it back
+        types = {op.get_type_name() for op in self.model.model.get_ops()}
+        extra: dict[str, Any] = {
+            "optimum_inputs": ",".join(self.accepted),
+            "attention_effective": "sdpa" if "ScaledDotProductAttention" in types else "eager",
+        }
         if self.precision == "int8":
             precision, columns = int8_columns(openvino_int8_share(compiled), precision, "OpenVINO execution graph")
             extra.update(columns)

@@ -76,6 +76,11 @@ def test_bert_int8_paths_and_optimum(cli, tmp_path: Path, tiny_calibration_csv: 
     optimum = bert[bert["runtime"] == "optimum_openvino"].set_index("precision_requested")
     assert optimum.loc["fp32", "precision_effective"] == "fp32" and optimum.loc["int8", "int8_ops"] > 0
     assert optimum["runtime_version"].str.startswith("optimum-intel 2.2.0").all()
+    # its own interpreter's transformers, and the attention its exporter chose, read back from the IR
+    assert optimum["transformers_version"].str.startswith("5.5").all(), optimum["transformers_version"]
+    assert optimum["attention_effective"].isin(["sdpa", "eager"]).all()
+    assert not bert[bert["runtime"] != "optimum_openvino"]["transformers_version"].str.startswith("5.5").any()
+    assert optimum.loc["int8", "cache_hit"] in (False, "False"), "quantized afresh: no cache hit"
     cnn = frame[frame["workload"] == "resnet101"].iloc[0]
     assert cnn["status"] == "unsupported" and "Hugging Face" in cnn["error"]
 

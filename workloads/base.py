@@ -121,6 +121,24 @@ def require_existing_path(key: str, value: str, allowed: str) -> None:
         raise ConfigError(f"{key}={value!r} does not exist; allowed: {allowed}")
 
 
+def check_calibration_data(calibration: str | None, split: str, offline_dataset: str, allowed: str) -> None:
+    """workload.calibration_dataset and calibration_split, checked as workload.dataset is (before any job
+    loads a model) and named as themselves: `offline_dataset` is the workload's offline data (its train
+    split calibrates when `calibration` is None), `allowed` says what else may be given. Raises ConfigError."""
+    if calibration in (None, offline_dataset) and split != "train":
+        raise ConfigError(f"workload.calibration_split={split!r} has no effect: without a calibration_dataset it "
+                          f"calibrates on {offline_dataset}'s train split; leave it at train")  # fmt: skip
+    if calibration is None:
+        return
+    if not calibration.strip():
+        raise ConfigError(f"workload.calibration_dataset={calibration!r} is empty; allowed: {allowed}, "
+                          f"{offline_dataset}, or null")  # fmt: skip
+    if calibration.startswith(OFFLINE_PREFIX) and calibration != offline_dataset:
+        raise ConfigError(f"workload.calibration_dataset={calibration!r} is unknown; offline dataset: "
+                          f"{offline_dataset} (its train split)")  # fmt: skip
+    require_existing_path("workload.calibration_dataset", calibration, f"{allowed}, or {offline_dataset}")
+
+
 def model_hash(module: torch.nn.Module, architecture: str = "") -> str:
     """Weights (every tensor of the state dict) and architecture (the module tree as printed, plus
     `architecture`, e.g. a transformers config): a config edited in place changes it too."""

@@ -43,6 +43,7 @@ from workloads.base import (
     ModelHandle,
     Workload,
     array_hash,
+    check_calibration_data,
     looks_like_path,
     model_hash,
     prebuilt_model_hash,
@@ -137,25 +138,8 @@ class BertOptions:
         require_existing_path(
             "workload.dataset", self.dataset, f"a local .csv/.jsonl/.json file, a `datasets` id, or {OFFLINE_DATASET}"
         )
-        self._validate_calibration()
-
-    def _validate_calibration(self) -> None:
-        """calibration_dataset as workload.dataset is checked (before any job loads a model), named as itself."""
-        calibration = self.calibration_dataset
-        if calibration in (None, OFFLINE_DATASET) and self.calibration_split != "train":
-            raise ConfigError(f"workload.calibration_split={self.calibration_split!r} has no effect: without a "
-                              f"calibration_dataset it calibrates on {OFFLINE_DATASET}'s train split; leave it at "
-                              "train")  # fmt: skip
-        if calibration is None:
-            return
-        if not calibration.strip():
-            raise ConfigError(f"workload.calibration_dataset={calibration!r} is empty; allowed: a local .csv/.jsonl/"
-                              f".json file, a `datasets` id, {OFFLINE_DATASET}, or null")  # fmt: skip
-        if calibration.startswith(OFFLINE_PREFIX) and calibration != OFFLINE_DATASET:
-            raise ConfigError(f"workload.calibration_dataset={calibration!r} is unknown; offline dataset: "
-                              f"{OFFLINE_DATASET} (its train split)")  # fmt: skip
-        require_existing_path("workload.calibration_dataset", calibration,
-                              f"a local .csv/.jsonl/.json file, a `datasets` id, or {OFFLINE_DATASET}")  # fmt: skip
+        check_calibration_data(self.calibration_dataset, self.calibration_split, OFFLINE_DATASET,
+                               "a local .csv/.jsonl/.json file, a `datasets` id")  # fmt: skip
 
 
 class _LogitsOnly(torch.nn.Module):

@@ -31,6 +31,7 @@ from workloads.base import (
     LabelSource,
     ModelHandle,
     Workload,
+    check_calibration_data,
     looks_like_path,
     model_hash,
     prebuilt_model_hash,
@@ -121,19 +122,7 @@ class ImageDataOptions:
         require_existing_path(
             "workload.dataset", self.dataset, f"an image folder, a `datasets` id, or {OFFLINE_DATASET}"
         )
-        if calibration in (None, OFFLINE_DATASET) and self.calibration_split != "train":
-            raise ConfigError(f"workload.calibration_split={self.calibration_split!r} has no effect: without a "
-                              f"calibration_dataset it calibrates on {OFFLINE_DATASET}'s train split; leave it "
-                              "at train")  # fmt: skip
-        if calibration is not None:  # checked as workload.dataset is, before any job loads a model
-            if not calibration.strip():
-                raise ConfigError(f"workload.calibration_dataset={calibration!r} is empty; allowed: an image folder, "
-                                  f"a `datasets` id, {OFFLINE_DATASET}, or null")  # fmt: skip
-            if calibration.startswith(OFFLINE_PREFIX) and calibration != OFFLINE_DATASET:
-                raise ConfigError(f"workload.calibration_dataset={calibration!r} is unknown; offline dataset: "
-                                  f"{OFFLINE_DATASET} (its train split)")  # fmt: skip
-            require_existing_path("workload.calibration_dataset", calibration,
-                                  f"an image folder, a `datasets` id, or {OFFLINE_DATASET}")  # fmt: skip
+        check_calibration_data(calibration, self.calibration_split, OFFLINE_DATASET, "an image folder, a `datasets` id")
 
 
 def fashion_images(split: str) -> tuple[np.ndarray, np.ndarray]:
