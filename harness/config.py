@@ -208,6 +208,9 @@ class JobSpec:
             # as checked: a quoted "false" is recorded (and hashed) as false
             component.options = {k: getattr(parsed[kind], k) for k in component.options}
         self._check_model_file(parsed["workload"])
+        if self.runtime.precision == "int8":  # static quantization calibrates: on what, known before any job runs
+            if problem := getattr(parsed["workload"], "calibration_problem", lambda: None)():
+                raise ConfigError(problem)
         self._check_within_threads(parsed["runtime"])
         return self
 

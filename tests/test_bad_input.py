@@ -60,6 +60,10 @@ def assert_one_clear_line(run, *needles: str) -> None:
         (["workload.calibration_dataset=''"], ["workload.calibration_dataset='' is empty"]),
         (["workload.calibration_split=test"], ["workload.calibration_split='test' has no effect", "train"]),
         (
+            ["workload=tiny_bert", "runtime=openvino", "runtime.precision=int8"],
+            ["runtime.precision=int8 on workload.dataset=", "needs calibration data disjoint", "calibration_dataset"],
+        ),
+        (
             ["workload=resnet101", "workload.calibration_dataset=offline:synthetic-sentiment"],
             ["workload.calibration_dataset='offline:synthetic-sentiment' is unknown"],
         ),

@@ -85,6 +85,14 @@ class BertOptions:
     # compared with, which also gives the tokenizer and config
     reference_model: str | None = None
 
+    def calibration_problem(self) -> str | None:
+        """Why static quantization cannot calibrate with these options (None: it can): data other than the
+        offline set needs a calibration_dataset disjoint from it. Checked before any job runs (config.py)."""
+        if self.calibration_dataset is None and self.dataset != OFFLINE_DATASET:
+            return (f"runtime.precision=int8 on workload.dataset={self.dataset!r} needs calibration data disjoint "
+                    "from the eval set: give workload.calibration_dataset (a file or `datasets` id), calibration_split")
+        return None
+
     def prebuilt_file(self) -> str | None:
         """The model file to run as it is, when `model` names one."""
         return self.model if Path(self.model).suffix in MODEL_FILE_SUFFIXES else None
@@ -453,11 +461,8 @@ class BertWorkload(Workload):
 
     def calibration_options(self, n_samples: int) -> BertOptions:
         opts = self.options
-        if opts.calibration_dataset is None and opts.dataset != OFFLINE_DATASET:
-            raise ConfigError(
-                "quantization needs calibration data disjoint from the eval set: give "
-                "workload.calibration_dataset (a file or `datasets` id), calibration_split"
-            )
+        if problem := opts.calibration_problem():
+            raise ConfigError(problem)
         if opts.calibration_dataset in (None, OFFLINE_DATASET):
             if n_samples > OFFLINE_TRAIN_SIZE:
                 raise ConfigError(f"runtime.calibration_samples={n_samples} is more than the calibration split "

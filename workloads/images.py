@@ -74,6 +74,14 @@ class ImageDataOptions:
     calibration_dataset: Annotated[str | None, DATA_ONLY] = None
     calibration_split: Annotated[str, DATA_ONLY] = "train"
 
+    def calibration_problem(self) -> str | None:
+        """Why static quantization cannot calibrate with these options (None: it can): data other than the
+        offline set needs a calibration_dataset disjoint from it. Checked before any job runs (config.py)."""
+        if self.calibration_dataset is None and self.dataset != OFFLINE_DATASET:
+            return (f"runtime.precision=int8 on workload.dataset={self.dataset!r} needs calibration data disjoint "
+                    "from the eval set: give workload.calibration_dataset (an image folder or `datasets` id)")
+        return None
+
     def prebuilt_file(self) -> str | None:
         """The model file to run as it is, when `weights` names one."""
         weights = getattr(self, "weights", "")
@@ -345,9 +353,8 @@ class ImageWorkload(Workload):
 
     def calibration_options(self, n_samples: int) -> ImageDataOptions:
         opts = self.options
-        if opts.calibration_dataset is None and opts.dataset != OFFLINE_DATASET:
-            raise ConfigError("quantization needs calibration data disjoint from the eval set: give "
-                              "workload.calibration_dataset (an image folder or `datasets` id)")  # fmt: skip
+        if problem := opts.calibration_problem():
+            raise ConfigError(problem)
         if opts.calibration_dataset in (None, OFFLINE_DATASET):
             return dataclasses.replace(opts, dataset=OFFLINE_DATASET, split="train", n_samples=n_samples)
         split = opts.calibration_split if not Path(opts.calibration_dataset).expanduser().is_dir() else "test"
