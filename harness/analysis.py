@@ -132,6 +132,22 @@ def cut_text(text: str) -> str:
     return text if len(text) <= MAX_VARIANT_CHARS else text[: MAX_VARIANT_CHARS - 3] + "..."
 
 
+def cost_of_work(frame: pd.DataFrame, p50: pd.Series | None = None) -> pd.Series:
+    """Per row, what its speed is judged on, as a cost (lower is faster), by MLPerf's figure of merit for
+    its scenario: offline 1 / throughput_sps (s per sample: p50s of overlapping requests are no speed),
+    a server qps search 1 / max_qps_meeting_bound (its p50s were taken at different rates), otherwise
+    `p50` (ms; default latency_ms_p50). Ratios of costs are speed-ups; costs rank only rows of one load."""
+    p50 = frame["latency_ms_p50"] if p50 is None else p50
+    nothing = pd.Series(np.nan, index=frame.index)
+    scenario = frame["scenario"].astype(str) if "scenario" in frame else pd.Series("", index=frame.index)
+    searched = pd.to_numeric(frame.get("max_qps_meeting_bound", nothing), errors="coerce")
+    throughput = pd.to_numeric(frame.get("throughput_sps", nothing), errors="coerce")
+    searching = (scenario == "server") & frame.get("qps_search", nothing).map(lambda v: isinstance(v, str) and bool(v))
+    with np.errstate(divide="ignore"):
+        cost = np.where(scenario == "offline", 1.0 / throughput, np.where(searching, 1.0 / searched, p50))
+    return pd.Series(cost, index=frame.index, dtype=float)
+
+
 def with_speedup(frame: pd.DataFrame, p50: pd.Series | None = None) -> pd.DataFrame:
     """Adds `speedup_vs_eager`: eager's p50 over this row's, at the same workload and workload settings
     (model, data: one result set may hold MiniLM and BERT-base rows of workload `bert`), batch,
@@ -143,17 +159,7 @@ def with_speedup(frame: pd.DataFrame, p50: pd.Series | None = None) -> pd.DataFr
     latency ratio when requests overlap), a server qps search compares the highest rates that met the
     bound (its p50s were measured at different rates); single stream and a fixed-rate server compare p50s."""
     frame = frame.copy()
-    p50 = frame["latency_ms_p50"] if p50 is None else p50
-    # the cost per unit of work each row stands for: lower is faster
-    scenario = frame["scenario"].astype(str) if "scenario" in frame else pd.Series("", index=frame.index)
-    searched = frame["max_qps_meeting_bound"] if "max_qps_meeting_bound" in frame else pd.Series(np.nan, frame.index)
-    searched = pd.to_numeric(searched, errors="coerce")
-    throughput = pd.to_numeric(frame["throughput_sps"], errors="coerce") if "throughput_sps" in frame else np.nan
-    searching = (scenario == "server") & frame.get("qps_search", pd.Series("", index=frame.index)).map(
-        lambda v: isinstance(v, str) and bool(v)
-    )
-    p50 = pd.Series(np.where(scenario == "offline", 1.0 / throughput, np.where(searching, 1.0 / searched, p50)),
-                    index=frame.index)  # fmt: skip
+    p50 = cost_of_work(frame, p50)
     frame["hostname"] = frame["hostname"].fillna("")
     frame["_load"] = frame["load"] if "load" in frame else ""
     frame["_workload_config"] = frame["config_json"].map(workload_settings) if "config_json" in frame else ""

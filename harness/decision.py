@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from harness import results
-from harness.analysis import beyond_budget, cut_text, workload_settings
+from harness.analysis import beyond_budget, cost_of_work, cut_text, workload_settings
 from harness.untrusted import file_stem, literal_plot_text, plain_log_ticks
 
 DEFAULT_BUDGET_POINTS = 1.0
@@ -62,6 +62,9 @@ def _runner_up(choice: pd.Series, runner: pd.Series | None) -> str:
     if runner is None:
         return "none"
     text = f"{_name(runner)} ({runner['latency_ms_p50']:.3f} ms"
+    if "_cost" in choice and choice["_cost"] != choice["latency_ms_p50"]:  # ranked on throughput or a qps search
+        ratio = float(runner["_cost"]) / float(choice["_cost"])
+        return text + f"; the choice does {ratio:.2f}x its work per second): no CI of that figure, not shown faster"
     ratio = float(runner["latency_ms_p50"]) / float(choice["latency_ms_p50"])
     text += f", {ratio:.2f}x the choice's)" if np.isfinite(ratio) else ")"
     (c_low, c_high, c_basis), (r_low, r_high, r_basis) = _p50_ci(choice), _p50_ci(runner)
@@ -89,10 +92,15 @@ def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS)
     # 500 samples is no floor for a row scored on 1,000
     settings = frame["config_json"].map(workload_settings) if "config_json" in frame else pd.Series("", frame.index)
     several_settings = frame.assign(_settings=settings).groupby("workload")["_settings"].nunique().max() > 1
-    keys = ["workload", "batch_size", *([hosts] if several_hosts else []), *([settings] if several_settings else [])]
+    # and under one load: an offline row's p50 (requests overlapping) is no rival of a single-stream one
+    loads = frame["load"].fillna("") if "load" in frame else pd.Series("", index=frame.index)
+    several_loads = loads.nunique() > 1
+    keys = ["workload", "batch_size", *([hosts] if several_hosts else []), *([settings] if several_settings else []),
+            *([loads] if several_loads else [])]  # fmt: skip
+    frame = frame.assign(_cost=cost_of_work(frame))  # ranked by the load's figure of merit (throughput offline)
     for key, group in frame.groupby(keys):
         workload, batch = key[0], key[1]
-        ok = group[group["status"] == results.OK].sort_values("latency_ms_p50")
+        ok = group[group["status"] == results.OK].sort_values("_cost")
         eager = ok[(ok["runtime"] == "eager") & (ok["precision_requested"] == "fp32")]
         reference = float(eager["accuracy"].iloc[0]) if not eager.empty else None
         floor = reference - budget_points / 100 if reference is not None else None
@@ -118,7 +126,8 @@ def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS)
         failed = group[group["status"] != results.OK]
         out.append({
             "workload": workload, "batch": batch, **({"host": key[2]} if several_hosts else {}),
-            **({"workload settings": cut_text(key[-1])} if several_settings else {}),
+            **({"workload settings": cut_text(key[2 + several_hosts])} if several_settings else {}),
+            **({"load": key[-1]} if several_loads else {}),
             "recommended": "" if choice is None else _name(choice),
             "p50 ms": None if choice is None else round(float(choice["latency_ms_p50"]), 3),
             "accuracy": None if choice is None else round(float(choice["accuracy"]), 4),

@@ -302,3 +302,19 @@ def test_weight_only_4_bit_matmuls_are_not_int8(tmp_path: Path) -> None:
     graph = helper.make_graph(nodes, "g", [], [])
     onnx.save(helper.make_model(graph), tmp_path / "m.onnx")
     assert ort_int8_share(tmp_path / "m.onnx") == (0.5, 1, 2)
+
+
+def test_the_decision_ranks_within_one_load_on_its_figure_of_merit() -> None:
+    """An offline x2 row's p50 (two requests overlapping: 7 ms) competed with single-stream p50s, and offline
+    rows were ranked on p50 where their figure is throughput."""
+    frame = _synthetic([
+        ("eager", "fp32", 1, 4.0, 0.9, "ok"), ("onnxruntime", "fp32", 1, 2.0, 0.9, "ok"),
+        ("eager", "fp32", 1, 7.0, 0.9, "ok"), ("onnxruntime", "fp32", 1, 3.0, 0.9, "ok"),
+        ("openvino", "fp32", 1, 5.0, 0.9, "ok"),
+    ]).assign(scenario=["single_stream"] * 2 + ["offline"] * 3, load=["single_stream"] * 2 + ["offline x2"] * 3,
+              throughput_sps=[250.0, 500.0, 280.0, 600.0, 900.0])  # fmt: skip
+    table = recommend(frame).set_index("load")
+    assert table.loc["single_stream", "recommended"] == "onnxruntime fp32"
+    assert table.loc["offline x2", "recommended"] == "openvino fp32", "900 samples/s beats 600, whatever the p50"
+    assert "onnxruntime fp32" in table.loc["offline x2", "runner-up"] and "1.50x its work" in table.loc[
+        "offline x2", "runner-up"]  # fmt: skip

@@ -78,8 +78,10 @@ class ImageDataOptions:
         """Why static quantization cannot calibrate with these options (None: it can): data other than the
         offline set needs a calibration_dataset disjoint from it. Checked before any job runs (config.py)."""
         if self.calibration_dataset is None and self.dataset != OFFLINE_DATASET:
-            return (f"runtime.precision=int8 on workload.dataset={self.dataset!r} needs calibration data disjoint "
-                    "from the eval set: give workload.calibration_dataset (an image folder or `datasets` id)")
+            return (
+                f"runtime.precision=int8 on workload.dataset={self.dataset!r} needs calibration data disjoint "
+                "from the eval set: give workload.calibration_dataset (an image folder or `datasets` id)"
+            )
         return None
 
     def prebuilt_file(self) -> str | None:
