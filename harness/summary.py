@@ -105,12 +105,24 @@ def same_software(frame: pd.DataFrame, row: pd.Series) -> pd.Series:
     return same
 
 
-def p50s_of(frame: pd.DataFrame, row: pd.Series) -> np.ndarray:
-    """The p50s of every ok run of `row`'s configuration on its host in `frame` that ran `row`'s
-    software (same_software)."""
+def _runs_of(frame: pd.DataFrame, row: pd.Series) -> pd.DataFrame:
+    """Every ok run of `row`'s configuration on its host in `frame` that ran `row`'s software."""
     same = (frame["config_hash"] == row["config_hash"]) & (frame["status"] == results.OK)
     if "hostname" in frame:  # a missing hostname is a host of its own, "", as summarize groups it
         host = row.get("hostname") if isinstance(row.get("hostname"), str) else ""
         same &= frame["hostname"].fillna("") == host
     same &= same_software(frame, row)
-    return pd.to_numeric(frame.loc[same, "latency_ms_p50"], errors="coerce").dropna().to_numpy()
+    return frame.loc[same]
+
+
+def p50s_of(frame: pd.DataFrame, row: pd.Series) -> np.ndarray:
+    """The p50s of every ok run of `row`'s configuration on its host in `frame` that ran `row`'s
+    software (same_software)."""
+    return pd.to_numeric(_runs_of(frame, row)["latency_ms_p50"], errors="coerce").dropna().to_numpy()
+
+
+def costs_of(frame: pd.DataFrame, row: pd.Series) -> np.ndarray:
+    """As p50s_of, each run's cost of work (analysis.cost_of_work: 1 / throughput offline, 1 / highest
+    rate for a qps search, else the p50), finite and positive only."""
+    costs = analysis.cost_of_work(_runs_of(frame, row)).to_numpy()
+    return costs[np.isfinite(costs) & (costs > 0)]

@@ -445,3 +445,23 @@ def test_speedups_compare_what_each_scenario_measures() -> None:
     assert speedup["onnxruntime", "offline"] == pytest.approx(8889 / 297.5)
     assert speedup["onnxruntime", "server"] == pytest.approx(640 / 38.75)
     assert speedup["onnxruntime", "single_stream"] == pytest.approx(4.0)
+
+
+def test_offline_rows_are_compared_on_throughput_across_runs(tmp_path: Path) -> None:
+    """Offline rows were judged on their requests' p50: B did half the work per second (throughput 50%
+    with the same per-request p50, e.g. half the streams kept busy) and compare said "no significant
+    difference". With runs on both sides their throughputs decide; single runs say throughput is untested."""
+
+    def runs(directory: Path, throughputs: list[float], seed: int) -> Path:
+        rows = [{"runtime": "openvino", "median": 5.0, "config_hash": "off", "scenario": "offline",
+                 "throughput_sps": t, "started_at": f"2026-01-01T00:00:0{k}"}
+                for k, t in enumerate(throughputs)]  # fmt: skip
+        return make_set(directory, rows, seed=seed)
+
+    a = runs(tmp_path / "a", [400.0, 404.0, 398.0], 1)
+    b = runs(tmp_path / "b", [200.0, 203.0, 199.0], 2)
+    row = compare.compare([a], [b])[0].iloc[0]
+    assert row["verdict"] == "slower" and row["p50_ratio"] == pytest.approx(2.0, rel=0.02), row.to_dict()
+    assert row["evidence"].startswith("throughput (samples/s): Welch")
+    single = compare.compare([runs(tmp_path / "a1", [400.0], 3)], [runs(tmp_path / "b1", [200.0], 4)])[0].iloc[0]
+    assert "throughput (samples/s) x0.500 B/A untested" in single["evidence"], single["evidence"]
