@@ -422,7 +422,8 @@ def latency_verdict(
             return CANNOT_DECIDE, ratio, f"Mann-Whitney p={p} (raw latencies that are not numbers)"
         significant, method = p < SIGNIFICANCE_P, f"Mann-Whitney p={p:.2g}"
     elif any(pd.isna(x[c]) for x in (a, b) for c in ("latency_ms_p50_ci_low", "latency_ms_p50_ci_high")):
-        significant, method = False, "too few calls to decide (p50 95% CI not established below 6 calls)"
+        # no test answers: "cannot decide", which the gate fails on (it read "no significant difference")
+        return CANNOT_DECIDE, ratio, "too few calls to decide (p50 95% CI not established below 6 calls)"
     else:  # no raw latencies: the p50 confidence intervals must not overlap
         significant = b["latency_ms_p50_ci_low"] > a["latency_ms_p50_ci_high"] or (
             b["latency_ms_p50_ci_high"] < a["latency_ms_p50_ci_low"]

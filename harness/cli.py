@@ -352,6 +352,8 @@ def run_task(cfg: Any) -> Any:
                       if o.lstrip("+~").split("=", 1)[0] not in ("repeat", "repeats", "force")
                       and not o.lstrip("+~").startswith("hydra.")]  # fmt: skip
     rerun = " ".join(["python -m harness", *(shlex.quote(o) for o in task_overrides), "force=true"])
+    if results_dir not in SESSION.results_dirs:  # known from the job's start: Ctrl-C during it names it
+        SESSION.results_dirs.append(results_dir)
     outcome = run_job_isolated(
         spec, results_dir, force=options.force, repeat=options.repeat, label=label, rerun_command=rerun.strip(),
         config_yaml=OmegaConf.to_yaml(cfg, resolve=True), gather=SESSION.in_driver or not multirun,
@@ -361,8 +363,6 @@ def run_task(cfg: Any) -> Any:
     for note in outcome.notes:
         print(f"harness: {printable(note)}", file=sys.stderr)
     SESSION.outcomes.append(outcome)
-    if results_dir not in SESSION.results_dirs:
-        SESSION.results_dirs.append(results_dir)
     return outcome
 
 
@@ -397,7 +397,8 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
     except KeyboardInterrupt:  # a running child dies with its process group and holds no row
         where = ", ".join(str(d) for d in SESSION.results_dirs)
-        said = f"finished jobs are kept in {where}; the same command resumes" if where else "no job had started"
+        said = (f"the job running was not recorded; finished jobs are kept in {where}; the same command resumes"
+                if where else "no job had started")  # fmt: skip
         print(f"harness: interrupted; {said}", file=sys.stderr)
         return EXIT_INTERRUPTED
 

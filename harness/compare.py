@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PCT",
         default=None,
         help="call significant differences smaller than PCT%% 'no meaningful difference' (default: twice the "
-        "between-run CV where both sides have repeats, else 0)",
+        "larger between-run CV of the sides with repeats, else 0; at most --fail-on-regression)",
     )
     args = parser.parse_args(argv)
     notes: list[str] = []

@@ -76,6 +76,23 @@ def _runner_up(choice: pd.Series, runner: pd.Series | None) -> str:
     return text + f": not shown faster (95% CIs over {basis} overlap)"
 
 
+def _unfit(row: pd.Series, reference: float | None) -> str | None:
+    """Why a row cannot be chosen whatever its speed (None: it can): a server run that missed its p99
+    bound or could not establish meeting it (MLPerf: an invalid run), a qps search where no rate met
+    the bound (no figure to rank), an accuracy that was not scored where eager's sets the floor."""
+    if row.get("target_qps") is not None and pd.notna(row.get("target_qps")):
+        verdict = row.get("meets_latency_bound")
+        if verdict in (False, "False", 0):
+            return "missed its p99 latency bound"
+        if verdict not in (True, "True", 1):
+            return "meeting its p99 latency bound not established"
+    if "_cost" in row and not np.isfinite(row["_cost"]):
+        return "no figure to rank it on (a qps search where no rate met the bound)"
+    if reference is not None and pd.isna(row.get("accuracy")):
+        return "no accuracy scored"
+    return None
+
+
 def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS) -> pd.DataFrame:
     """One row per (workload, batch size): the fastest ok configuration with accuracy no more than
     `budget_points` below eager fp32's at that batch size on the same samples (a quantized row's own
@@ -108,6 +125,10 @@ def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS)
         choice, runner = None, None
         for _, row in ok.iterrows():
             name = _name(row)
+            if (unfit := _unfit(row, reference)) is not None:  # no eligible choice, whatever its speed
+                if choice is None:
+                    excluded.append(f"{name} ({row['latency_ms_p50']:.3f} ms): {unfit}")
+                continue
             # a quantized row's own delta was scored on exactly eager fp32's samples: it decides
             delta = row.get("accuracy_delta_vs_fp32")
             points = -100 * float(delta) if pd.notna(delta) else None

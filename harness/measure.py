@@ -293,8 +293,9 @@ class _Recorder:
     """Latencies from concurrent workers, and the stopping rule evaluated on them."""
 
     def __init__(self, cfg: MeasureConfig, clock: Callable[[], int]) -> None:
-        """At most `cfg.max_calls` latencies are recorded: calls still in flight when the cap is reached
-        finish unrecorded, so n_calls never exceeds max_calls (a row holds at most 10**7 latencies)."""
+        """`cfg.max_calls` latencies stop new calls; calls in flight then still complete and count (each
+        did its work inside the wall time: dropping them understated throughput 2x with 4 streams), so
+        n_calls exceeds max_calls by fewer than `streams` (results.MAX_LATENCIES_PER_ROW allows it)."""
         self.cfg, self.clock = cfg, clock
         self.lock = threading.Lock()
         self.latencies_ns: list[int] = []
@@ -313,16 +314,9 @@ class _Recorder:
         if self.error is not None:
             raise self.error
 
-    def full(self) -> bool:
-        """max_calls latencies are recorded."""
-        with self.lock:
-            return len(self.latencies_ns) >= self.cfg.max_calls
-
     def add(self, ns: int) -> None:
         now = self.clock()
         with self.lock:
-            if len(self.latencies_ns) >= self.cfg.max_calls:
-                return
             self.latencies_ns.append(ns)
             self.last_ns = now
             if len(self.latencies_ns) >= self.cfg.max_calls and not self.stop.is_set():
@@ -515,10 +509,11 @@ def measure_server(
     At the stop no request arrives any more and the queue drains for at most `latency_bound_ms` (as
     LoadGen waits for every issued query, but bounded): a request still queued then has waited longer
     than the bound, so whether each request met the bound is known exactly, and an overloaded server
-    fails it however short the window (unless max_calls stopped the run: then nothing more is served,
-    as a row holds at most max_calls latencies). Those are `requests_unserved`; they enter the p99 that
-    decides `meets_latency_bound` (server_p99) with their wait, a lower bound. The run thus lasts at
-    most `max_s` + `latency_bound_ms`. Columns: target, offered (arrivals in the window per second: one
+    fails it however short the window. Those are `requests_unserved`; they enter the p99 that decides
+    `meets_latency_bound` (server_p99) with their wait, a lower bound. `max_calls` caps the arrivals (so
+    the served latencies too). Meeting the bound needs an arrival window of at least the bound and
+    `min_s`: a shorter one cannot show an overload, and `meets_latency_bound` is None (not established).
+    The run lasts at most `max_s` + `latency_bound_ms`. Columns: target, offered (arrivals in the window per second: one
     Poisson draw) and achieved (served per second of the run) qps, unserved requests, the bound and
     whether the p99 meets it. Raises what a server's call raised, ValueError when nothing was served."""
     _preload_statistics()
@@ -555,9 +550,8 @@ def measure_server(
         while (item := take()) is not None:
             k, due = item
             now = clock()
-            # past the drain deadline every queued request has waited longer than the bound: not served;
-            # nor past max_calls (a row holds at most that many latencies)
-            if recorder.error is not None or (closed.is_set() and (now >= times["deadline"] or recorder.full())):
+            # past the drain deadline every queued request has waited longer than the bound: not served
+            if recorder.error is not None or (closed.is_set() and now >= times["deadline"]):
                 given_up_ms.append((now - due) / 1e6)
                 continue
             stream[k % len(stream)]()
@@ -573,8 +567,8 @@ def measure_server(
         finally:  # whatever happened, the servers are told to stop
             stopped = times["stopped"] = clock()
             due = started + (arrivals[issued:] * 1e9).astype(np.int64)
-            with late_lock:
-                late["due"] = due[due <= stopped]
+            with late_lock:  # max_calls caps the arrivals of the run, these included
+                late["due"] = due[due <= stopped][: max(cfg.max_calls - issued, 0)]
             times["offered"] = issued + len(late["due"])
             times["deadline"] = stopped + bound_ns
             closed.set()
@@ -587,16 +581,19 @@ def measure_server(
         k = 0
         while k < len(arrivals):
             due = int(due_at[k])
-            if recorder.stop.is_set() or due > max_end:  # max_calls or a failed server; or the window is over
+            if k >= cfg.max_calls:  # max_calls arrivals: the window ends, everything in it is served or counted
+                recorder.reason = "max_calls"
+                return k
+            if recorder.error is not None or due > max_end:  # a failed server; or the window is over
                 return k
             now = clock()
             if now - due > bound_ns:  # an issuer this late: every arrival due before now - bound has waited past
-                behind = int(np.searchsorted(due_at, now - bound_ns))  # the bound already; given up in one step
+                behind = min(int(np.searchsorted(due_at, now - bound_ns)), cfg.max_calls)  # the bound: given up
                 given_up_ms.extend(((now - due_at[k:behind]) / 1e6).tolist())
                 k = behind
                 continue
-            if due > now:
-                time.sleep((due - now) / 1e9)  # the arrival schedule: a timer, not a poll
+            if due > now and recorder.stop.wait((due - now) / 1e9):  # the arrival schedule: a timer, not a poll;
+                return k  # a failed server (or Ctrl-C on its thread) wakes it at once
             pending.put((k, due))
             if k % CHECK_EVERY_CALLS == 0:
                 done = len(recorder.latencies_ns)
@@ -639,7 +636,8 @@ def measure_server(
                          "scenario.target_qps")  # fmt: skip
     untaken = late["due"][late["next"] :]  # late arrivals no server reached: given up at the deadline
     censored = np.concatenate([given_up_ms, (times["deadline"] - untaken) / 1e6])
-    window_s = (stopped - started) / 1e9
+    # the arrival window: all of max_s when the issuer reached its end (it returns at the last arrival in it)
+    window_s = cfg.max_s if recorder.reason == "max_s" else min((stopped - started) / 1e9, cfg.max_s)
     extra = {
         "streams": len(calls), "target_qps": target_qps,
         "offered_qps": times["offered"] / window_s if window_s > 0 else math.nan,
@@ -647,7 +645,12 @@ def measure_server(
         "requests_unserved": len(censored), "latency_bound_ms": latency_bound_ms,
     }  # fmt: skip
     measurement = Measurement(latencies, sum(warmups), recorder.reason, samples_per_call, wall_s, extra, censored)
-    measurement.extra["meets_latency_bound"] = bool(server_p99(measurement) <= latency_bound_ms)
+    met = bool(server_p99(measurement) <= latency_bound_ms)
+    # a window shorter than the bound (or min_s) cannot show an overload (max_calls=50 arrivals at 300,000 qps
+    # came in 0.2 ms and were all served within a 100 ms bound): meeting it is then not established (None);
+    # missing it is (the drain showed requests past the bound)
+    established = window_s >= max(latency_bound_ms / 1000, cfg.min_s)
+    measurement.extra["meets_latency_bound"] = met if established or not met else None
     return measurement
 
 
@@ -665,18 +668,24 @@ def search_server_qps(
     the last rate that met it and the first that did not. Each rate is judged as its run judges itself
     (`meets_latency_bound`: server_p99, unserved requests included). Never probes below `min_qps` (a
     rate too low for any request to arrive in the window): when even that fails, the search stops there.
+    A rate whose run could not establish meeting the bound (too short a window) counts as failing.
     Returns (the run at the best rate that met the bound, else the lowest tried; every (qps, p99, met)
-    tried; whether a failing rate bounds the answer — False when every rate up to `max_qps` met it, so
-    the answer is only a lower bound) — no rate met the bound when no entry's `met` is true."""
+    tried; whether a rate that really missed the bound bounds the answer — False when every rate up to
+    `max_qps` met it or the next one was merely not established, so the answer is only a lower bound) —
+    no rate met the bound when no entry's `met` is true."""
     tried: list[tuple[float, float, bool]] = []
     runs: dict[float, Measurement] = {}
+
+    missed: set[float] = set()  # rates that really failed (not merely unestablished: too short a window)
 
     def probe(qps: float) -> bool:
         result = run_at(qps)
         runs[qps] = result
-        met = bool(result.extra.get("meets_latency_bound"))
-        tried.append((qps, server_p99(result), met))
-        return met
+        verdict = result.extra.get("meets_latency_bound")
+        if verdict is False:
+            missed.add(qps)
+        tried.append((qps, server_p99(result), bool(verdict)))
+        return bool(verdict)
 
     good, bad = 0.0, math.inf
     qps = min(max(start_qps, min_qps), max_qps)
@@ -695,4 +704,4 @@ def search_server_qps(
         else:
             bad = qps
     best = good if good > 0 else min(runs)
-    return runs[best], tried, bad < math.inf
+    return runs[best], tried, bad in missed

@@ -91,9 +91,14 @@ def _peak_share(row: pd.Series) -> str:
 def _load(row: pd.Series) -> str:
     """How requests reached the model (the scenario), and for a server whether its p99 met the bound."""
     if pd.notna(row.get("target_qps")):
-        met = "met" if row.get("meets_latency_bound") in (True, "True", 1) else "missed"
-        text = (f"server {row['target_qps']:g} qps (achieved {row['achieved_qps']:.1f}): p99 bound "
+        verdict = row.get("meets_latency_bound")
+        met = ("met" if verdict in (True, "True", 1) else "missed" if verdict in (False, "False", 0)
+               else "not established (a window shorter than the bound: raise measure.max_calls or max_s)")  # fmt: skip
+        offered = f"offered {row['offered_qps']:.1f}, " if pd.notna(row.get("offered_qps")) else ""
+        text = (f"server {row['target_qps']:g} qps ({offered}achieved {row['achieved_qps']:.1f}): p99 bound "
                 f"{row['latency_bound_ms']:g} ms {met}")  # fmt: skip
+        if met == "met" and row.get("p99_established") in (False, "False", 0) and pd.notna(row.get("n_calls")):
+            text += f" (by {int(row['n_calls'])} requests: too few to establish a p99, LoadGen asks 600+)"
         if pd.notna(row.get("max_qps_meeting_bound")):
             capped = row.get("max_qps_is_lower_bound") in (True, "True", 1)  # no rate tried failed
             text += f"; highest rate meeting it {'>= ' if capped else ''}{row['max_qps_meeting_bound']:g} qps"
@@ -190,7 +195,12 @@ def profile_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 def flagged_rows(frame: pd.DataFrame) -> list[str]:
     flags = []
-    label = lambda r: f"{r['workload']} · {r['runtime']} · batch {r['batch_size']} · {r['precision_requested']}"  # noqa: E731
+
+    def label(r: pd.Series) -> str:  # the load too, unless single stream: one report may hold three eager rows
+        load = r.get("load") if isinstance(r.get("load"), str) and r.get("load") not in ("", "single_stream") else ""
+        return f"{r['workload']} · {r['runtime']} · batch {r['batch_size']} · {r['precision_requested']}" + (
+            f" · {load}" if load else "")  # fmt: skip
+
     eager = frame[(frame["runtime"] == "eager") & (frame["status"] == results.OK)]
     # eager's accuracy on the same samples (workload settings) and host, at the same batch and precision
     samples = analysis.same_samples(frame)

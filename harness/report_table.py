@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from harness import analysis, results
@@ -20,8 +21,18 @@ def _fmt(value: Any, spec: str) -> str:
     return "" if value is None or pd.isna(value) else format(value, spec)
 
 
+def _bound(row: pd.Series) -> str:
+    """A server row's verdict on its p99 bound: met, missed or not established (measure.py); "" otherwise."""
+    if pd.isna(row.get("latency_bound_ms", np.nan)):
+        return ""
+    verdict = row.get("meets_latency_bound")
+    return ("met" if verdict in (True, "True", 1) else "missed" if verdict in (False, "False", 0)
+            else "not established") + f" ({row['latency_bound_ms']:g} ms)"  # fmt: skip
+
+
 def table(frame: pd.DataFrame) -> str:
-    """A compact, readable view of result rows: a `run` column (1-based repeat) when any row is a repeat
+    """A compact, readable view of result rows: a `p99 bound` column (met, missed, not established) when
+    any row is a server run, a `run` column (1-based repeat) when any row is a repeat
     after the first (`repeats=N`: otherwise N rows look alike), a `load` column when any row ran another
     scenario than single_stream (offline x2 and x1 rows otherwise look alike), and the server search's answer."""
     rows = []
@@ -39,13 +50,15 @@ def table(frame: pd.DataFrame) -> str:
             "samples/s": _fmt(r["throughput_sps"], ".1f"), "accuracy": _fmt(r["accuracy"], ".3f"),
             "agreement": _fmt(r["agreement"], ".3f"), "max|diff|": _fmt(r["max_abs_diff"], ".2e"),
             "load": analysis.load_of(r.get("config_json"), with_inputs=False),
+            "p99 bound": _bound(r),
             "max qps meeting p99 bound": _fmt(r.get("max_qps_meeting_bound"), ".2f"),
             "error": error if len(error) <= ERROR_WIDTH else error[: ERROR_WIDTH - 3] + "...",
         })  # fmt: skip
     view = pd.DataFrame(rows)
     if set(view["run"]) <= {1, ""}:  # without repeats every row is run 1: no column
         view = view.drop(columns="run")
-    for column, empty in (("error", {""}), ("max qps meeting p99 bound", {""}), ("load", {"single_stream", ""})):
+    for column, empty in (("error", {""}), ("max qps meeting p99 bound", {""}), ("load", {"single_stream", ""}),
+                          ("p99 bound", {""})):  # fmt: skip
         if view[column].isin(empty).all():
             view = view.drop(columns=column)
     return view.to_string(index=False)
@@ -55,6 +68,8 @@ def print_session_table(results_dirs: Sequence[Path], outcomes: Sequence[Any]) -
     run_ids = {o.row.get("run_id") for o in outcomes if not o.skipped}
     skipped = {(o.row.get("config_hash"), o.row.get("status")) for o in outcomes if o.skipped}
     for results_dir in results_dirs:
+        if not Path(results_dir).exists():  # named when its job started; the job wrote nothing there
+            continue
         try:
             frame = results.read_results(results_dir)
         except results.ResultsError as exc:  # a row file planted or damaged in the directory: the sweep is done

@@ -120,8 +120,9 @@ OK = "ok"
 # (low, high]: what an ok row's measured column can hold; anything else is damage, never a measurement.
 # A latency lies above the clock's 1 ns resolution and below a week (no job's timeout allows more).
 LATENCY_RANGE_MS = (1e-6, 7 * 86_400_000.0)
-# Raw latencies one row file may hold: what measure.max_calls allows at most (config.MeasureConfig).
-MAX_LATENCIES_PER_ROW = 10_000_000
+# Raw latencies one row file may hold: what measure.max_calls allows at most (config.MeasureConfig), and the
+# calls still in flight when a concurrent run reaches it (fewer than scenario.streams, at most 64).
+MAX_LATENCIES_PER_ROW = 10_000_000 + 64
 MEASURABLE = {
     **{c: LATENCY_RANGE_MS for c in ("latency_ms_p50", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high",
                                      "latency_ms_p90", "latency_ms_p99", "latency_ms_mean")},

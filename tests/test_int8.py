@@ -318,3 +318,21 @@ def test_the_decision_ranks_within_one_load_on_its_figure_of_merit() -> None:
     assert table.loc["offline x2", "recommended"] == "openvino fp32", "900 samples/s beats 600, whatever the p50"
     assert "onnxruntime fp32" in table.loc["offline x2", "runner-up"] and "1.50x its work" in table.loc[
         "offline x2", "runner-up"]  # fmt: skip
+
+
+def test_the_decision_never_chooses_a_run_that_cannot_be_chosen() -> None:
+    """A server row that missed its p99 bound was recommended for its low p50; a qps search where no rate
+    met the bound ranked first with a NaN figure ("nanx its work"); a row without an accuracy passed the
+    budget (NaN compared false)."""
+    frame = _synthetic([
+        ("eager", "fp32", 1, 10.0, 0.9, "ok"), ("onnxruntime", "fp32", 1, 5.0, 0.9, "ok"),
+        ("openvino", "fp32", 1, 4.0, None, "ok"),
+    ]).assign(scenario="server", load="server 50 qps", target_qps=50.0,
+              meets_latency_bound=[True, False, True])  # fmt: skip
+    row = recommend(frame).iloc[0]
+    assert row["recommended"] == "eager fp32", row.to_dict()
+    assert "onnxruntime fp32 (5.000 ms): missed its p99 latency bound" in row["faster but excluded"]
+    assert "openvino fp32 (4.000 ms): no accuracy scored" in row["faster but excluded"]
+    search = frame.assign(qps_search="10 qps: p99 300 ms", max_qps_meeting_bound=None, meets_latency_bound=False)
+    row = recommend(search).iloc[0]
+    assert row["recommended"] == "" and "nan" not in row["runner-up"], row.to_dict()

@@ -465,3 +465,15 @@ def test_offline_rows_are_compared_on_throughput_across_runs(tmp_path: Path) -> 
     assert row["evidence"].startswith("throughput (samples/s): Welch")
     single = compare.compare([runs(tmp_path / "a1", [400.0], 3)], [runs(tmp_path / "b1", [200.0], 4)])[0].iloc[0]
     assert "throughput (samples/s) x0.500 B/A untested" in single["evidence"], single["evidence"]
+
+
+def test_too_few_calls_is_cannot_decide_not_no_difference(tmp_path: Path) -> None:
+    """A run of 4 calls (no p50 CI, no raw latencies to test) was "no significant difference", and the
+    regression gate passed it; README promises "cannot decide", which the gate fails on."""
+    from harness import analysis
+
+    side = pd.Series({"latency_ms_p50": 10.0, "latency_ms_p50_ci_low": np.nan, "latency_ms_p50_ci_high": np.nan,
+                      "source": str(tmp_path / "nowhere"), "run_id": "r"})  # fmt: skip
+    slower = pd.Series({**side.to_dict(), "latency_ms_p50": 20.0})
+    verdict, ratio, method = analysis.latency_verdict(side, slower)
+    assert verdict == analysis.CANNOT_DECIDE and ratio == 2.0 and "too few calls" in method

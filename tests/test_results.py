@@ -270,3 +270,16 @@ def test_a_row_file_with_a_raw_latency_that_is_no_measurement_is_damaged(tmp_pat
     assert results.read_results(tmp_path, notes).empty
     assert len(notes) == 1 and "a.json is damaged" in notes[0] and "raw latency" in notes[0], notes
     assert results.completed(tmp_path).ok == frozenset(), "a damaged row file is no finished job"
+
+
+def test_the_closing_table_says_whether_a_server_run_met_its_bound() -> None:
+    """A server run with p99 105 ms against a 100 ms bound showed nothing of it in the closing table."""
+    from harness.report_table import table
+
+    rows = [_row("a", "h1", "ok", "2026-11-30T10:00:00+00:00", latency_bound_ms=100.0, meets_latency_bound=False),
+            _row("b", "h2", "ok", "2026-11-30T10:01:00+00:00", latency_bound_ms=100.0, meets_latency_bound=None),
+            _row("c", "h3", "ok", "2026-11-30T10:02:00+00:00")]  # fmt: skip
+    frame = pd.DataFrame(rows).reindex(columns=[*results.COLUMNS, "latency_bound_ms", "meets_latency_bound"])
+    text = table(frame)
+    assert "missed (100 ms)" in text and "not established (100 ms)" in text, text
+    assert "p99 bound" not in table(frame.iloc[[2]]), "no server row: no column"
