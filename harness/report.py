@@ -240,6 +240,9 @@ def flagged_rows(frame: pd.DataFrame) -> list[str]:
         if pd.notna(r.get("runs_busy")) and r["runs_busy"] > 0 and r.get("n_runs", 0) >= 2:
             flags.append(f"{label(r)}: {int(r['runs_busy'])} of its {int(r['n_runs'])} runs measured on a busy or "
                          "drifting machine (their rows say how); its between-run figures include them")  # fmt: skip
+        if r.get("n_runs") == 2:
+            flags.append(f"{label(r)}: only 2 runs: their between-run CI has 1 degree of freedom (t = 12.7) and "
+                         "compare's test of them little power; run repeats=3 or more to decide")  # fmt: skip
         if r.get("unstable"):
             flags.append(f"{label(r)}: unstable: its {int(r['n_runs'])} runs' p50s vary by "
                          f"{100 * r['between_run_cv']:.1f}% (CV > {100 * UNSTABLE_CV:.0f}%)")  # fmt: skip

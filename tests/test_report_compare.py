@@ -477,3 +477,12 @@ def test_too_few_calls_is_cannot_decide_not_no_difference(tmp_path: Path) -> Non
     slower = pd.Series({**side.to_dict(), "latency_ms_p50": 20.0})
     verdict, ratio, method = analysis.latency_verdict(side, slower)
     assert verdict == analysis.CANNOT_DECIDE and ratio == 2.0 and "too few calls" in method
+
+
+def test_two_runs_are_flagged_as_too_few_to_decide(tmp_path: Path) -> None:
+    """Two runs of 37 and 610 ms gave a between-run CI of [0.000, 7942339066.919] and compare called a 6.46x
+    change "no significant difference", with no word that two runs cannot decide."""
+    rows = [{"runtime": "eager", "median": m, "config_hash": "e", "started_at": f"2026-01-01T00:00:0{k}"}
+            for k, m in enumerate((37.0, 610.0))]  # fmt: skip
+    flags = " | ".join(report.build([make_set(tmp_path / "two", rows, seed=1)]).flags)
+    assert "bert · eager · batch 1 · fp32: only 2 runs" in flags, flags
