@@ -196,6 +196,14 @@ def same_samples(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(list(zip(frame["workload"], settings, hosts, strict=True)), index=frame.index)
 
 
+def cut_short(row: pd.Series) -> int | None:
+    """The planned measure.min_calls when the row timed fewer calls (measure.max_s cut it short), else None."""
+    planned = config_of(row.get("config_json")).get("measure", {})
+    min_calls = planned.get("min_calls") if isinstance(planned, dict) else None
+    short = isinstance(min_calls, int) and pd.notna(row.get("n_calls")) and row["n_calls"] < min_calls
+    return min_calls if short else None
+
+
 def workload_settings(config_json: object) -> str:
     """The workload part of a row's stored configuration (model, data, sizes) as canonical text;
     "" without a readable configuration. Equal for every runtime run on the same workload settings."""

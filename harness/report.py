@@ -227,9 +227,7 @@ def flagged_rows(frame: pd.DataFrame) -> list[str]:
                          f"{r.get('attention')} (its exporter chose)")  # fmt: skip
         if isinstance(r.get("fallback"), str) and r["fallback"]:
             flags.append(f"{label(r)}: fallback: {r['fallback']}")
-        planned = analysis.config_of(r.get("config_json")).get("measure", {})
-        min_calls = planned.get("min_calls") if isinstance(planned, dict) else None
-        if isinstance(min_calls, int) and pd.notna(r.get("n_calls")) and r["n_calls"] < min_calls:
+        if (min_calls := analysis.cut_short(r)) is not None:
             flags.append(f"{label(r)}: only {int(r['n_calls'])} timed call(s), fewer than measure.min_calls="
                          f"{min_calls}: measure.max_s cut the measurement short")  # fmt: skip
         if str(r.get("precision_effective")).startswith("bf16") and not native_bf16(r.get("cpu_flags")):
@@ -240,6 +238,9 @@ def flagged_rows(frame: pd.DataFrame) -> list[str]:
         if pd.notna(r.get("runs_busy")) and r["runs_busy"] > 0 and r.get("n_runs", 0) >= 2:
             flags.append(f"{label(r)}: {int(r['runs_busy'])} of its {int(r['n_runs'])} runs measured on a busy or "
                          "drifting machine (their rows say how); its between-run figures include them")  # fmt: skip
+        if pd.notna(r.get("runs_short")) and r["runs_short"] > 0 and r.get("n_runs", 0) >= 2:
+            flags.append(f"{label(r)}: {int(r['runs_short'])} of its {int(r['n_runs'])} runs timed fewer calls than "
+                         "measure.min_calls (max_s cut them short); its between-run figures include them")  # fmt: skip
         if r.get("n_runs") == 2:
             flags.append(f"{label(r)}: only 2 runs: their between-run CI has 1 degree of freedom (t = 12.7) and "
                          "compare's test of them little power; run repeats=3 or more to decide")  # fmt: skip
@@ -399,7 +400,8 @@ def with_runs(frame: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
             "latency_ms_p50_between_ci_high": "latency_ms_p50_between_ci_high",
             "speedup_vs_eager": "paired_speedup", "speedup_vs_eager_between_ci_low": "paired_speedup_ci_low",
             "speedup_vs_eager_between_ci_high": "paired_speedup_ci_high",
-            "runs_other_software": "runs_other_software", "runs_busy": "runs_busy"}  # fmt: skip
+            "runs_other_software": "runs_other_software", "runs_busy": "runs_busy",
+            "runs_short": "runs_short"}  # fmt: skip
     summary = summary[[c for c in ["config_hash", "hostname", *keep] if c in summary]].rename(columns=keep)
     latest = latest.assign(hostname=latest["hostname"].fillna(""))
     merged = latest.merge(summary, on=["config_hash", "hostname"], how="left")

@@ -111,8 +111,8 @@ COMPUTED_COLUMNS = {
     "n_runs", "settings", "settings_original", "variant", "load", "source", "verdict", "differs", "accuracy_change",
     "agreement_change", "paired_speedup", "paired_speedup_ci_low", "paired_speedup_ci_high", "between_run_cv",
     "latency_ms_p50_between_ci_low", "latency_ms_p50_between_ci_high", "speedup_vs_eager_between_ci_low",
-    "speedup_vs_eager_between_ci_high", "unstable", "runs_busy", "runs_other_software", "latency_ms_p50_runs",
-    "host", "test_verdict", "runs_a", "runs_b",
+    "speedup_vs_eager_between_ci_high", "unstable", "runs_busy", "runs_short", "runs_other_software",
+    "latency_ms_p50_runs", "host", "test_verdict", "runs_a", "runs_b",
 }  # fmt: skip
 
 # Status values. Only "ok" rows carry measurements.

@@ -46,7 +46,8 @@ SUMMARY_PARQUET = "summary.parquet"
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per (configuration, host) with ok runs: n_runs (of the newest run's software, see
     same_software), runs_other_software, runs_busy (of those runs, how many machine.busy_flags names:
-    measured on a busy or drifting machine), latency_ms_p50 (geometric mean of the runs' p50s),
+    measured on a busy or drifting machine), runs_short (how many timed fewer calls than their
+    measure.min_calls), latency_ms_p50 (geometric mean of the runs' p50s),
     latency_ms_p50_between_ci_low/high (95%, t on log p50s; empty for one run), between_run_cv,
     unstable, and the same across runs for the paired speed-up where rows carry one."""
     ok = frame[frame["status"] == results.OK].copy()
@@ -63,6 +64,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
         row = {**dict(zip(KEY, key, strict=True)), **{c: newest.get(c) for c in DESCRIBE}, "n_runs": len(p50)}
         row["runs_other_software"] = len(group) - len(runs)
         row["runs_busy"] = sum(bool(busy_flags(run)) for _, run in runs.iterrows())
+        row["runs_short"] = sum(analysis.cut_short(run) is not None for _, run in runs.iterrows())
         row["latency_ms_p50"], low, high = ratio_ci(p50)
         row["latency_ms_p50_between_ci_low"], row["latency_ms_p50_between_ci_high"] = low, high
         cv = between_run_cv(p50) if len(p50) > 1 else math.nan

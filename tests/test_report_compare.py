@@ -486,3 +486,14 @@ def test_two_runs_are_flagged_as_too_few_to_decide(tmp_path: Path) -> None:
             for k, m in enumerate((37.0, 610.0))]  # fmt: skip
     flags = " | ".join(report.build([make_set(tmp_path / "two", rows, seed=1)]).flags)
     assert "bert · eager · batch 1 · fp32: only 2 runs" in flags, flags
+
+
+def test_a_run_cut_short_among_the_runs_is_flagged(tmp_path: Path) -> None:
+    """Run 1 of a repeats sweep timed 1 call (min_calls=3): its 610 ms p50 pulled the runs' mean, yet only the
+    newest run was checked for it, and no flag said so."""
+    plan = json.dumps({"measure": {"min_calls": 3}})
+    rows = [{"runtime": "eager", "median": m, "config_hash": "e", "started_at": f"2026-01-01T00:00:0{k}",
+             "n_calls": n, "config_json": plan}
+            for k, (m, n) in enumerate([(610.0, 1), (37.0, 40), (38.0, 40)])]  # fmt: skip
+    flags = " | ".join(report.build([make_set(tmp_path / "short", rows, seed=1)]).flags)
+    assert "1 of its 3 runs timed fewer calls than measure.min_calls" in flags, flags
