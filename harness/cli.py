@@ -405,7 +405,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    _, _, inspect = _overrides_and_mode(argv)
+    _, multirun, inspect = _overrides_and_mode(argv)
+    modes = [a for a in argv if a.split("=")[0] in ("--cfg", "-c", "--info", "-i", "--shell-completion", "-sc")]
+    if modes and multirun:  # Hydra raises a ValueError (a traceback) for this
+        print(f"harness: {modes[0]} is not allowed with -m: it shows one job's config; drop -m (and the sweep's "
+              "commas), or drop it", file=sys.stderr)  # fmt: skip
+        return EXIT_BAD_INPUT
     if not inspect:
         errors, n_jobs = check_command_line(argv)
         if errors:

@@ -40,6 +40,7 @@ def assert_one_clear_line(run, *needles: str) -> None:
         (["runtime.precision=fp8"], ["runtime.precision='fp8'", "fp32, bf16"]),
         (["measure.min_calls=0"], ["measure.min_calls=0", "an integer from 1 to"]),
         (["batch=[1"], ["cannot parse"]),
+        (["--cfg", "job", "-m", "runtime=eager,openvino"], ["--cfg is not allowed with -m"]),  # Hydra's traceback
         # a qps search with no window (NaN in the arrival schedule), a schedule of 8.6e10 arrivals (966 GiB),
         # and a cap that the message did not name
         (
