@@ -23,11 +23,11 @@ import numpy as np
 import pandas as pd
 
 from harness import analysis, machine, results, untrusted
-from harness.compare import min_effect_rule, runs_center
+from harness.compare import FIGURES, min_effect_rule, runs_center, searched
 from harness.config import ConfigError, JobSpec
 from harness.options import MACHINE_LOCAL, fields_marked
 from harness.runner import run_job_isolated
-from harness.summary import UNSTABLE_CV, between_run_cv, p50s_of
+from harness.summary import UNSTABLE_CV, between_run_cv, costs_of, p50s_of
 from harness.tool_args import ToolParser, bounded
 from harness.untrusted import printable
 
@@ -116,6 +116,35 @@ def speed_verdict(old: pd.Series, new: pd.Series, runs: np.ndarray, tolerance: f
     return within, f"{stored} -> {new['latency_ms_p50']:.3f} ms (x{ratio:.3f}): {verdict} ({method})"
 
 
+def figure_verdict(
+    old: pd.Series, new: pd.Series, costs: np.ndarray, tolerance: float, figure: str
+) -> tuple[bool, str]:
+    """speed_verdict for a row judged on another figure than its p50 (compare.FIGURES: an offline
+    throughput, a qps search's highest rate), through its cost (analysis.cost_of_work; lower is faster):
+    against several stored runs, within their spread as compare judges it (never when they are
+    unstable); against one, within `tolerance` percent either way (one number per run: no test)."""
+    cost = lambda row: float(analysis.cost_of_work(row.to_frame().T).iloc[0])  # noqa: E731
+    several = len(costs) >= 2
+    center = float(np.exp(np.mean(np.log(costs)))) if several else cost(old)
+    ratio = cost(new) / center  # above 1: this run does less work per second
+    if several:
+        cv = between_run_cv(costs)
+        allowed, rule = min_effect_rule(costs, costs, None)
+        allowed = max(allowed, tolerance)
+        within = analysis.within_effect(ratio, allowed) and cv <= UNSTABLE_CV
+        verdict = (
+            ("within the stored runs' spread" if within else "outside the stored runs' spread")
+            if cv <= UNSTABLE_CV
+            else f"cannot be confirmed: the stored runs are unstable (between-run CV {100 * cv:.1f}%)"
+        )
+        method, stored = f"allowed a change of {allowed:.1f}% either way ({rule}, or --tolerance)", f"{len(costs)} runs"
+    else:
+        within = analysis.within_effect(ratio, tolerance)
+        verdict = f"{'within' if within else 'beyond'} --tolerance {tolerance:g}% either way"
+        method, stored = "one number per run: no test", "the stored run"
+    return within, f"{figure}: x{1 / ratio:.3f} of {stored}: {verdict} ({method})"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = ToolParser(prog="python -m harness.rerun", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -170,7 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     if new["status"] != results.OK or old["status"] != results.OK:
         print(f"not reproduced: status was {old['status']}, now {new['status']} {new.get('error') or ''}")
         return EXIT_DIFFERENT
-    within, line = speed_verdict(old, new, p50s_of(frame, old), args.tolerance)
+    if (figure := FIGURES.get(str(old.get("scenario")) + searched(old))) is not None:  # compare's figures
+        within, line = figure_verdict(old, new, costs_of(frame, old), args.tolerance, figure)
+    else:
+        within, line = speed_verdict(old, new, p50s_of(frame, old), args.tolerance)
     print(line)
     same_scores = old["accuracy"] == new["accuracy"] and old["agreement"] == new["agreement"]
     print(f"accuracy {old['accuracy']:.4f} -> {new['accuracy']:.4f}; agreement {old['agreement']:.4f} -> "

@@ -497,3 +497,17 @@ def test_a_run_cut_short_among_the_runs_is_flagged(tmp_path: Path) -> None:
             for k, (m, n) in enumerate([(610.0, 1), (37.0, 40), (38.0, 40)])]  # fmt: skip
     flags = " | ".join(report.build([make_set(tmp_path / "short", rows, seed=1)]).flags)
     assert "1 of its 3 runs timed fewer calls than measure.min_calls" in flags, flags
+
+
+def test_rerun_judges_an_offline_row_on_its_throughput() -> None:
+    """rerun judged every row on its p50: an offline re-run doing half the work per second with the same
+    per-request p50 was "reproduced"."""
+    from harness.rerun import figure_verdict
+
+    old = pd.Series({"scenario": "offline", "throughput_sps": 400.0, "latency_ms_p50": 5.0})
+    half = pd.Series({"scenario": "offline", "throughput_sps": 200.0, "latency_ms_p50": 5.0})
+    costs = 1 / np.array([400.0, 404.0, 398.0])
+    within, line = figure_verdict(old, half, costs, 10, "throughput (samples/s)")
+    assert not within and "x0.499 of 3 runs: outside the stored runs' spread" in line, line
+    within, line = figure_verdict(old, old, costs[:1], 10, "throughput (samples/s)")
+    assert within and "one number per run: no test" in line, line
