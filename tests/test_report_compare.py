@@ -511,3 +511,15 @@ def test_rerun_judges_an_offline_row_on_its_throughput() -> None:
     assert not within and "x0.499 of 3 runs: outside the stored runs' spread" in line, line
     within, line = figure_verdict(old, old, costs[:1], 10, "throughput (samples/s)")
     assert within and "one number per run: no test" in line, line
+
+
+def test_an_offline_speedup_stands_for_all_runs_not_the_newest(tmp_path: Path) -> None:
+    """Offline speed-ups took the newest run's throughput although the configuration ran three times (the p50
+    ones use the runs' geometric mean): eager's runs at 100, 100 and 300 samples/s made onnxruntime's 400 read
+    1.33x instead of 2.77x."""
+    rows = [{"runtime": runtime, "median": 5.0, "config_hash": runtime, "scenario": "offline", "throughput_sps": t,
+             "started_at": f"2026-01-01T00:00:{k:02d}"}
+            for k, (runtime, t) in enumerate([("eager", 100.0), ("eager", 100.0), ("eager", 300.0),
+                                              *[("onnxruntime", 400.0)] * 3])]  # fmt: skip
+    table = report.build([make_set(tmp_path / "off", rows, seed=1)]).tables["bert · fp32"].set_index("runtime")
+    assert table.loc["onnxruntime", "speed-up vs eager"].startswith("2.77"), table["speed-up vs eager"]
