@@ -106,7 +106,7 @@ def speed_verdict(old: pd.Series, new: pd.Series, runs: np.ndarray, tolerance: f
                        f"{100 * UNSTABLE_CV:g}%)")  # fmt: skip
         else:
             verdict = "within the stored runs' spread" if within else "outside the stored runs' spread"
-        method = f"allowed a change of {allowed:.1f}% either way ({rule}, or --tolerance)"
+        method = f"allowed a change of {allowed:.1f}% either way: {rule}, or --tolerance"
     else:
         stored = f"p50 {old['latency_ms_p50']:.3f} ms"
         test, ratio, evidence = analysis.latency_verdict(old, new)
@@ -137,7 +137,7 @@ def figure_verdict(
             if cv <= UNSTABLE_CV
             else f"cannot be confirmed: the stored runs are unstable (between-run CV {100 * cv:.1f}%)"
         )
-        method, stored = f"allowed a change of {allowed:.1f}% either way ({rule}, or --tolerance)", f"{len(costs)} runs"
+        method, stored = f"allowed a change of {allowed:.1f}% either way: {rule}, or --tolerance", f"{len(costs)} runs"
     else:
         within = analysis.within_effect(ratio, tolerance)
         verdict = f"{'within' if within else 'beyond'} --tolerance {tolerance:g}% either way"
@@ -190,8 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     if host_lock_problem:
         print(f"harness.rerun: {host_lock_problem}", file=sys.stderr)
         return EXIT_CANNOT
+    label = f"rerun of {args.run_id}: {spec.workload.name} · {spec.runtime.name} · batch {spec.batch} · " + (
+        spec.runtime.precision)  # fmt: skip
+    print(f"re-running {printable(str(args.run_id))} into {out}")
     try:
-        new = pd.Series(run_job_isolated(spec, out, force=True).row)
+        new = pd.Series(run_job_isolated(spec, out, force=True, label=printable(label)).row)
     except ConfigError as exc:
         print(f"harness.rerun: {printable(str(exc))}", file=sys.stderr)
         return EXIT_CANNOT
