@@ -179,22 +179,26 @@ def plot_tradeoff(frame: pd.DataFrame, workload: str, out_dir: Path) -> Path | N
     every_batch = sorted(ok["batch_size"].unique())
     batches = every_batch[:MAX_PANELS]  # a panel per batch size: the figure's width must stay bounded
     fig, axes = plt.subplots(1, len(batches), figsize=(5 * len(batches), 4.5), squeeze=False)
+    # one colour per runtime in every panel (the colour cycle followed each panel's order)
+    colours = {runtime: f"C{k % 10}" for k, runtime in enumerate(sorted(ok["runtime"].astype(str).unique()))}
     for ax, batch in zip(axes[0], batches, strict=True):
         points = ok[ok["batch_size"] == batch]
         for _, row in points.iterrows():
             marker = "s" if str(row["precision_requested"]).startswith("int8") else "o"
-            ax.scatter(row["latency_ms_p50"], row["accuracy"], marker=marker)
+            ax.scatter(row["latency_ms_p50"], row["accuracy"], marker=marker, color=colours[str(row["runtime"])])
             ax.annotate(f"{row['runtime']} {row['precision_requested']}", (row["latency_ms_p50"], row["accuracy"]),
                         fontsize=7, xytext=(3, 3), textcoords="offset points")  # fmt: skip
         front = points[pareto_front(points)].sort_values("latency_ms_p50")
-        ax.plot(front["latency_ms_p50"], front["accuracy"], "k--", linewidth=1, label="Pareto front")
+        if len(front) > 1:  # one point is no line: no legend entry for it
+            ax.plot(front["latency_ms_p50"], front["accuracy"], "k--", linewidth=1, label="Pareto front")
         ax.set_xscale("log")
         plain_log_ticks(ax.xaxis)
         ax.set_xlabel("p50 latency per call (ms, log)")
         ax.set_ylabel("accuracy")
         ax.set_title(f"batch {batch}")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+        if len(front) > 1:
+            ax.legend(fontsize=8)
     shown = f"; the {MAX_PANELS} smallest of {len(every_batch)} batch sizes" if len(every_batch) > MAX_PANELS else ""
     fig.suptitle(f"{workload}: accuracy against latency (squares: INT8{shown})")
     out_dir.mkdir(parents=True, exist_ok=True)
