@@ -121,6 +121,16 @@ def require_existing_path(key: str, value: str, allowed: str) -> None:
         raise ConfigError(f"{key}={value!r} does not exist; allowed: {allowed}")
 
 
+def missing_calibration(dataset: str, calibration: str | None, offline_dataset: str, allowed: str) -> str | None:
+    """Why static quantization cannot calibrate (None: it can): data other than the workload's offline set
+    needs a calibration_dataset disjoint from it (`allowed`: what may be given). Checked before any job
+    runs (config.JobSpec.validate, through the options' calibration_problem)."""
+    if calibration is None and dataset != offline_dataset:
+        return (f"runtime.precision=int8 on workload.dataset={dataset!r} needs calibration data disjoint from the "
+                f"eval set: give workload.calibration_dataset ({allowed})")  # fmt: skip
+    return None
+
+
 def check_calibration_data(calibration: str | None, split: str, offline_dataset: str, allowed: str) -> None:
     """workload.calibration_dataset and calibration_split, checked as workload.dataset is (before any job
     loads a model) and named as themselves: `offline_dataset` is the workload's offline data (its train

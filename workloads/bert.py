@@ -45,6 +45,7 @@ from workloads.base import (
     array_hash,
     check_calibration_data,
     looks_like_path,
+    missing_calibration,
     model_hash,
     prebuilt_model_hash,
     require_existing_path,
@@ -86,14 +87,9 @@ class BertOptions:
     reference_model: str | None = None
 
     def calibration_problem(self) -> str | None:
-        """Why static quantization cannot calibrate with these options (None: it can): data other than the
-        offline set needs a calibration_dataset disjoint from it. Checked before any job runs (config.py)."""
-        if self.calibration_dataset is None and self.dataset != OFFLINE_DATASET:
-            return (
-                f"runtime.precision=int8 on workload.dataset={self.dataset!r} needs calibration data disjoint "
-                "from the eval set: give workload.calibration_dataset (a file or `datasets` id), calibration_split"
-            )
-        return None
+        """Why static quantization cannot calibrate with these options (None: it can): missing_calibration."""
+        allowed = "a file or `datasets` id; calibration_split"
+        return missing_calibration(self.dataset, self.calibration_dataset, OFFLINE_DATASET, allowed)
 
     def prebuilt_file(self) -> str | None:
         """The model file to run as it is, when `model` names one."""

@@ -33,6 +33,7 @@ from workloads.base import (
     Workload,
     check_calibration_data,
     looks_like_path,
+    missing_calibration,
     model_hash,
     prebuilt_model_hash,
     require_existing_path,
@@ -75,14 +76,9 @@ class ImageDataOptions:
     calibration_split: Annotated[str, DATA_ONLY] = "train"
 
     def calibration_problem(self) -> str | None:
-        """Why static quantization cannot calibrate with these options (None: it can): data other than the
-        offline set needs a calibration_dataset disjoint from it. Checked before any job runs (config.py)."""
-        if self.calibration_dataset is None and self.dataset != OFFLINE_DATASET:
-            return (
-                f"runtime.precision=int8 on workload.dataset={self.dataset!r} needs calibration data disjoint "
-                "from the eval set: give workload.calibration_dataset (an image folder or `datasets` id)"
-            )
-        return None
+        """Why static quantization cannot calibrate with these options (None: it can): missing_calibration."""
+        allowed = "an image folder or `datasets` id"
+        return missing_calibration(self.dataset, self.calibration_dataset, OFFLINE_DATASET, allowed)
 
     def prebuilt_file(self) -> str | None:
         """The model file to run as it is, when `weights` names one."""
