@@ -208,7 +208,10 @@ class JobSpec:
             # as checked: a quoted "false" is recorded (and hashed) as false
             component.options = {k: getattr(parsed[kind], k) for k in component.options}
         self._check_model_file(parsed["workload"])
-        if self.runtime.precision == "int8":  # static quantization calibrates: on what, known before any job runs
+        # static quantization calibrates: on what is known before any job runs (a runtime without int8 says
+        # `unsupported` itself, as its row)
+        offers = "int8" in getattr(component_class("runtime", self.runtime.module), "precisions", ())
+        if self.runtime.precision == "int8" and offers:
             if problem := getattr(parsed["workload"], "calibration_problem", lambda: None)():
                 raise ConfigError(problem)
         self._check_within_threads(parsed["runtime"])
