@@ -132,20 +132,47 @@ def cut_text(text: str) -> str:
     return text if len(text) <= MAX_VARIANT_CHARS else text[: MAX_VARIANT_CHARS - 3] + "..."
 
 
+# The figure a row is judged on where its scenario's figure of merit is not the p50 (MLPerf's scenarios):
+# {kind: (name, column)}; each is taken as a cost, 1 / figure (lower is faster), as a p50 is
+FIGURES = {
+    "offline": ("throughput (samples/s)", "throughput_sps"),
+    "search": ("highest rate meeting the bound", "max_qps_meeting_bound"),
+}
+
+
+def figure_kinds(frame: pd.DataFrame) -> pd.Series:
+    """Per row, its FIGURES kind: "offline", "search" (a server row of a qps search), or "" (judged on
+    its p50: single stream, a fixed-rate server)."""
+    scenario = frame["scenario"].astype(str) if "scenario" in frame else pd.Series("", index=frame.index)
+    searches = frame.get("qps_search", pd.Series(np.nan, index=frame.index))
+    searching = (scenario == "server") & searches.map(lambda v: isinstance(v, str) and bool(v))
+    return pd.Series(np.where(scenario == "offline", "offline", np.where(searching, "search", "")), index=frame.index)
+
+
+def figure_of(row: pd.Series) -> tuple[str, str] | None:
+    """(name, column) of the figure `row` is judged on instead of its p50 (FIGURES), None for a p50."""
+    return FIGURES.get(figure_kinds(row.to_frame().T).iloc[0])
+
+
+def geometric_mean(values: Sequence[float] | np.ndarray) -> float:
+    """exp(mean(log(values))): the centre of ratios and of runs' latencies (Fleming & Wallace 1986)."""
+    return float(np.exp(np.mean(np.log(np.asarray(values, dtype=np.float64)))))
+
+
 def cost_of_work(frame: pd.DataFrame, p50: pd.Series | None = None) -> pd.Series:
     """Per row, what its speed is judged on, as a cost (lower is faster), by MLPerf's figure of merit for
     its scenario: offline 1 / throughput_sps (s per sample: p50s of overlapping requests are no speed),
     a server qps search 1 / max_qps_meeting_bound (its p50s were taken at different rates), otherwise
     `p50` (ms; default latency_ms_p50). Ratios of costs are speed-ups; costs rank only rows of one load."""
-    p50 = frame["latency_ms_p50"] if p50 is None else p50
-    nothing = pd.Series(np.nan, index=frame.index)
-    scenario = frame["scenario"].astype(str) if "scenario" in frame else pd.Series("", index=frame.index)
-    searched = pd.to_numeric(frame.get("max_qps_meeting_bound", nothing), errors="coerce")
-    throughput = pd.to_numeric(frame.get("throughput_sps", nothing), errors="coerce")
-    searching = (scenario == "server") & frame.get("qps_search", nothing).map(lambda v: isinstance(v, str) and bool(v))
-    with np.errstate(divide="ignore"):
-        cost = np.where(scenario == "offline", 1.0 / throughput, np.where(searching, 1.0 / searched, p50))
-    return pd.Series(cost, index=frame.index, dtype=float)
+    cost = pd.to_numeric(frame["latency_ms_p50"] if p50 is None else p50, errors="coerce").astype(float).copy()
+    kinds = figure_kinds(frame)
+    for kind, (_, column) in FIGURES.items():
+        chosen = kinds == kind
+        if chosen.any():
+            figure = pd.to_numeric(frame.loc[chosen, column], errors="coerce") if column in frame else np.nan
+            with np.errstate(divide="ignore"):
+                cost[chosen] = 1.0 / figure
+    return cost
 
 
 def with_speedup(frame: pd.DataFrame, p50: pd.Series | None = None) -> pd.DataFrame:

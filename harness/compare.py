@@ -67,20 +67,10 @@ def min_effect_rule(
     return pct, rule
 
 
-# The figure a row of these loads is judged on instead of its p50 (analysis.cost_of_work); the ratio is then
-# of costs (1 / throughput, 1 / highest rate): above 1, B does less work per second
-FIGURES = {"offline": "throughput (samples/s)", "server+search": "highest rate meeting the bound"}
-
-
-def searched(row: pd.Series) -> str:
-    """ "+search" for a server row of a qps search, else ""."""
-    return "+search" if isinstance(row.get("qps_search"), str) and row["qps_search"] else ""
-
-
 def runs_center(runs: np.ndarray, row: pd.Series) -> float:
     """A side's p50 as the verdict uses it: the geometric mean of its runs where it has several (the
     ratio is of those), else the row's own p50."""
-    return float(np.exp(np.mean(np.log(runs)))) if len(runs) >= 2 else row["latency_ms_p50"]
+    return analysis.geometric_mean(runs) if len(runs) >= 2 else row["latency_ms_p50"]
 
 
 def compare(
@@ -128,16 +118,18 @@ def compare(
             out.update(runs_a=len(runs_a), runs_b=len(runs_b), p50_ms_a=runs_center(runs_a, side_a),
                        p50_ms_b=runs_center(runs_b, side_b))  # fmt: skip
             verdict, ratio, method = analysis.latency_verdict(side_a, side_b, runs_a, runs_b)
-            if (figure := FIGURES.get(str(side_a.get("scenario")) + searched(side_a))) is not None:
-                # offline and a qps search are judged on their own figure (cost_of_work), across runs
+            if (figure := analysis.figure_of(side_a)) is not None:
+                # offline and a qps search are judged on their own figure (cost_of_work), across runs; the
+                # ratio is then of costs (1 / throughput, 1 / highest rate): above 1, B does less work per second
+                name = figure[0]
                 costs_a, costs_b = costs_of(a_all, side_a), costs_of(b_all, side_b)
                 if len(costs_a) >= 2 and len(costs_b) >= 2:
                     significant, ratio, method = analysis.between_run_verdict(costs_a, costs_b)
                     verdict = ("slower" if ratio > 1 else "faster") if significant else "no significant difference"
-                    method, runs_a, runs_b = f"{figure}: {method}", costs_a, costs_b
+                    method, runs_a, runs_b = f"{name}: {method}", costs_a, costs_b
                 elif len(costs_a) and len(costs_b):  # one number per run: only the requests' p50s have a test
-                    cost_ratio = float(np.exp(np.mean(np.log(costs_b))) / np.exp(np.mean(np.log(costs_a))))
-                    method = (f"p50 of the requests ({method}); {figure} x{1 / cost_ratio:.3f} B/A untested: "
+                    cost_ratio = analysis.geometric_mean(costs_b) / analysis.geometric_mean(costs_a)
+                    method = (f"p50 of the requests ({method}); {name} x{1 / cost_ratio:.3f} B/A untested: "
                               "run repeats to test it")  # fmt: skip
             threshold, rule = min_effect_rule(runs_a, runs_b, min_effect_pct, gate_pct)
             out["test_verdict"] = verdict

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from harness import results
-from harness.analysis import beyond_budget, cost_of_work, cut_text, workload_settings
+from harness.analysis import beyond_budget, cost_of_work, cut_text, figure_of, workload_settings
 from harness.untrusted import file_stem, literal_plot_text, plain_log_ticks
 
 DEFAULT_BUDGET_POINTS = 1.0
@@ -62,7 +62,7 @@ def _runner_up(choice: pd.Series, runner: pd.Series | None) -> str:
     if runner is None:
         return "none"
     text = f"{_name(runner)} ({runner['latency_ms_p50']:.3f} ms"
-    if "_cost" in choice and choice["_cost"] != choice["latency_ms_p50"]:  # ranked on throughput or a qps search
+    if figure_of(choice) is not None:  # ranked on throughput or a qps search's rate
         ratio = float(runner["_cost"]) / float(choice["_cost"])
         return text + f"; the choice does {ratio:.2f}x its work per second): no CI of that figure, not shown faster"
     ratio = float(runner["latency_ms_p50"]) / float(choice["latency_ms_p50"])

@@ -417,19 +417,17 @@ def with_runs(frame: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
 
 def with_runs_figures(frame: pd.DataFrame, everything: pd.DataFrame) -> pd.DataFrame:
     """`frame` (one row per configuration) where a configuration judged on throughput or a qps search's
-    rate (compare.FIGURES) ran 2+ times: its throughput_sps or max_qps_meeting_bound replaced by its runs'
+    rate (analysis.FIGURES) ran 2+ times: its throughput_sps or max_qps_meeting_bound replaced by its runs'
     geometric mean (summary.costs_of), as its p50 is by theirs: the newest run alone stood for them."""
-    from harness.compare import FIGURES, searched
     from harness.summary import costs_of
 
     out = frame.copy()
     for index, row in frame.iterrows():
-        if FIGURES.get(str(row.get("scenario")) + searched(row)) is None or row.get("status") != results.OK:
+        if (figure := analysis.figure_of(row)) is None or row.get("status") != results.OK:
             continue
         costs = costs_of(everything, row)
         if len(costs) >= 2:
-            column = "throughput_sps" if row.get("scenario") == "offline" else "max_qps_meeting_bound"
-            out.loc[index, column] = float(1 / np.exp(np.mean(np.log(costs))))
+            out.loc[index, figure[1]] = 1 / analysis.geometric_mean(costs)
     return out
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from harness import analysis, machine, results, untrusted
-from harness.compare import FIGURES, min_effect_rule, runs_center, searched
+from harness.compare import min_effect_rule, runs_center
 from harness.config import ConfigError, JobSpec
 from harness.options import MACHINE_LOCAL, fields_marked
 from harness.runner import run_job_isolated
@@ -119,13 +119,13 @@ def speed_verdict(old: pd.Series, new: pd.Series, runs: np.ndarray, tolerance: f
 def figure_verdict(
     old: pd.Series, new: pd.Series, costs: np.ndarray, tolerance: float, figure: str
 ) -> tuple[bool, str]:
-    """speed_verdict for a row judged on another figure than its p50 (compare.FIGURES: an offline
+    """speed_verdict for a row judged on another figure than its p50 (analysis.FIGURES: an offline
     throughput, a qps search's highest rate), through its cost (analysis.cost_of_work; lower is faster):
     against several stored runs, within their spread as compare judges it (never when they are
     unstable); against one, within `tolerance` percent either way (one number per run: no test)."""
     cost = lambda row: float(analysis.cost_of_work(row.to_frame().T).iloc[0])  # noqa: E731
     several = len(costs) >= 2
-    center = float(np.exp(np.mean(np.log(costs)))) if several else cost(old)
+    center = analysis.geometric_mean(costs) if several else cost(old)
     ratio = cost(new) / center  # above 1: this run does less work per second
     if several:
         cv = between_run_cv(costs)
@@ -202,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     if new["status"] != results.OK or old["status"] != results.OK:
         print(f"not reproduced: status was {old['status']}, now {new['status']} {new.get('error') or ''}")
         return EXIT_DIFFERENT
-    if (figure := FIGURES.get(str(old.get("scenario")) + searched(old))) is not None:  # compare's figures
-        within, line = figure_verdict(old, new, costs_of(frame, old), args.tolerance, figure)
+    if (figure := analysis.figure_of(old)) is not None:  # judged on compare's figure
+        within, line = figure_verdict(old, new, costs_of(frame, old), args.tolerance, figure[0])
     else:
         within, line = speed_verdict(old, new, p50s_of(frame, old), args.tolerance)
     print(line)
