@@ -85,33 +85,43 @@ def trusted_spec(stored: dict, python: str | None, cache_dir: str) -> tuple[JobS
     return spec.validate(), said
 
 
+def _against_runs(ratio: float, runs: np.ndarray, tolerance: float) -> tuple[bool, str, str]:
+    """(within, verdict, method) of a change `ratio` against 2+ stored runs (p50s or costs): within
+    compare's minimum effect of them (twice their between-run CV) or `tolerance` percent either way,
+    and never when they are unstable (between-run CV above summary.UNSTABLE_CV): a spread that wide
+    allowed a 2x change (141%) and called it reproduced, so nothing can confirm them."""
+    cv = between_run_cv(runs)
+    allowed, rule = min_effect_rule(runs, runs, None)
+    allowed = max(allowed, tolerance)
+    within = analysis.within_effect(ratio, allowed) and cv <= UNSTABLE_CV
+    if cv > UNSTABLE_CV:
+        verdict = (f"cannot be confirmed: the stored runs are unstable (between-run CV {100 * cv:.1f}% > "
+                   f"{100 * UNSTABLE_CV:g}%)")  # fmt: skip
+    else:
+        verdict = "within the stored runs' spread" if within else "outside the stored runs' spread"
+    return within, verdict, f"allowed a change of {allowed:.1f}% either way: {rule}, or --tolerance"
+
+
+def _within_tolerance(ratio: float, tolerance: float) -> tuple[bool, str]:
+    """(within, verdict) of a change `ratio` against one stored run: `tolerance` percent either way, a cap."""
+    within = analysis.within_effect(ratio, tolerance)
+    return within, f"{'within' if within else 'beyond'} --tolerance {tolerance:g}% either way"
+
+
 def speed_verdict(old: pd.Series, new: pd.Series, runs: np.ndarray, tolerance: float) -> tuple[bool, str]:
-    """(whether the re-run's p50 reproduces, the line saying so). Against several stored runs: within
-    compare's minimum effect (twice their between-run CV) or `tolerance` percent, either way, of their
-    geometric mean — unless those runs are unstable (between-run CV above summary.UNSTABLE_CV): a spread
-    that wide allowed a 2x change (141%) and called it reproduced, so nothing can confirm them. Against
-    one stored run: within `tolerance` percent either way — a cap, whatever the test says: too few
-    calls made an 87% change "not significant", and that is no reproduction. The test
-    (latency_verdict) is shown beside it."""
+    """(whether the re-run's p50 reproduces, the line saying so). Against several stored runs:
+    _against_runs, of their geometric mean. Against one stored run: within `tolerance` percent either
+    way — a cap, whatever the test says: too few calls made an 87% change "not significant", and that
+    is no reproduction. The test (latency_verdict) is shown beside it."""
     if len(runs) >= 2:  # the stored configuration ran several times: judge against its runs (compare's rule)
         center = runs_center(runs, old)
         stored = f"p50 of {len(runs)} stored runs (geometric mean) {center:.3f} ms"
         ratio = float(new["latency_ms_p50"] / center)
-        cv = between_run_cv(runs)
-        allowed, rule = min_effect_rule(runs, runs, None)
-        allowed = max(allowed, tolerance)
-        within = analysis.within_effect(ratio, allowed) and cv <= UNSTABLE_CV
-        if cv > UNSTABLE_CV:
-            verdict = (f"cannot be confirmed: the stored runs are unstable (between-run CV {100 * cv:.1f}% > "
-                       f"{100 * UNSTABLE_CV:g}%)")  # fmt: skip
-        else:
-            verdict = "within the stored runs' spread" if within else "outside the stored runs' spread"
-        method = f"allowed a change of {allowed:.1f}% either way: {rule}, or --tolerance"
+        within, verdict, method = _against_runs(ratio, runs, tolerance)
     else:
         stored = f"p50 {old['latency_ms_p50']:.3f} ms"
         test, ratio, evidence = analysis.latency_verdict(old, new)
-        within = analysis.within_effect(ratio, tolerance)
-        verdict = f"{'within' if within else 'beyond'} --tolerance {tolerance:g}% either way"
+        within, verdict = _within_tolerance(ratio, tolerance)
         method = f"{test}: {evidence}"
     return within, f"{stored} -> {new['latency_ms_p50']:.3f} ms (x{ratio:.3f}): {verdict} ({method})"
 
@@ -121,26 +131,16 @@ def figure_verdict(
 ) -> tuple[bool, str]:
     """speed_verdict for a row judged on another figure than its p50 (analysis.FIGURES: an offline
     throughput, a qps search's highest rate), through its cost (analysis.cost_of_work; lower is faster):
-    against several stored runs, within their spread as compare judges it (never when they are
-    unstable); against one, within `tolerance` percent either way (one number per run: no test)."""
+    against several stored runs as speed_verdict (_against_runs); against one, within `tolerance`
+    percent either way (one number per run: no test)."""
     cost = lambda row: float(analysis.cost_of_work(row.to_frame().T).iloc[0])  # noqa: E731
-    several = len(costs) >= 2
-    center = analysis.geometric_mean(costs) if several else cost(old)
-    ratio = cost(new) / center  # above 1: this run does less work per second
-    if several:
-        cv = between_run_cv(costs)
-        allowed, rule = min_effect_rule(costs, costs, None)
-        allowed = max(allowed, tolerance)
-        within = analysis.within_effect(ratio, allowed) and cv <= UNSTABLE_CV
-        verdict = (
-            ("within the stored runs' spread" if within else "outside the stored runs' spread")
-            if cv <= UNSTABLE_CV
-            else f"cannot be confirmed: the stored runs are unstable (between-run CV {100 * cv:.1f}%)"
-        )
-        method, stored = f"allowed a change of {allowed:.1f}% either way: {rule}, or --tolerance", f"{len(costs)} runs"
+    if len(costs) >= 2:
+        ratio = cost(new) / analysis.geometric_mean(costs)  # above 1: this run does less work per second
+        within, verdict, method = _against_runs(ratio, costs, tolerance)
+        stored = f"{len(costs)} runs"
     else:
-        within = analysis.within_effect(ratio, tolerance)
-        verdict = f"{'within' if within else 'beyond'} --tolerance {tolerance:g}% either way"
+        ratio = cost(new) / cost(old)
+        within, verdict = _within_tolerance(ratio, tolerance)
         method, stored = "one number per run: no test", "the stored run"
     return within, f"{figure}: x{1 / ratio:.3f} of {stored}: {verdict} ({method})"
 
