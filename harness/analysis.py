@@ -159,6 +159,13 @@ def geometric_mean(values: Sequence[float] | np.ndarray) -> float:
     return float(np.exp(np.mean(np.log(np.asarray(values, dtype=np.float64)))))
 
 
+def bound_verdict(row: pd.Series) -> str:
+    """A server row's `meets_latency_bound` as text: "met", "missed", or "not established" (empty: too
+    short a window, measure.measure_server), whatever type a file stored it as."""
+    verdict = row.get("meets_latency_bound")
+    return "met" if verdict in (True, "True", 1) else "missed" if verdict in (False, "False", 0) else "not established"
+
+
 def cost_of_work(frame: pd.DataFrame, p50: pd.Series | None = None) -> pd.Series:
     """Per row, what its speed is judged on, as a cost (lower is faster), by MLPerf's figure of merit for
     its scenario: offline 1 / throughput_sps (s per sample: p50s of overlapping requests are no speed),

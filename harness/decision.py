@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from harness import results
-from harness.analysis import beyond_budget, cost_of_work, cut_text, figure_of, workload_settings
+from harness.analysis import beyond_budget, bound_verdict, cost_of_work, cut_text, figure_of, workload_settings
 from harness.untrusted import file_stem, literal_plot_text, plain_log_ticks
 
 DEFAULT_BUDGET_POINTS = 1.0
@@ -80,12 +80,10 @@ def _unfit(row: pd.Series, reference: float | None) -> str | None:
     """Why a row cannot be chosen whatever its speed (None: it can): a server run that missed its p99
     bound or could not establish meeting it (MLPerf: an invalid run), a qps search where no rate met
     the bound (no figure to rank), an accuracy that was not scored where eager's sets the floor."""
-    if row.get("target_qps") is not None and pd.notna(row.get("target_qps")):
-        verdict = row.get("meets_latency_bound")
-        if verdict in (False, "False", 0):
-            return "missed its p99 latency bound"
-        if verdict not in (True, "True", 1):
-            return "meeting its p99 latency bound not established"
+    if pd.notna(row.get("target_qps")) and (verdict := bound_verdict(row)) != "met":
+        return (
+            "missed its p99 latency bound" if verdict == "missed" else "meeting its p99 latency bound not established"
+        )
     if "_cost" in row and not np.isfinite(row["_cost"]):
         return "no figure to rank it on (a qps search where no rate met the bound)"
     if reference is not None and pd.isna(row.get("accuracy")):

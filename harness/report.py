@@ -91,9 +91,10 @@ def _peak_share(row: pd.Series) -> str:
 def _load(row: pd.Series) -> str:
     """How requests reached the model (the scenario), and for a server whether its p99 met the bound."""
     if pd.notna(row.get("target_qps")):
-        verdict = row.get("meets_latency_bound")
-        met = ("met" if verdict in (True, "True", 1) else "missed" if verdict in (False, "False", 0)
-               else "not established (a window shorter than the bound: raise measure.max_calls or max_s)")  # fmt: skip
+        met = analysis.bound_verdict(row)
+        met += (
+            " (a window shorter than the bound: raise measure.max_calls or max_s)" if met == "not established" else ""
+        )
         offered = f"offered {row['offered_qps']:.1f}, " if pd.notna(row.get("offered_qps")) else ""
         text = (f"server {row['target_qps']:g} qps ({offered}achieved {row['achieved_qps']:.1f}): p99 bound "
                 f"{row['latency_bound_ms']:g} ms {met}")  # fmt: skip

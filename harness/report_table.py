@@ -25,9 +25,7 @@ def _bound(row: pd.Series) -> str:
     """A server row's verdict on its p99 bound: met, missed or not established (measure.py); "" otherwise."""
     if pd.isna(row.get("latency_bound_ms", np.nan)):
         return ""
-    verdict = row.get("meets_latency_bound")
-    return ("met" if verdict in (True, "True", 1) else "missed" if verdict in (False, "False", 0)
-            else "not established") + f" ({row['latency_bound_ms']:g} ms)"  # fmt: skip
+    return f"{analysis.bound_verdict(row)} ({row['latency_bound_ms']:g} ms)"
 
 
 def table(frame: pd.DataFrame) -> str:
