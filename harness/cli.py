@@ -105,12 +105,16 @@ def spec_from_config(cfg: Any) -> JobSpec:
 
 
 # -- validation of the command line before Hydra runs -----------------------------------------
+# Hydra's flags that only show something: help, and modes it cannot combine with -m (it raises a ValueError)
+HELP_FLAGS = ("--help", "-h", "--hydra-help")
+MODE_FLAGS = ("--cfg", "-c", "--info", "-i", "--shell-completion", "-sc")
+
+
 def _overrides_and_mode(argv: list[str]) -> tuple[list[str], bool, bool]:
     """(overrides, multirun?, only-inspect?) from the command line."""
-    inspect_flags = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc"}
     overrides = [a for a in argv if not a.startswith("-") and "=" in a]
     multirun = any(a in ("-m", "--multirun") for a in argv)
-    inspect = any(a.split("=")[0] in inspect_flags for a in argv)
+    inspect = any(a.split("=")[0] in (*HELP_FLAGS, *MODE_FLAGS) for a in argv)
     return overrides, multirun, inspect
 
 
@@ -406,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _, multirun, inspect = _overrides_and_mode(argv)
-    modes = [a for a in argv if a.split("=")[0] in ("--cfg", "-c", "--info", "-i", "--shell-completion", "-sc")]
+    modes = [a for a in argv if a.split("=")[0] in MODE_FLAGS]
     if modes and multirun:  # Hydra raises a ValueError (a traceback) for this
         print(f"harness: {modes[0]} is not allowed with -m: it shows one job's config; drop -m (and the sweep's "
               "commas), or drop it", file=sys.stderr)  # fmt: skip

@@ -513,9 +513,10 @@ def measure_server(
     `meets_latency_bound` (server_p99) with their wait, a lower bound. `max_calls` caps the arrivals (so
     the served latencies too). Meeting the bound needs an arrival window of at least the bound and
     `min_s`: a shorter one cannot show an overload, and `meets_latency_bound` is None (not established).
-    The run lasts at most `max_s` + `latency_bound_ms`. Columns: target, offered (arrivals in the window per second: one
-    Poisson draw) and achieved (served per second of the run) qps, unserved requests, the bound and
-    whether the p99 meets it. Raises what a server's call raised, ValueError when nothing was served."""
+    The run lasts at most `max_s` + `latency_bound_ms`. Columns: target, offered (arrivals in the window
+    per second: one Poisson draw) and achieved (served per second of the run) qps, unserved requests,
+    the bound and whether the p99 meets it. Raises what a server's call raised, ValueError when nothing
+    was served."""
     _preload_statistics()
     clock = time.perf_counter_ns
     pending: queue.Queue[tuple[int, int] | None] = queue.Queue()
@@ -561,12 +562,13 @@ def measure_server(
         """Put each request in the queue at its arrival time until the stopping rule; then hand the
         arrivals already due to the servers, set the drain deadline and close."""
         started = times["started"] = clock()
+        due_at = started + (arrivals * 1e9).astype(np.int64)  # each arrival's due time (ns)
         issued = 0
         try:
-            issued = schedule(started)
+            issued = schedule(started, due_at)
         finally:  # whatever happened, the servers are told to stop
             stopped = times["stopped"] = clock()
-            due = started + (arrivals[issued:] * 1e9).astype(np.int64)
+            due = due_at[issued:]
             with late_lock:  # max_calls caps the arrivals of the run, these included
                 late["due"] = due[due <= stopped][: max(cfg.max_calls - issued, 0)]
             times["offered"] = issued + len(late["due"])
@@ -574,10 +576,9 @@ def measure_server(
             closed.set()
             pending.put(None)
 
-    def schedule(started: int) -> int:
+    def schedule(started: int, due_at: np.ndarray) -> int:
         """Issue arrivals on time until the rule says stop; returns how many were issued (or given up)."""
         min_end, max_end = started + int(cfg.min_s * 1e9), started + int(cfg.max_s * 1e9)
-        due_at = started + (arrivals * 1e9).astype(np.int64)
         k = 0
         while k < len(arrivals):
             due = int(due_at[k])
@@ -675,7 +676,6 @@ def search_server_qps(
     no rate met the bound when no entry's `met` is true."""
     tried: list[tuple[float, float, bool]] = []
     runs: dict[float, Measurement] = {}
-
     missed: set[float] = set()  # rates that really failed (not merely unestablished: too short a window)
 
     def probe(qps: float) -> bool:
