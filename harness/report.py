@@ -222,7 +222,7 @@ def flagged_rows(frame: pd.DataFrame) -> list[str]:
             flags.append(f"{label(r)}: effective precision {r['precision_effective']} differs from requested")
         # a model file runs as it is (requested fp32): what it ran in decides, as for a requested INT8
         if r["precision_requested"] in QUANTIZED or str(r.get("precision_effective")).startswith("int8"):
-            flags += [f"{label(r)}: {problem}" for problem in int8_problems(r, frame)]
+            flags += [f"{label(r)}: {problem}" for problem in int8_problems(r, frame, samples)]
         if isinstance(r.get("attention_effective"), str) and r["attention_effective"] != r.get("attention"):
             flags.append(f"{label(r)}: ran {r['attention_effective']} attention, not workload.attention="
                          f"{r.get('attention')} (its exporter chose)")  # fmt: skip
@@ -283,9 +283,10 @@ def native_bf16(cpu_flags: object) -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & set(cpu_flags.split()))
 
 
-def int8_problems(row: pd.Series, frame: pd.DataFrame) -> list[str]:
+def int8_problems(row: pd.Series, frame: pd.DataFrame, samples: pd.Series | None = None) -> list[str]:
     """What the accuracy guard sees in a quantized row: accuracy lost against eager fp32, predictions
-    collapsed to one class (the study's INT8 BERT), or no faster than the same runtime's fp32."""
+    collapsed to one class (the study's INT8 BERT), or no faster than the same runtime's fp32. `samples`:
+    analysis.same_samples(frame), when the caller has it (each row's settings are parsed from JSON)."""
     problems = []
     delta = row.get("accuracy_delta_vs_fp32")
     if pd.notna(delta) and analysis.beyond_budget(-100 * delta, 100 * ACCURACY_DROP):
@@ -295,7 +296,8 @@ def int8_problems(row: pd.Series, frame: pd.DataFrame) -> list[str]:
         problems.append(f"predictions collapsed to one class ({100 * majority:.0f}% of samples; eager fp32: "
                         f"{100 * reference:.0f}%)")  # fmt: skip
     # the same runtime's fp32 under the very same conditions: samples, host, batch, threads and load
-    same = frame[(analysis.same_samples(frame) == analysis.same_samples(row.to_frame().T).iloc[0])
+    samples = analysis.same_samples(frame) if samples is None else samples  # flagged_rows reads them once
+    same = frame[(samples == analysis.same_samples(row.to_frame().T).iloc[0])
                  & (frame["runtime"] == row["runtime"]) & (frame["batch_size"] == row["batch_size"])
                  & (frame["precision_requested"] == "fp32") & (frame["status"] == results.OK)
                  & (frame.get("threads", pd.Series(np.nan, frame.index)).map(analysis.key_text)
