@@ -126,7 +126,8 @@ def compare(
                 if len(costs_a) >= 2 and len(costs_b) >= 2:
                     significant, ratio, method = analysis.between_run_verdict(costs_a, costs_b)
                     verdict = ("slower" if ratio > 1 else "faster") if significant else "no significant difference"
-                    method, runs_a, runs_b = f"{name}: {method}", costs_a, costs_b
+                    # the minimum effect from the spread of the figure itself, as summary.csv's between_run_cv
+                    method, runs_a, runs_b = f"{name}: {method}", 1.0 / costs_a, 1.0 / costs_b
                 elif len(costs_a) and len(costs_b):  # one number per run: only the requests' p50s have a test
                     cost_ratio = analysis.geometric_mean(costs_b) / analysis.geometric_mean(costs_a)
                     method = (f"p50 of the requests ({method}); {name} x{1 / cost_ratio:.3f} B/A untested: "

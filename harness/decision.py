@@ -6,7 +6,8 @@ as accurate (and better in one). The recommendation is the fastest row whose acc
 the budget (default: 1 point) of eager fp32's at that batch size; every faster row says why it was
 excluded. The budget is the same rule the report's accuracy flag uses. The runner-up (the next
 eligible row) says whether the choice is shown faster: their 95% CIs of the p50 apart (across runs
-when a configuration ran 2+ times, else the calls' CI of its one run). Disjoint 95% CIs are a
+when a configuration ran 2+ times, else the calls' CI of its one run; an offline throughput or a qps
+search's rate has a CI across runs only). Disjoint 95% CIs are a
 conservative test (Schenker & Gentleman 2001, "On judging the significance of differences by
 examining the overlap between confidence intervals", The American Statistician 55(3)): overlapping
 ones say "not shown faster", never "equal".
@@ -46,30 +47,42 @@ def _name(row: pd.Series) -> str:
     return f"{row['runtime']} {requested}{ran}"
 
 
-def _p50_ci(row: pd.Series) -> tuple[float, float, str]:
-    """A row's 95% CI of its p50 (ms) and what it spans: "runs" (between-run CI, 2+ runs) or "calls"
-    (one process's calls); NaNs when neither is recorded."""
-    if pd.notna(row.get("n_runs")) and row.get("n_runs", 0) >= 2:
+def _cost_ci(row: pd.Series) -> tuple[float, float, str]:
+    """A row's 95% CI of its cost (analysis.cost_of_work; lower is faster) and what it spans: "runs"
+    (between-run CI, 2+ runs) or "calls" (one process's calls: a p50 only; an offline throughput or a
+    qps search's rate is one number per run). NaNs when neither is recorded."""
+    several = pd.notna(row.get("n_runs")) and row.get("n_runs", 0) >= 2
+    if figure_of(row) is not None:  # the figure's CI (summary.figures_of), as a cost: 1 / figure
+        sides = [_number(row.get(f"figure_between_ci_{side}")) if several else np.nan for side in ("high", "low")]
+        low, high, basis = 1 / sides[0], 1 / sides[1], "runs"
+    elif several:
         low, high, basis = row.get("latency_ms_p50_between_ci_low"), row.get("latency_ms_p50_between_ci_high"), "runs"
     else:
         low, high, basis = row.get("latency_ms_p50_ci_low"), row.get("latency_ms_p50_ci_high"), "calls"
-    low, high = pd.to_numeric(pd.Series([low, high]), errors="coerce")
-    return float(low), float(high), basis
+    return _number(low), _number(high), basis
+
+
+def _number(value: object) -> float:
+    return float(pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0])
 
 
 def _runner_up(choice: pd.Series, runner: pd.Series | None) -> str:
-    """How the choice stands against the next eligible row: shown faster (95% CIs apart) or not."""
+    """How the choice stands against the next eligible row: shown faster (95% CIs of the figure it was
+    ranked on apart) or not."""
     if runner is None:
         return "none"
     text = f"{_name(runner)} ({runner['latency_ms_p50']:.3f} ms"
     if figure_of(choice) is not None:  # ranked on throughput or a qps search's rate
         ratio = float(runner["_cost"]) / float(choice["_cost"])
-        return text + f"; the choice does {ratio:.2f}x its work per second): no CI of that figure, not shown faster"
-    ratio = float(runner["latency_ms_p50"]) / float(choice["latency_ms_p50"])
-    text += f", {ratio:.2f}x the choice's)" if np.isfinite(ratio) else ")"
-    (c_low, c_high, c_basis), (r_low, r_high, r_basis) = _p50_ci(choice), _p50_ci(runner)
+        text += f"; the choice does {ratio:.2f}x its work per second)"
+        missing = ": no between-run CI of that figure (run repeats=3 or more), not shown faster"
+    else:
+        ratio = float(runner["latency_ms_p50"]) / float(choice["latency_ms_p50"])
+        text += f", {ratio:.2f}x the choice's)" if np.isfinite(ratio) else ")"
+        missing = ": no CI on one side, not shown faster"
+    (c_low, c_high, c_basis), (r_low, r_high, r_basis) = _cost_ci(choice), _cost_ci(runner)
     if not np.all(np.isfinite([c_low, c_high, r_low, r_high])):
-        return text + ": no CI on one side, not shown faster"
+        return text + missing
     basis = "runs" if c_basis == r_basis == "runs" else "calls of one run" if c_basis == r_basis else "runs/calls"
     if c_high < r_low:
         return text + f": choice shown faster (95% CIs over {basis} apart)"

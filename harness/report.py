@@ -54,14 +54,24 @@ class Report:
 
 
 def _between(row: pd.Series) -> str:
-    """The runs' geometric-mean p50 with its between-run 95% CI, or "single run"."""
+    """The runs' geometric mean of the figure the row is judged on (its p50 in ms; an offline row's
+    throughput, a qps search's highest rate: summary.figures_of) with its between-run 95% CI, or
+    "single run"."""
     runs = row.get("n_runs")
     if pd.isna(runs) or runs < 2:
         return "single run"
-    low, high = row.get("latency_ms_p50_between_ci_low"), row.get("latency_ms_p50_between_ci_high")
+    column = row.get("figure_of_merit")
+    unit = FIGURE_UNITS.get(column, "ms") if isinstance(column, str) else "ms"
+    center, low, high = (row.get(f"figure_{c}") for c in ("runs", "between_ci_low", "between_ci_high"))
+    if unit == "ms":  # the p50 columns (summaries written before figure_of_merit hold only these)
+        low, high = row.get("latency_ms_p50_between_ci_low"), row.get("latency_ms_p50_between_ci_high")
+        center = row.get("latency_ms_p50_runs")
     cv = 100 * row["between_run_cv"]
-    text = f"{row['latency_ms_p50_runs']:.3f} [{low:.3f}, {high:.3f}] ({int(runs)} runs, CV {cv:.1f}%)"
+    text = f"{center:.3f} {unit} [{low:.3f}, {high:.3f}] ({int(runs)} runs, CV {cv:.1f}%)"
     return text + (" unstable" if row.get("unstable") else "")
+
+
+FIGURE_UNITS = {"throughput_sps": "samples/s", "max_qps_meeting_bound": "qps"}
 
 
 def _speedup(row: pd.Series) -> str:
@@ -71,7 +81,7 @@ def _speedup(row: pd.Series) -> str:
         return f"{row['paired_speedup']:.2f}{interval} paired"
     if pd.isna(row.get("speedup_vs_eager")):
         return ""
-    # a configuration run several times: of the runs' geometric means (the "across runs" column), not the newest
+    # a configuration run several times: of the runs' geometric means ("across runs"), not the newest
     return f"{row['speedup_vs_eager']:.2f}" + (" (runs)" if row.get("n_runs", 0) >= 2 else "")
 
 
@@ -164,7 +174,7 @@ def workload_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "runtime": frame["runtime"], "batch": frame["batch_size"], "precision": frame["precision_requested"],
         "status": frame["status"], "p50 ms [95% CI] (one run)": frame.apply(analysis.p50_with_ci, axis=1, digits=3),
-        "p50 ms across runs [95% CI]": frame.apply(_between, axis=1),
+        "across runs [95% CI]": frame.apply(_between, axis=1),
         "p99 ms": frame.apply(_p99, axis=1),
         "load": frame.apply(_load, axis=1),
         "samples/s": frame["throughput_sps"].map(lambda v: fmt(v, ".1f")),
@@ -246,7 +256,9 @@ def flagged_rows(frame: pd.DataFrame) -> list[str]:
             flags.append(f"{label(r)}: only 2 runs: their between-run CI has 1 degree of freedom (t = 12.7) and "
                          "compare's test of them little power; run repeats=3 or more to decide")  # fmt: skip
         if r.get("unstable"):
-            flags.append(f"{label(r)}: unstable: its {int(r['n_runs'])} runs' p50s vary by "
+            figure = FIGURE_UNITS.get(r.get("figure_of_merit"))
+            what = "p50s" if figure is None else ("throughputs" if figure == "samples/s" else "highest rates")
+            flags.append(f"{label(r)}: unstable: its {int(r['n_runs'])} runs' {what} vary by "
                          f"{100 * r['between_run_cv']:.1f}% (CV > {100 * UNSTABLE_CV:.0f}%)")  # fmt: skip
         if pd.notna(r.get("runs_other_software")) and r["runs_other_software"] > 0:
             flags.append(f"{label(r)}: {int(r['runs_other_software'])} earlier run(s) with other software "
@@ -404,7 +416,9 @@ def with_runs(frame: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
             "speedup_vs_eager": "paired_speedup", "speedup_vs_eager_between_ci_low": "paired_speedup_ci_low",
             "speedup_vs_eager_between_ci_high": "paired_speedup_ci_high",
             "runs_other_software": "runs_other_software", "runs_busy": "runs_busy",
-            "runs_short": "runs_short"}  # fmt: skip
+            "runs_short": "runs_short", "figure_of_merit": "figure_of_merit", "figure_runs": "figure_runs",
+            "figure_between_ci_low": "figure_between_ci_low",
+            "figure_between_ci_high": "figure_between_ci_high"}  # fmt: skip
     summary = summary[[c for c in ["config_hash", "hostname", *keep] if c in summary]].rename(columns=keep)
     latest = latest.assign(hostname=latest["hostname"].fillna(""))
     merged = latest.merge(summary, on=["config_hash", "hostname"], how="left")

@@ -86,7 +86,8 @@ def trusted_spec(stored: dict, python: str | None, cache_dir: str) -> tuple[JobS
 
 
 def _against_runs(ratio: float, runs: np.ndarray, tolerance: float) -> tuple[bool, str, str]:
-    """(within, verdict, method) of a change `ratio` against 2+ stored runs (p50s or costs): within
+    """(within, verdict, method) of a change `ratio` against 2+ stored runs (their p50s, throughputs or
+    rates: summary.figures_of; only their spread is read): within
     compare's minimum effect of them (twice their between-run CV) or `tolerance` percent either way,
     and never when they are unstable (between-run CV above summary.UNSTABLE_CV): a spread that wide
     allowed a 2x change (141%) and called it reproduced, so nothing can confirm them."""
@@ -136,7 +137,7 @@ def figure_verdict(
     cost = lambda row: float(analysis.cost_of_work(row.to_frame().T).iloc[0])  # noqa: E731
     if len(costs) >= 2:
         ratio = cost(new) / analysis.geometric_mean(costs)  # above 1: this run does less work per second
-        within, verdict, method = _against_runs(ratio, costs, tolerance)
+        within, verdict, method = _against_runs(ratio, 1.0 / costs, tolerance)  # CV of the figure, as summary.csv
         stored = f"{len(costs)} runs"
     else:
         ratio = cost(new) / cost(old)

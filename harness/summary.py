@@ -7,8 +7,13 @@ interval on the logarithms of the p50s (latencies are positive and their run-to-
 multiplicative), centred on the geometric mean, the estimate that interval belongs to. (The issue
 asked for the median; under the same log-symmetric model the two coincide, but with 3 runs the
 median can lie outside the only 95% interval 3 runs allow: 8 runs at 10 ms and 7 at 20 ms gave a
-median of 10 beside a CI of [11.3, 16.8].) Also the between-run coefficient of variation. A
-configuration whose runs spread more than `UNSTABLE_CV` is flagged `unstable`, as pyperf warns
+median of 10 beside a CI of [11.3, 16.8].) A configuration is judged on its scenario's figure of merit
+(analysis.FIGURES: the p50, an offline throughput, a qps search's highest rate meeting the bound):
+`figure_of_merit` names that column, and `figure_runs` with `figure_between_ci_low/high` give the same
+interval for it, in its own units (the p50 columns above for a p50). The between-run coefficient of
+variation and `unstable` are of that figure: an offline row's requests overlap, so its p50s' spread
+says nothing of how its throughput repeats. A configuration whose runs spread more than `UNSTABLE_CV`
+is flagged `unstable`, as pyperf warns
 when "the standard deviation is greater than 10% of the mean"
 (https://pyperf.readthedocs.io/en/latest/analyze.html#checks). One run gives no between-run CI:
 it stays empty, and the report says "single run".
@@ -48,8 +53,11 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     same_software), runs_other_software, runs_busy (of those runs, how many machine.busy_flags names:
     measured on a busy or drifting machine), runs_short (how many timed fewer calls than their
     measure.min_calls), latency_ms_p50 (geometric mean of the runs' p50s),
-    latency_ms_p50_between_ci_low/high (95%, t on log p50s; empty for one run), between_run_cv,
-    unstable, and the same across runs for the paired speed-up where rows carry one."""
+    latency_ms_p50_between_ci_low/high (95%, t on log p50s; empty for one run), figure_of_merit (the
+    column the configuration is judged on: analysis.figure_of), figure_runs and
+    figure_between_ci_low/high (the same for that figure), between_run_cv and unstable (of that
+    figure's runs; empty and False below 2 runs with a figure), and the same across runs for the
+    paired speed-up where rows carry one."""
     ok = frame[frame["status"] == results.OK].copy()
     if ok.empty:
         return pd.DataFrame(columns=[*KEY, *DESCRIBE, "n_runs", "latency_ms_p50"])
@@ -67,9 +75,12 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
         row["runs_short"] = sum(analysis.cut_short(run) is not None for _, run in runs.iterrows())
         row["latency_ms_p50"], low, high = ratio_ci(p50)
         row["latency_ms_p50_between_ci_low"], row["latency_ms_p50_between_ci_high"] = low, high
-        cv = between_run_cv(p50) if len(p50) > 1 else math.nan
+        row["figure_of_merit"], values = figures_of(runs, newest)
+        row["figure_runs"], low, high = ratio_ci(values)
+        row["figure_between_ci_low"], row["figure_between_ci_high"] = low, high
+        cv = between_run_cv(values) if len(values) > 1 else math.nan
         row["between_run_cv"] = cv
-        row["unstable"] = bool(cv > UNSTABLE_CV) if len(p50) > 1 else False
+        row["unstable"] = bool(cv > UNSTABLE_CV) if len(values) > 1 else False
         row["throughput_sps"] = float(pd.to_numeric(runs["throughput_sps"], errors="coerce").median())
         for column in ("accuracy", "agreement"):
             row[column] = pd.to_numeric(newest.get(column), errors="coerce") if column in runs else None
@@ -121,6 +132,15 @@ def p50s_of(frame: pd.DataFrame, row: pd.Series) -> np.ndarray:
     """The p50s of every ok run of `row`'s configuration on its host in `frame` that ran `row`'s
     software (same_software)."""
     return pd.to_numeric(_runs_of(frame, row)["latency_ms_p50"], errors="coerce").dropna().to_numpy()
+
+
+def figures_of(runs: pd.DataFrame, row: pd.Series) -> tuple[str, np.ndarray]:
+    """(the column `row` is judged on: analysis.figure_of, else latency_ms_p50; its finite positive
+    values in `runs`, in its own units: ms, samples/s or queries/s)."""
+    figure = analysis.figure_of(row)
+    costs = analysis.cost_of_work(runs).to_numpy(dtype=np.float64)
+    costs = costs[np.isfinite(costs) & (costs > 0)]
+    return ("latency_ms_p50", costs) if figure is None else (figure[1], 1.0 / costs)
 
 
 def costs_of(frame: pd.DataFrame, row: pd.Series) -> np.ndarray:

@@ -320,6 +320,28 @@ def test_the_decision_ranks_within_one_load_on_its_figure_of_merit() -> None:
         "offline x2", "runner-up"]  # fmt: skip
 
 
+def test_the_runner_up_of_an_offline_choice_uses_the_throughputs_between_run_ci() -> None:
+    """Offline rows are ranked on throughput, which one run measures once: with 3 runs a side their
+    throughputs' between-run CIs decide (summary.csv's figure_between_ci_*, as a cost), apart or not;
+    single runs have no CI of it and say so."""
+    frame = _synthetic([("eager", "fp32", 1, 7.0, 0.9, "ok"), ("onnxruntime", "fp32", 1, 3.0, 0.9, "ok"),
+                        ("openvino", "fp32", 1, 5.0, 0.9, "ok")]).assign(
+        scenario="offline", load="offline x2", throughput_sps=[280.0, 600.0, 900.0])  # fmt: skip
+    assert (
+        recommend(frame)
+        .iloc[0]["runner-up"]
+        .endswith(": no between-run CI of that figure (run repeats=3 or more), not shown faster")
+    )
+    apart = frame.assign(n_runs=3, figure_between_ci_low=[270.0, 590.0, 880.0],
+                         figure_between_ci_high=[290.0, 610.0, 920.0])  # fmt: skip
+    row = recommend(apart).iloc[0]
+    assert row["recommended"] == "openvino fp32"
+    assert row["runner-up"].endswith(": choice shown faster (95% CIs over runs apart)"), row["runner-up"]
+    overlapping = apart.assign(figure_between_ci_low=[270.0, 550.0, 620.0],
+                               figure_between_ci_high=[290.0, 650.0, 1300.0])  # fmt: skip
+    assert recommend(overlapping).iloc[0]["runner-up"].endswith(": not shown faster (95% CIs over runs overlap)")
+
+
 def test_the_decision_never_chooses_a_run_that_cannot_be_chosen() -> None:
     """A server row that missed its p99 bound was recommended for its low p50; a qps search where no rate
     met the bound ranked first with a NaN figure ("nanx its work"); a row without an accuracy passed the

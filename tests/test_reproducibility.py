@@ -114,9 +114,33 @@ def test_one_run_has_no_between_run_ci_and_the_report_says_single_run(tmp_path: 
     for record in frame.to_dict("records"):
         results.write_row(tmp_path, record)
     table = report.build([tmp_path]).tables["bert · fp32"].set_index("runtime")
-    assert table.loc["once", "p50 ms across runs [95% CI]"] == "single run"
-    assert "(3 runs, CV" in table.loc["wobbly", "p50 ms across runs [95% CI]"]
-    assert table.loc["wobbly", "p50 ms across runs [95% CI]"].endswith("unstable")
+    assert table.loc["once", "across runs [95% CI]"] == "single run"
+    assert "(3 runs, CV" in table.loc["wobbly", "across runs [95% CI]"]
+    assert table.loc["wobbly", "across runs [95% CI]"].endswith("unstable")
+
+
+def test_an_offline_configuration_is_summarized_on_its_throughput(tmp_path: Path) -> None:
+    """Offline requests overlap, so their p50s are no speed: the between-run spread, `unstable` and the
+    report's across-runs cell are of the runs' throughputs. Steady throughput with p50s 10/14/9 ms is
+    stable; throughputs 100/140/90 samples/s are not (CV 24%), centred on their geometric mean."""
+    steady = _runs_frame({"steady": [10.0, 14.0, 9.0]}).assign(throughput_sps=[200.0, 201.0, 199.0])
+    wobbly = _runs_frame({"wobbly": [10.0, 10.0, 10.0]}).assign(throughput_sps=[100.0, 140.0, 90.0])
+    frame = pd.concat([steady, wobbly], ignore_index=True).assign(scenario="offline")
+    summary = summarize(frame).set_index("config_hash")
+    assert summary.loc["steady", "figure_of_merit"] == "throughput_sps"
+    assert not summary.loc["steady", "unstable"] and summary.loc["steady", "between_run_cv"] < 0.01
+    assert bool(summary.loc["wobbly", "unstable"])
+    assert summary.loc["wobbly", "between_run_cv"] == pytest.approx(np.std([100, 140, 90], ddof=1) / 110)
+    assert summary.loc["wobbly", "figure_runs"] == pytest.approx((100 * 140 * 90) ** (1 / 3))
+    assert summary.loc["wobbly", "figure_between_ci_low"] < 100 < 140 < summary.loc["wobbly", "figure_between_ci_high"]
+    for record in frame.to_dict("records"):
+        results.write_row(tmp_path, record)
+    built = report.build([tmp_path])
+    table = built.tables["bert · fp32"].set_index("runtime")
+    assert table.loc["wobbly", "across runs [95% CI]"].startswith(f"{(100 * 140 * 90) ** (1 / 3):.3f} samples/s [")
+    assert table.loc["steady", "across runs [95% CI]"].startswith(f"{(200 * 201 * 199) ** (1 / 3):.3f} samples/s [")
+    assert any("wobbly" in f and "runs' throughputs vary by 24.1%" in f for f in built.flags)
+    assert not any("steady" in f and "unstable" in f for f in built.flags)
 
 
 def test_compare_uses_the_runs_when_both_sides_have_them(tmp_path: Path) -> None:
