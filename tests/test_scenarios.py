@@ -95,6 +95,20 @@ def test_a_server_that_cannot_keep_up_fails_the_bound_however_short_the_window()
     assert calm["offered_qps"] == pytest.approx(30, rel=0.5) and calm["achieved_qps"] <= calm["offered_qps"] * 1.05
 
 
+def test_a_server_window_lasts_max_s_so_achieved_never_exceeds_offered() -> None:
+    """10 arrivals in a 3 s window, all served in 1 ms: the issuer stopped at the last arrival (2.84 s) and
+    achieved_qps read 3.52 served per second against 3.33 offered, none unserved. Served per second of a
+    window of max_s (and the drain) is at most what arrived per second of it."""
+    plan = MeasureConfig(warmup_calls=1, warmup_s=0, min_calls=10**6, min_s=3.0, max_s=3.0, target_ci_rel=0,
+                         max_calls=10**6).validate()  # fmt: skip
+    result = measure_server([[_service(1)]], plan, 1, target_qps=5, latency_bound_ms=100,
+                            rng=np.random.default_rng(0))  # fmt: skip
+    summary = result.summary()
+    assert summary["requests_unserved"] == 0 and len(result.latencies_ms) == 10, summary
+    assert summary["offered_qps"] == pytest.approx(10 / 3)
+    assert result.wall_s >= 3.0 and summary["achieved_qps"] <= summary["offered_qps"], summary
+
+
 def test_an_issuer_late_for_its_arrivals_counts_them_from_when_they_were_due() -> None:
     """The issuer stalled (a first scipy import took 1.2 s in the timed window) and the arrivals it missed
     were dropped: 11 of 43 requests counted, the bound met. Every arrival due in the window is served or
