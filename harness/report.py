@@ -204,8 +204,12 @@ def profile_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def flagged_rows(frame: pd.DataFrame) -> list[str]:
+def flagged_rows(frame: pd.DataFrame, costs: pd.Series | None = None) -> list[str]:
+    """One line per thing a reader must know about a row of `frame` (one row per configuration and host).
+    `costs`: per row, what its speed is judged on (analysis.cost_of_work, of its runs' centre where it
+    ran several times; default: of the row itself)."""
     flags = []
+    costs = analysis.cost_of_work(frame) if costs is None else costs
 
     def label(r: pd.Series) -> str:  # the load too, unless single stream: one report may hold three eager rows
         load = r.get("load") if isinstance(r.get("load"), str) and r.get("load") not in ("", "single_stream") else ""
@@ -232,7 +236,7 @@ def flagged_rows(frame: pd.DataFrame) -> list[str]:
             flags.append(f"{label(r)}: effective precision {r['precision_effective']} differs from requested")
         # a model file runs as it is (requested fp32): what it ran in decides, as for a requested INT8
         if r["precision_requested"] in QUANTIZED or str(r.get("precision_effective")).startswith("int8"):
-            flags += [f"{label(r)}: {problem}" for problem in int8_problems(r, frame, samples)]
+            flags += [f"{label(r)}: {problem}" for problem in int8_problems(r, frame, samples, costs)]
         if isinstance(r.get("attention_effective"), str) and r["attention_effective"] != r.get("attention"):
             flags.append(f"{label(r)}: ran {r['attention_effective']} attention, not workload.attention="
                          f"{r.get('attention')} (its exporter chose)")  # fmt: skip
@@ -295,10 +299,14 @@ def native_bf16(cpu_flags: object) -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & set(cpu_flags.split()))
 
 
-def int8_problems(row: pd.Series, frame: pd.DataFrame, samples: pd.Series | None = None) -> list[str]:
-    """What the accuracy guard sees in a quantized row: accuracy lost against eager fp32, predictions
-    collapsed to one class (the study's INT8 BERT), or no faster than the same runtime's fp32. `samples`:
-    analysis.same_samples(frame), when the caller has it (each row's settings are parsed from JSON)."""
+def int8_problems(
+    row: pd.Series, frame: pd.DataFrame, samples: pd.Series | None = None, costs: pd.Series | None = None
+) -> list[str]:
+    """What the accuracy guard sees in a quantized row of `frame`: accuracy lost against eager fp32,
+    predictions collapsed to one class (the study's INT8 BERT), or no faster than the same runtime's fp32
+    on the figure its load is judged on (analysis.cost_of_work: p50, offline throughput, a qps search's
+    rate). `samples`: analysis.same_samples(frame), when the caller has it (each row's settings are parsed
+    from JSON); `costs`: per row of `frame`, its cost (default: cost_of_work of the rows as they are)."""
     problems = []
     delta = row.get("accuracy_delta_vs_fp32")
     if pd.notna(delta) and analysis.beyond_budget(-100 * delta, 100 * ACCURACY_DROP):
@@ -315,9 +323,13 @@ def int8_problems(row: pd.Series, frame: pd.DataFrame, samples: pd.Series | None
                  & (frame.get("threads", pd.Series(np.nan, frame.index)).map(analysis.key_text)
                     == analysis.key_text(row.get("threads")))
                  & (frame.get("load", pd.Series("", frame.index)) == row.get("load", ""))]  # fmt: skip
-    if not same.empty and row["latency_ms_p50"] >= same["latency_ms_p50"].iloc[-1]:
-        problems.append(f"INT8 is no faster than {row['runtime']} fp32 ({row['latency_ms_p50']:.3f} ms against "
-                        f"{same['latency_ms_p50'].iloc[-1]:.3f} ms)")  # fmt: skip
+    costs = analysis.cost_of_work(frame) if costs is None else costs
+    if not same.empty and costs[row.name] >= costs[same.index[-1]]:  # NaN (no rate met the bound): no claim
+        mine, theirs = costs[row.name], costs[same.index[-1]]
+        figure = analysis.figure_of(row)
+        said = (f"{mine:.3f} ms against {theirs:.3f} ms" if figure is None else
+                f"{1 / mine:.1f} against {1 / theirs:.1f} {FIGURE_UNITS[figure[1]]}")  # fmt: skip
+        problems.append(f"INT8 is no faster than {row['runtime']} fp32 ({said})")
     return problems
 
 
@@ -460,6 +472,9 @@ def build(paths: Sequence[Path], out_dir: Path | None = None, budget_points: flo
     if "latency_ms_p50_runs" in frame:
         centre = frame["latency_ms_p50_runs"].where(frame["n_runs"] >= 2, centre)
     figures = with_runs_figures(frame, everything)  # offline and qps-search rows: their runs' figures too
+    if "paired_speedup" in frame:  # and a paired speed-up (its own eager in each run) is of its runs too
+        across = pd.to_numeric(frame["paired_speedup"], errors="coerce")
+        figures = figures.assign(speedup_vs_eager=across.where(across.notna(), figures.get("speedup_vs_eager")))
     frame = frame.assign(speedup_vs_eager=analysis.with_speedup(figures, centre)["speedup_vs_eager"])
     # what the choice, the trade-off and the hosts view rank on
     by_runs = figures.assign(latency_ms_p50=centre, speedup_vs_eager=frame["speedup_vs_eager"])
@@ -475,7 +490,7 @@ def build(paths: Sequence[Path], out_dir: Path | None = None, budget_points: flo
         report.tables[name] = workload_table(group)
         report.plots[name] = plot_workload(group, workload, precision, report.out_dir / "plots", host)
     report.hosts = analysis.hosts_view(by_runs)  # the p50 its speed-up is of
-    report.flags = flagged_rows(frame)
+    report.flags = flagged_rows(frame, analysis.cost_of_work(figures, centre))
     report.profiles = profile_table(frame)
     report.timing_inputs = timing_inputs_table(frame)
     report.environment = analysis.environment(frame)

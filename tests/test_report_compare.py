@@ -523,3 +523,52 @@ def test_an_offline_speedup_stands_for_all_runs_not_the_newest(tmp_path: Path) -
                                               *[("onnxruntime", 400.0)] * 3])]  # fmt: skip
     table = report.build([make_set(tmp_path / "off", rows, seed=1)]).tables["bert · fp32"].set_index("runtime")
     assert table.loc["onnxruntime", "speed-up vs eager"].startswith("2.77"), table["speed-up vs eager"]
+
+
+def test_the_int8_guard_and_the_hosts_view_judge_speed_as_the_speed_ups_do(tmp_path: Path) -> None:
+    """Found by breaking it: "INT8 is no faster than fp32" compared the newest run's p50s whatever the load
+    (an offline INT8 row at 2x the throughput, a qps search sustaining 2.4x the rate, and a single-stream
+    INT8 configuration whose 3 runs' centre is 9.2 ms against 10, all flagged); the hosts view showed a
+    paired configuration's newest run's speed-up (1.00x) beside its runs' centre (1.59x)."""
+    offline = json.dumps({"scenario": {"name": "offline", "streams": 2}, "workload": {"name": "bert"}})
+    single = json.dumps({"scenario": {"name": "single_stream"}, "workload": {"name": "bert"}})
+    search = json.dumps({"scenario": {"name": "server", "search": True, "latency_bound_ms": 100.0},
+                         "workload": {"name": "bert"}})  # fmt: skip
+    int8 = {"precision_requested": "int8", "precision_effective": "int8"}
+    rows = [
+        {"runtime": "openvino", "median": 20.0, "scenario": "offline", "throughput_sps": 100.0, "config_json": offline},
+        {"runtime": "openvino", "median": 22.0, "scenario": "offline", "throughput_sps": 200.0, "config_json": offline,
+         **int8},
+        {"runtime": "openvino", "median": 40.0, "scenario": "server", "qps_search": "...", "config_json": search,
+         "max_qps_meeting_bound": 50.0},
+        {"runtime": "openvino", "median": 45.0, "scenario": "server", "qps_search": "...", "config_json": search,
+         "max_qps_meeting_bound": 120.0, **int8},
+        {"runtime": "openvino", "median": 10.0, "scenario": "single_stream", "config_json": single},
+        *({"runtime": "openvino", "median": m, "scenario": "single_stream", "config_json": single, "config_hash": "I",
+           "started_at": f"2026-01-01T00:01:0{k}", **int8} for k, m in enumerate([8.0, 8.0, 12.0])),
+    ]  # fmt: skip
+    flags = report.build([make_set(tmp_path / "guard", [dict(r) for r in rows], seed=1)]).flags
+    assert not [f for f in flags if "no faster" in f], flags
+    slower = [{**rows[0], "throughput_sps": 300.0}, rows[1]]
+    flags = report.build([make_set(tmp_path / "slower", slower, seed=1)]).flags
+    assert any("INT8 is no faster than openvino fp32 (200.0 against 300.0 samples/s)" in f for f in flags), flags
+
+    paired = []
+    for host in ("h1", "h2"):
+        paired.append({"runtime": "eager", "median": 10.0, "config_hash": "E", "hostname": host})
+        for k, (ratio, median) in enumerate([(2.0, 5.0), (2.0, 5.0), (1.0, 10.0)]):
+            paired.append(
+                {
+                    "runtime": "openvino",
+                    "median": median,
+                    "config_hash": "O",
+                    "hostname": host,
+                    "speedup_vs_eager": ratio,
+                    "paired_bursts": 10,
+                    "started_at": f"2026-01-01T00:00:0{k + 1}",
+                }
+            )
+    hosts = report.build([make_set(tmp_path / "hosts", paired, seed=1)]).hosts.set_index("runtime")
+    centre = 4 ** (1 / 3)  # the geometric mean of 2, 2 and 1
+    assert all(f"{centre:.2f}x its eager" in hosts.loc["openvino", column] for column in hosts.columns
+               if column.startswith("h")), hosts.to_string()  # fmt: skip
