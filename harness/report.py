@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import shlex
 import sys
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from harness import analysis, results, untrusted  # noqa: E402
-from harness.config import QUANTIZED, ConfigError  # noqa: E402
+from harness.config import QUANTIZED, ConfigError, measured_identity  # noqa: E402
 from harness.decision import DEFAULT_BUDGET_POINTS, plot_tradeoff, recommend  # noqa: E402
 from harness.machine import busy_flags  # noqa: E402
 from harness.summary import SOFTWARE, UNSTABLE_CV, summarize  # noqa: E402
@@ -135,28 +136,34 @@ def _lengths(row: pd.Series) -> str:
 
 def timing_inputs_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows timed over the eval batches (timing_inputs=dataset) beside the same configuration timed on
-    one fixed batch: p50 and per-sample latency (ms) under each, the ratio dataset/fixed, and the lengths
-    timed. Pairs share workload, runtime, batch, precision, host and scenario; empty without pairs."""
+    one fixed batch: the p50 (ms) under each, the ratio dataset/fixed of the figure the load is judged on
+    (analysis.cost_of_work: the p50, an offline throughput), the time per sample (ms: 1000 / samples/s,
+    true under any load; p50 / batch is not when requests overlap) and the lengths timed. A pair is one
+    configuration in every setting but timing_inputs (threads, model, sequence length, scenario, ...) on
+    one host; empty without pairs."""
     if frame.empty or "config_json" not in frame:
         return pd.DataFrame()
     configs = frame["config_json"].map(analysis.config_of)
     inputs = configs.map(lambda c: c.get("timing_inputs", "fixed"))
-    scenario = frame["config_json"].map(lambda text: analysis.load_of(text, with_inputs=False))
-    key = ["workload", "runtime", "batch_size", "precision_requested", "hostname"]
-    ok = frame.assign(_scenario=scenario, _inputs=inputs)[frame["status"] == results.OK]
-    fixed = ok[ok["_inputs"] == "fixed"].drop_duplicates(key + ["_scenario"], keep="last")
-    paired = ok[ok["_inputs"] == "dataset"].merge(fixed, on=key + ["_scenario"], suffixes=("", "_fixed"))
+    rest = configs.map(lambda c: json.dumps(measured_identity({k: v for k, v in c.items() if k != "timing_inputs"}),
+                                            sort_keys=True, default=str))  # fmt: skip
+    key = ["_rest", "hostname"]
+    ok = frame.assign(_rest=rest, _inputs=inputs, _cost=analysis.cost_of_work(frame))[frame["status"] == results.OK]
+    ok = ok.assign(hostname=ok["hostname"].fillna("")) if "hostname" in ok else ok.assign(hostname="")
+    fixed = ok[ok["_inputs"] == "fixed"].drop_duplicates(key, keep="last")
+    paired = ok[ok["_inputs"] == "dataset"].merge(fixed, on=key, suffixes=("", "_fixed"))
+    per_sample = lambda sps: f"{1000 / sps:.3f}" if pd.notna(sps) and sps > 0 else ""  # noqa: E731
     rows = []
-    for _, r in paired.sort_values(key).iterrows():
-        batch = r["batch_size"]
+    for _, r in paired.sort_values(["workload", "runtime", "batch_size"]).iterrows():
         rows.append({
-            "workload": r["workload"], "runtime": r["runtime"], "batch": batch, "precision": r["precision_requested"],
+            "workload": r["workload"], "runtime": r["runtime"], "batch": r["batch_size"],
+            "precision": r["precision_requested"], "load": analysis.load_of(r["config_json"], with_inputs=False),
             "fixed: timed": r["timed_shape_fixed"],
             "dataset: timed": f"{int(r['timed_batches'])} batches" + _lengths(r),
             "p50 ms fixed": f"{r['latency_ms_p50_fixed']:.3f}", "p50 ms dataset": f"{r['latency_ms_p50']:.3f}",
-            "dataset / fixed": f"{r['latency_ms_p50'] / r['latency_ms_p50_fixed']:.2f}",
-            "ms per sample fixed": f"{r['latency_ms_p50_fixed'] / batch:.3f}",
-            "ms per sample dataset": f"{r['latency_ms_p50'] / batch:.3f}",
+            "dataset / fixed": f"{r['_cost'] / r['_cost_fixed']:.2f}",
+            "ms per sample fixed": per_sample(r["throughput_sps_fixed"]),
+            "ms per sample dataset": per_sample(r["throughput_sps"]),
         })  # fmt: skip
     return pd.DataFrame(rows)
 

@@ -572,3 +572,29 @@ def test_the_int8_guard_and_the_hosts_view_judge_speed_as_the_speed_ups_do(tmp_p
     centre = 4 ** (1 / 3)  # the geometric mean of 2, 2 and 1
     assert all(f"{centre:.2f}x its eager" in hosts.loc["openvino", column] for column in hosts.columns
                if column.startswith("h")), hosts.to_string()  # fmt: skip
+
+
+def test_real_inputs_are_set_beside_the_same_configuration_on_a_fixed_batch(tmp_path: Path) -> None:
+    """Found by breaking it: a dataset row (threads=2) was set beside a fixed row of threads=1, the newest
+    of its runtime and batch (ratio 0.60 where its own fixed row gives 1.20); an offline pair's ratio and
+    per-sample times were of p50s of overlapping requests, not of throughput."""
+
+    def config(threads: int, inputs: str, scenario: str = "single_stream") -> str:
+        return json.dumps({"threads": threads, "timing_inputs": inputs, "scenario": {"name": scenario},
+                           "workload": {"name": "bert"}})  # fmt: skip
+
+    rows = [
+        {"runtime": "eager", "median": 12.0, "config_json": config(2, "dataset"), "timed_batches": 8},
+        {"runtime": "eager", "median": 10.0, "config_json": config(2, "fixed"), "timed_shape": "input_ids 1x16"},
+        {"runtime": "eager", "median": 20.0, "config_json": config(1, "fixed"), "timed_shape": "input_ids 1x16"},
+        {"runtime": "openvino", "median": 30.0, "scenario": "offline", "throughput_sps": 80.0,
+         "config_json": config(2, "dataset", "offline"), "timed_batches": 8},
+        {"runtime": "openvino", "median": 20.0, "scenario": "offline", "throughput_sps": 100.0,
+         "config_json": config(2, "fixed", "offline"), "timed_shape": "input_ids 1x16"},
+    ]  # fmt: skip
+    table = report.build([make_set(tmp_path / "inputs", rows, seed=1)]).timing_inputs.set_index("runtime")
+    assert len(table) == 2, table.to_string()
+    assert table.loc["eager", "dataset / fixed"] == "1.20" and float(table.loc["eager", "p50 ms fixed"]) < 11
+    assert table.loc["openvino", "dataset / fixed"] == "1.25", "100 samples/s fixed over 80 with real inputs"
+    assert (table.loc["openvino", "ms per sample fixed"], table.loc["openvino", "ms per sample dataset"]) == (
+        "10.000", "12.500")  # fmt: skip
