@@ -67,8 +67,12 @@ def _between(row: pd.Series) -> str:
     if unit == "ms":  # the p50 columns (summaries written before figure_of_merit hold only these)
         low, high = row.get("latency_ms_p50_between_ci_low"), row.get("latency_ms_p50_between_ci_high")
         center = row.get("latency_ms_p50_runs")
-    cv = 100 * row["between_run_cv"]
-    text = f"{center:.3f} {unit} [{low:.3f}, {high:.3f}] ({int(runs)} runs, CV {cv:.1f}%)"
+    with_figure = row.get("figure_n_runs")
+    with_figure = int(runs) if unit == "ms" or pd.isna(with_figure) else int(with_figure)
+    counted = f"{int(runs)} runs" if with_figure == int(runs) else f"{with_figure} of {int(runs)} runs"
+    if with_figure < 2:  # the other runs found no rate meeting the bound
+        return f"{center:.3f} {unit} from {counted}" if with_figure else f"no figure in any of {int(runs)} runs"
+    text = f"{center:.3f} {unit} [{low:.3f}, {high:.3f}] ({counted}, CV {100 * row['between_run_cv']:.1f}%)"
     return text + (" unstable" if row.get("unstable") else "")
 
 
@@ -271,6 +275,9 @@ def flagged_rows(frame: pd.DataFrame, costs: pd.Series | None = None) -> list[st
             what = "p50s" if figure is None else ("throughputs" if figure == "samples/s" else "highest rates")
             flags.append(f"{label(r)}: unstable: its {int(r['n_runs'])} runs' {what} vary by "
                          f"{100 * r['between_run_cv']:.1f}% (CV > {100 * UNSTABLE_CV:.0f}%)")  # fmt: skip
+        if pd.notna(r.get("figure_n_runs")) and r.get("n_runs", 0) > r["figure_n_runs"]:
+            flags.append(f"{label(r)}: {int(r['n_runs'] - r['figure_n_runs'])} of its {int(r['n_runs'])} runs found "
+                         "no rate meeting the bound; its across-runs figure is of the others")  # fmt: skip
         if pd.notna(r.get("runs_other_software")) and r["runs_other_software"] > 0:
             flags.append(f"{label(r)}: {int(r['runs_other_software'])} earlier run(s) with other software "
                          f"({', '.join(SOFTWARE)}) left out of its between-run figures")  # fmt: skip
@@ -436,7 +443,7 @@ def with_runs(frame: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
             "speedup_vs_eager_between_ci_high": "paired_speedup_ci_high",
             "runs_other_software": "runs_other_software", "runs_busy": "runs_busy",
             "runs_short": "runs_short", "figure_of_merit": "figure_of_merit", "figure_runs": "figure_runs",
-            "figure_between_ci_low": "figure_between_ci_low",
+            "figure_between_ci_low": "figure_between_ci_low", "figure_n_runs": "figure_n_runs",
             "figure_between_ci_high": "figure_between_ci_high"}  # fmt: skip
     summary = summary[[c for c in ["config_hash", "hostname", *keep] if c in summary]].rename(columns=keep)
     latest = latest.assign(hostname=latest["hostname"].fillna(""))

@@ -113,7 +113,7 @@ COMPUTED_COLUMNS = {
     "latency_ms_p50_between_ci_low", "latency_ms_p50_between_ci_high", "speedup_vs_eager_between_ci_low",
     "speedup_vs_eager_between_ci_high", "unstable", "runs_busy", "runs_short", "runs_other_software",
     "latency_ms_p50_runs", "host", "test_verdict", "runs_a", "runs_b", "figure_of_merit", "figure_runs",
-    "figure_between_ci_low", "figure_between_ci_high",
+    "figure_between_ci_low", "figure_between_ci_high", "figure_n_runs",
 }  # fmt: skip
 
 # Status values. Only "ok" rows carry measurements.

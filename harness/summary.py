@@ -54,7 +54,8 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     measured on a busy or drifting machine), runs_short (how many timed fewer calls than their
     measure.min_calls), latency_ms_p50 (geometric mean of the runs' p50s),
     latency_ms_p50_between_ci_low/high (95%, t on log p50s; empty for one run), figure_of_merit (the
-    column the configuration is judged on: analysis.figure_of), figure_runs and
+    column the configuration is judged on: analysis.figure_of), figure_n_runs (how many runs have that
+    figure: a qps search where no rate met the bound has none), figure_runs and
     figure_between_ci_low/high (the same for that figure), between_run_cv and unstable (of that
     figure's runs; empty and False below 2 runs with a figure), and the same across runs for the
     paired speed-up where rows carry one."""
@@ -76,6 +77,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
         row["latency_ms_p50"], low, high = ratio_ci(p50)
         row["latency_ms_p50_between_ci_low"], row["latency_ms_p50_between_ci_high"] = low, high
         row["figure_of_merit"], values = figures_of(runs, newest)
+        row["figure_n_runs"] = len(values)  # a qps search where no rate met the bound has no figure
         row["figure_runs"], low, high = ratio_ci(values)
         row["figure_between_ci_low"], row["figure_between_ci_high"] = low, high
         cv = between_run_cv(values) if len(values) > 1 else math.nan

@@ -143,6 +143,21 @@ def test_an_offline_configuration_is_summarized_on_its_throughput(tmp_path: Path
     assert not any("steady" in f and "unstable" in f for f in built.flags)
 
 
+def test_a_qps_search_says_how_many_of_its_runs_found_a_rate(tmp_path: Path) -> None:
+    """3 runs of a qps search, one finding 50 qps and two no rate meeting the bound: "50.000 qps [nan, nan]
+    (3 runs, CV nan%)" read as three runs' figure. Say 1 of 3, and flag the two."""
+    frame = _runs_frame({"search": [40.0, 45.0, 42.0]}).assign(
+        scenario="server", qps_search="...", max_qps_meeting_bound=[50.0, np.nan, np.nan]
+    )
+    summary = summarize(frame).iloc[0]
+    assert (summary["n_runs"], summary["figure_n_runs"]) == (3, 1) and summary["figure_runs"] == pytest.approx(50)
+    for record in frame.to_dict("records"):
+        results.write_row(tmp_path, record)
+    built = report.build([tmp_path])
+    assert built.tables["bert · fp32"].iloc[0]["across runs [95% CI]"] == "50.000 qps from 1 of 3 runs"
+    assert any("2 of its 3 runs found no rate meeting the bound" in f for f in built.flags), built.flags
+
+
 def test_compare_uses_the_runs_when_both_sides_have_them(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     a = {"same": list(10 * np.exp(rng.normal(0, 0.02, 3))), "slower": list(10 * np.exp(rng.normal(0, 0.02, 3)))}
