@@ -83,7 +83,9 @@ def _speedup(row: pd.Series) -> str:
     if pd.notna(row.get("paired_speedup")):
         low, high = row.get("paired_speedup_ci_low"), row.get("paired_speedup_ci_high")
         interval = f" [{low:.2f}, {high:.2f}]" if pd.notna(low) and pd.notna(high) else ""
-        return f"{row['paired_speedup']:.2f}{interval} paired"
+        # the paired baseline is eager fp32 whatever the row's precision; unpaired ones are over eager at it
+        over = "" if row.get("precision_requested") == "fp32" else " vs eager fp32"
+        return f"{row['paired_speedup']:.2f}{interval} paired{over}"
     if pd.isna(row.get("speedup_vs_eager")):
         return ""
     # a configuration run several times: of the runs' geometric means ("across runs"), not the newest
@@ -347,8 +349,19 @@ def int8_problems(
     return problems
 
 
+def series_labels(frame: pd.DataFrame) -> pd.Series:
+    """Per row, the line (or heatmap row) it belongs to in a plot over batch sizes: its runtime, with its
+    load and variant where the rows hold several (a single-stream and an offline point of one runtime are
+    no line, and their speed-ups fill no one cell)."""
+    labels = frame["runtime"].astype(str)
+    for column in ("load", "variant"):
+        if column in frame and frame[column].fillna("").nunique() > 1:
+            labels = labels + frame[column].fillna("").map(lambda v: f" · {v}" if v else "")
+    return labels
+
+
 def _lines_by_runtime(ax: plt.Axes, frame: pd.DataFrame, column: str, with_ci: bool) -> None:
-    for runtime, group in frame.groupby("runtime"):
+    for runtime, group in frame.groupby(series_labels(frame)):
         group = group.sort_values("batch_size")
         if with_ci:
             # clipped: a foreign row's bounds may sit on the wrong side; NaN (not established) draws no bar
@@ -388,7 +401,8 @@ def plot_workload(frame: pd.DataFrame, workload: str, precision: str, out: Path,
     ax.set_title(f"{workload} ({precision}): throughput vs batch size")
     paths.append(save_figure(fig, out / f"{stem}-throughput.png"))
 
-    grid = ok.pivot_table(index="runtime", columns="batch_size", values="speedup_vs_eager", aggfunc="last")
+    grid = ok.assign(_series=series_labels(ok)).pivot_table(index="_series", columns="batch_size",
+                                                            values="speedup_vs_eager", aggfunc="last")  # fmt: skip
     data = grid.to_numpy(dtype=float)
     if np.isfinite(data).any():  # no eager row at this precision: no speed-up to draw (an empty heatmap warned)
         paths.append(_speedup_heatmap(grid, data, workload, precision, out / f"{stem}-speedup.png"))
@@ -417,7 +431,8 @@ def _speedup_heatmap(grid: pd.DataFrame, data: np.ndarray, workload: str, precis
     for (i, j), value in np.ndenumerate(data):
         ax.text(j, i, "" if np.isnan(value) else f"{value:.2f}x", ha="center", va="center", fontsize=8)
     ax.set_xlabel("batch size")
-    ax.set_title(f"{workload} ({precision}): speed-up over eager (p50), same batch and precision")
+    ax.set_title(f"{workload} ({precision}): speed-up over eager (the load's figure of merit), same batch,\n"
+                 "precision and load; paired rows over eager fp32 in their own process")
     fig.colorbar(image, ax=ax, label="log2 speed-up (green: faster than eager)")
     return save_figure(fig, path)
 

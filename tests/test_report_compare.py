@@ -598,3 +598,13 @@ def test_real_inputs_are_set_beside_the_same_configuration_on_a_fixed_batch(tmp_
     assert table.loc["openvino", "dataset / fixed"] == "1.25", "100 samples/s fixed over 80 with real inputs"
     assert (table.loc["openvino", "ms per sample fixed"], table.loc["openvino", "ms per sample dataset"]) == (
         "10.000", "12.500")  # fmt: skip
+
+
+def test_plots_draw_one_line_per_runtime_and_load() -> None:
+    """Found by breaking it: a single-stream and an offline point of one runtime were joined into one line,
+    and the speed-up heatmap kept whichever came last in a cell."""
+    frame = pd.DataFrame({"runtime": ["eager", "eager", "openvino"], "variant": "",
+                          "load": ["single_stream", "offline x2", "single_stream"]})  # fmt: skip
+    assert report.series_labels(frame).tolist() == ["eager · single_stream", "eager · offline x2",
+                                                    "openvino · single_stream"]  # fmt: skip
+    assert report.series_labels(frame.assign(load="single_stream")).tolist() == ["eager", "eager", "openvino"]
