@@ -433,9 +433,11 @@ def measure_concurrent(
                 thread.join()
         warmed = sum(warmups)
     else:
-        warmed = max(cfg.warmup_calls, n_inputs, streams)
-        for k in range(warmed):
-            request_queue.start(k % n_inputs, lambda: None)
+        # as warm_up: at least warmup_calls requests (every input, every stream) and warmup_s seconds
+        warm_until, warmed = clock() + int(cfg.warmup_s * 1e9), 0
+        while warmed < max(cfg.warmup_calls, n_inputs, streams) or clock() < warm_until:
+            request_queue.start(warmed % n_inputs, lambda: None)
+            warmed += 1
         request_queue.wait_all()
 
         def feed() -> None:

@@ -411,6 +411,15 @@ def test_a_request_queues_latency_starts_when_the_request_is_submitted() -> None
     assert summary["latency_ms_p50"] <= 1000 / summary["throughput_sps"] * 1.05, "Little's law with one in flight"
 
 
+def test_a_request_queue_warms_up_for_warmup_s_as_the_other_drivers_do() -> None:
+    """The request-queue driver (OpenVINO offline) warmed up max(warmup_calls, inputs, streams) requests and
+    ignored measure.warmup_s: 0.3 s of 10 ms requests on 2 slots is about 60 warm-up requests, not 2."""
+    plan = MeasureConfig(warmup_calls=1, warmup_s=0.3, min_calls=1, min_s=0, max_s=0.2, target_ci_rel=0,
+                         max_calls=10**6).validate()  # fmt: skip
+    result = measure_concurrent(None, plan, 1, 2, request_queue=_SlotQueue(2, 10), n_inputs=1)
+    assert result.warmup_calls >= 40, result.warmup_calls
+
+
 def test_concurrent_calls_in_flight_at_max_calls_complete_and_count() -> None:
     """max_calls stops new calls; the ones in flight complete inside the wall time and count (dropping them
     read 148 samples/s where 2 streams of 10 ms do 200): n_calls exceeds max_calls by fewer than streams."""
