@@ -21,20 +21,28 @@ import numpy as np
 import pandas as pd
 
 from harness import results
-from harness.analysis import beyond_budget, bound_verdict, cost_of_work, cut_text, figure_of, workload_settings
+from harness.analysis import (
+    beyond_budget,
+    bound_verdict,
+    cost_of_work,
+    cut_text,
+    figure_kinds,
+    figure_of,
+    workload_settings,
+)
 from harness.untrusted import file_stem, literal_plot_text, plain_log_ticks
 
 DEFAULT_BUDGET_POINTS = 1.0
 
 
-def pareto_front(points: pd.DataFrame) -> pd.Series:
-    """True for rows no other row dominates (latency_ms_p50 lower-or-equal and accuracy higher-or-equal,
-    one strictly)."""
+def pareto_front(points: pd.DataFrame, cost: str = "latency_ms_p50") -> pd.Series:
+    """True for rows no other row dominates (`cost` lower-or-equal — the p50, or another figure taken as
+    a cost — and accuracy higher-or-equal, one strictly). Points compare only under one load."""
     front = []
     for _, row in points.iterrows():
-        faster = points["latency_ms_p50"] <= row["latency_ms_p50"]
+        faster = points[cost] <= row[cost]
         better = points["accuracy"] >= row["accuracy"]
-        strictly = (points["latency_ms_p50"] < row["latency_ms_p50"]) | (points["accuracy"] > row["accuracy"])
+        strictly = (points[cost] < row[cost]) | (points["accuracy"] > row["accuracy"])
         front.append(not (faster & better & strictly).any())
     return pd.Series(front, index=points.index)
 
@@ -175,43 +183,62 @@ def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS)
 MAX_PANELS = 12
 
 
-@literal_plot_text()
-def plot_tradeoff(frame: pd.DataFrame, workload: str, out_dir: Path) -> Path | None:
-    """Accuracy against p50 latency, one panel per batch size, the Pareto front joined."""
-    import matplotlib.pyplot as plt
-
+def tradeoff_points(frame: pd.DataFrame, workload: str) -> pd.DataFrame:
+    """The ok rows of `workload` with an accuracy and a positive figure, as plot_tradeoff draws them:
+    `_x` (the load's figure of merit as a time in ms: the p50; 1000 / throughput offline; 1000 / highest
+    rate for a qps search), `_kind` (analysis.figure_kinds), `_load`, and `_front` (on the Pareto front
+    of its batch size and load)."""
     ok = frame[(frame["workload"] == workload) & (frame["status"] == results.OK)]
     # a point needs both axes: rows without accuracy (e.g. accuracy off) and zero latencies cannot go on a log axis
     accuracy = pd.to_numeric(ok["accuracy"], errors="coerce") if "accuracy" in ok else pd.Series(np.nan, ok.index)
-    latency = pd.to_numeric(ok["latency_ms_p50"], errors="coerce")
-    ok = ok[np.isfinite(accuracy) & np.isfinite(latency) & (latency > 0)]
+    kinds = figure_kinds(ok)
+    cost = cost_of_work(ok) * np.where(kinds == "", 1.0, 1000.0)  # s per sample (query) -> ms
+    ok = ok.assign(_x=cost, _kind=kinds, _load=ok["load"].fillna("") if "load" in ok else "", _front=False)
+    ok = ok[np.isfinite(accuracy) & np.isfinite(ok["_x"]) & (ok["_x"] > 0)]
+    for _, points in ok.groupby(["batch_size", "_load"]):
+        ok.loc[points.index, "_front"] = pareto_front(points, "_x")
+    return ok
+
+
+@literal_plot_text()
+def plot_tradeoff(frame: pd.DataFrame, workload: str, out_dir: Path) -> Path | None:
+    """Accuracy against speed, one panel per batch size and load (an offline row's p50 of overlapping
+    requests is no rival of a single-stream p50), the Pareto front joined. The x axis is the load's figure
+    of merit as a time (analysis.cost_of_work): the p50 per call, 1000 / throughput (ms per sample) offline,
+    1000 / the highest rate meeting the bound (ms per query) for a qps search."""
+    import matplotlib.pyplot as plt
+
+    ok = tradeoff_points(frame, workload)
     if ok.empty:
         return None
-    every_batch = sorted(ok["batch_size"].unique())
-    batches = every_batch[:MAX_PANELS]  # a panel per batch size: the figure's width must stay bounded
-    fig, axes = plt.subplots(1, len(batches), figsize=(5 * len(batches), 4.5), squeeze=False)
+    every_panel = sorted(ok.groupby(["batch_size", "_load"]).groups)
+    panels = every_panel[:MAX_PANELS]  # a panel per batch size and load: the figure's width must stay bounded
+    several_loads = ok["_load"].nunique() > 1
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
     # one colour per runtime in every panel (the colour cycle followed each panel's order)
     colours = {runtime: f"C{k % 10}" for k, runtime in enumerate(sorted(ok["runtime"].astype(str).unique()))}
-    for ax, batch in zip(axes[0], batches, strict=True):
-        points = ok[ok["batch_size"] == batch]
+    axis_names = {"": "p50 latency per call (ms, log)", "offline": "1000 / throughput: ms per sample (log)",
+                  "search": "1000 / highest rate meeting the bound: ms per query (log)"}  # fmt: skip
+    for ax, (batch, load) in zip(axes[0], panels, strict=True):
+        points = ok[(ok["batch_size"] == batch) & (ok["_load"] == load)]
         for _, row in points.iterrows():
             marker = "s" if str(row["precision_requested"]).startswith("int8") else "o"
-            ax.scatter(row["latency_ms_p50"], row["accuracy"], marker=marker, color=colours[str(row["runtime"])])
-            ax.annotate(f"{row['runtime']} {row['precision_requested']}", (row["latency_ms_p50"], row["accuracy"]),
+            ax.scatter(row["_x"], row["accuracy"], marker=marker, color=colours[str(row["runtime"])])
+            ax.annotate(f"{row['runtime']} {row['precision_requested']}", (row["_x"], row["accuracy"]),
                         fontsize=7, xytext=(3, 3), textcoords="offset points")  # fmt: skip
-        front = points[pareto_front(points)].sort_values("latency_ms_p50")
+        front = points[points["_front"]].sort_values("_x")
         if len(front) > 1:  # one point is no line: no legend entry for it
-            ax.plot(front["latency_ms_p50"], front["accuracy"], "k--", linewidth=1, label="Pareto front")
+            ax.plot(front["_x"], front["accuracy"], "k--", linewidth=1, label="Pareto front")
         ax.set_xscale("log")
         plain_log_ticks(ax.xaxis)
-        ax.set_xlabel("p50 latency per call (ms, log)")
+        ax.set_xlabel(axis_names.get(points["_kind"].iloc[0], axis_names[""]))
         ax.set_ylabel("accuracy")
-        ax.set_title(f"batch {batch}")
+        ax.set_title(f"batch {batch}" + (f" · {load}" if several_loads else ""))
         ax.grid(True, alpha=0.3)
         if len(front) > 1:
             ax.legend(fontsize=8)
-    shown = f"; the {MAX_PANELS} smallest of {len(every_batch)} batch sizes" if len(every_batch) > MAX_PANELS else ""
-    fig.suptitle(f"{workload}: accuracy against latency (squares: INT8{shown})")
+    shown = f"; the first {MAX_PANELS} of {len(every_panel)} panels" if len(every_panel) > MAX_PANELS else ""
+    fig.suptitle(f"{workload}: accuracy against speed (squares: INT8{shown})")
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{file_stem(str(workload))}-tradeoff.png"  # a row's name never chooses where it goes
     from harness.report import save_figure

@@ -431,8 +431,10 @@ def _speedup_heatmap(grid: pd.DataFrame, data: np.ndarray, workload: str, precis
     for (i, j), value in np.ndenumerate(data):
         ax.text(j, i, "" if np.isnan(value) else f"{value:.2f}x", ha="center", va="center", fontsize=8)
     ax.set_xlabel("batch size")
-    ax.set_title(f"{workload} ({precision}): speed-up over eager (the load's figure of merit), same batch,\n"
-                 "precision and load; paired rows over eager fp32 in their own process")
+    ax.set_title(
+        f"{workload} ({precision}): speed-up over eager (the load's figure of merit), same batch,\n"
+        "precision and load; paired rows over eager fp32 in their own process"
+    )
     fig.colorbar(image, ax=ax, label="log2 speed-up (green: faster than eager)")
     return save_figure(fig, path)
 

@@ -365,3 +365,18 @@ def test_the_decision_never_chooses_a_run_that_cannot_be_chosen() -> None:
     search = frame.assign(qps_search="10 qps: p99 300 ms", max_qps_meeting_bound=None, meets_latency_bound=False)
     row = recommend(search).iloc[0]
     assert row["recommended"] == "" and "nan" not in row["runner-up"], row.to_dict()
+
+
+def test_the_tradeoff_plot_sets_points_of_one_load_against_each_other() -> None:
+    """Found by breaking it: offline rows (p50s of overlapping requests) shared an axis and a Pareto front
+    with single-stream p50s. Each batch size and load has its own panel and front, on its figure of merit."""
+    from harness.decision import tradeoff_points
+
+    frame = _synthetic([
+        ("eager", "fp32", 1, 4.0, 0.9, "ok"), ("onnxruntime", "fp32", 1, 2.0, 0.9, "ok"),
+        ("eager", "fp32", 1, 7.0, 0.9, "ok"), ("openvino", "fp32", 1, 5.0, 0.9, "ok"),
+    ]).assign(scenario=["single_stream"] * 2 + ["offline"] * 2, load=["single_stream"] * 2 + ["offline x2"] * 2,
+              throughput_sps=[250.0, 500.0, 280.0, 900.0])  # fmt: skip
+    points = tradeoff_points(frame, "bert")
+    assert points["_x"].round(4).tolist() == [4.0, 2.0, round(1000 / 280, 4), round(1000 / 900, 4)]
+    assert points["_front"].tolist() == [False, True, False, True], "one front per load"
