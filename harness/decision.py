@@ -79,7 +79,7 @@ def _runner_up(choice: pd.Series, runner: pd.Series | None) -> str:
     ranked on apart) or not."""
     if runner is None:
         return "none"
-    text = f"{_name(runner)} ({runner['latency_ms_p50']:.3f} ms"
+    text = f"{_name(runner)} ({_speed(runner)}"
     if figure_of(choice) is not None:  # ranked on throughput or a qps search's rate
         ratio = float(runner["_cost"]) / float(choice["_cost"])
         text += f"; the choice does {ratio:.2f}x its work per second)"
@@ -95,6 +95,18 @@ def _runner_up(choice: pd.Series, runner: pd.Series | None) -> str:
     if c_high < r_low:
         return text + f": choice shown faster (95% CIs over {basis} apart)"
     return text + f": not shown faster (95% CIs over {basis} overlap)"
+
+
+def _speed(row: pd.Series) -> str:
+    """The figure a row was ranked on, as text: its p50 ("4.000 ms"), else its throughput or highest rate
+    with its p50 beside it ("900.0 samples/s, p50 7.000 ms")."""
+    p50 = f"{float(row['latency_ms_p50']):.3f} ms"
+    figure = figure_of(row)
+    if figure is None:
+        return p50
+    unit = "samples/s" if figure[1] == "throughput_sps" else "qps meeting the bound"
+    cost = float(row["_cost"])
+    return f"{1 / cost:.1f} {unit}, p50 {p50}" if np.isfinite(cost) and cost > 0 else f"no {unit}, p50 {p50}"
 
 
 def _unfit(row: pd.Series, reference: float | None) -> str | None:
@@ -146,7 +158,7 @@ def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS)
             name = _name(row)
             if (unfit := _unfit(row, reference)) is not None:  # no eligible choice, whatever its speed
                 if choice is None:
-                    excluded.append(f"{name} ({row['latency_ms_p50']:.3f} ms): {unfit}")
+                    excluded.append(f"{name} ({_speed(row)}): {unfit}")
                 continue
             # a quantized row's own delta was scored on exactly eager fp32's samples: it decides
             delta = row.get("accuracy_delta_vs_fp32")
@@ -156,7 +168,7 @@ def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS)
             if points is not None and beyond_budget(points, budget_points):
                 if choice is not None:
                     continue  # slower than the choice: not "faster but excluded"
-                excluded.append(f"{name} ({row['latency_ms_p50']:.3f} ms): accuracy {row['accuracy']:.4f}, "
+                excluded.append(f"{name} ({_speed(row)}): accuracy {row['accuracy']:.4f}, "
                                 f"{points:.1f} points below eager fp32")  # fmt: skip
                 continue
             if choice is not None:
@@ -170,6 +182,7 @@ def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS)
             **({"load": key[-1]} if several_loads else {}),
             "recommended": "" if choice is None else _name(choice),
             "p50 ms": None if choice is None else round(float(choice["latency_ms_p50"]), 3),
+            "ranked on": "" if choice is None else _speed(choice),
             "accuracy": None if choice is None else round(float(choice["accuracy"]), 4),
             "accuracy floor": "no eager fp32 row" if floor is None else round(floor, 4),
             "runner-up": "" if choice is None else _runner_up(choice, runner),

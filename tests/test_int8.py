@@ -323,6 +323,8 @@ def test_the_decision_ranks_within_one_load_on_its_figure_of_merit() -> None:
     table = recommend(frame).set_index("load")
     assert table.loc["single_stream", "recommended"] == "onnxruntime fp32"
     assert table.loc["offline x2", "recommended"] == "openvino fp32", "900 samples/s beats 600, whatever the p50"
+    assert table.loc["offline x2", "ranked on"] == "900.0 samples/s, p50 5.000 ms"
+    assert table.loc["single_stream", "ranked on"] == "2.000 ms"
     assert "onnxruntime fp32" in table.loc["offline x2", "runner-up"] and "1.50x its work" in table.loc[
         "offline x2", "runner-up"]  # fmt: skip
 
@@ -364,7 +366,7 @@ def test_the_decision_never_chooses_a_run_that_cannot_be_chosen() -> None:
     assert "openvino fp32 (4.000 ms): no accuracy scored" in row["faster but excluded"]
     search = frame.assign(qps_search="10 qps: p99 300 ms", max_qps_meeting_bound=None, meets_latency_bound=False)
     row = recommend(search).iloc[0]
-    assert row["recommended"] == "" and "nan" not in row["runner-up"], row.to_dict()
+    assert row["recommended"] == "" and "nan" not in row["runner-up"] + row["faster but excluded"], row.to_dict()
 
 
 def test_the_tradeoff_plot_sets_points_of_one_load_against_each_other() -> None:
