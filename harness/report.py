@@ -164,8 +164,9 @@ def timing_inputs_table(frame: pd.DataFrame) -> pd.DataFrame:
         rows.append({
             "workload": r["workload"], "runtime": r["runtime"], "batch": r["batch_size"],
             "precision": r["precision_requested"], "load": analysis.load_of(r["config_json"], with_inputs=False),
-            "fixed: timed": r["timed_shape_fixed"],
-            "dataset: timed": f"{int(r['timed_batches'])} batches" + _lengths(r),
+            "fixed: timed": r.get("timed_shape_fixed", ""),  # an older file may not have recorded these
+            "dataset: timed": (f"{int(r['timed_batches'])} batches" if pd.notna(r.get("timed_batches"))
+                               else "batches not recorded") + _lengths(r),  # fmt: skip
             "p50 ms fixed": f"{r['latency_ms_p50_fixed']:.3f}", "p50 ms dataset": f"{r['latency_ms_p50']:.3f}",
             "dataset / fixed": f"{r['_cost'] / r['_cost_fixed']:.2f}",
             "ms per sample fixed": per_sample(r["throughput_sps_fixed"]),

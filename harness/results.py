@@ -128,6 +128,18 @@ MEASURABLE = {
     **{c: LATENCY_RANGE_MS for c in ("latency_ms_p50", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high",
                                      "latency_ms_p90", "latency_ms_p99", "latency_ms_mean")},
     "throughput_sps": (0.0, 1e12),
+    "max_qps_meeting_bound": (0.0, 1e12),  # its cost (1 / rate) ranks and divides: 0 or inf is no rate
+}  # fmt: skip
+# [low, high]: what any row's column can hold where it holds a value (score() and the drivers compute them);
+# an accuracy of 1e308 broke the trade-off plot, an infinite rate divided by zero in the Decision.
+RANGES = {
+    **{c: (0.0, 1.0) for c in ("accuracy", "f1", "agreement", "predicted_majority_share", "reference_majority_share",
+                               "int8_op_share", "steal_share")},
+    "accuracy_delta_vs_fp32": (-1.0, 1.0),
+    **{c: (0.0, math.inf) for c in ("max_abs_diff", "max_rel_diff")},  # inf where outputs overflowed
+    **{c: (0.0, 1e12) for c in ("target_qps", "offered_qps", "achieved_qps", "speedup_vs_eager",
+                                "speedup_vs_eager_ci_low", "speedup_vs_eager_ci_high", "gflops_per_call",
+                                "gflops_per_s", "gemm_peak_gflops_fp32", "gemm_peak_gflops_bf16")},
 }  # fmt: skip
 FAILED_STATUSES = ("error", "crashed", "timeout")  # the sweep exits non-zero when a job ends so
 INVALID = "invalid"  # bad user input found while the job ran (unreadable data, missing column)
@@ -792,6 +804,15 @@ def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
             run_id = frame.loc[bad[bad].index[0], "run_id"]
             raise ResultsError(f"{source}: column {column!r} holds {float(values[bad].iloc[0])!r} in an ok row (run_id "
                                f"{run_id!r}); it must be a number in ({low:g}, {high:g}]")  # fmt: skip
+    for column, (low, high) in RANGES.items():
+        if column not in frame.columns:
+            continue
+        values = frame[column]
+        bad = values.notna() & ~((values >= low) & (values <= high))
+        if bad.any():
+            run_id = frame.loc[bad[bad].index[0], "run_id"]
+            raise ResultsError(f"{source}: column {column!r} holds {float(values[bad].iloc[0])!r} (run_id {run_id!r}); "
+                               f"it must be a number in [{low:g}, {high:g}]")  # fmt: skip
     ladder = [c for c in ("latency_ms_min", "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_ms_max")
               if c in frame.columns]  # fmt: skip
     values = frame.loc[ok, ladder]

@@ -608,3 +608,20 @@ def test_plots_draw_one_line_per_runtime_and_load() -> None:
     assert report.series_labels(frame).tolist() == ["eager · single_stream", "eager · offline x2",
                                                     "openvino · single_stream"]  # fmt: skip
     assert report.series_labels(frame.assign(load="single_stream")).tolist() == ["eager", "eager", "openvino"]
+
+
+def test_real_inputs_not_recorded_read_as_not_recorded() -> None:
+    """Found by breaking it: a dataset row without timed_batches (an older file) and rows without
+    timed_shape made the table raise (NaN to int; KeyError 'timed_shape_fixed')."""
+    config = lambda inputs: json.dumps({"timing_inputs": inputs, "scenario": {"name": "single_stream"}})  # noqa: E731
+    frame = pd.DataFrame({
+        "workload": "bert", "runtime": "eager", "batch_size": 1, "precision_requested": "fp32", "status": "ok",
+        "hostname": "h", "latency_ms_p50": [12.0, 10.0], "throughput_sps": [80.0, 100.0], "timed_batches": np.nan,
+        "config_json": [config("dataset"), config("fixed")],
+    })  # fmt: skip
+    row = report.timing_inputs_table(frame).iloc[0]
+    assert (
+        row["dataset: timed"] == "batches not recorded"
+        and row["fixed: timed"] == ""
+        and row["dataset / fixed"] == "1.20"
+    )

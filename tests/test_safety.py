@@ -501,6 +501,10 @@ def _tampered(tmp_path: Path, column: str, value: object) -> Path:
         ("latency_ms_p99", 1.0, "has latency_ms_p99 below a lower quantile"),
         ("latency_ms_p50_ci_high", 1.0, "has its p50 outside its own 95% CI"),
         ("throughput_sps", 0, "'throughput_sps' holds 0.0 in an ok row"),
+        # found by breaking it: an infinite rate divided by zero in the Decision; an accuracy of 1e308 broke a plot
+        ("max_qps_meeting_bound", float("inf"), "'max_qps_meeting_bound' holds inf in an ok row"),
+        ("accuracy", 1e308, "'accuracy' holds 1e+308 (run_id 't-0'); it must be a number in [0, 1]"),
+        ("accuracy_delta_vs_fp32", -2, "'accuracy_delta_vs_fp32' holds -2.0 (run_id 't-0')"),
         ("cpu_model", [1], "column 'cpu_model' holds a list (row 1), not a single value"),
         ("config_json", {"a": 1}, "column 'config_json' holds a dict"),
     ],
