@@ -398,7 +398,10 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _read_rows(results_dir: Path) -> Gathered:
+def _read_rows(results_dir: Path, tidy: bool = False) -> Gathered:
+    """The row files of `results_dir` (damaged ones skipped, each with a note). Only `tidy` (gather, which
+    holds the directory's lock and writes there) removes what a dead writer left: a reader (report, compare,
+    rerun) may be reading a directory it cannot or must not write."""
     rows, long, notes = [], [], []
     for path in sorted((Path(results_dir) / ROWS_DIR).glob("*.json")):
         try:
@@ -414,7 +417,7 @@ def _read_rows(results_dir: Path) -> Gathered:
             long.append(pd.DataFrame({"run_id": str(row.get("run_id")), "call_index": np.arange(len(latencies)),
                                       "latency_ms": np.asarray(latencies, dtype=np.float64)}))  # fmt: skip
     for tmp in sorted((Path(results_dir) / ROWS_DIR).glob(".*.tmp")):  # a writer that died before its rename
-        note = _abandoned(tmp)
+        note = _abandoned(tmp, tidy)
         if note:
             notes.append(note)
     frame = _ordered(pd.DataFrame(rows)) if rows else _ordered(pd.DataFrame())
@@ -422,9 +425,10 @@ def _read_rows(results_dir: Path) -> Gathered:
     return Gathered(frame, latencies, notes)
 
 
-def _abandoned(tmp: Path) -> str | None:
+def _abandoned(tmp: Path, tidy: bool = False) -> str | None:
     """A line naming a half-written row file whose writer died, or None while it may still be
-    writing. A dead writer on this host is certain (its pid) and its file is removed; a writer on
+    writing. A dead writer on this host is certain (its pid) and, when `tidy`, its file is removed (a
+    failed removal is said, not raised); a writer on
     another node (a cluster's shared directory) is presumed dead once its file is STALE_TMP_S old,
     and its file is left for that node."""
     match = TMP_NAME.match(tmp.name)
@@ -440,7 +444,14 @@ def _abandoned(tmp: Path) -> str | None:
     if host in (None, socket.gethostname()):
         if _pid_alive(pid):
             return None
-        tmp.unlink(missing_ok=True)
+        if not tidy:
+            return f"{tmp} was left half-written by a writer that died (pid {pid}); skipped"
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError as exc:
+            return (
+                f"{tmp} was left half-written by a writer that died (pid {pid}); skipped, not removed ({exc.strerror})"
+            )
         return f"{tmp} was left half-written by a writer that died (pid {pid}); skipped and removed"
     try:
         age = time.time() - tmp.stat().st_mtime
@@ -652,7 +663,7 @@ def gather(results_dir: Path) -> Gathered:
     results_dir.mkdir(parents=True, exist_ok=True)
     with _views_lock(results_dir):
         notes = [] if (results_dir / ROWS_DIR).is_dir() else _import_legacy(results_dir)
-        gathered = _read_rows(results_dir)
+        gathered = _read_rows(results_dir, tidy=True)
         gathered.notes[:0] = notes
         written = _written_views(results_dir)
         for name in VIEWS:
