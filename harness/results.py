@@ -494,7 +494,12 @@ def _complete_csv_rows(path: Path) -> tuple[pd.DataFrame, str | None]:
     end in a newline was cut: its last row is dropped even when its field count looks whole."""
     text = read_regular(path, errors="replace")
     with _csv_field_limit(len(text) + 1):  # a whole field is never cut (the csv module stops at 128 KiB)
-        return _whole_csv_rows(text)
+        frame, problem = _whole_csv_rows(text)
+    twice = frame.columns[frame.columns.duplicated()]
+    if len(twice):  # which copy is the value? read_csv took the first, an import the last: neither
+        raise ResultsError(f"{path}: column {printable(str(twice[0]))!r} appears twice in its header; a results file "
+                           "names each column once")  # fmt: skip
+    return frame, problem
 
 
 @contextlib.contextmanager
@@ -616,6 +621,10 @@ def _import_legacy(results_dir: Path) -> list[str]:
         for path in (parquet_path, csv_path, latencies_path):
             if path.exists() and path not in {p for p, _ in damaged}:
                 damaged.append((path, f"{skipped} row(s) without a usable run_id or status were not imported"))
+    orphans = set(by_run) - set(found["run_id"].astype(str) if found is not None and "run_id" in found else ())
+    if orphans and latencies_path.exists() and latencies_path not in {p for p, _ in damaged}:
+        # raw latencies of rows that were not imported (their table was damaged): the only copy, kept
+        damaged.append((latencies_path, f"the raw latencies of {len(orphans)} run(s) whose rows were not imported"))
     stamp = time.strftime("%Y%m%dT%H%M%S")
     for path, problem in damaged:
         kept = path.with_name(f"{path.name}.damaged-{stamp}")

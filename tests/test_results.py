@@ -305,3 +305,28 @@ def test_readers_never_remove_what_a_dead_writer_left(tmp_path: Path) -> None:
         subprocess.run(["chattr", "-i", str(tmp_path / "rows")], check=True)
     results.gather(tmp_path)
     assert not leftover.exists(), "gather removes it where it can"
+
+
+def test_an_import_keeps_raw_latencies_whose_rows_it_could_not_read(tmp_path: Path) -> None:
+    """Found by breaking it: results.parquet cut short (kept as .damaged) while latencies.parquet was
+    rewritten from the rows imported, none: 6 raw latencies gone without a copy."""
+    directory = _legacy(tmp_path / "old")
+    whole = (directory / "results.parquet").read_bytes()
+    (directory / "results.parquet").write_bytes(whole[:300])
+    gathered = results.gather(directory)
+    kept = list(directory.glob("latencies.parquet.damaged-*"))
+    assert len(kept) == 1 and len(pd.read_parquet(kept[0])) == 6, gathered.notes
+    assert any("raw latencies of 2 run(s) whose rows were not imported" in n for n in gathered.notes)
+
+
+def test_a_results_csv_naming_a_column_twice_is_one_line(tmp_path: Path) -> None:
+    """Found by breaking it: a second latency_ms_p50 column (999) was imported by gather (the last copy,
+    the real value gone without a copy) while report read the first: neither can know which is meant."""
+    directory = tmp_path / "old"
+    directory.mkdir()
+    text = "run_id,workload,runtime,batch_size,precision_requested,status,latency_ms_p50,latency_ms_p50\n"
+    (directory / "results.csv").write_text(text + "r1,bert,eager,1,fp32,ok,36.08,999\n")
+    for read in (results.gather, results.read_results, lambda d: results.read_results(d / "results.csv")):
+        with pytest.raises(results.ResultsError, match="column 'latency_ms_p50' appears twice in its header"):
+            read(directory)
+    assert (directory / "results.csv").read_text().endswith("36.08,999\n") and not (directory / "rows").exists()
