@@ -58,7 +58,8 @@ def source_dir(path: Path) -> Path:
 
 
 def load(paths: Sequence[Path], notes: list[str] | None = None) -> pd.DataFrame:
-    """Rows of every source, with `source` (the directory) added; raw latencies stay on disk. A
+    """Rows of every source, with `source` (the directory) added; raw latencies stay on disk. A run
+    (run_id) found in more than one source is kept once, from the first, and said in `notes`. A
     directory's tables are gathered from its row files first, where it is writable (a sweep whose
     driver never got to gather, e.g. on a cluster). Raises results.ResultsError (one line) for a
     missing, unreadable, foreign or empty source, and for a directory holding a symbolic link
@@ -90,7 +91,18 @@ def load(paths: Sequence[Path], notes: list[str] | None = None) -> pd.DataFrame:
             notes.append(f"{path}: {int(unknown.sum())} row(s) without a readable config_json; their load "
                          "(scenario, inputs) is unknown, so they are set beside no row that has one")  # fmt: skip
         frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    frame = pd.concat(frames, ignore_index=True)
+    # one run given twice (a directory and its results.csv, or a copy of it) is one run: counted twice, it made
+    # a between-run CI of 0 width from a single process and "shown faster" of it
+    twice = frame["run_id"].duplicated()
+    if twice.any():
+        first = frame.loc[twice.idxmax()]
+        where = " and ".join(map(str, frame.loc[frame["run_id"] == first["run_id"], "source"].unique()[:2]))
+        if notes is not None:
+            notes.append(f"{int(twice.sum())} row(s) appear in more than one source (run_id {first['run_id']!r} in "
+                         f"{where}); each run counted once, from the first source given")  # fmt: skip
+        frame = frame[~twice].reset_index(drop=True)
+    return frame
 
 
 def latest(frame: pd.DataFrame, key: Sequence[str] = tuple(CONFIG_KEY)) -> pd.DataFrame:

@@ -625,3 +625,14 @@ def test_real_inputs_not_recorded_read_as_not_recorded() -> None:
         and row["fixed: timed"] == ""
         and row["dataset / fixed"] == "1.20"
     )
+
+
+def test_one_run_given_twice_is_one_run(tmp_path: Path) -> None:
+    """Found by breaking it: `report DIR DIR/results.csv` read every run twice: "(2 runs, CV 0.0%)", a
+    between-run CI of width 0 from one process, and the Decision's "shown faster" on it."""
+    directory = make_set(tmp_path / "d", [{"runtime": "eager", "median": 10.0}, {"runtime": "openvino", "median": 9.9}],
+                         seed=1)  # fmt: skip
+    built = report.build([directory, directory / "results.csv"])
+    table = built.tables["bert · fp32"].set_index("runtime")
+    assert (table["across runs [95% CI]"] == "single run").all(), table.to_string()
+    assert any("2 row(s) appear in more than one source" in n for n in built.notes), built.notes
