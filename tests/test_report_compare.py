@@ -636,3 +636,22 @@ def test_one_run_given_twice_is_one_run(tmp_path: Path) -> None:
     table = built.tables["bert · fp32"].set_index("runtime")
     assert (table["across runs [95% CI]"] == "single run").all(), table.to_string()
     assert any("2 row(s) appear in more than one source" in n for n in built.notes), built.notes
+
+
+def test_raw_latencies_are_read_once_per_result_set_while_it_is_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by breaking it: compare read every row file again for each side of each row (quadratic: 100
+    single-run rows took 212 s). A change to a row file is still seen."""
+    directory = make_set(tmp_path / "d", [{"runtime": "eager", "median": 10.0}, {"runtime": "openvino", "median": 5.0}],
+                         seed=1)  # fmt: skip
+    reads = []
+    original = results.read_latencies
+    monkeypatch.setattr(results, "read_latencies", lambda d: (reads.append(d), original(d))[1])
+    first = [analysis.raw_latencies(str(directory), f"d-{k}") for k in (0, 1, 0, 1)]
+    assert len(reads) == 1 and [len(v) for v in first] == [300] * 4
+    (path,) = [p for p in (directory / "rows").glob("*.json") if json.loads(p.read_text())["row"]["run_id"] == "d-0"]
+    payload = json.loads(path.read_text())
+    payload["latencies_ms"] = payload["latencies_ms"][:10]
+    path.write_text(json.dumps(payload))
+    assert len(analysis.raw_latencies(str(directory), "d-0")) == 10 and len(reads) == 2
