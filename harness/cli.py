@@ -24,7 +24,7 @@ from harness.config import ComponentConfig, ConfigError, JobSpec, RuntimeConfig
 from harness.envinfo import PROJECT_ROOT
 from harness.options import check_value
 from harness.results import ResultsError, check_hydra_places, check_no_links, check_resumable, check_writable
-from harness.untrusted import printable
+from harness.untrusted import one_line
 
 CONF_DIR = PROJECT_ROOT / "conf"
 COMPONENT_KEYS = ("name", "module")
@@ -365,7 +365,7 @@ def run_task(cfg: Any) -> Any:
     if outcome.skipped:
         print(f"{label}: skipped, {outcome.skip_reason}", file=sys.stderr)
     for note in outcome.notes:
-        print(f"harness: {printable(note)}", file=sys.stderr)
+        print(f"harness: {one_line(note)}", file=sys.stderr)
     SESSION.outcomes.append(outcome)
     return outcome
 
@@ -419,7 +419,7 @@ def _main(argv: list[str] | None) -> int:
         errors, n_jobs = check_command_line(argv)
         if errors:
             for line in errors:
-                print(f"harness: {line}", file=sys.stderr)
+                print(f"harness: {one_line(line)}", file=sys.stderr)
             return EXIT_BAD_INPUT
         SESSION.total_jobs = n_jobs
         os.environ[TOTAL_JOBS_ENV] = str(n_jobs)  # a launcher's workers on this machine inherit it
@@ -445,7 +445,7 @@ def _main(argv: list[str] | None) -> int:
 
     print_session_table(SESSION.results_dirs, SESSION.outcomes)
     for line in SESSION.launch_errors:  # the launcher itself failed (harness/cluster.py); rows so far are kept
-        print(f"harness: {line}", file=sys.stderr)
+        print(f"harness: {one_line(line)}", file=sys.stderr)
     if SESSION.launch_errors:
         return EXIT_FAILED if any(not o.skipped for o in SESSION.outcomes) else EXIT_BAD_INPUT
     return exit_code([o.status for o in SESSION.outcomes])

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import ConfigError
-from harness.untrusted import json_loads, printable, read_regular
+from harness.untrusted import json_loads, one_line, read_regular
 
 PRESETS = ("basic", "ray", "slurm", "submitit_local")  # hydra/launcher options the harness supports
 RAY_PACKAGES = ("ray", "hydra_plugins.hydra_ray_launcher")
@@ -447,4 +447,4 @@ class Collector:
             return
         for directory in self.dirs:
             for note in results.gather(directory).notes:
-                print(f"harness: {printable(note)}", file=sys.stderr)
+                print(f"harness: {one_line(note)}", file=sys.stderr)

@@ -38,7 +38,7 @@ import pandas as pd
 from harness import analysis, results
 from harness.summary import between_run_cv, costs_of, p50s_of
 from harness.tool_args import ToolParser, bounded
-from harness.untrusted import printable
+from harness.untrusted import one_line
 
 BETWEEN_RUN_FACTOR = 2.0  # default min effect: twice the larger between-run coefficient of variation
 
@@ -255,10 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         table, env_diff = compare([args.a], [args.b], args.min_effect, notes, args.fail_on_regression)
     except results.ResultsError as exc:
-        print(f"harness.compare: {printable(str(exc))}", file=sys.stderr)
+        print(f"harness.compare: {one_line(str(exc))}", file=sys.stderr)
         return 2
     for note in dict.fromkeys(notes):  # both sides may be one directory
-        print(f"harness.compare: {printable(note)}", file=sys.stderr)
+        print(f"harness.compare: {one_line(note)}", file=sys.stderr)
     print(render(table, env_diff))
     compared = int(table["p50_ratio"].notna().sum()) if "p50_ratio" in table else 0
     if args.fail_on_regression is not None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from harness import results
 from harness.config import ConfigError
 from harness.tool_args import ToolParser
-from harness.untrusted import printable
+from harness.untrusted import one_line
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,16 +32,16 @@ def main(argv: list[str] | None = None) -> int:
         results.check_no_links(args.directory)  # first: a link is named as a link, not as an odd file
         results.check_writable(args.directory)
     except (ConfigError, results.ResultsError) as exc:
-        print(f"harness.gather: {printable(str(exc))}", file=sys.stderr)
+        print(f"harness.gather: {one_line(str(exc))}", file=sys.stderr)
         return 2
     try:
         gathered = results.gather(args.directory)
     except (results.ResultsError, OSError) as exc:  # e.g. older files that cannot be imported: nothing changed
         why = str(exc) if isinstance(exc, results.ResultsError) else f"{exc.filename}: {exc.strerror}"
-        print(f"harness.gather: {printable(why)}", file=sys.stderr)
+        print(f"harness.gather: {one_line(why)}", file=sys.stderr)
         return 2
     for note in gathered.notes:
-        print(f"harness.gather: {printable(note)}", file=sys.stderr)
+        print(f"harness.gather: {one_line(note)}", file=sys.stderr)
     print(f"{len(gathered.frame)} rows gathered into {args.directory / results.RESULTS_CSV}")
     return 0
 

@@ -658,10 +658,10 @@ def main(argv: list[str] | None = None) -> int:
         check_output(args.out or analysis.source_dir(args.paths[0]))  # what build will write to, before it does
         report = build(args.paths, args.out, args.accuracy_budget)
     except (results.ResultsError, ConfigError) as exc:
-        print(f"harness.report: {untrusted.printable(str(exc))}", file=sys.stderr)
+        print(f"harness.report: {untrusted.one_line(str(exc))}", file=sys.stderr)
         return 2
     for note in dict.fromkeys(report.notes):
-        print(f"harness.report: {untrusted.printable(note)}", file=sys.stderr)
+        print(f"harness.report: {untrusted.one_line(note)}", file=sys.stderr)
     md, page = write(report)
     print(f"report: {md}\nreport: {page}\nplots: {report.out_dir / 'plots'}")
     for flag in report.flags:

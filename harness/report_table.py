@@ -12,7 +12,7 @@ import pandas as pd
 
 from harness import analysis, results
 from harness.machine import busy_flags
-from harness.untrusted import printable
+from harness.untrusted import one_line, printable
 
 ERROR_WIDTH = 70
 
@@ -71,7 +71,7 @@ def print_session_table(results_dirs: Sequence[Path], outcomes: Sequence[Any]) -
         try:
             frame = results.read_results(results_dir)
         except results.ResultsError as exc:  # a row file planted or damaged in the directory: the sweep is done
-            print(f"harness: no summary table: {printable(str(exc))}", file=sys.stderr)
+            print(f"harness: no summary table: {one_line(str(exc))}", file=sys.stderr)
             continue
         if frame.empty:
             continue

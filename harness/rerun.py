@@ -29,7 +29,7 @@ from harness.options import MACHINE_LOCAL, fields_marked
 from harness.runner import run_job_isolated
 from harness.summary import UNSTABLE_CV, between_run_cv, costs_of, p50s_of
 from harness.tool_args import ToolParser, bounded
-from harness.untrusted import printable
+from harness.untrusted import one_line, printable
 
 EXIT_REPRODUCED, EXIT_DIFFERENT, EXIT_CANNOT = 0, 1, 2
 
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"row {args.run_id}: config_json holds a value of the wrong type ({exc})") from None
         results.check_resumable(out)  # a damaged row already in the re-run's directory: said before the job
     except (ConfigError, results.ResultsError) as exc:
-        print(f"harness.rerun: {printable(str(exc))}", file=sys.stderr)
+        print(f"harness.rerun: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_CANNOT
     for line in said:
         print(f"differs from the stored row: {line}")
@@ -193,11 +193,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CANNOT
     label = f"rerun of {args.run_id}: {spec.workload.name} · {spec.runtime.name} · batch {spec.batch} · " + (
         spec.runtime.precision)  # fmt: skip
-    print(f"re-running {printable(str(args.run_id))} into {out}")
+    print(f"re-running {one_line(str(args.run_id))} into {out}")
     try:
         new = pd.Series(run_job_isolated(spec, out, force=True, label=printable(label)).row)
     except ConfigError as exc:
-        print(f"harness.rerun: {printable(str(exc))}", file=sys.stderr)
+        print(f"harness.rerun: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_CANNOT
     old["source"], new["source"] = str(source), str(out)
     if new["status"] != results.OK or old["status"] != results.OK:

@@ -147,6 +147,17 @@ def printable(text: str) -> str:
     return TERMINAL_CONTROLS.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
 
 
+MAX_LINE_CHARS = 2000  # a printed message quoting a file's value (a 900-level label_map) is cut here
+LINE_BREAKS = re.compile(r"[\n\r\t\v\f\x85\u2028\u2029]")
+
+
+def one_line(text: str, max_chars: int = MAX_LINE_CHARS) -> str:
+    """`text` as one printed line: printable, with line breaks and tabs shown as their escapes too (a file
+    named `x\nharness.report: all good` forged a second message line), cut to `max_chars` ("...")."""
+    text = LINE_BREAKS.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), printable(text))
+    return text if len(text) <= max_chars else text[: max_chars - 3] + "..."
+
+
 NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9._]+")  # what a part keeps; "-" is left to separate the parts
 
 

@@ -1310,3 +1310,18 @@ def test_plot_axes_show_numbers_not_mathtext(tmp_path: Path, monkeypatch: pytest
     good = make_set(tmp_path / "s", runs, seed=1)
     assert report.main([str(good)]) == 0
     assert seen and not [t for t in seen if "$" in t or "mathdefault" in t], seen
+
+
+def test_a_name_with_a_line_break_cannot_forge_a_second_message_line(tmp_path: Path) -> None:
+    """Found by breaking it: a link named `x\\nharness.report: all good` in a results directory split the
+    one-line refusal into two lines, the second forged. Every message the tools print is one line (line
+    breaks escaped) and cut at untrusted.MAX_LINE_CHARS."""
+    from harness.untrusted import MAX_LINE_CHARS, one_line
+
+    directory = make_set(tmp_path / "d", [{"runtime": "eager", "median": 10.0}], seed=1)
+    (directory / "x\nharness.report: all good").symlink_to("/etc/passwd")
+    run = _python("-m", "harness.report", str(directory), cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    (line,) = run.stderr.strip().splitlines()
+    assert "x\\nharness.report: all good is a symbolic link" in line, line
+    assert one_line("a\r\nb\u2028c\td") == "a\\r\\nb\\u2028c\\td" and len(one_line("v" * 10**6)) == MAX_LINE_CHARS
