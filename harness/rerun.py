@@ -159,8 +159,14 @@ def main(argv: list[str] | None = None) -> int:
     source = analysis.source_dir(args.source)
     out = args.out or source / "reruns"
     try:
-        # the re-run writes under `out` (results, rows/, jobs/, .claims/): never through a link planted there
-        results.check_no_links(source if args.out is None else out)
+        # the re-run writes under `out` (results, rows/, jobs/, .claims/): never through a link planted there.
+        # A directory given is someone else's results, all checked; a file names its rows only, and the
+        # directory around it may be anything (a checkout's .venv/bin/python link refused every re-run)
+        writes_in = source if args.out is None and args.source.is_dir() else out
+        if writes_in.is_symlink():
+            raise results.ResultsError(f"{writes_in} is a symbolic link; the re-run writes there: remove it or "
+                                       "give --out")  # fmt: skip
+        results.check_no_links(writes_in)
         frame = results.read_results(args.source)
         match = frame[frame["run_id"] == args.run_id]
         if match.empty:

@@ -916,6 +916,21 @@ def test_rerun_never_writes_through_a_planted_reruns_link(
     assert rerun.main([str(good), "s-0"]) == rerun.EXIT_CANNOT
     assert f"{good / 'reruns'} is a symbolic link" in capsys.readouterr().err
     assert not list(elsewhere.iterdir())
+    # a results file names its rows only: re-run beside it, refused only for a link where it writes
+    assert rerun.main([str(good / "results.csv"), "s-0"]) == rerun.EXIT_CANNOT
+    assert f"{good / 'reruns'} is a symbolic link" in capsys.readouterr().err and not list(elsewhere.iterdir())
+    checkout = tmp_path / "checkout"  # found by breaking it: a checkout's .venv link refused every re-run of a file
+    checkout.mkdir()
+    shutil.copy(good / "results.csv", checkout / "mine.csv")
+    (checkout / ".venv").symlink_to(elsewhere)
+
+    def stops_here(stored: object, python: object, cache_dir: object) -> None:
+        raise ConfigError("stopped here")
+
+    monkeypatch.setattr(rerun, "trusted_spec", stops_here)  # past the link check: far enough
+    assert rerun.main([str(checkout / "mine.csv"), "s-0"]) == rerun.EXIT_CANNOT
+    err = capsys.readouterr().err
+    assert "stopped here" in err and "symbolic link" not in err, err
 
 
 @pytest.mark.parametrize("planted", ["multirun.yaml", "0/.hydra/overrides.yaml"])
