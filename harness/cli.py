@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from harness import cluster
+from harness.cache import check_cache_dir
 from harness.config import ComponentConfig, ConfigError, JobSpec, RuntimeConfig
 from harness.envinfo import PROJECT_ROOT
 from harness.options import check_value
@@ -252,6 +253,9 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
                     check_hydra_places(Path(hydra_dir))
                     unlinked.add(hydra_dir)
                 spec = spec_from_config(_without_hydra(cfg))
+                if spec.cache_dir not in writable:
+                    check_cache_dir(Path(spec.cache_dir))
+                    writable.add(spec.cache_dir)
                 repeats = cli_options(_without_hydra(cfg)).repeats
                 if repeats > 1 and not multirun:
                     raise ConfigError(f"repeats={repeats} runs each configuration {repeats} times: add -m")

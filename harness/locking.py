@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,10 +28,18 @@ def open_lock(path: Path, mode: int = 0o644) -> int:
 def open_own_lock(path: Path) -> int:
     """open_lock, where something at `path` that is no lock file the harness made (a symbolic link, a
     FIFO) is removed first and the lock file made afresh: the name is the lock's, and removing a link
-    never touches what it points to. Raises OSError (e.g. a directory in the lock's place)."""
+    never touches what it points to. A directory in the lock's place is moved aside whole
+    (`<name>.damaged-<time>`), never removed: a cache or claims directory damaged so made every job an
+    error row. Raises OSError."""
     try:
         return open_lock(path)
     except OSError as exc:
+        if exc.errno == errno.EISDIR:
+            try:
+                os.rename(path, Path(path).with_name(f"{Path(path).name}.damaged-{time.time_ns()}"))
+            except FileNotFoundError:  # another process moved it first
+                pass
+            return open_lock(path)
         if exc.errno not in (errno.ELOOP, errno.EINVAL):  # a link (O_NOFOLLOW) or no regular file (above)
             raise
     Path(path).unlink(missing_ok=True)

@@ -253,6 +253,35 @@ def test_an_unwritable_results_directory_is_bad_input_before_any_job(cli, tmp_pa
     assert run.returncode == 2
     (line,) = run.harness_lines()
     assert "is a file, not a directory" in line
+    # the cache too (found by breaking it: every job an error row, NotADirectoryError or PermissionError)
+    run = cli("workload=tiny_resnet", f"cache_dir={tmp_path / 'afile'}")
+    assert run.returncode == 2 and "starting" not in run.stderr
+    (line,) = run.harness_lines()
+    assert f"cache_dir='{tmp_path / 'afile'}' cannot be used: {tmp_path / 'afile'} is not a directory" in line
+    subprocess.run(["chattr", "+i", str(locked)], check=True)
+    try:
+        run = cli("workload=tiny_resnet", f"cache_dir={locked / 'cache'}")
+    finally:
+        subprocess.run(["chattr", "-i", str(locked)], check=True)
+    assert run.returncode == 2 and "starting" not in run.stderr
+    (line,) = run.harness_lines()
+    assert f"cache_dir='{locked / 'cache'}' is not writable" in line
+
+
+def test_a_directory_in_a_locks_place_is_moved_aside(tmp_path: Path) -> None:
+    """Found by breaking it: a directory where a cache entry's or a job claim's lock file goes made every
+    job an error row (IsADirectoryError). It is moved aside whole, never removed, and the lock made."""
+    from harness.locking import file_lock
+
+    (tmp_path / "k.lock").mkdir()
+    (tmp_path / "k.lock" / "kept").write_text("x")
+    with file_lock(tmp_path / "k.lock"):
+        assert (tmp_path / "k.lock").is_file()
+    (aside,) = tmp_path.glob("k.lock.damaged-*")
+    assert (aside / "kept").read_text() == "x"
+    (tmp_path / ".claims" / "h-r0.lock").mkdir(parents=True)
+    with results.claim(tmp_path, "h", 0) as mine:
+        assert mine
 
 
 # -- 5, 6, 7. typed options; nothing silently ignored or swapped; bounds -----------------------------------
