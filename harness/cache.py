@@ -94,21 +94,29 @@ def _fsync_tree(directory: Path) -> None:
             os.close(fd)
 
 
-def write_manifest(directory: Path) -> None:
+def write_manifest(directory: Path, key: str | None = None) -> None:
+    """The manifest of `directory`: the SHA-256 of each file, and the entry's `key` (default: the
+    directory's name), which verify compares with the name it is found under."""
     manifest = {name: file_sha256(directory / name) for name in _files(directory)}
-    (directory / MANIFEST).write_text(json.dumps({"sha256": manifest}, indent=1, sort_keys=True))
+    record = {"key": directory.name if key is None else key, "sha256": manifest}
+    (directory / MANIFEST).write_text(json.dumps(record, indent=1, sort_keys=True))
 
 
 def verify(directory: Path) -> str | None:
-    """None when every file matches the manifest; otherwise what is wrong, in a few words."""
+    """None when every file matches the manifest and the manifest names the entry's key (its directory's
+    name: two entries swapped between keys were each whole, and the accuracy of one configuration was
+    served for another); otherwise what is wrong, in a few words."""
     try:
-        recorded = json_loads(read_regular(directory / MANIFEST))["sha256"]
+        manifest = json_loads(read_regular(directory / MANIFEST))
+        recorded = manifest["sha256"]
         if not isinstance(recorded, dict):
             raise TypeError("not a mapping")
     except FileNotFoundError:
         return "no manifest"
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return f"manifest unreadable ({type(exc).__name__})"
+    if manifest.get("key") != directory.name:
+        return f"its manifest names another key ({str(manifest.get('key'))[:80]!r}): filed under the wrong name"
     present = _files(directory)
     if sorted(recorded) != present:
         missing, extra = sorted(set(recorded) - set(present)), sorted(set(present) - set(recorded))
@@ -187,7 +195,7 @@ def cached_entry(cache_dir: Path, kind: str, key: str, build: Callable[[Path], N
             started = time.perf_counter()
             build(tmp)
             build_s = time.perf_counter() - started
-            write_manifest(tmp)
+            write_manifest(tmp, key)
             _fsync_tree(tmp)
             os.replace(tmp, final)
         finally:

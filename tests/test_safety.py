@@ -1369,3 +1369,21 @@ def test_a_name_with_a_line_break_cannot_forge_a_second_message_line(tmp_path: P
     (line,) = run.stderr.strip().splitlines()
     assert "x\\nharness.report: all good is a symbolic link" in line, line
     assert one_line("a\r\nb\u2028c\td") == "a\\r\\nb\\u2028c\\td" and len(one_line("v" * 10**6)) == MAX_LINE_CHARS
+
+
+def test_cache_entries_swapped_between_keys_are_rebuilt(tmp_path: Path) -> None:
+    """Found by breaking it: two accuracy entries exchanged (each whole, its manifest matching its files)
+    served eager's scores to onnxruntime and the other way round, cached, with no note. A manifest names
+    its key; an entry under another name is rebuilt and said."""
+    from harness import cache
+
+    for key, text in (("a", "scores of a"), ("b", "scores of b")):
+        cache.cached_entry(tmp_path, "accuracy", key, lambda d, t=text: (d / "s").write_text(t))
+    kind = tmp_path / "accuracy"
+    os.rename(kind / "a", kind / "swap")
+    os.rename(kind / "b", kind / "a")
+    os.rename(kind / "swap", kind / "b")
+    for key in ("a", "b"):
+        again = cache.cached_entry(tmp_path, "accuracy", key, lambda d, k=key: (d / "s").write_text(f"scores of {k}"))
+        assert not again.hit and "filed under the wrong name" in (again.note or ""), again
+        assert (again.path / "s").read_text() == f"scores of {key}"
