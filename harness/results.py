@@ -561,7 +561,10 @@ def _import_legacy(results_dir: Path) -> list[str]:
         if problem:
             damaged.append((csv_path, problem))
         frames.append(rows)
-    frames = [f for f in frames if not f.empty]
+    # a parquet category (e.g. `status`) is read as its plain values, as check_frame reads it (`&` of a
+    # categorical refused the whole import)
+    frames = [f.astype({c: object for c in f.columns if isinstance(f[c].dtype, pd.CategoricalDtype)})
+              for f in frames if not f.empty]  # fmt: skip
     found = pd.concat(frames, ignore_index=True) if frames else None
     latencies = _empty_latencies()
     latencies_path = results_dir / LATENCIES_PARQUET

@@ -330,3 +330,11 @@ def test_a_results_csv_naming_a_column_twice_is_one_line(tmp_path: Path) -> None
         with pytest.raises(results.ResultsError, match="column 'latency_ms_p50' appears twice in its header"):
             read(directory)
     assert (directory / "results.csv").read_text().endswith("36.08,999\n") and not (directory / "rows").exists()
+
+
+def test_an_older_directory_with_a_categorical_status_is_imported(tmp_path: Path) -> None:
+    """Found by breaking it: a results.parquet whose `status` is a category could not be imported
+    (TypeError of `&` on a categorical), though report reads the same file."""
+    directory = _legacy(tmp_path / "old", status=pd.Categorical(["ok", "ok"]))
+    gathered = results.gather(directory)
+    assert sorted(gathered.frame["run_id"]) == ["old-0", "old-1"] and (gathered.frame["status"] == "ok").all()
