@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,27 +34,6 @@ T = TypeVar("T")
 
 MANIFEST = "manifest.json"
 HASH_CHUNK = 1 << 22
-
-
-def check_cache_dir(directory: Path) -> None:
-    """ConfigError (one line) unless `directory` is, or can be made, a directory this process can write:
-    checked before any job (a file given as cache_dir, or an unwritable one, made every job an error row
-    after its model was loaded). Probes by creating a file in it, or in the nearest existing parent."""
-    from harness.options import ConfigError
-
-    existing = Path(directory)
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ConfigError(f"cache_dir={str(directory)!r} cannot be used: {existing} is not a directory")
-    try:
-        with tempfile.NamedTemporaryFile(dir=existing, prefix=".harness-write-probe-"):
-            pass
-    except OSError as exc:
-        raise ConfigError(
-            f"cache_dir={str(directory)!r} is not writable (creating a file in {existing} failed: "
-            f"{exc.strerror}); choose another with cache_dir="
-        ) from None
 
 
 @dataclass

@@ -20,11 +20,17 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from harness import cluster
-from harness.cache import check_cache_dir
 from harness.config import ComponentConfig, ConfigError, JobSpec, RuntimeConfig
 from harness.envinfo import PROJECT_ROOT
 from harness.options import check_value
-from harness.results import ResultsError, check_hydra_places, check_no_links, check_resumable, check_writable
+from harness.results import (
+    ResultsError,
+    check_cache_dir,
+    check_hydra_places,
+    check_no_links,
+    check_resumable,
+    check_writable,
+)
 from harness.untrusted import one_line
 
 CONF_DIR = PROJECT_ROOT / "conf"

@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 from harness import analysis, machine, results, untrusted
-from harness.cache import check_cache_dir
 from harness.compare import min_effect_rule, runs_center
 from harness.config import ConfigError, JobSpec
 from harness.options import MACHINE_LOCAL, fields_marked
@@ -184,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"row {args.run_id}: config_json is not a job configuration")
         try:
             spec, said = trusted_spec(stored, args.python, args.cache_dir)
-            check_cache_dir(Path(spec.cache_dir))
+            results.check_cache_dir(Path(spec.cache_dir))
         except ConfigError:
             raise
         except (TypeError, ValueError) as exc:  # a stored value of a type no option has (ConfigError names most)

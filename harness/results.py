@@ -231,11 +231,7 @@ def check_writable(directory: Path, results_places: bool = True) -> None:
     rename), and the lock file must be a regular file (it is opened for writing: a FIFO would block,
     a link would truncate what it names)."""
     directory = Path(directory)
-    existing = directory
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ConfigError(f"results directory {str(directory)!r} cannot be used: {existing} is a file, not a directory")
+    existing = _writable_place(directory, f"results directory {str(directory)!r}", "results_dir= or hydra.sweep.dir=")
     if results_places and existing == directory:
         for name, what in WRITTEN_DIRS.items():
             place = directory / name
@@ -251,16 +247,33 @@ def check_writable(directory: Path, results_places: bool = True) -> None:
                 raise ConfigError(f"results directory {str(directory)!r} cannot be used: {directory / name} is "
                                   f"{'a directory' if stat.S_ISDIR(mode) else 'no regular file'} where the harness "
                                   "writes a file; move it away")  # fmt: skip
-    probes = [existing] + [directory / sub for sub in WRITTEN_DIRS if (directory / sub).is_dir()]
-    for probe in probes:
-        try:
-            with tempfile.NamedTemporaryFile(dir=probe, prefix=".harness-write-probe-"):
-                pass
-        except OSError as exc:
-            raise ConfigError(
-                f"results directory {str(directory)!r} is not writable (creating a file in {probe} failed: "
-                f"{exc.strerror}); choose another with results_dir= or hydra.sweep.dir="
-            ) from None
+    for probe in [directory / sub for sub in WRITTEN_DIRS if (directory / sub).is_dir()]:
+        _writable_place(probe, f"results directory {str(directory)!r}", "results_dir= or hydra.sweep.dir=")
+
+
+def check_cache_dir(directory: Path) -> None:
+    """ConfigError (one line) unless `directory` is, or can be made, a directory this process can write:
+    checked before any job (a file given as cache_dir, or an unwritable one, made every job an error row
+    after its model was loaded)."""
+    _writable_place(Path(directory), f"cache_dir={str(directory)!r}", "cache_dir=")
+
+
+def _writable_place(directory: Path, label: str, setting: str) -> Path:
+    """The nearest existing directory at or above `directory`, once a file could be created in it
+    (permission bits say nothing for root; `chattr +i` does); else ConfigError naming `label` and the
+    `setting` that chooses another place."""
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{label} cannot be used: {existing} is a file, not a directory")
+    try:
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".harness-write-probe-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{label} is not writable (creating a file in {existing} failed: {exc.strerror}); "
+                          f"choose another with {setting}") from None  # fmt: skip
+    return existing
 
 
 def check_no_links(directory: Path) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,16 @@ class CliResult:
 
     def harness_lines(self) -> list[str]:
         return [line for line in self.stderr.splitlines() if line.startswith("harness:")]
+
+
+@contextlib.contextmanager
+def immutable(path: Path) -> Iterator[None]:
+    """`path` unwritable while inside: `chattr +i` (root ignores permission bits), always undone."""
+    subprocess.run(["chattr", "+i", str(path)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -289,7 +289,7 @@ def test_readers_never_remove_what_a_dead_writer_left(tmp_path: Path) -> None:
     """Found by breaking it: report, compare and rerun removed a dead writer's temporary row file while
     reading, and on a directory they could not write (chattr +i, a read-only mount) raised PermissionError.
     Readers leave it and say so; gather removes it, and says so when it cannot."""
-    import subprocess
+    from tests.conftest import immutable
 
     results.append_result(tmp_path, _row("a", "h", "ok", "2026-11-30T10:00:00+00:00"))
     leftover = tmp_path / "rows" / ".zz.json.99999999.tmp"  # pid 99999999: no such process
@@ -297,12 +297,9 @@ def test_readers_never_remove_what_a_dead_writer_left(tmp_path: Path) -> None:
     frame = results.read_results(tmp_path, notes := [])
     assert list(frame["run_id"]) == ["a"] and leftover.exists(), "a reader removes nothing"
     assert any("half-written" in n and "skipped" in n and "removed" not in n for n in notes), notes
-    subprocess.run(["chattr", "+i", str(tmp_path / "rows")], check=True)
-    try:
+    with immutable(tmp_path / "rows"):
         gathered = results.gather(tmp_path)
         assert any("not removed" in n for n in gathered.notes), gathered.notes
-    finally:
-        subprocess.run(["chattr", "-i", str(tmp_path / "rows")], check=True)
     results.gather(tmp_path)
     assert not leftover.exists(), "gather removes it where it can"
 

@@ -23,6 +23,7 @@ import pytest
 
 from harness import compare, report, results
 from harness.envinfo import PROJECT_ROOT
+from tests.conftest import immutable
 from tests.test_report_compare import _python, make_set
 
 
@@ -239,11 +240,8 @@ def test_a_writer_killed_at_random_points_loses_no_complete_row(tmp_path: Path) 
 def test_an_unwritable_results_directory_is_bad_input_before_any_job(cli, tmp_path: Path) -> None:
     locked = tmp_path / "locked"
     locked.mkdir()
-    subprocess.run(["chattr", "+i", str(locked)], check=True)  # root ignores permission bits
-    try:
+    with immutable(locked):
         run = cli("workload=tiny_resnet", f"results_dir={locked}")
-    finally:
-        subprocess.run(["chattr", "-i", str(locked)], check=True)
     assert run.returncode == 2 and "Traceback" not in run.stderr
     (line,) = run.harness_lines()
     assert f"results directory '{locked}' is not writable" in line
@@ -257,12 +255,9 @@ def test_an_unwritable_results_directory_is_bad_input_before_any_job(cli, tmp_pa
     run = cli("workload=tiny_resnet", f"cache_dir={tmp_path / 'afile'}")
     assert run.returncode == 2 and "starting" not in run.stderr
     (line,) = run.harness_lines()
-    assert f"cache_dir='{tmp_path / 'afile'}' cannot be used: {tmp_path / 'afile'} is not a directory" in line
-    subprocess.run(["chattr", "+i", str(locked)], check=True)
-    try:
+    assert f"cache_dir='{tmp_path / 'afile'}' cannot be used: {tmp_path / 'afile'} is a file, not a directory" in line
+    with immutable(locked):
         run = cli("workload=tiny_resnet", f"cache_dir={locked / 'cache'}")
-    finally:
-        subprocess.run(["chattr", "-i", str(locked)], check=True)
     assert run.returncode == 2 and "starting" not in run.stderr
     (line,) = run.harness_lines()
     assert f"cache_dir='{locked / 'cache'}' is not writable" in line
@@ -1073,13 +1068,8 @@ def test_report_finds_an_unusable_output_place_before_building(
     elif trap == "png-dir":
         (out / "plots" / "bert-fp32-latency.png").mkdir(parents=True)
     capsys.readouterr()
-    if trap == "immutable":
-        subprocess.run(["chattr", "+i", str(out)], check=True)  # root ignores permission bits
-    try:
+    with immutable(out) if trap == "immutable" else contextlib.nullcontext():
         assert report.main([str(good), "--out", str(out)]) == 2
-    finally:
-        if trap == "immutable":
-            subprocess.run(["chattr", "-i", str(out)], check=True)
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("harness.report: ") and str(out) in line
     assert not list(elsewhere.iterdir())
