@@ -410,8 +410,9 @@ def mann_whitney_p(a: np.ndarray, b: np.ndarray) -> float:
     return float(stats.mannwhitneyu(a, b, alternative="two-sided", method="asymptotic").pvalue)
 
 
-def between_run_verdict(runs_a: np.ndarray, runs_b: np.ndarray) -> tuple[bool, float, str]:
-    """(significant?, ratio of geometric means B/A, how) from the runs' p50s of each side: Welch's t
+def between_run_verdict(runs_a: np.ndarray, runs_b: np.ndarray, what: str = "p50s") -> tuple[bool, float, str]:
+    """(significant?, ratio of geometric means B/A, how) from the runs' p50s (or other costs, named by
+    `what` in `how`: "costs (1 / throughput)") of each side: Welch's t
     test on the logarithms (unequal variances), at p < SIGNIFICANCE_P. Its Welch-Satterthwaite degrees
     of freedom hold the stated rate from 3 runs a side (simulated: at most about 2% at a stated 1%
     with a 4x SD ratio); a side with only 2 runs gets Hsu's conservative min(n_a, n_b) - 1 (Hsu 1938;
@@ -431,7 +432,7 @@ def between_run_verdict(runs_a: np.ndarray, runs_b: np.ndarray) -> tuple[bool, f
         t = (log_b.mean() - log_a.mean()) / np.sqrt(var_a + var_b)
         welch_df = (var_a + var_b) ** 2 / (var_a**2 / (len(log_a) - 1) + var_b**2 / (len(log_b) - 1))
         p = float(2 * stats.t.sf(abs(t), welch_df if fewest >= 3 else fewest - 1))
-    return p < SIGNIFICANCE_P, ratio, f"{rule} on log p50s of {len(runs_a)} vs {len(runs_b)} runs, p={p:.2g}"
+    return p < SIGNIFICANCE_P, ratio, f"{rule} on log {what} of {len(runs_a)} vs {len(runs_b)} runs, p={p:.2g}"
 
 
 def one_run_verdict(runs: np.ndarray, single: float) -> tuple[bool, float, str]:

@@ -81,9 +81,9 @@ def write_manifest(directory: Path, key: str | None = None) -> None:
 
 
 def verify(directory: Path) -> str | None:
-    """None when every file matches the manifest and the manifest names the entry's key (its directory's
-    name: two entries swapped between keys were each whole, and the accuracy of one configuration was
-    served for another); otherwise what is wrong, in a few words."""
+    """None when every file matches the manifest and the manifest names the entry's key where it records
+    one (its directory's name: two entries swapped between keys were each whole, and the accuracy of one
+    configuration was served for another); otherwise what is wrong, in a few words."""
     try:
         manifest = json_loads(read_regular(directory / MANIFEST))
         recorded = manifest["sha256"]
@@ -93,8 +93,10 @@ def verify(directory: Path) -> str | None:
         return "no manifest"
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return f"manifest unreadable ({type(exc).__name__})"
-    if manifest.get("key") != directory.name:
-        return f"its manifest names another key ({str(manifest.get('key'))[:80]!r}): filed under the wrong name"
+    # a manifest written before keys were recorded names none: its entry stands (offline models keyed on their
+    # recipe alone would be refitted for minutes and called damaged)
+    if "key" in manifest and manifest["key"] != directory.name:
+        return f"its manifest names another key ({str(manifest['key'])[:80]!r}): filed under the wrong name"
     present = _files(directory)
     if sorted(recorded) != present:
         missing, extra = sorted(set(recorded) - set(present)), sorted(set(present) - set(recorded))

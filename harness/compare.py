@@ -29,6 +29,7 @@ meaningful difference": by default twice the larger between-run CV of the sides 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -123,8 +124,13 @@ def compare(
                 # ratio is then of costs (1 / throughput, 1 / highest rate): above 1, B does less work per second
                 name = figure[0]
                 costs_a, costs_b = costs_of(a_all, side_a), costs_of(b_all, side_b)
-                if len(costs_a) >= 2 and len(costs_b) >= 2:
-                    significant, ratio, method = analysis.between_run_verdict(costs_a, costs_b)
+                if not len(costs_a) or not len(costs_b):  # a qps search that met the bound at no rate, in any run
+                    sides = [side for side, costs in (("A", costs_a), ("B", costs_b)) if not len(costs)]
+                    verdict, ratio = analysis.CANNOT_DECIDE, math.nan  # its p50s were taken at other rates
+                    method = f"{name}: none in any run of {' or '.join(sides)} (no rate tried met the bound)"
+                elif len(costs_a) >= 2 and len(costs_b) >= 2:
+                    what = "costs (1 / throughput)" if figure[1] == "throughput_sps" else "costs (1 / rate)"
+                    significant, ratio, method = analysis.between_run_verdict(costs_a, costs_b, what)
                     verdict = ("slower" if ratio > 1 else "faster") if significant else "no significant difference"
                     # the minimum effect from the spread of the figure itself, as summary.csv's between_run_cv
                     method, runs_a, runs_b = f"{name}: {method}", 1.0 / costs_a, 1.0 / costs_b
@@ -224,12 +230,14 @@ def render(table: pd.DataFrame, env_diff: dict[str, tuple[list[str], list[str]]]
                         ("accuracy_change", "{:+.4f}"), ("agreement_change", "{:+.4f}")):  # fmt: skip
         if column in view:
             view[column] = view[column].map(lambda v, f=fmt: "" if pd.isna(v) else f.format(v))
-    lines = [view.astype(object).where(view.notna(), "").to_string(index=False), ""]
+    # a cell from a file (a runtime, host or setting) holding a line break would print a line of its own
+    view = view.astype(object).where(view.notna(), "").map(lambda v: one_line(v) if isinstance(v, str) else v)
+    lines = [view.to_string(index=False), ""]
     counts = table["verdict"].value_counts()
     lines.append("verdicts: " + ", ".join(f"{n} {verdict}" for verdict, n in counts.items()))
     if env_diff:
         lines.append("environment differences (A -> B):")
-        lines += [f"  {c}: {', '.join(a) or '-'} -> {', '.join(b) or '-'}" for c, (a, b) in env_diff.items()]
+        lines += [one_line(f"  {c}: {', '.join(a) or '-'} -> {', '.join(b) or '-'}") for c, (a, b) in env_diff.items()]
     else:
         lines.append("environment: identical (CPU, flags, host, versions, threads)")
     return "\n".join(lines)

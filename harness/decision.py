@@ -52,7 +52,8 @@ def _name(row: pd.Series) -> str:
     must not be recommended as bf16)."""
     requested, effective = str(row["precision_requested"]), str(row.get("precision_effective"))
     ran = "" if effective in (requested, "nan", "None") else f" (ran {effective})"
-    return f"{row['runtime']} {requested}{ran}"
+    variant = row.get("variant") if isinstance(row.get("variant"), str) and row.get("variant") else ""
+    return f"{row['runtime']} {requested}{ran}" + (f" [{variant}]" if variant else "")  # threads=1 vs threads=2
 
 
 def _cost_ci(row: pd.Series) -> tuple[float, float, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,15 +36,36 @@ def open_own_lock(path: Path) -> int:
         return open_lock(path)
     except OSError as exc:
         if exc.errno == errno.EISDIR:
-            try:
-                os.rename(path, Path(path).with_name(f"{Path(path).name}.damaged-{time.time_ns()}"))
-            except FileNotFoundError:  # another process moved it first
-                pass
+            _move_directory_aside(Path(path))
             return open_lock(path)
         if exc.errno not in (errno.ELOOP, errno.EINVAL):  # a link (O_NOFOLLOW) or no regular file (above)
             raise
     Path(path).unlink(missing_ok=True)
     return open_lock(path)
+
+
+def _move_directory_aside(path: Path) -> None:
+    """Rename the directory at `path` to `<name>.damaged-<time>`, unless another process moved it first
+    and made its lock file there meanwhile: what was renamed is checked to be that very directory (its
+    inode) and put back otherwise, so two processes never each hold a lock on another file."""
+    try:
+        info = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(info.st_mode):  # another process moved it already and made its lock file
+        return
+    inode = info.st_ino
+    aside = path.with_name(f"{path.name}.damaged-{time.time_ns()}-{os.getpid()}")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:  # another process moved it first
+        return
+    if os.stat(aside, follow_symlinks=False).st_ino != inode:  # it was another process's fresh lock file
+        try:
+            os.link(aside, path)  # put back where no newer file stands (link fails if one does)
+        except FileExistsError:
+            pass
+        os.unlink(aside)
 
 
 @contextmanager

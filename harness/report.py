@@ -225,10 +225,14 @@ def flagged_rows(frame: pd.DataFrame, costs: pd.Series | None = None) -> list[st
     flags = []
     costs = analysis.cost_of_work(frame) if costs is None else costs
 
+    several_hosts = "hostname" in frame and frame["hostname"].fillna("").nunique() > 1
+
     def label(r: pd.Series) -> str:  # the load too, unless single stream: one report may hold three eager rows
         load = r.get("load") if isinstance(r.get("load"), str) and r.get("load") not in ("", "single_stream") else ""
-        return f"{r['workload']} · {r['runtime']} · batch {r['batch_size']} · {r['precision_requested']}" + (
-            f" · {load}" if load else "")  # fmt: skip
+        variant = r.get("variant") if isinstance(r.get("variant"), str) else ""  # e.g. threads=1 beside threads=2
+        host = analysis.host_label(r) if several_hosts else ""  # one flag per host, said which
+        return f"{r['workload']} · {r['runtime']} · batch {r['batch_size']} · {r['precision_requested']}" + "".join(
+            f" · {part}" for part in (variant, load, host) if part)  # fmt: skip
 
     eager = frame[(frame["runtime"] == "eager") & (frame["status"] == results.OK)]
     # eager's accuracy on the same samples (workload settings) and host, at the same batch and precision
@@ -279,8 +283,11 @@ def flagged_rows(frame: pd.DataFrame, costs: pd.Series | None = None) -> list[st
             flags.append(f"{label(r)}: unstable: its {int(r['n_runs'])} runs' {what} vary by "
                          f"{100 * r['between_run_cv']:.1f}% (CV > {100 * UNSTABLE_CV:.0f}%)")  # fmt: skip
         if pd.notna(r.get("figure_n_runs")) and r.get("n_runs", 0) > r["figure_n_runs"]:
-            flags.append(f"{label(r)}: {int(r['n_runs'] - r['figure_n_runs'])} of its {int(r['n_runs'])} runs found "
-                         "no rate meeting the bound; its across-runs figure is of the others")  # fmt: skip
+            searched = r.get("figure_of_merit") == "max_qps_meeting_bound"
+            what = "found no rate meeting the bound" if searched else "recorded no throughput"
+            rest = "its across-runs figure is of the others" if r["figure_n_runs"] else "it has no figure to rank on"
+            missing = int(r["n_runs"] - r["figure_n_runs"])
+            flags.append(f"{label(r)}: {missing} of its {int(r['n_runs'])} runs {what}; {rest}")
         if pd.notna(r.get("runs_other_software")) and r["runs_other_software"] > 0:
             flags.append(f"{label(r)}: {int(r['runs_other_software'])} earlier run(s) with other software "
                          f"({', '.join(SOFTWARE)}) left out of its between-run figures")  # fmt: skip
@@ -337,6 +344,8 @@ def int8_problems(
     same = frame[(samples == analysis.same_samples(row.to_frame().T).iloc[0])
                  & (frame["runtime"] == row["runtime"]) & (frame["batch_size"] == row["batch_size"])
                  & (frame["precision_requested"] == "fp32") & (frame["status"] == results.OK)
+                 & (frame.index != row.name)  # a model file that ran INT8 is requested fp32: not its own baseline
+                 & ~frame.get("precision_effective", pd.Series("", frame.index)).astype(str).str.startswith("int8")
                  & (frame.get("threads", pd.Series(np.nan, frame.index)).map(analysis.key_text)
                     == analysis.key_text(row.get("threads")))
                  & (frame.get("load", pd.Series("", frame.index)) == row.get("load", ""))]  # fmt: skip

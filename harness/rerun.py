@@ -162,11 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         # the re-run writes under `out` (results, rows/, jobs/, .claims/): never through a link planted there.
         # A directory given is someone else's results, all checked; a file names its rows only, and the
         # directory around it may be anything (a checkout's .venv/bin/python link refused every re-run)
-        writes_in = source if args.out is None and args.source.is_dir() else out
-        if writes_in.is_symlink():
-            raise results.ResultsError(f"{writes_in} is a symbolic link; the re-run writes there: remove it or "
-                                       "give --out")  # fmt: skip
-        results.check_no_links(writes_in)
+        if args.out is None and out.is_symlink():  # reruns/ planted as a link (the directory given may be one)
+            raise results.ResultsError(f"{out} is a symbolic link; the re-run writes there: remove it or give --out")
+        results.check_no_links(source if args.out is None and args.source.is_dir() else out)
         frame = results.read_results(args.source)
         match = frame[frame["run_id"] == args.run_id]
         if match.empty:
@@ -193,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"harness.rerun: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_CANNOT
     for line in said:
-        print(f"differs from the stored row: {line}")
+        print(one_line(f"differs from the stored row: {line}"))
     host_lock_problem = machine.check_host_lock()
     if host_lock_problem:
         print(f"harness.rerun: {host_lock_problem}", file=sys.stderr)
@@ -208,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CANNOT
     old["source"], new["source"] = str(source), str(out)
     if new["status"] != results.OK or old["status"] != results.OK:
-        print(f"not reproduced: status was {old['status']}, now {new['status']} {new.get('error') or ''}")
+        print(one_line(f"not reproduced: status was {old['status']}, now {new['status']} {new.get('error') or ''}"))
         return EXIT_DIFFERENT
     if (figure := analysis.figure_of(old)) is not None:  # judged on compare's figure
         within, line = figure_verdict(old, new, costs_of(frame, old), args.tolerance, figure[0])
@@ -220,14 +218,14 @@ def main(argv: list[str] | None = None) -> int:
           f"{new['agreement']:.4f}")  # fmt: skip
     for column in analysis.ENVIRONMENT_COLUMNS:
         if not analysis.same_recorded(old.get(column), new.get(column)):
-            print(f"environment differs: {column}: {old.get(column)} -> {new.get(column)}")
+            print(one_line(f"environment differs: {column}: {old.get(column)} -> {new.get(column)}"))
     for when, row in (("the stored row", old), ("the re-run", new)):  # a busy machine explains a slower p50
         for flag in machine.busy_flags(row):
-            print(f"machine busy or drifting during {when}: {flag}")
+            print(one_line(f"machine busy or drifting during {when}: {flag}"))
     same_inputs = True
     for column in ("model_hash", "data_hash"):  # rows from before these columns existed have none
         if not analysis.same_recorded(old.get(column), new.get(column)):
-            print(f"not the same {column.split('_')[0]}: {column} {old.get(column)} -> {new.get(column)}")
+            print(one_line(f"not the same {column.split('_')[0]}: {column} {old.get(column)} -> {new.get(column)}"))
             same_inputs = False
     reproduced = same_scores and within and same_inputs
     print("reproduced" if reproduced else "not reproduced")

@@ -137,9 +137,10 @@ RANGES = {
                                "int8_op_share", "steal_share")},
     "accuracy_delta_vs_fp32": (-1.0, 1.0),
     **{c: (0.0, math.inf) for c in ("max_abs_diff", "max_rel_diff")},  # inf where outputs overflowed
-    **{c: (0.0, 1e12) for c in ("target_qps", "offered_qps", "achieved_qps", "speedup_vs_eager",
-                                "speedup_vs_eager_ci_low", "speedup_vs_eager_ci_high", "gflops_per_call",
-                                "gflops_per_s", "gemm_peak_gflops_fp32", "gemm_peak_gflops_bf16")},
+    **{c: (0.0, 1e12) for c in ("target_qps", "offered_qps", "achieved_qps", "gflops_per_call", "gflops_per_s",
+                                "gemm_peak_gflops_fp32", "gemm_peak_gflops_bf16")},
+    # a ratio of two latencies: never 0 (log(0) in the heatmap and the runs' geometric mean)
+    **{c: (1e-9, 1e12) for c in ("speedup_vs_eager", "speedup_vs_eager_ci_low", "speedup_vs_eager_ci_high")},
 }  # fmt: skip
 FAILED_STATUSES = ("error", "crashed", "timeout")  # the sweep exits non-zero when a job ends so
 INVALID = "invalid"  # bad user input found while the job ran (unreadable data, missing column)
@@ -263,8 +264,11 @@ def _writable_place(directory: Path, label: str, setting: str) -> Path:
     (permission bits say nothing for root; `chattr +i` does); else ConfigError naming `label` and the
     `setting` that chooses another place."""
     existing = directory
-    while not existing.exists() and existing != existing.parent:
+    while not os.path.lexists(existing) and existing != existing.parent:
         existing = existing.parent
+    if existing.is_symlink() and not existing.exists():  # an unmounted disk behind a link: not "made" by mkdir
+        raise ConfigError(f"{label} cannot be used: {existing} is a symbolic link to {os.readlink(existing)!r}, "
+                          "which does not exist")  # fmt: skip
     if not existing.is_dir():
         raise ConfigError(f"{label} cannot be used: {existing} is a file, not a directory")
     try:

@@ -382,3 +382,16 @@ def test_the_tradeoff_plot_sets_points_of_one_load_against_each_other() -> None:
     points = tradeoff_points(frame, "bert")
     assert points["_x"].round(4).tolist() == [4.0, 2.0, round(1000 / 280, 4), round(1000 / 900, 4)]
     assert points["_front"].tolist() == [False, True, False, True], "one front per load"
+
+
+def test_a_model_file_that_ran_int8_is_not_its_own_fp32_baseline() -> None:
+    """Found by breaking it: a model file that ran INT8 (requested fp32, as model files must be) was the
+    only row with its settings, so "INT8 is no faster than openvino fp32 (5.004 ms against 5.004 ms)"
+    compared it with itself."""
+    from harness.report import int8_problems
+
+    model = json.dumps({"workload": {"model": "/m/int8.onnx"}})
+    frame = _synthetic([("openvino", "fp32", 1, 5.0, 0.9, "ok")]).assign(
+        hostname="h", threads=1, load="single_stream", precision_effective="int8", config_json=model
+    )
+    assert int8_problems(frame.iloc[0], frame) == []

@@ -132,6 +132,7 @@ def test_an_offline_configuration_is_summarized_on_its_throughput(tmp_path: Path
     assert bool(summary.loc["wobbly", "unstable"])
     assert summary.loc["wobbly", "between_run_cv"] == pytest.approx(np.std([100, 140, 90], ddof=1) / 110)
     assert summary.loc["wobbly", "figure_runs"] == pytest.approx((100 * 140 * 90) ** (1 / 3))
+    assert summary.loc["wobbly", "throughput_sps"] == pytest.approx((100 * 140 * 90) ** (1 / 3)), "one centre"
     assert summary.loc["wobbly", "figure_between_ci_low"] < 100 < 140 < summary.loc["wobbly", "figure_between_ci_high"]
     for record in frame.to_dict("records"):
         results.write_row(tmp_path, record)

@@ -529,6 +529,7 @@ def _tampered(tmp_path: Path, column: str, value: object) -> Path:
         ("max_qps_meeting_bound", float("inf"), "'max_qps_meeting_bound' holds inf in an ok row"),
         ("accuracy", 1e308, "'accuracy' holds 1e+308 (run_id 't-0'); it must be a number in [0, 1]"),
         ("accuracy_delta_vs_fp32", -2, "'accuracy_delta_vs_fp32' holds -2.0 (run_id 't-0')"),
+        ("speedup_vs_eager", 0, "'speedup_vs_eager' holds 0.0 (run_id 't-0'); it must be a number in [1e-09"),
         ("cpu_model", [1], "column 'cpu_model' holds a list (row 1), not a single value"),
         ("config_json", {"a": 1}, "column 'config_json' holds a dict"),
     ],
@@ -955,6 +956,12 @@ def test_rerun_never_writes_through_a_planted_reruns_link(
     assert rerun.main([str(checkout / "mine.csv"), "s-0"]) == rerun.EXIT_CANNOT
     err = capsys.readouterr().err
     assert "stopped here" in err and "symbolic link" not in err, err
+    # a sweep directory given through a link (`latest`): only what is inside it is the re-run's to check
+    fresh = make_set(tmp_path / "fresh", [{"runtime": "eager", "median": 10.0, "config_json": "{}"}], seed=1)
+    (tmp_path / "latest").symlink_to(fresh)
+    assert rerun.main([str(tmp_path / "latest"), "fresh-0"]) == rerun.EXIT_CANNOT
+    err = capsys.readouterr().err
+    assert "stopped here" in err and "symbolic link" not in err, err
 
 
 @pytest.mark.parametrize("planted", ["multirun.yaml", "0/.hydra/overrides.yaml"])
@@ -1377,3 +1384,26 @@ def test_cache_entries_swapped_between_keys_are_rebuilt(tmp_path: Path) -> None:
         again = cache.cached_entry(tmp_path, "accuracy", key, lambda d, k=key: (d / "s").write_text(f"scores of {k}"))
         assert not again.hit and "filed under the wrong name" in (again.note or ""), again
         assert (again.path / "s").read_text() == f"scores of {key}"
+
+
+def test_an_entry_written_before_manifests_named_their_key_stands(tmp_path: Path) -> None:
+    """Found by breaking it: every entry of an older cache was "damaged (its manifest names another key
+    ('None'))" and rebuilt: offline models keyed on their recipe alone refitted for minutes."""
+    from harness import cache
+
+    entry = cache.cached_entry(tmp_path, "models", "recipe", lambda d: (d / "f").write_text("x")).path
+    manifest = json.loads((entry / "manifest.json").read_text())
+    (entry / "manifest.json").write_text(json.dumps({"sha256": manifest["sha256"]}))  # as older code wrote it
+    again = cache.cached_entry(tmp_path, "models", "recipe", lambda d: (d / "f").write_text("rebuilt"))
+    assert again.hit and again.note is None and (again.path / "f").read_text() == "x"
+
+
+def test_a_cache_dir_linked_to_a_disk_that_is_not_there_is_one_line(cli, tmp_path: Path) -> None:
+    """Found by breaking it: a cache_dir that is a link to an unmounted disk passed the up-front check
+    (a dangling link does not exist, so its parent was probed) and every job was an error row."""
+    (tmp_path / "cache-link").symlink_to("/nonexistent/disk")
+    for place in (tmp_path / "cache-link", tmp_path / "cache-link" / "sub"):
+        run = cli("workload=tiny_resnet", f"cache_dir={place}")
+        assert run.returncode == 2 and "starting" not in run.stderr, run.stderr[-2000:]
+        (line,) = run.harness_lines()
+        assert f"{tmp_path / 'cache-link'} is a symbolic link to '/nonexistent/disk', which does not exist" in line
