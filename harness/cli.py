@@ -2,7 +2,8 @@
 
 Before Hydra runs anything, every job of the sweep is composed and validated, so a bad
 override costs one clear line and exit code 2, not half a sweep. Exit codes: 0 all jobs ok
-(or honestly unsupported/unavailable), 1 a job failed (error/crashed/timeout), 2 bad input.
+(or honestly unsupported/unavailable), 1 a job failed (error/crashed/timeout), 2 bad input (refused
+before anything ran, or a row `invalid`; 2 wins over 1).
 """
 
 from __future__ import annotations
@@ -361,11 +362,14 @@ def run_task(cfg: Any) -> Any:
     number = (hydra_cfg.job.num if multirun else 0) + 1
     total = SESSION.total_jobs or int(os.environ.get(TOTAL_JOBS_ENV) or 0)
     label = job_label(spec, options, number, total)
-    # one job again: no sweep settings (repeats= alone is refused without -m), force=true added once
-    task_overrides = [o for o in hydra_cfg.overrides.task
-                      if o.lstrip("+~").split("=", 1)[0] not in ("repeat", "repeats", "force")
-                      and not o.lstrip("+~").startswith("hydra.")]  # fmt: skip
-    rerun = " ".join(["python -m harness", *(shlex.quote(o) for o in task_overrides), "force=true"])
+    # one job again: no sweep settings, force=true added once, repeats=1 last (an experiment file setting
+    # repeats=3, as the study's does, is refused without -m); Hydra's search path kept (where the workload
+    # or experiment named was found), its other settings (sweep and output directories) dropped
+    key_of = lambda override: override.lstrip("+~").split("=", 1)[0]  # noqa: E731
+    task_overrides = [*(o for o in hydra_cfg.overrides.hydra if key_of(o) == "hydra.searchpath"),
+                      *(o for o in hydra_cfg.overrides.task if key_of(o) not in ("repeat", "repeats", "force")
+                        and not key_of(o).startswith("hydra."))]  # fmt: skip
+    rerun = " ".join(["python -m harness", *(shlex.quote(o) for o in task_overrides), "force=true", "repeats=1"])
     if results_dir not in SESSION.results_dirs:  # known from the job's start: Ctrl-C during it names it
         SESSION.results_dirs.append(results_dir)
     outcome = run_job_isolated(

@@ -10,8 +10,9 @@ where a side ran several (two models, two sequence lengths, two thread counts), 
 equal settings and a `variant` column tells them apart.
 With --fail-on-regression PCT it exits 1 when any row of B is significantly slower than A by more
 than PCT percent (a default minimum effect above PCT is lowered to it), so it can gate CI (and
-when nothing was compared at all, or a row "cannot decide": its test had no answer, e.g. raw
-latencies that are not numbers).
+when nothing was compared at all, when a damaged file was skipped on either side (it may hold the
+very regression), or a row "cannot decide": its test had no answer, e.g. raw latencies that are not
+numbers, or a qps search that met the bound at no rate on a side).
 
 The evidence: where both sides ran a configuration several times (`repeats`), Welch's t test on the
 logarithms of the runs' p50s (Hsu's conservative degrees of freedom with 2 runs on a side) — what a

@@ -142,6 +142,11 @@ def check_value(cls: type, name: str, value: Any, key: str) -> Any:
     hint = _hints(cls)[name]
     if isinstance(value, bool) and not _is_bool_type(hint):  # pydantic's lax mode would read True as 1
         raise _not_allowed(key, value, describe(hint))
+    # a switch is true or false (as the message says), or its quoted text: lax mode also read force=no,
+    # off, 0, yes and y as booleans, which no message admitted
+    if _is_bool_type(hint) and value is not None and not isinstance(value, bool):
+        if not (isinstance(value, str) and value.strip().lower() in ("true", "false")):
+            raise _not_allowed(key, value, describe(hint))
     try:
         value = _field_adapter(cls, name).validate_python(value)
     except ValidationError:

@@ -288,6 +288,8 @@ def test_a_directory_in_a_locks_place_is_moved_aside(tmp_path: Path) -> None:
         (["runtime=export", "runtime.fullgraph=maybe"], ["unknown key 'runtime.fullgraph'"]),
         (["runtime=compile", "runtime.fullgraph=maybe"], ["runtime.fullgraph='maybe'", "true or false"]),
         (["force=maybe"], ["force='maybe'", "true or false"]),
+        (["force=no"], ["force='no'", "true or false"]),  # read as false, which no message admitted
+        (["pin_cores=0"], ["pin_cores=0", "true or false"]),
         (["runtime=onnxruntime", "runtime.opset=abc"], ["runtime.opset='abc'", "an integer (or null)"]),
         (["runtime=onnxruntime", "runtime.opset=3"], ["runtime.opset=3", "produces opsets 18 to 23"]),
         (["runtime=onnxruntime", "runtime.exporter=torchscript", "runtime.opset=21"], ["opsets 7 to 20"]),

@@ -136,7 +136,10 @@ def test_the_stored_rerun_command_of_a_repeated_sweep_runs_one_job(cli, tmp_path
     assert run.returncode == 0, run.stderr[-2000:]
     commands = set(pd.read_csv(tmp_path / "s" / "results.csv")["rerun_command"])
     (command,) = commands
-    assert "repeats" not in command and command.count("force=") == 1 and command.endswith("force=true"), command
-    again = cli(*shlex.split(command)[3:], "results_dir=again")
+    # repeats=1 last (an experiment file's repeats: 3 is refused without -m); the search path that found the
+    # tiny workloads kept (found by breaking it: without it the command named an unknown workload)
+    assert command.count("repeats") == 1 and command.count("force=") == 1, command
+    assert command.endswith("force=true repeats=1") and "hydra.searchpath=" in command, command
+    again = cli(*[a for a in shlex.split(command)[3:] if not a.startswith("hydra.searchpath=")], "results_dir=again")
     assert again.returncode == 0, again.stderr[-2000:]
     assert len(pd.read_csv(tmp_path / "again" / "results.csv")) == 1
