@@ -110,10 +110,11 @@ def test_report_flags_what_deserves_a_second_look(tmp_path: Path) -> None:
         {"runtime": "compile", "median": 9.0, "hostname": "other"},
     ], seed=3)  # fmt: skip
     flags = " | ".join(report.build([tmp_path / "s"]).flags)
-    assert "openvino · batch 1 · fp32: accuracy 0.8500 is more than 1 point below eager's 0.9000" in flags
+    # two hosts in the set: each row's flag names its own
+    assert "openvino · batch 1 · fp32 · h (CPU X): accuracy 0.8500 is more than 1 point below eager's 0.9000" in flags
     assert "agreement with eager fp32 0.9500" in flags
     assert "effective precision bf16 differs from requested" in flags
-    assert "ipex · batch 1 · fp32: status error: boom" in flags
+    assert "ipex · batch 1 · fp32 · h (CPU X): status error: boom" in flags
     assert "mixed environments: hostname: h, other" in flags
 
 
