@@ -485,19 +485,19 @@ def with_runs(frame: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
     return merged
 
 
-def with_runs_figures(frame: pd.DataFrame, everything: pd.DataFrame) -> pd.DataFrame:
-    """`frame` (one row per configuration) where a configuration judged on throughput or a qps search's
-    rate (analysis.FIGURES) ran 2+ times: its throughput_sps or max_qps_meeting_bound replaced by its runs'
-    geometric mean (summary.costs_of), as its p50 is by theirs: the newest run alone stood for them."""
-    from harness.summary import costs_of
-
+def with_runs_figures(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` (one row per configuration, with_runs' columns) where a configuration judged on throughput or
+    a qps search's rate (analysis.FIGURES) has that figure from 2+ runs: its throughput_sps or
+    max_qps_meeting_bound replaced by the runs' geometric mean (summary's figure_runs), as its p50 is by
+    theirs: the newest run alone stood for them."""
     out = frame.copy()
-    for index, row in frame.iterrows():
-        if (figure := analysis.figure_of(row)) is None or row.get("status") != results.OK:
-            continue
-        costs = costs_of(everything, row)
-        if len(costs) >= 2:
-            out.loc[index, figure[1]] = 1 / analysis.geometric_mean(costs)
+    if "figure_runs" not in frame:
+        return out
+    several = (pd.to_numeric(frame["figure_n_runs"], errors="coerce") >= 2) & (frame["status"] == results.OK)
+    for column in (column for _, column in analysis.FIGURES.values()):
+        chosen = several & (frame["figure_of_merit"] == column)
+        if chosen.any():
+            out.loc[chosen, column] = frame.loc[chosen, "figure_runs"]
     return out
 
 
@@ -512,7 +512,7 @@ def build(paths: Sequence[Path], out_dir: Path | None = None, budget_points: flo
     centre = frame["latency_ms_p50"]
     if "latency_ms_p50_runs" in frame:
         centre = frame["latency_ms_p50_runs"].where(frame["n_runs"] >= 2, centre)
-    figures = with_runs_figures(frame, everything)  # offline and qps-search rows: their runs' figures too
+    figures = with_runs_figures(frame)  # offline and qps-search rows: their runs' figures too
     if "paired_speedup" in frame:  # and a paired speed-up (its own eager in each run) is of its runs too
         across = pd.to_numeric(frame["paired_speedup"], errors="coerce")
         figures = figures.assign(speedup_vs_eager=across.where(across.notna(), figures.get("speedup_vs_eager")))
