@@ -142,14 +142,18 @@ def p50s_of(frame: pd.DataFrame, row: pd.Series) -> np.ndarray:
 def figures_of(runs: pd.DataFrame, row: pd.Series) -> tuple[str, np.ndarray]:
     """(the column `row` is judged on: analysis.figure_of, else latency_ms_p50; its finite positive
     values in `runs`, in its own units: ms, samples/s or queries/s)."""
-    figure = analysis.figure_of(row)
-    costs = analysis.cost_of_work(runs).to_numpy(dtype=np.float64)
-    costs = costs[np.isfinite(costs) & (costs > 0)]
+    figure, costs = analysis.figure_of(row), _positive_costs(runs)
     return ("latency_ms_p50", costs) if figure is None else (figure[1], 1.0 / costs)
 
 
 def costs_of(frame: pd.DataFrame, row: pd.Series) -> np.ndarray:
     """As p50s_of, each run's cost of work (analysis.cost_of_work: 1 / throughput offline, 1 / highest
     rate for a qps search, else the p50), finite and positive only."""
-    costs = analysis.cost_of_work(_runs_of(frame, row)).to_numpy()
+    return _positive_costs(_runs_of(frame, row))
+
+
+def _positive_costs(runs: pd.DataFrame) -> np.ndarray:
+    """analysis.cost_of_work of `runs`, its finite positive values only (a qps search where no rate met the
+    bound has none)."""
+    costs = analysis.cost_of_work(runs).to_numpy(dtype=np.float64)
     return costs[np.isfinite(costs) & (costs > 0)]
