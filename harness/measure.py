@@ -20,6 +20,7 @@ clock starts; an exception in any of them stops the measurement and is raised in
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import queue
 import threading
@@ -32,7 +33,6 @@ import numpy as np
 
 from harness.config import MeasureConfig
 
-Z_95 = 1.959963984540054
 CHECK_EVERY_CALLS = 10  # how often the stopping rule is evaluated (outside the timed region)
 CHECK_EVERY_S = 0.25  # concurrent drivers: how often the main thread looks at the stopping rule
 Call = Callable[[], object]
@@ -40,33 +40,34 @@ ThreadContext = Callable[[], contextlib.AbstractContextManager[Any]]  # entered 
 
 
 def median_ci(latencies_ms: np.ndarray) -> tuple[float, float]:
-    """Distribution-free 95% CI of the median from order statistics (binomial ranks). With fewer than
-    6 calls even [min, max] covers the median with less than 95% (1 - 2 * 0.5**n: 50% for 2 calls,
-    94% for 5), so the interval is (NaN, NaN): not established, as quantile_ci says of a p99."""
-    n = len(latencies_ms)
-    if n < 6:
-        return math.nan, math.nan
-    ordered = np.sort(latencies_ms)
-    half = Z_95 * math.sqrt(n) / 2
-    low = max(int(math.floor(n / 2 - half)), 0)
-    high = min(int(math.ceil(n / 2 + half)), n - 1)
-    return float(ordered[low]), float(ordered[high])
+    """Distribution-free 95% CI of the median: quantile_ci at q = 0.5, exact binomial ranks, so it
+    covers the median with at least 95% for every n (a normal approximation of the ranks falls short
+    at n = 21, 26, 31, ...). With fewer than 6 calls even [min, max] covers the median with less than
+    95% (1 - 2 * 0.5**n: 50% for 2 calls, 94% for 5), so the interval is (NaN, NaN): not established."""
+    return quantile_ci(latencies_ms, 0.5)
+
+
+@functools.lru_cache(maxsize=4096)
+def order_statistic_ranks(n: int, q: float, confidence: float = 0.95) -> tuple[int, int]:
+    """0-based ranks (low, high) of the order statistics bounding a distribution-free CI of the
+    q-quantile of n values: where the binomial (n, q) distribution leaves (1 - confidence) / 2 on each
+    side (Hahn & Meeker, Statistical Intervals, 1991, ch. 5). low = -1 or high = n: no such order
+    statistic inside the sample (that bound is not established). Cached: the stopping rule asks often."""
+    from scipy import stats  # here, not at import: a sweep's parent imports this module, ~0.7 s
+
+    tail = (1 - confidence) / 2
+    return int(stats.binom.ppf(tail, n, q)) - 1, int(stats.binom.ppf(1 - tail, n, q))
 
 
 def quantile_ci(latencies_ms: np.ndarray, q: float, confidence: float = 0.95) -> tuple[float, float]:
-    """Distribution-free CI of the q-quantile from order statistics: the ranks where the binomial
-    (n, q) distribution leaves (1 - confidence) / 2 on each side (Hahn & Meeker, Statistical
-    Intervals, 1991, ch. 5). When n is too small for an upper rank inside the sample, the upper bound
-    is NaN: that quantile is not established (e.g. a p99 needs 368 calls at 95%)."""
+    """Distribution-free CI of the q-quantile from order statistics (order_statistic_ranks; Hahn &
+    Meeker, Statistical Intervals, 1991, ch. 5). When n is too small for a rank inside the sample, that
+    bound is NaN: the quantile is not established (e.g. a p99 needs 368 calls at 95%)."""
     n = len(latencies_ms)
     if n == 0:
         return math.nan, math.nan
-    from scipy import stats  # here, not at import: a sweep's parent imports this module, ~0.7 s
-
     ordered = np.sort(latencies_ms)
-    tail = (1 - confidence) / 2
-    low_rank = int(stats.binom.ppf(tail, n, q)) - 1  # 0-based index of the order statistic
-    high_rank = int(stats.binom.ppf(1 - tail, n, q))
+    low_rank, high_rank = order_statistic_ranks(n, q, confidence)
     low = float(ordered[low_rank]) if low_rank >= 0 else math.nan
     high = float(ordered[high_rank]) if high_rank < n else math.nan
     return low, high
@@ -141,6 +142,7 @@ def measure(
     min calls and min time are reached and the p50's CI is narrow enough, or until max time. Only the
     call sits between the two clock reads. `clock` (ns) is replaceable for tests."""
     calls = _cycle(call)
+    _preload_statistics()  # the stopping rule's CI ranks come from scipy: imported before timing
     warmups = warm_up(calls, cfg, clock)
     durations_ns: list[int] = []
     started = clock()
@@ -393,6 +395,7 @@ def measure_concurrent(
     in flight (it blocks while all are busy). Throughput is samples over
     wall time; latency is per request. Raises what a stream's call raised."""
     recorder = _Recorder(cfg, clock)
+    _preload_statistics()  # the watcher's CI ranks come from scipy: imported before timing
     if request_queue is None:
         assert calls is not None and len(calls) == streams
         warmups = [0] * streams
@@ -475,7 +478,7 @@ def poisson_arrivals(rate_qps: float, duration_s: float, rng: np.random.Generato
 
 def _preload_statistics() -> None:
     """Import scipy.stats before a driver starts: a driver that evaluates a scipy statistic while it
-    measures (the server's p99 rule, the paired ratio's t interval) paid the first import (1.2 s on a
+    measures (the server's p99 rule, the paired ratio's t interval, the stopping rule's CI ranks) paid the first import (1.2 s on a
     2-core machine) inside its measuring window — as latency of every request queued meanwhile."""
     from scipy import stats  # noqa: F401
 
