@@ -235,6 +235,17 @@ def beyond_budget(points_below: float, budget_points: float) -> bool:
     return bool(points_below > budget_points + 100 * ACCURACY_SLACK)
 
 
+def beyond_text(value: float, limit: float, decimals: int = 1) -> str:
+    """`value` (beyond `limit`) with `decimals` places, or as many more (up to 6) as it takes for the
+    text not to read as the limit itself: 1.031 points against a budget of 1 is "1.03", not "1.0";
+    a CV of 10.04% against 10% is "10.04". A figure and the verdict it triggers never contradict."""
+    for places in range(decimals, 7):
+        text = f"{value:.{places}f}"
+        if float(text) != limit:
+            return text
+    return f"{value:g}"
+
+
 def same_samples(frame: pd.DataFrame) -> pd.Series:
     """Per row: the workload and its settings (model, data, n_samples: workload_settings) and host. Two
     rows' accuracies compare only when this matches: one result set may hold runs on other samples."""

@@ -23,6 +23,7 @@ import pandas as pd
 from harness import results
 from harness.analysis import (
     beyond_budget,
+    beyond_text,
     bound_verdict,
     cost_of_work,
     cut_text,
@@ -170,7 +171,7 @@ def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS)
                 if choice is not None:
                     continue  # slower than the choice: not "faster but excluded"
                 excluded.append(f"{name} ({_speed(row)}): accuracy {row['accuracy']:.4f}, "
-                                f"{points:.1f} points below eager fp32")  # fmt: skip
+                                f"{beyond_text(points, budget_points)} points below eager fp32")  # fmt: skip
                 continue
             if choice is not None:
                 runner = row

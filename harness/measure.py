@@ -478,8 +478,9 @@ def poisson_arrivals(rate_qps: float, duration_s: float, rng: np.random.Generato
 
 def _preload_statistics() -> None:
     """Import scipy.stats before a driver starts: a driver that evaluates a scipy statistic while it
-    measures (the server's p99 rule, the paired ratio's t interval, the stopping rule's CI ranks) paid the first import (1.2 s on a
-    2-core machine) inside its measuring window — as latency of every request queued meanwhile."""
+    measures (the server's p99 rule, the paired ratio's t interval, the stopping rule's CI ranks) paid
+    the first import (1.2 s on a 2-core machine) inside its measuring window — as latency of every
+    request queued meanwhile."""
     from scipy import stats  # noqa: F401
 
 

@@ -280,8 +280,9 @@ def flagged_rows(frame: pd.DataFrame, costs: pd.Series | None = None) -> list[st
         if r.get("unstable"):
             figure = FIGURE_UNITS.get(r.get("figure_of_merit"))
             what = "p50s" if figure is None else ("throughputs" if figure == "samples/s" else "highest rates")
+            spread = analysis.beyond_text(100 * r["between_run_cv"], 100 * UNSTABLE_CV)
             flags.append(f"{label(r)}: unstable: its {int(r['n_runs'])} runs' {what} vary by "
-                         f"{100 * r['between_run_cv']:.1f}% (CV > {100 * UNSTABLE_CV:.0f}%)")  # fmt: skip
+                         f"{spread}% (CV > {100 * UNSTABLE_CV:g}%)")  # fmt: skip
         if pd.notna(r.get("figure_n_runs")) and r.get("n_runs", 0) > r["figure_n_runs"]:
             searched = r.get("figure_of_merit") == "max_qps_meeting_bound"
             what = "found no rate meeting the bound" if searched else "recorded no throughput"
@@ -334,7 +335,8 @@ def int8_problems(
     problems = []
     delta = row.get("accuracy_delta_vs_fp32")
     if pd.notna(delta) and analysis.beyond_budget(-100 * delta, 100 * ACCURACY_DROP):
-        problems.append(f"INT8 accuracy {row['accuracy']:.4f} is {-100 * delta:.1f} points below eager fp32's")
+        below = analysis.beyond_text(-100 * delta, 100 * ACCURACY_DROP)
+        problems.append(f"INT8 accuracy {row['accuracy']:.4f} is {below} points below eager fp32's")
     majority, reference = row.get("predicted_majority_share"), row.get("reference_majority_share")
     if pd.notna(majority) and pd.notna(reference) and majority >= COLLAPSED and reference < COLLAPSED:
         problems.append(f"predictions collapsed to one class ({100 * majority:.0f}% of samples; eager fp32: "

@@ -96,7 +96,8 @@ def _against_runs(ratio: float, runs: np.ndarray, tolerance: float) -> tuple[boo
     allowed = max(allowed, tolerance)
     within = analysis.within_effect(ratio, allowed) and cv <= UNSTABLE_CV
     if cv > UNSTABLE_CV:
-        verdict = (f"cannot be confirmed: the stored runs are unstable (between-run CV {100 * cv:.1f}% > "
+        verdict = (f"cannot be confirmed: the stored runs are unstable (between-run CV "
+                   f"{analysis.beyond_text(100 * cv, 100 * UNSTABLE_CV)}% > "
                    f"{100 * UNSTABLE_CV:g}%)")  # fmt: skip
     else:
         verdict = "within the stored runs' spread" if within else "outside the stored runs' spread"
