@@ -243,7 +243,7 @@ def beyond_text(value: float, limit: float, decimals: int = 1) -> str:
         text = f"{value:.{places}f}"
         if float(text) != limit:
             return text
-    return f"{value:g}"
+    return repr(float(value))
 
 
 def same_samples(frame: pd.DataFrame) -> pd.Series:

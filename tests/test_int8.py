@@ -187,6 +187,21 @@ def test_the_recommendation_is_the_fastest_within_the_budget() -> None:
     assert front.tolist() == [False, True, True, True], "eager fp32 is dominated by openvino fp32: as accurate, faster"
 
 
+def test_an_excluded_row_never_reads_as_within_the_budget() -> None:
+    """33 of 3,200 images lost is 1.031 points: beyond a budget of 1 (exactly the budget is within
+    it), so it must not read "1.0 points below"."""
+    frame = _synthetic([
+        ("eager", "fp32", 1, 10.0, 2400 / 3200, "ok"),
+        ("openvino", "fp32", 1, 5.0, 2367 / 3200, "ok"),
+        ("onnxruntime", "fp32", 1, 8.0, 2400 / 3200, "ok"),
+    ])  # fmt: skip
+    row = recommend(frame, budget_points=1).iloc[0]
+    assert row["recommended"] == "onnxruntime fp32"
+    assert "1.03 points below eager fp32" in row["faster but excluded"], row["faster but excluded"]
+    assert analysis.beyond_text(10.04, 10.0) == "10.04" and analysis.beyond_text(12.3, 10.0) == "12.3"
+    assert analysis.beyond_text(1.0000001, 1.0) == "1.0000001"  # past 6 places: the value as it is
+
+
 def test_the_runner_up_says_whether_the_choice_is_shown_faster() -> None:
     """The choice was the lowest p50 with no word on whether the next eligible row is really slower:
     4.0 ms [3.0, 5.0] against 4.2 ms [3.9, 4.5] is no evidence; across runs, CIs apart are; a slower
