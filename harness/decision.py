@@ -148,11 +148,17 @@ def recommend(frame: pd.DataFrame, budget_points: float = DEFAULT_BUDGET_POINTS)
     keys = ["workload", "batch_size", *([hosts] if several_hosts else []), *([settings] if several_settings else []),
             *([loads] if several_loads else [])]  # fmt: skip
     frame = frame.assign(_cost=cost_of_work(frame))  # ranked by the load's figure of merit (throughput offline)
+    # accuracy is scored once per model, data, runtime, precision and batch, whatever the load: eager
+    # fp32's under any load sets the floor of every load (a load without its own eager row has one)
+    floor_keys = keys[: len(keys) - several_loads]
+    eager = (frame["runtime"] == "eager") & (frame["precision_requested"] == "fp32")
+    scored = frame[eager & (frame["status"] == results.OK) & frame["accuracy"].notna()]
+    references = scored.groupby(floor_keys)["accuracy"].first()
     for key, group in frame.groupby(keys):
         workload, batch = key[0], key[1]
         ok = group[group["status"] == results.OK].sort_values("_cost")
-        eager = ok[(ok["runtime"] == "eager") & (ok["precision_requested"] == "fp32")]
-        reference = float(eager["accuracy"].iloc[0]) if not eager.empty else None
+        floor_key = key[: len(floor_keys)]
+        reference = float(references[floor_key]) if floor_key in references.index else None
         floor = reference - budget_points / 100 if reference is not None else None
         excluded = []
         choice, runner = None, None

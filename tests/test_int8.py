@@ -202,6 +202,26 @@ def test_an_excluded_row_never_reads_as_within_the_budget() -> None:
     assert analysis.beyond_text(1.0000001, 1.0) == "1.0000001"  # past 6 places: the value as it is
 
 
+def test_a_load_without_its_own_eager_row_has_eager_fp32s_floor() -> None:
+    """Accuracy is scored once per runtime, precision and batch, whatever the load: eager fp32 timed only
+    single-stream still sets the offline rows' floor (an offline bf16 row 49 points down was recommended
+    "on speed alone"), per host (two hosts' eager accuracies differ here)."""
+    frame = _synthetic([
+        ("eager", "fp32", 8, 10.0, 0.99, "ok"),
+        ("openvino", "bf16", 8, 5.0, 0.50, "ok"),
+        ("openvino", "bf16", 8, 9.0, 0.50, "ok"),
+        ("onnxruntime", "fp32", 8, 9.5, 0.99, "ok"),
+        ("eager", "fp32", 8, 10.0, 0.60, "ok"),
+        ("openvino", "bf16", 8, 9.0, 0.595, "ok"),
+    ]).assign(load=["single-stream", "single-stream", "offline x2", "offline x2", "single-stream", "offline x2"],
+              hostname=["h1", "h1", "h1", "h1", "h2", "h2"])  # fmt: skip
+    table = recommend(frame, budget_points=1).set_index(["host", "load"])
+    offline = table.loc[("h1", "offline x2")]
+    assert offline["recommended"] == "onnxruntime fp32" and offline["accuracy floor"] == pytest.approx(0.98)
+    assert "openvino bf16" in offline["faster but excluded"]
+    assert table.loc[("h2", "offline x2"), "recommended"] == "openvino bf16"  # 0.5 points below h2's eager
+
+
 def test_the_runner_up_says_whether_the_choice_is_shown_faster() -> None:
     """The choice was the lowest p50 with no word on whether the next eligible row is really slower:
     4.0 ms [3.0, 5.0] against 4.2 ms [3.9, 4.5] is no evidence; across runs, CIs apart are; a slower
