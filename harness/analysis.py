@@ -195,11 +195,41 @@ def cost_of_work(frame: pd.DataFrame, p50: pd.Series | None = None) -> pd.Series
     return cost
 
 
+# Parts of a configuration other_settings() leaves out: what ran (runtime, precision, options), how long
+# it was timed (measure: a longer run is the same figure, better known), the speed-up method (baseline:
+# eager's own figure is measured the same either way), and those conditions() holds as columns.
+_NOT_CONDITIONS = ("runtime", "measure", "baseline", "workload", "batch", "threads", "scenario", "timing_inputs")
+
+
+def other_settings(config_json: object) -> str:
+    """The settings of a stored configuration that conditions() holds as text: every measured setting
+    but _NOT_CONDITIONS (today pin_cores, seed, profile; any added later), canonical JSON; "" without a
+    readable configuration."""
+    config = measured_identity(config_of(config_json))
+    rest = {k: v for k, v in config.items() if k not in _NOT_CONDITIONS}
+    return json.dumps(rest, sort_keys=True, default=str) if config else ""
+
+
+def conditions(frame: pd.DataFrame) -> pd.Series:
+    """Per row, the conditions it was measured under apart from what ran (runtime, options, precision):
+    workload and its settings (same_samples: model, data, host), batch, threads, load and
+    other_settings (pinned cores or not, seed, profiler). A speed-up over eager, an INT8 row's fp32
+    baseline and a doubt about eager's row only set rows of equal conditions side by side: eager pinned
+    is no baseline of a runtime unpinned (it read 2.00x over itself)."""
+    threads = frame["threads"].map(key_text) if "threads" in frame else pd.Series("", frame.index)
+    load = frame["load"].fillna("") if "load" in frame else pd.Series("", frame.index)
+    rest = frame["config_json"].map(other_settings) if "config_json" in frame else pd.Series("", frame.index)
+    return pd.Series(
+        list(zip(same_samples(frame), frame["batch_size"].map(key_text), threads, load, rest, strict=True)),
+        index=frame.index,
+    )
+
+
 def with_speedup(frame: pd.DataFrame, p50: pd.Series | None = None) -> pd.DataFrame:
-    """Adds `speedup_vs_eager`: eager's p50 over this row's, at the same workload and workload settings
-    (model, data: one result set may hold MiniLM and BERT-base rows of workload `bert`), batch,
-    precision, threads, scenario and timed inputs (and host: a speed-up is never taken against another
-    machine's eager), unless the row carries a paired one of its own (baseline=paired). `p50` (ms, per
+    """Adds `speedup_vs_eager`: eager's p50 over this row's, at the same precision and conditions()
+    (workload settings: one result set may hold MiniLM and BERT-base rows of workload `bert`; batch,
+    threads, scenario and timed inputs, pinned cores, seed; host: a speed-up is never taken against
+    another machine's eager), unless the row carries a paired one of its own (baseline=paired). `p50` (ms, per
     row of `frame`; default its latency_ms_p50) is the figure each side stands for, e.g. its runs'
     geometric mean where it ran several times). The figure of merit follows the load, as MLPerf's
     scenarios define it: offline rows compare throughput (samples/s: eager's over this row's is no
@@ -207,22 +237,16 @@ def with_speedup(frame: pd.DataFrame, p50: pd.Series | None = None) -> pd.DataFr
     bound (its p50s were measured at different rates); single stream and a fixed-rate server compare p50s."""
     frame = frame.copy()
     p50 = cost_of_work(frame, p50)
-    frame["hostname"] = frame["hostname"].fillna("")
-    frame["_load"] = frame["load"] if "load" in frame else ""
-    frame["_workload_config"] = frame["config_json"].map(workload_settings) if "config_json" in frame else ""
-    # as text: a missing thread count (NaN) must meet its like, and 2.0 read back from a CSV is 2
-    frame["_threads"] = frame["threads"].map(key_text) if "threads" in frame else ""
-    eager = frame[(frame["runtime"] == "eager") & (frame["status"] == results.OK)]
-    key = ["workload", "_workload_config", "batch_size", "precision_requested", "_threads", "hostname", "_load"]
-    base = eager.assign(_p50=p50[eager.index]).set_index(key)["_p50"]
+    keys = pd.Series(list(zip(conditions(frame), frame["precision_requested"], strict=True)), index=frame.index)
+    eager = (frame["runtime"] == "eager") & (frame["status"] == results.OK)
+    base = pd.Series(p50[eager].to_numpy(), index=keys[eager].to_numpy())
     base = base[~base.index.duplicated(keep="last")]
-    keys = list(zip(*(frame[k] for k in key), strict=True))
     ratios = pd.Series([base.get(k, np.nan) / p if p and p == p else np.nan
                         for k, p in zip(keys, p50, strict=True)], index=frame.index)  # fmt: skip
     # a row measured with baseline=paired keeps its own (same-process) speed-up
     own = pd.to_numeric(frame.get("speedup_vs_eager"), errors="coerce") if "speedup_vs_eager" in frame else None
     frame["speedup_vs_eager"] = ratios if own is None else own.where(own.notna(), ratios)
-    return frame.drop(columns=["_load", "_workload_config", "_threads"])
+    return frame
 
 
 # Rounding slack for accuracy budgets: 99/100 against 100/100 is 0.010000000000000009 below, exactly 1 point

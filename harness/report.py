@@ -237,6 +237,7 @@ def flagged_rows(frame: pd.DataFrame, costs: pd.Series | None = None) -> list[st
     eager = frame[(frame["runtime"] == "eager") & (frame["status"] == results.OK)]
     # eager's accuracy on the same samples (workload settings) and host, at the same batch and precision
     samples = analysis.same_samples(frame)
+    measured_under = analysis.conditions(frame)  # read once: each row's settings are parsed from JSON
     eager_acc = eager.assign(_samples=samples[eager.index]).set_index(
         ["_samples", "batch_size", "precision_requested"])["accuracy"]  # fmt: skip
     eager_acc = eager_acc[~eager_acc.index.duplicated(keep="last")]
@@ -254,7 +255,7 @@ def flagged_rows(frame: pd.DataFrame, costs: pd.Series | None = None) -> list[st
             flags.append(f"{label(r)}: effective precision {r['precision_effective']} differs from requested")
         # a model file runs as it is (requested fp32): what it ran in decides, as for a requested INT8
         if r["precision_requested"] in QUANTIZED or str(r.get("precision_effective")).startswith("int8"):
-            flags += [f"{label(r)}: {problem}" for problem in int8_problems(r, frame, samples, costs)]
+            flags += [f"{label(r)}: {problem}" for problem in int8_problems(r, frame, measured_under, costs)]
         if isinstance(r.get("attention_effective"), str) and r["attention_effective"] != r.get("attention"):
             flags.append(f"{label(r)}: ran {r['attention_effective']} attention, not workload.attention="
                          f"{r.get('attention')} (its exporter chose)")  # fmt: skip
@@ -294,9 +295,8 @@ def flagged_rows(frame: pd.DataFrame, costs: pd.Series | None = None) -> list[st
                          f"({', '.join(SOFTWARE)}) left out of its between-run figures")  # fmt: skip
     # a paired row's speed-up was timed beside its own eager (baseline=paired): it does not rest on eager's row
     paired = frame["paired_bursts"].notna() if "paired_bursts" in frame else pd.Series(False, frame.index)
-    for _, r in eager.iterrows():  # the unpaired speed-ups at its batch and precision are over this row
-        leaning = frame[(frame["runtime"] != "eager") & ~paired & (frame["workload"] == r["workload"])
-                        & (frame["batch_size"] == r["batch_size"])
+    for index, r in eager.iterrows():  # the unpaired speed-ups under its conditions and precision are over it
+        leaning = frame[(frame["runtime"] != "eager") & ~paired & measured_under.map(measured_under[index].__eq__)
                         & (frame["precision_requested"] == r["precision_requested"])]  # fmt: skip
         doubts = [*busy_flags(r), *(["too few calls for a p50 CI"] if pd.isna(r.get("latency_ms_p50_ci_low")) else [])]
         if doubts and not leaning.empty:
@@ -325,13 +325,13 @@ def native_bf16(cpu_flags: object) -> bool:
 
 
 def int8_problems(
-    row: pd.Series, frame: pd.DataFrame, samples: pd.Series | None = None, costs: pd.Series | None = None
+    row: pd.Series, frame: pd.DataFrame, measured_under: pd.Series | None = None, costs: pd.Series | None = None
 ) -> list[str]:
     """What the accuracy guard sees in a quantized row of `frame`: accuracy lost against eager fp32,
     predictions collapsed to one class (the study's INT8 BERT), or no faster than the same runtime's fp32
     on the figure its load is judged on (analysis.cost_of_work: p50, offline throughput, a qps search's
-    rate). `samples`: analysis.same_samples(frame), when the caller has it (each row's settings are parsed
-    from JSON); `costs`: per row of `frame`, its cost (default: cost_of_work of the rows as they are)."""
+    rate). `measured_under`: analysis.conditions(frame), when the caller has it (each row's settings are
+    parsed from JSON); `costs`: per row of `frame`, its cost (default: cost_of_work of the rows as they are)."""
     problems = []
     delta = row.get("accuracy_delta_vs_fp32")
     if pd.notna(delta) and analysis.beyond_budget(-100 * delta, 100 * ACCURACY_DROP):
@@ -341,16 +341,16 @@ def int8_problems(
     if pd.notna(majority) and pd.notna(reference) and majority >= COLLAPSED and reference < COLLAPSED:
         problems.append(f"predictions collapsed to one class ({100 * majority:.0f}% of samples; eager fp32: "
                         f"{100 * reference:.0f}%)")  # fmt: skip
-    # the same runtime's fp32 under the very same conditions: samples, host, batch, threads and load
-    samples = analysis.same_samples(frame) if samples is None else samples  # flagged_rows reads them once
-    same = frame[(samples == analysis.same_samples(row.to_frame().T).iloc[0])
-                 & (frame["runtime"] == row["runtime"]) & (frame["batch_size"] == row["batch_size"])
-                 & (frame["precision_requested"] == "fp32") & (frame["status"] == results.OK)
-                 & (frame.index != row.name)  # a model file that ran INT8 is requested fp32: not its own baseline
-                 & ~frame.get("precision_effective", pd.Series("", frame.index)).astype(str).str.startswith("int8")
-                 & (frame.get("threads", pd.Series(np.nan, frame.index)).map(analysis.key_text)
-                    == analysis.key_text(row.get("threads")))
-                 & (frame.get("load", pd.Series("", frame.index)) == row.get("load", ""))]  # fmt: skip
+    # the same runtime's fp32 under the very same conditions (samples, host, batch, threads, load, pinning)
+    measured_under = analysis.conditions(frame) if measured_under is None else measured_under  # read once
+    same = frame[
+        measured_under.map(measured_under[row.name].__eq__)
+        & (frame["runtime"] == row["runtime"])
+        & (frame["precision_requested"] == "fp32")
+        & (frame["status"] == results.OK)
+        & (frame.index != row.name)  # a model file that ran INT8 is requested fp32: not its own baseline
+        & ~frame.get("precision_effective", pd.Series("", frame.index)).astype(str).str.startswith("int8")
+    ]
     costs = analysis.cost_of_work(frame) if costs is None else costs
     if not same.empty and costs[row.name] >= costs[same.index[-1]]:  # NaN (no rate met the bound): no claim
         mine, theirs = costs[row.name], costs[same.index[-1]]

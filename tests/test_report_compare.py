@@ -396,6 +396,33 @@ def test_speedups_over_a_doubtful_eager_row_are_flagged(tmp_path: Path) -> None:
     assert not [f for f in report.build([tmp_path / "quiet"]).flags if "taken over this eager row" in f]
 
 
+def test_a_speedup_is_over_eager_under_the_same_conditions(tmp_path: Path) -> None:
+    """Eager pinned 10 ms and unpinned 20 ms, openvino pinned 5 and unpinned 10: every speed-up over eager
+    of its own pinning (2.00 each, eager 1.00); keyed without pin_cores, pinned eager read 2.00x over
+    unpinned eager. A doubt about h1's eager row says nothing of openvino timed on h2 only."""
+
+    def config(pinned: bool) -> str:
+        return json.dumps({"workload": {"name": "bert", "options": {}}, "runtime": {"name": "x"}, "batch": 1,
+                           "threads": 2, "pin_cores": pinned, "scenario": {"name": "single_stream"}})  # fmt: skip
+
+    make_set(tmp_path / "pins", [
+        {"runtime": "eager", "median": 10.0, "config_json": config(True)},
+        {"runtime": "openvino", "median": 5.0, "config_json": config(True)},
+        {"runtime": "eager", "median": 20.0, "config_json": config(False)},
+        {"runtime": "openvino", "median": 10.0, "config_json": config(False)},
+    ], seed=1)  # fmt: skip
+    table = report.build([tmp_path / "pins"]).tables["bert · fp32"]
+    speedups = dict(zip(table["runtime"] + " " + table["variant"], table["speed-up vs eager"], strict=True))
+    assert speedups == {"eager pin_cores=True": "1.00", "openvino pin_cores=True": "2.00",
+                        "eager pin_cores=False": "1.00", "openvino pin_cores=False": "2.00"}, speedups  # fmt: skip
+    make_set(tmp_path / "hosts", [
+        {"runtime": "eager", "median": 10.0, "hostname": "h1", "latency_ms_p50_ci_low": np.nan},
+        {"runtime": "eager", "median": 10.0, "hostname": "h2"},
+        {"runtime": "openvino", "median": 5.0, "hostname": "h2"},
+    ], seed=1)  # fmt: skip
+    assert not [f for f in report.build([tmp_path / "hosts"]).flags if "doubt the speed-ups" in f]
+
+
 def test_the_report_names_short_measurements_emulated_bf16_and_what_a_choice_ran_in(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
