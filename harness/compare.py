@@ -135,10 +135,14 @@ def compare(
                     verdict = ("slower" if ratio > 1 else "faster") if significant else "no significant difference"
                     # the minimum effect from the spread of the figure itself, as summary.csv's between_run_cv
                     method, runs_a, runs_b = f"{name}: {method}", 1.0 / costs_a, 1.0 / costs_b
-                elif len(costs_a) and len(costs_b):  # one number per run: only the requests' p50s have a test
+                else:  # fewer than 2 figures on a side: the figure has no test
                     cost_ratio = analysis.geometric_mean(costs_b) / analysis.geometric_mean(costs_a)
-                    method = (f"p50 of the requests ({method}); {name} x{1 / cost_ratio:.3f} B/A untested: "
-                              "run repeats to test it")  # fmt: skip
+                    untested = (f"{name} x{1 / cost_ratio:.3f} B/A untested: a test needs 2+ runs with one on each "
+                                f"side (A {len(costs_a)}, B {len(costs_b)})")  # fmt: skip
+                    if figure[1] == "max_qps_meeting_bound":  # its requests' p50s were taken at other rates
+                        verdict, ratio, method = analysis.CANNOT_DECIDE, math.nan, untested
+                    else:  # offline: the requests' p50s, under the same streams, have a test
+                        method = f"p50 of the requests ({method}); {untested}"
             threshold, rule = min_effect_rule(runs_a, runs_b, min_effect_pct, gate_pct)
             out["test_verdict"] = verdict
             if verdict in ("faster", "slower") and not analysis.beyond_effect(ratio, threshold):

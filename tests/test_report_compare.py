@@ -713,6 +713,18 @@ def test_compare_of_a_qps_search_that_met_the_bound_at_no_rate_cannot_decide(
                                        max_qps_meeting_bound=[40.0, 41.0, 39.0]), seed=3)  # fmt: skip
     row = compare.compare([a], [c])[0].iloc[0]
     assert row["verdict"] == "slower" and "on log costs (1 / rate) of 3 vs 3 runs" in row["evidence"], row.to_dict()
+    # one of B's runs met the bound (at 100 qps, 2x A's): the Welch test on the runs' p50s read "slower"
+    d = make_set(tmp_path / "d", _runs("eager", [60.0] * 3, search, scenario="server", qps_search="...",
+                                       max_qps_meeting_bound=[100.0, np.nan, np.nan]), seed=4)  # fmt: skip
+    row = compare.compare([a], [d])[0].iloc[0]
+    assert row["verdict"] == analysis.CANNOT_DECIDE, row.to_dict()
+    assert "x2.000 B/A untested" in row["evidence"] and "(A 3, B 1)" in row["evidence"], row.to_dict()
+    # single runs (A 100 qps at p50 50 ms, B 200 qps at p50 60 ms): their p50s read "slower"
+    single_a, single_b = (make_set(tmp_path / name, _runs("eager", [p50], search, scenario="server", qps_search="...",
+                                                          max_qps_meeting_bound=[rate]), seed=5)
+                          for name, p50, rate in (("sa", 50.0, 100.0), ("sb", 60.0, 200.0)))  # fmt: skip
+    row = compare.compare([single_a], [single_b])[0].iloc[0]
+    assert row["verdict"] == analysis.CANNOT_DECIDE and "x2.000 B/A untested" in row["evidence"], row.to_dict()
 
 
 def test_compare_and_the_report_print_a_value_with_a_line_break_on_one_line(
