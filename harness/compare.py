@@ -11,8 +11,9 @@ equal settings and a `variant` column tells them apart.
 With --fail-on-regression PCT it exits 1 when any row of B is significantly slower than A by more
 than PCT percent (a default minimum effect above PCT is lowered to it), so it can gate CI (and
 when nothing was compared at all, when a damaged file was skipped on either side (it may hold the
-very regression), or a row "cannot decide": its test had no answer, e.g. raw latencies that are not
-numbers, or a qps search that met the bound at no rate on a side).
+very regression), when a row "cannot decide": its test had no answer, e.g. raw latencies that are not
+numbers, or a qps search with fewer than 2 runs that met the bound on a side, and when a configuration
+failed (error, invalid output) in some or all runs of B and in no run of A: `failed_runs` says which).
 
 The evidence: where both sides ran a configuration several times (`repeats`), Welch's t test on the
 logarithms of the runs' p50s (Hsu's conservative degrees of freedom with 2 runs on a side) — what a
@@ -38,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from harness import analysis, results
-from harness.summary import between_run_cv, costs_of, p50s_of
+from harness.summary import between_run_cv, costs_of, failures_of, p50s_of
 from harness.tool_args import ToolParser, bounded
 from harness.untrusted import one_line
 
@@ -150,6 +151,9 @@ def compare(
             out.update(p50_ratio=ratio, verdict=verdict, evidence=method, min_effect=rule)
             out["accuracy_change"] = side_b["accuracy"] - side_a["accuracy"]
             out["agreement_change"] = side_b["agreement"] - side_a["agreement"]
+        failed = [(side, *failures_of(frame, row)) for side, frame, row in (("A", a_all, side_a), ("B", b_all, side_b))]
+        out["failed_a"], out["failed_b"] = failed[0][1], failed[1][1]
+        out["failed_runs"] = "; ".join(f"{side} {n}: {why}" for side, n, why in failed if n)
         differs = [c for c in ("runtime_version", "threads", "precision_effective", "config_hash", "model_hash",
                                "data_hash")
                    if not analysis.same_recorded(side_a.get(c), side_b.get(c))]  # fmt: skip
@@ -165,7 +169,7 @@ def compare(
     env_a, env_b = analysis.environment(a), analysis.environment(b)
     env_diff = {c: (env_a[c], env_b.get(c, [])) for c in env_a if env_a[c] != env_b.get(c, [])}
     table = pd.DataFrame(rows)
-    for column in ("variant", "host"):  # one setting per configuration; no host on both sides
+    for column in ("variant", "host", "failed_runs"):  # one setting per configuration; no host on both sides
         if table.empty or not table[column].astype(bool).any():
             table = table.drop(columns=column, errors="ignore")
     return table, env_diff
@@ -227,7 +231,7 @@ def regressions(table: pd.DataFrame, pct: float) -> pd.DataFrame:
 
 
 def render(table: pd.DataFrame, env_diff: dict[str, tuple[list[str], list[str]]]) -> str:
-    view = table.drop(columns="test_verdict", errors="ignore")
+    view = table.drop(columns=["test_verdict", "failed_a", "failed_b"], errors="ignore")
     for column in ("runs_a", "runs_b"):  # counts: 3, not 3.0 (a row only in A has none)
         if column in view:
             view[column] = view[column].map(lambda v: "" if pd.isna(v) else str(int(v)))
@@ -288,6 +292,11 @@ def main(argv: list[str] | None = None) -> int:
         if undecided:  # a gate cannot pass on a row it has no answer for
             print(f"harness.compare: {undecided} row(s) could not be decided (see evidence); the gate fails",
                   file=sys.stderr)  # fmt: skip
+            return 1
+        broke = table[(table.get("failed_b", 0) > 0) & (table.get("failed_a", 0) == 0)] if len(table) else table
+        if not broke.empty:  # ok in every run of A, an error or invalid output in some run of B: a regression
+            print(f"harness.compare: {len(broke)} row(s) failed in some or all runs of B and in no run of A "
+                  "(failed_runs); the gate fails", file=sys.stderr)  # fmt: skip
             return 1
         bad = regressions(table, args.fail_on_regression)
         if not bad.empty:

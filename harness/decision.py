@@ -114,7 +114,8 @@ def _speed(row: pd.Series) -> str:
 def _unfit(row: pd.Series, reference: float | None) -> str | None:
     """Why a row cannot be chosen whatever its speed (None: it can): a server run that missed its p99
     bound or could not establish meeting it (MLPerf: an invalid run), a qps search where no rate met
-    the bound (no figure to rank), an accuracy that was not scored where eager's sets the floor."""
+    the bound (no figure to rank), an accuracy that was not scored where eager's sets the floor, a
+    configuration some of whose repeats failed (error, invalid: no safe choice, however fast the rest)."""
     if pd.notna(row.get("target_qps")) and (verdict := bound_verdict(row)) != "met":
         return (
             "missed its p99 latency bound" if verdict == "missed" else "meeting its p99 latency bound not established"
@@ -123,6 +124,8 @@ def _unfit(row: pd.Series, reference: float | None) -> str | None:
         return "no figure to rank it on (a qps search where no rate met the bound)"
     if reference is not None and pd.isna(row.get("accuracy")):
         return "no accuracy scored"
+    if pd.notna(row.get("runs_failed")) and row["runs_failed"] > 0:  # summary.summarize: a repeat failed
+        return f"{int(row['runs_failed'])} of its runs failed ({row.get('runs_failed_why')})"
     return None
 
 

@@ -275,6 +275,10 @@ def flagged_rows(frame: pd.DataFrame, costs: pd.Series | None = None) -> list[st
         if pd.notna(r.get("runs_short")) and r["runs_short"] > 0 and r.get("n_runs", 0) >= 2:
             flags.append(f"{label(r)}: {int(r['runs_short'])} of its {int(r['n_runs'])} runs timed fewer calls than "
                          "measure.min_calls (max_s cut them short); its between-run figures include them")  # fmt: skip
+        if pd.notna(r.get("runs_failed")) and r["runs_failed"] > 0:
+            runs = int(r["runs_failed"]) + int(r.get("n_runs", 0))
+            flags.append(f"{label(r)}: {int(r['runs_failed'])} of its {runs} runs failed (newest: "
+                         f"{r.get('runs_failed_why')}); its figures are of the others")  # fmt: skip
         if r.get("n_runs") == 2:
             flags.append(f"{label(r)}: only 2 runs: their between-run CI has 1 degree of freedom (t = 12.7) and "
                          "compare's test of them little power; run repeats=3 or more to decide")  # fmt: skip
@@ -471,7 +475,8 @@ def with_runs(frame: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
             "speedup_vs_eager": "paired_speedup", "speedup_vs_eager_between_ci_low": "paired_speedup_ci_low",
             "speedup_vs_eager_between_ci_high": "paired_speedup_ci_high",
             "runs_other_software": "runs_other_software", "runs_busy": "runs_busy",
-            "runs_short": "runs_short", "figure_of_merit": "figure_of_merit", "figure_runs": "figure_runs",
+            "runs_short": "runs_short", "runs_failed": "runs_failed", "runs_failed_why": "runs_failed_why",
+            "figure_of_merit": "figure_of_merit", "figure_runs": "figure_runs",
             "figure_between_ci_low": "figure_between_ci_low", "figure_n_runs": "figure_n_runs",
             "figure_between_ci_high": "figure_between_ci_high"}  # fmt: skip
     summary = summary[[c for c in ["config_hash", "hostname", *keep] if c in summary]].rename(columns=keep)

@@ -52,7 +52,8 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per (configuration, host) with ok runs: n_runs (of the newest run's software, see
     same_software), runs_other_software, runs_busy (of those runs, how many machine.busy_flags names:
     measured on a busy or drifting machine), runs_short (how many timed fewer calls than their
-    measure.min_calls), latency_ms_p50 (geometric mean of the runs' p50s),
+    measure.min_calls), runs_failed and runs_failed_why (its runs of that software whose status is not ok,
+    and the newest one's status and error), latency_ms_p50 (geometric mean of the runs' p50s),
     latency_ms_p50_between_ci_low/high (95%, t on log p50s; empty for one run), figure_of_merit (the
     column the configuration is judged on: analysis.figure_of), figure_n_runs (how many runs have that
     figure: a qps search where no rate met the bound has none), figure_runs and
@@ -63,6 +64,8 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     if ok.empty:
         return pd.DataFrame(columns=[*KEY, *DESCRIBE, "n_runs", "latency_ms_p50"])
     ok["hostname"] = ok["hostname"].fillna("")
+    failed = frame[frame["status"] != results.OK]
+    failed = failed.assign(hostname=failed["hostname"].fillna("")).groupby(KEY, sort=False)
     rows = []
     for key, group in ok.groupby(KEY, sort=False):
         newest = _newest(group)
@@ -72,6 +75,8 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         row = {**dict(zip(KEY, key, strict=True)), **{c: newest.get(c) for c in DESCRIBE}, "n_runs": len(p50)}
         row["runs_other_software"] = len(group) - len(runs)
+        row["runs_failed"], row["runs_failed_why"] = _failures(failed.get_group(key) if key in failed.groups else
+                                                               None, newest)  # fmt: skip
         row["runs_busy"] = sum(bool(busy_flags(run)) for _, run in runs.iterrows())
         row["runs_short"] = sum(analysis.cut_short(run) is not None for _, run in runs.iterrows())
         row["latency_ms_p50"], low, high = ratio_ci(p50)
@@ -99,6 +104,21 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _failures(failed: pd.DataFrame | None, newest: pd.Series) -> tuple[int, str]:
+    """(how many of `failed`, a configuration's rows on one host whose status is not ok, ran the newest
+    ok run's software; "status: error" of the newest of them, one line of at most 300 characters, or "").
+    A repeat that ended in an error or an invalid output is a fact about the configuration: the figures of
+    the runs that did not must not stand for all of them unsaid."""
+    if failed is None:
+        return 0, ""
+    failed = failed[same_software(failed, newest)]
+    if failed.empty:
+        return 0, ""
+    last = _newest(failed)
+    why = f"{last.get('status')}: {last.get('error')}".replace("\n", " ")
+    return len(failed), why[:300]
+
+
 def between_run_cv(p50s: np.ndarray) -> float:
     """The coefficient of variation of two or more runs' p50s: sample standard deviation (ddof=1) over
     the mean, as pyperf's check reads it (UNSTABLE_CV)."""
@@ -119,7 +139,7 @@ def same_software(frame: pd.DataFrame, row: pd.Series) -> pd.Series:
     same = pd.Series(True, index=frame.index)
     for column in SOFTWARE:
         if column in frame:
-            same &= frame[column].map(lambda v, c=column: analysis.same_recorded(v, row.get(c)))
+            same &= frame[column].map(lambda v, c=column: analysis.same_recorded(v, row.get(c))).astype(bool)
     return same
 
 
@@ -131,6 +151,16 @@ def _runs_of(frame: pd.DataFrame, row: pd.Series) -> pd.DataFrame:
         same &= frame["hostname"].fillna("") == host
     same &= same_software(frame, row)
     return frame.loc[same]
+
+
+def failures_of(frame: pd.DataFrame, row: pd.Series) -> tuple[int, str]:
+    """(how many runs of `row`'s configuration on its host in `frame` that ran `row`'s software ended
+    with a status other than ok, "status: error" of the newest of them or ""): summarize's runs_failed."""
+    same = frame["config_hash"] == row["config_hash"]
+    if "hostname" in frame:
+        host = row.get("hostname") if isinstance(row.get("hostname"), str) else ""
+        same &= frame["hostname"].fillna("") == host
+    return _failures(frame.loc[same & (frame["status"] != results.OK)], row)
 
 
 def p50s_of(frame: pd.DataFrame, row: pd.Series) -> np.ndarray:

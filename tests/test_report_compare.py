@@ -727,6 +727,33 @@ def test_compare_of_a_qps_search_that_met_the_bound_at_no_rate_cannot_decide(
     assert row["verdict"] == analysis.CANNOT_DECIDE and "x2.000 B/A untested" in row["evidence"], row.to_dict()
 
 
+def test_a_failed_repeat_is_flagged_never_chosen_and_fails_the_gate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by breaking it: openvino's repeats ok, invalid (NaN outputs), ok: the report said "ok, 2 runs"
+    with no flag and the Decision recommended it; B's newest repeat invalid passed compare's gate."""
+    plain = json.dumps({"workload": {"name": "bert"}})
+    failed = {"status": "invalid", "error": "runtime outputs 1000 NaN values", "latency_ms_p50": np.nan}
+    runs = [*_runs("eager", [10.0] * 3, plain), *_runs("openvino", [5.0, 5.0, 5.1], plain, started_at=[
+        "2026-01-01T00:02:00", "2026-01-01T00:02:01", "2026-01-01T00:02:02"])]  # fmt: skip
+    runs[4].update(failed)
+    built = report.build([make_set(tmp_path / "s", runs, seed=1)])
+    assert [f for f in built.flags if "openvino" in f and "1 of its 3 runs failed (newest: invalid: runtime "
+            "outputs 1000 NaN values)" in f], built.flags  # fmt: skip
+    decision = built.decision.iloc[0]
+    assert decision["recommended"] == "eager fp32", decision.to_dict()
+    assert "1 of its runs failed (invalid: runtime outputs 1000 NaN values)" in decision["faster but excluded"]
+    a = make_set(tmp_path / "a", _runs("openvino", [5.0, 5.05, 4.95], plain), seed=2)
+    b_runs = _runs("openvino", [5.0, 5.02, 5.0], plain)
+    b_runs[2].update(failed)
+    b = make_set(tmp_path / "b", b_runs, seed=3)
+    row = compare.compare([a], [b])[0].iloc[0]
+    assert row["failed_runs"] == "B 1: invalid: runtime outputs 1000 NaN values", row.to_dict()
+    assert compare.main([str(a), str(b), "--fail-on-regression", "5"]) == 1
+    assert "failed in some or all runs of B and in no run of A" in capsys.readouterr().err
+    assert compare.main([str(b), str(a), "--fail-on-regression", "5"]) == 0  # fixed in B: no regression
+
+
 def test_compare_and_the_report_print_a_value_with_a_line_break_on_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
