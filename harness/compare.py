@@ -101,13 +101,20 @@ def compare(
     a_all, b_all = (f.assign(settings=f["config_json"].map(analysis.configuration_settings)
                              if "config_json" in f else "")
                     for f in (a_all, b_all))  # fmt: skip
-    a, b = (analysis.latest(f, config_key).assign(settings_original=lambda f: f["settings"]) for f in (a_all, b_all))
+    # a host on one side only keeps its own newest row (`own_host`): two such hosts of B each meet A's, and
+    # the newest alone hid the other (a 2x slower cluster node passed the gate)
+    a, b = (analysis.latest(f, [*config_key, "own_host"]).assign(settings_original=lambda f: f["settings"])
+            for f in (a_all, b_all))  # fmt: skip
     b = pair_single_settings(a, b)
     joined = a.merge(b, on=config_key, how="outer", suffixes=("_a", "_b"), indicator=True).copy()  # defragmented
     joined["variant"] = analysis.variant_labels(joined, joined["settings"])
+    several_own = max(f["own_host"].nunique() for f in (a, b)) > 1
     rows = []
     for _, row in joined.iterrows():
         key = {k: row[k] for k in [*analysis.CONFIG_KEY, "host", "variant"]}
+        if several_own and not key["host"]:  # which of the hosts found on one side only met which
+            key["host"] = " -> ".join(str(h) if isinstance(h, str) and h else "?" for h in
+                                      (row.get("own_host_a"), row.get("own_host_b")))  # fmt: skip
         if row["_merge"] != "both":
             rows.append({**key, "verdict": f"only in {'A' if row['_merge'] == 'left_only' else 'B'}"})
             continue
@@ -177,13 +184,17 @@ def compare(
 
 def with_host(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Both sides with a `host` join column: the hostname where that host measured on both sides,
-    else "" (a host on one side only pairs with the other side's hosts). Two hosts on each side (a
+    else "" (a host on one side only pairs with each of the other side's such hosts), and `own_host`:
+    the hostname of a host found on one side only, else "". Two hosts on each side (a
     cluster sweep): without it the newest row of a configuration set one host's figure beside the
     other's, and identical result sets read 2x "faster"."""
     hosts = [set(f["hostname"].dropna()) if "hostname" in f else set() for f in (a, b)]
     shared = hosts[0] & hosts[1]
-    return tuple(f.assign(host=f["hostname"].where(f["hostname"].isin(shared), "") if "hostname" in f else "")
-                 for f in (a, b))  # type: ignore[return-value]  # fmt: skip
+    out = []
+    for f in (a, b):
+        names = f["hostname"].fillna("") if "hostname" in f else pd.Series("", index=f.index)
+        out.append(f.assign(host=names.where(names.isin(shared), ""), own_host=names.where(~names.isin(shared), "")))
+    return out[0], out[1]
 
 
 def pair_single_settings(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:

@@ -691,6 +691,14 @@ def test_a_host_on_both_sides_is_compared_with_itself(tmp_path: Path) -> None:
     table, env_diff = compare.compare([tmp_path / "c"], [tmp_path / "d"])
     assert "host" not in table and table["verdict"].tolist() == ["no significant difference"]
     assert env_diff["hostname"] == (["mine"], ["yours"])
+    # two hosts on B only (an older 2x slower one): each meets A's; the newest alone hid the slow one
+    _write_runs(tmp_path / "e", {"c": [20.0, 20.2, 19.8]}, host="slow", start=0)
+    _write_runs(tmp_path / "e", {"c": [10.0, 10.1, 9.9]}, host="yours", start=5)
+    table, env_diff = compare.compare([tmp_path / "c"], [tmp_path / "e"])
+    verdicts = dict(zip(table["host"], table["verdict"], strict=True))
+    assert verdicts == {"mine -> slow": "slower", "mine -> yours": "no significant difference"}, verdicts
+    assert env_diff["hostname"] == (["mine"], ["slow", "yours"])
+    assert compare.main([str(tmp_path / "c"), str(tmp_path / "e"), "--fail-on-regression", "5"]) == 1
 
 
 def test_the_between_run_test_holds_its_false_alarm_rate_with_two_runs_on_a_side() -> None:
