@@ -17,7 +17,7 @@ failed (error, invalid output) in some or all runs of B and in no run of A: `fai
 
 The evidence: where both sides ran a configuration several times (`repeats`), Welch's t test on the
 logarithms of the runs' p50s (Hsu's conservative degrees of freedom with 2 runs on a side) — what a
-reviewer gets by re-running; otherwise a Mann-Whitney test on the raw latencies of the two processes
+reviewer gets by re-running; otherwise Mood's median test on the raw latencies of the two processes
 (or, without them, disjoint p50 confidence intervals), which is about calls, not about the machine
 between runs: on a shared VM two runs an hour apart differ "significantly" by a few percent, at
 times by 20% (docs/RESULTS.md). Where only one side ran it several times, whether the other side's

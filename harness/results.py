@@ -373,7 +373,7 @@ def _read_row_file(path: Path) -> tuple[dict[str, Any], list[float]]:
     """(row, raw latencies) of one row file, or ValueError: not a harness row file, more than
     MAX_LATENCIES_PER_ROW raw latencies (counted before parsing: a small file of short numbers would
     otherwise take gigabytes), or a raw latency that is not a finite number in LATENCY_RANGE_MS (JSON
-    `NaN` made Mann-Whitney's p NaN, which a gate read as "no difference")."""
+    `NaN` made the raw-latency test's p NaN, which a gate read as "no difference")."""
     text = read_regular(path)
     if text.count(",") > MAX_LATENCIES_PER_ROW + 100_000:  # the row's own fields hold far fewer commas
         raise ValueError(f"more than {MAX_LATENCIES_PER_ROW} values")

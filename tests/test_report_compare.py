@@ -47,6 +47,25 @@ def two_sets(tmp_path: Path) -> tuple[Path, Path]:
     return a, b
 
 
+def test_a_single_run_verdict_tests_the_p50s_it_names() -> None:
+    """Found by breaking it: Mann-Whitney (do B's calls tend to be smaller?) read "slower" at p=1e-16 for
+    a B whose calls were mostly faster, from the sign of a p50 ratio of 1.005 it never tested. Mood's
+    median test tests the medians: by hand, the counts above and below the pooled median, chi-square
+    with Yates' correction (scipy.stats.median_test's default)."""
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(10, 0.2, 1000)
+    b = np.concatenate([rng.normal(10.15, 0.05, 520), rng.normal(5, 0.1, 480)])
+    assert stats.mannwhitneyu(a, b).pvalue < 1e-10 and analysis.median_test_p(a, b) > analysis.SIGNIFICANCE_P
+    pooled = np.median(np.concatenate([a, b]))
+    table = [[int((a > pooled).sum()), int((b > pooled).sum())], [int((a <= pooled).sum()), int((b <= pooled).sum())]]
+    assert analysis.median_test_p(a, b) == pytest.approx(stats.chi2_contingency(table, correction=True).pvalue)
+    assert analysis.median_test_p(a, a * 1.05) < 1e-10  # medians 5% apart: shown
+    # every value at or under the pooled median (ties at the top): counted the other way, no exception
+    assert 0 < analysis.median_test_p(np.array([1.0, 1, 1, 2, 2, 2]), np.full(6, 2.0)) <= 1
+
+
 def test_compare_gives_the_known_verdicts(two_sets: tuple[Path, Path]) -> None:
     table, env_diff = compare.compare([two_sets[0]], [two_sets[1]])
     verdicts = table.set_index("runtime")["verdict"].to_dict()
@@ -55,7 +74,7 @@ def test_compare_gives_the_known_verdicts(two_sets: tuple[Path, Path]) -> None:
     assert ratios["openvino"] == pytest.approx(1.2, rel=0.02) and ratios["compile"] == pytest.approx(0.8, rel=0.02)
     assert table.set_index("runtime").loc["compile", "accuracy_change"] == pytest.approx(-0.05)
     assert env_diff == {"torch_version": (["2.13.0"], ["2.14.0"])}
-    assert table["evidence"].str.startswith("Mann-Whitney").all()
+    assert table["evidence"].str.startswith("Mood's median test p=").all()
 
 
 def test_compare_gates_on_regressions(two_sets: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:

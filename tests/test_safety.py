@@ -1148,7 +1148,7 @@ def test_a_bad_host_lock_is_one_line_before_any_job(cli, tmp_path: Path, bad: st
 def test_a_raw_latency_that_is_no_number_never_passes_a_gate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """B is twice as slow as A; one NaN among its raw latencies made Mann-Whitney's p NaN, read as "no
+    """B is twice as slow as A; one NaN among its raw latencies made the raw-latency test's p NaN, read as "no
     significant difference": the gate passed (exit 0)."""
     a = make_set(tmp_path / "a", [{"runtime": "eager", "median": 10.0}], seed=1)
     b = make_set(tmp_path / "b", [{"runtime": "eager", "median": 20.0}], seed=2)
