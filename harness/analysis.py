@@ -292,11 +292,12 @@ def workload_settings(config_json: object) -> str:
     return json.dumps(config_of(config_json).get("workload"), sort_keys=True, default=str)
 
 
-def configuration_settings(config_json: object) -> str:
+def configuration_settings(config_json: object, without: Sequence[str] = ()) -> str:
     """A row's stored configuration as canonical text, without where and how long it ran
     (config.measured_identity, what JobSpec.config_hash hashes), so equal exactly when the
-    configurations are; "" without a readable configuration."""
+    configurations are; "" without a readable configuration. `without`: top-level settings left out."""
     config = measured_identity(config_of(config_json))
+    config = {k: v for k, v in config.items() if k not in without}
     return json.dumps(config, sort_keys=True, default=str) if config else ""
 
 
@@ -366,23 +367,34 @@ def host_label(row: pd.Series) -> str:
 
 def hosts_view(frame: pd.DataFrame) -> pd.DataFrame:
     """The same configuration on each host side by side: one row per workload, runtime, batch,
-    precision, load (and `variant`, when given), one column per host (`host (CPU)`) holding the p50 (ms),
+    precision, load and variant (settings that differ, apart from threads: the default is every core,
+    so hosts of other sizes ran other counts; a host that ran two counts gets a row per count), one
+    column per host (`host (CPU)`) holding the p50 (ms),
     the speed-up over that host's own eager (`speedup_vs_eager`, from with_speedup: never another
     host's) and the threads used. Expects one row per configuration and host (e.g. `latest` on
     config_hash and hostname). Empty when the rows come from one host."""
     if frame["hostname"].fillna("").nunique() < 2:
         return pd.DataFrame()
     frame = frame.assign(_host=frame.apply(host_label, axis=1), _ok=(frame["status"] == results.OK).astype(int))
+    if "config_json" in frame:  # the default threads is every core: a 2-core and a 4-core host differ in it
+        settings = frame["config_json"].map(lambda c: configuration_settings(c, without=("threads",)))
+        frame = frame.assign(variant=variant_labels(frame, settings))
     key = [k for k in CONFIG_KEY if k in frame] + (["variant"] if "variant" in frame else [])
     names = [{"batch_size": "batch", "precision_requested": "precision"}.get(k, k) for k in key]
     hosts = sorted(frame["_host"].unique())
     rows = []
     for values, group in frame.sort_values(["_ok", "started_at"]).groupby(key, dropna=False, sort=True):
-        row = dict(zip(names, values, strict=True))
-        for host in hosts:
-            mine = group[group["_host"] == host]
-            row[host] = _host_cell(mine.iloc[-1]) if len(mine) else ""
-        rows.append(row)
+        threads = group["threads"].map(key_text) if "threads" in group else pd.Series("", group.index)
+        # a host that ran it with two thread counts (threads=1 and threads=2 by choice): a row per count
+        split = group.groupby("_host").size().max() > 1 and threads.nunique() > 1
+        for count, part in group.groupby(threads, sort=True) if split else [("", group)]:
+            row = dict(zip(names, values, strict=True))
+            if count and "variant" in row:
+                row["variant"] = "; ".join(v for v in (row["variant"], f"threads={count}") if v)
+            for host in hosts:
+                mine = part[part["_host"] == host]
+                row[host] = _host_cell(mine.iloc[-1]) if len(mine) else ""
+            rows.append(row)
     view = pd.DataFrame(rows)
     for column in ("variant", "load"):  # only when they tell rows apart
         if column in view and view[column].fillna("").nunique() < 2:

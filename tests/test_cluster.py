@@ -6,6 +6,7 @@ asserts a timing."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -320,6 +321,41 @@ def test_the_report_keeps_hosts_apart_and_shows_them_side_by_side(tmp_path: Path
     assert (tmp_path / "results.csv").exists(), "report gathers the directory's tables from its row files"
     single = analysis.hosts_view(pd.DataFrame({"hostname": ["a", "a"]}))
     assert single.empty
+
+
+def test_the_hosts_view_sets_hosts_of_other_sizes_side_by_side(tmp_path: Path) -> None:
+    """Found by breaking it: the default threads is every core, so a 2-core and an 8-core host's rows were
+    variants threads=2 and threads=8 and never met in one row of the Hosts view. A host that ran two
+    counts by choice still gets a row per count."""
+    base = {
+        "workload": "bert",
+        "batch_size": 1,
+        "precision_requested": "fp32",
+        "precision_effective": "fp32",
+        "status": "ok",
+        "accuracy": 0.9,
+        "agreement": 1.0,
+        "latency_ms_p50_ci_low": 0.5,
+        "latency_ms_p50_ci_high": 100.0,
+        "throughput_sps": 1.0,
+        "first_inference_ms": 1.0,
+        "prepare_s": 1.0,
+    }
+    runs = [("fast", 2, "eager", 4.0), ("fast", 2, "openvino", 2.0), ("slow", 8, "eager", 20.0),
+            ("slow", 8, "openvino", 5.0), ("slow", 1, "openvino", 30.0)]  # fmt: skip
+    for k, (host, threads, runtime, p50) in enumerate(runs):
+        config = json.dumps({"workload": {"name": "bert"}, "runtime": {"name": runtime}, "threads": threads})
+        results.write_row(tmp_path, {**base, "run_id": f"r{k}", "config_hash": f"{runtime}-{host}-{threads}",
+                                     "runtime": runtime, "hostname": host, "cpu_model": f"CPU {host}",
+                                     "threads": threads, "latency_ms_p50": p50, "config_json": config,
+                                     "started_at": f"2026-01-01T00:00:0{k}"})  # fmt: skip
+    hosts = report.build([tmp_path]).hosts
+    cells = {(r["runtime"], r.get("variant", "")): (r["fast (CPU fast)"], r["slow (CPU slow)"]) for _, r in
+             hosts.iterrows()}  # fmt: skip
+    assert cells[("eager", "")] == ("4.000 ms, 1.00x its eager (2 threads)", "20.000 ms, 1.00x its eager (8 threads)")
+    assert cells[("openvino", "threads=8")][1] == "5.000 ms, 4.00x its eager (8 threads)", cells
+    assert cells[("openvino", "threads=1")] == ("", "30.000 ms (1 threads)"), cells
+    assert cells[("openvino", "threads=2")][0] == "2.000 ms, 2.00x its eager (2 threads)", cells
 
 
 # -- bad input ----------------------------------------------------------------------------------------------
