@@ -44,6 +44,8 @@ DESCRIBE = ["workload", "runtime", "batch_size", "precision_requested", "threads
 # the harness's code (cache.code_fingerprint), not its commit: a README edit (`-dirty`) or a commit that
 # changed no code is the same software, and split the study's own runs when the commit was compared
 SOFTWARE = ["harness_code", "runtime_version", "torch_version", "python_version"]
+# a run that started and failed; "unsupported" / "unavailable" (an IPEX venv not set up yet) never ran
+RAN_AND_FAILED = (*results.FAILED_STATUSES, results.INVALID)
 SUMMARY_CSV = "summary.csv"
 SUMMARY_PARQUET = "summary.parquet"
 
@@ -52,8 +54,8 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per (configuration, host) with ok runs: n_runs (of the newest run's software, see
     same_software), runs_other_software, runs_busy (of those runs, how many machine.busy_flags names:
     measured on a busy or drifting machine), runs_short (how many timed fewer calls than their
-    measure.min_calls), runs_failed and runs_failed_why (its runs of that software whose status is not ok,
-    and the newest one's status and error), latency_ms_p50 (geometric mean of the runs' p50s),
+    measure.min_calls), runs_failed and runs_failed_why (its runs of that software that failed,
+    RAN_AND_FAILED, and the newest one's status and error), latency_ms_p50 (geometric mean of the runs' p50s),
     latency_ms_p50_between_ci_low/high (95%, t on log p50s; empty for one run), figure_of_merit (the
     column the configuration is judged on: analysis.figure_of), figure_n_runs (how many runs have that
     figure: a qps search where no rate met the bound has none), figure_runs and
@@ -64,7 +66,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     if ok.empty:
         return pd.DataFrame(columns=[*KEY, *DESCRIBE, "n_runs", "latency_ms_p50"])
     ok["hostname"] = ok["hostname"].fillna("")
-    failed = frame[frame["status"] != results.OK]
+    failed = frame[frame["status"].isin(RAN_AND_FAILED)]
     failed = failed.assign(hostname=failed["hostname"].fillna("")).groupby(KEY, sort=False)
     rows = []
     for key, group in ok.groupby(KEY, sort=False):
@@ -105,7 +107,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _failures(failed: pd.DataFrame | None, newest: pd.Series) -> tuple[int, str]:
-    """(how many of `failed`, a configuration's rows on one host whose status is not ok, ran the newest
+    """(how many of `failed`, a configuration's failed rows on one host (RAN_AND_FAILED), ran the newest
     ok run's software; "status: error" of the newest of them, one line of at most 300 characters, or "").
     A repeat that ended in an error or an invalid output is a fact about the configuration: the figures of
     the runs that did not must not stand for all of them unsaid."""
@@ -155,12 +157,13 @@ def _runs_of(frame: pd.DataFrame, row: pd.Series) -> pd.DataFrame:
 
 def failures_of(frame: pd.DataFrame, row: pd.Series) -> tuple[int, str]:
     """(how many runs of `row`'s configuration on its host in `frame` that ran `row`'s software ended
-    with a status other than ok, "status: error" of the newest of them or ""): summarize's runs_failed."""
+    in a failure (RAN_AND_FAILED: error, crashed, timeout, invalid), "status: error" of the newest of
+    them or ""): summarize's runs_failed."""
     same = frame["config_hash"] == row["config_hash"]
     if "hostname" in frame:
         host = row.get("hostname") if isinstance(row.get("hostname"), str) else ""
         same &= frame["hostname"].fillna("") == host
-    return _failures(frame.loc[same & (frame["status"] != results.OK)], row)
+    return _failures(frame.loc[same & frame["status"].isin(RAN_AND_FAILED)], row)
 
 
 def p50s_of(frame: pd.DataFrame, row: pd.Series) -> np.ndarray:

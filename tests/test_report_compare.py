@@ -771,6 +771,12 @@ def test_a_failed_repeat_is_flagged_never_chosen_and_fails_the_gate(
     assert compare.main([str(a), str(b), "--fail-on-regression", "5"]) == 1
     assert "failed in some or all runs of B and in no run of A" in capsys.readouterr().err
     assert compare.main([str(b), str(a), "--fail-on-regression", "5"]) == 0  # fixed in B: no regression
+    # a run that never started (IPEX's venv not set up yet) is no failure of the configuration
+    c_runs = _runs("openvino", [5.0, 5.02, 5.0], plain)
+    c_runs[0].update(status="unavailable", error="no .venv-ipex", latency_ms_p50=np.nan)
+    c = make_set(tmp_path / "c", c_runs, seed=4)
+    assert compare.compare([a], [c])[0].iloc[0].get("failed_runs", "") in ("", None)
+    assert not [f for f in report.build([c]).flags if "failed" in f]
 
 
 def test_compare_and_the_report_print_a_value_with_a_line_break_on_one_line(
