@@ -423,7 +423,10 @@ def measure_scenario(spec: JobSpec, runtime: Any, baseline: Any, batches: list[A
         max_qps=max_server_qps(spec.measure),
     )  # fmt: skip
     best.warmup_calls += warmed  # the job's warm-up, beside the probe's first call per server
-    best.extra["qps_search"] = "; ".join(f"{q:.2f} qps: p99 {p:.2f} ms{' ok' if ok else ''}" for q, p, ok in tried)
+    best.extra["qps_search"] = "; ".join(
+        f"{q:.2f} qps: " + ("no request arrived" if math.isnan(p) else f"p99 {p:.2f} ms{' ok' if ok else ''}")
+        for q, p, ok in tried
+    )
     best.extra["max_qps_meeting_bound"] = max((q for q, _, ok in tried if ok), default=None)
     # every rate up to the cap met the bound: the answer is only a lower bound of the capacity
     best.extra["max_qps_is_lower_bound"] = best.extra["max_qps_meeting_bound"] is not None and not bracketed

@@ -294,11 +294,13 @@ class RequestQueue(Protocol):
 class _Recorder:
     """Latencies from concurrent workers, and the stopping rule evaluated on them."""
 
-    def __init__(self, cfg: MeasureConfig, clock: Callable[[], int]) -> None:
+    def __init__(self, cfg: MeasureConfig, clock: Callable[[], int], cap_calls: bool = True) -> None:
         """`cfg.max_calls` latencies stop new calls; calls in flight then still complete and count (each
         did its work inside the wall time: dropping them understated throughput 2x with 4 streams), so
-        n_calls exceeds max_calls by fewer than `streams` (results.MAX_LATENCIES_PER_ROW allows it)."""
-        self.cfg, self.clock = cfg, clock
+        n_calls exceeds max_calls by fewer than `streams` (results.MAX_LATENCIES_PER_ROW allows it).
+        `cap_calls=False`: the caller caps the calls itself (the server caps its arrivals; its last one
+        served must not end the arrival window early)."""
+        self.cfg, self.clock, self.cap_calls = cfg, clock, cap_calls
         self.lock = threading.Lock()
         self.latencies_ns: list[int] = []
         self.last_ns: int | None = None  # when the last recorded call completed
@@ -321,7 +323,7 @@ class _Recorder:
         with self.lock:
             self.latencies_ns.append(ns)
             self.last_ns = now
-            if len(self.latencies_ns) >= self.cfg.max_calls and not self.stop.is_set():
+            if self.cap_calls and len(self.latencies_ns) >= self.cfg.max_calls and not self.stop.is_set():
                 self.reason = "max_calls"
                 self.stop.set()
 
@@ -484,12 +486,28 @@ def _preload_statistics() -> None:
     from scipy import stats  # noqa: F401
 
 
+SERVER_PERCENTILE = 0.99
+
+
 def server_p99(measurement: Measurement) -> float:
     """The p99 (ms) over every request that arrived in a server run: the served ones' latencies and,
     for requests still unserved when the run gave up on them, their wait until then (a lower bound,
-    above the latency bound: see measure_server). What `meets_latency_bound` and the qps search judge."""
-    every = np.concatenate([measurement.latencies_ms, measurement.censored_ms])
-    return float(np.percentile(every, 99)) if len(every) else math.inf
+    above the latency bound: see measure_server). What `meets_latency_bound` and the qps search judge.
+    LoadGen's percentile, no interpolation: the sorted latencies' element at index floor(n * 0.99)
+    (mlcommons/inference loadgen/results.cc, PerformanceSummary::ProcessLatencies), so the verdict
+    depends on how many requests exceed the bound, not on by how much: with numpy's interpolated
+    percentile 1 of 50 requests at 101 ms read 56 ms and met a 100 ms bound."""
+    every = np.sort(np.concatenate([measurement.latencies_ms, measurement.censored_ms]))
+    if not len(every):
+        return math.inf
+    return float(every[min(int(len(every) * SERVER_PERCENTILE), len(every) - 1)])
+
+
+ARRIVAL_DRAWS = 3  # a qps search's tries of a rate whose window saw no arrival (each a new Poisson draw)
+
+
+class NoArrivals(ValueError):
+    """A server window in which no request arrived (a Poisson draw of zero): it shows nothing either way."""
 
 
 def measure_server(
@@ -526,7 +544,7 @@ def measure_server(
     _preload_statistics()
     clock = time.perf_counter_ns
     pending: queue.Queue[tuple[int, int] | None] = queue.Queue()
-    recorder = _Recorder(cfg, clock)
+    recorder = _Recorder(cfg, clock, cap_calls=False)  # the schedule caps the arrivals at max_calls
     warmups = [0] * len(calls)
     first_calls = MeasureConfig(warmup_calls=0, warmup_s=0.0)
     bound_ns = int(latency_bound_ms * 1e6)
@@ -578,6 +596,8 @@ def measure_server(
             with late_lock:  # max_calls caps the arrivals of the run, these included
                 late["due"] = due[due <= stopped][: max(cfg.max_calls - issued, 0)]
             times["offered"] = issued + len(late["due"])
+            # the scheduled time of the last request offered: a window cut short ends there (LoadGen)
+            times["last_due"] = int(due_at[times["offered"] - 1]) if times["offered"] else started
             times["deadline"] = stopped + bound_ns
             closed.set()
             pending.put(None)
@@ -646,19 +666,26 @@ def measure_server(
         for thread in servers:
             thread.join()
     recorder.raise_error()
-    started, stopped = times["started"], times["stopped"]
+    started, offered = times["started"], times["offered"]
     wall_s = (clock() - started) / 1e9
     latencies = np.asarray(recorder.latencies_ns, dtype=np.float64) / 1e6
+    if not offered:
+        raise NoArrivals(f"no request arrived in {cfg.max_s} s at {target_qps} qps (a Poisson draw of none): "
+                         "raise measure.max_s or scenario.target_qps")  # fmt: skip
     if not len(latencies):
         raise ValueError(f"no request was served in {cfg.max_s} s at {target_qps} qps: raise measure.max_s or "
                          "scenario.target_qps")  # fmt: skip
     untaken = late["due"][late["next"] :]  # late arrivals no server reached: given up at the deadline
     censored = np.concatenate([given_up_ms, (times["deadline"] - untaken) / 1e6])
-    # the arrival window: all of max_s when the issuer reached its end (it returns at the last arrival in it)
-    window_s = cfg.max_s if recorder.reason == "max_s" else min((stopped - started) / 1e9, cfg.max_s)
+    if recorder.reason == "max_s":  # the whole window (the issuer waits out max_s): arrivals per second of it
+        window_s, offered_qps = cfg.max_s, offered / cfg.max_s
+    else:  # cut short (max_calls, p99 established) at the last offered request's scheduled time: as LoadGen,
+        # (n - 1) / that time, [begin, end) (loadgen/results.cc); n / it overstated the rate (102 for 100 qps)
+        window_s = (times["last_due"] - started) / 1e9
+        offered_qps = (offered - 1) / window_s if offered > 1 and window_s > 0 else math.nan
     extra = {
         "streams": len(calls), "target_qps": target_qps,
-        "offered_qps": times["offered"] / window_s if window_s > 0 else math.nan,
+        "offered_qps": offered_qps,
         "achieved_qps": len(latencies) / wall_s if wall_s else math.nan,  # served, not issued: overload shows
         "requests_unserved": len(censored), "latency_bound_ms": latency_bound_ms,
     }  # fmt: skip
@@ -686,7 +713,9 @@ def search_server_qps(
     the last rate that met it and the first that did not. Each rate is judged as its run judges itself
     (`meets_latency_bound`: server_p99, unserved requests included). Never probes below `min_qps` (a
     rate too low for any request to arrive in the window): when even that fails, the search stops there.
-    A rate whose run could not establish meeting the bound (too short a window) counts as failing.
+    A rate whose run could not establish meeting the bound (too short a window) counts as failing; one
+    whose window saw no arrival (NoArrivals) is drawn again, ARRIVAL_DRAWS times in all, then counts as
+    failing (its p99 NaN). Raises ValueError when no rate tried saw an arrival.
     Returns (the run at the best rate that met the bound, else the lowest tried; every (qps, p99, met)
     tried; whether a rate that really missed the bound bounds the answer — False when every rate up to
     `max_qps` met it or the next one was merely not established, so the answer is only a lower bound) —
@@ -694,9 +723,19 @@ def search_server_qps(
     tried: list[tuple[float, float, bool]] = []
     runs: dict[float, Measurement] = {}
     missed: set[float] = set()  # rates that really failed (not merely unestablished: too short a window)
+    probed: set[float] = set()  # every rate run, with or without arrivals
 
     def probe(qps: float) -> bool:
-        result = run_at(qps)
+        probed.add(qps)
+        for _ in range(ARRIVAL_DRAWS):  # nothing arrived (at the floor, e^-min_calls of the time): draw again
+            try:
+                result = run_at(qps)
+                break
+            except NoArrivals:
+                continue
+        else:  # every draw empty: this rate shows nothing, as a failing one
+            tried.append((qps, math.nan, False))
+            return False
         runs[qps] = result
         verdict = result.extra.get("meets_latency_bound")
         if verdict is False:
@@ -711,7 +750,7 @@ def search_server_qps(
             good, following = qps, min(qps * 2, max_qps)
         else:
             bad, following = qps, max(qps / 2, min_qps)
-        if (good > 0 and bad < math.inf) or following in runs:  # bracketed, or at the cap or the floor
+        if (good > 0 and bad < math.inf) or following in probed:  # bracketed, or at the cap or the floor
             break
         qps = following
     for _ in range(steps if good > 0 and bad < math.inf else 0):  # bisect the bracket
@@ -720,5 +759,8 @@ def search_server_qps(
             good = qps
         else:
             bad = qps
+    if not runs:
+        raise ValueError(f"no request arrived at any rate tried ({', '.join(f'{q:g}' for q, _, _ in tried)} qps): "
+                         "raise measure.max_s")  # fmt: skip
     best = good if good > 0 else min(runs)
     return runs[best], tried, bad in missed

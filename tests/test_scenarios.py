@@ -139,6 +139,62 @@ def test_an_issuer_late_for_its_arrivals_counts_them_from_when_they_were_due() -
     assert summary["meets_latency_bound"] is False
 
 
+def test_the_server_verdict_takes_loadgens_percentile_and_window() -> None:
+    """Found by breaking it: numpy's interpolated p99 let 1 of 50 requests at 101 ms read 56 ms and meet a
+    100 ms bound, and 10 of 1,000 over it met or missed by how far they were over. LoadGen takes the sorted
+    latencies' element at floor(n * 0.99) (loadgen/results.cc, ProcessLatencies). And a window whose
+    arrivals equalled max_calls ended at its last served request (stop max_calls, offered 3.52 for 3.33,
+    no verdict); a window cut short offers (n - 1) / the last request's scheduled time, as LoadGen."""
+    from harness.measure import server_p99
+
+    def p99(latencies: list[float]) -> float:
+        return server_p99(Measurement(np.asarray(latencies), 0, "max_s", 1, 1.0, {}))
+
+    assert p99([10.0] * 49 + [101.0]) == 101.0
+    assert p99([10.0] * 990 + [150.0] * 10) == 150.0 and p99([10.0] * 990 + [1e4] * 10) == 1e4
+    assert p99([10.0] * 991 + [150.0] * 9) == 10.0  # 9 of 1,000 over: index 990 is within
+    for cap in (10, 11):  # seed 0 at 5 qps: exactly 10 arrivals in 3 s
+        plan = MeasureConfig(warmup_calls=1, warmup_s=0, min_calls=1, min_s=3.0, max_s=3.0, target_ci_rel=0,
+                             max_calls=cap).validate()  # fmt: skip
+        result = measure_server([[_service(1)]], plan, 1, 5, 100, rng=np.random.default_rng(0))
+        summary = result.summary()
+        assert result.stop_reason == "max_s" and summary["offered_qps"] == pytest.approx(10 / 3), (cap, summary)
+        assert summary["meets_latency_bound"] is True, (cap, summary)
+    plan = MeasureConfig(warmup_calls=1, warmup_s=0, min_calls=1, min_s=0, max_s=3.0, target_ci_rel=0,
+                         max_calls=5).validate()  # fmt: skip
+    result = measure_server([[_service(1)]], plan, 1, 5, 100, rng=np.random.default_rng(0))
+    due = poisson_arrivals(5, 3.0, np.random.default_rng(0))[:5]
+    assert result.stop_reason == "max_calls" and result.summary()["offered_qps"] == pytest.approx(4 / due[-1])
+
+
+def test_a_search_probe_where_nothing_arrived_draws_again() -> None:
+    """Found by breaking it: at the floor (min_calls expected arrivals) a window sees none e^-min_calls of
+    the time (5% with measure=quick), and the probe's ValueError failed the whole job. A probe with no
+    arrival is drawn again; a rate that never sees one counts as failing; none at any rate is one line."""
+    from harness.measure import ARRIVAL_DRAWS, NoArrivals
+
+    served = Measurement(np.full(20, 2.0), 1, "max_s", 1, 1.0, {"meets_latency_bound": True})
+    draws: list[float] = []
+
+    def empty_once(qps: float) -> Measurement:
+        draws.append(qps)
+        if len(draws) == 1:
+            raise NoArrivals("none")
+        return served
+
+    best, tried, _ = search_server_qps(empty_once, start_qps=6.0, latency_bound_ms=20, min_qps=6.0, max_qps=6.0)
+    assert best is served and draws == [6.0, 6.0] and tried == [(6.0, 2.0, True)], tried
+
+    def never(qps: float) -> Measurement:
+        draws.append(qps)
+        raise NoArrivals("none")
+
+    draws.clear()
+    with pytest.raises(ValueError, match="no request arrived at any rate tried"):
+        search_server_qps(never, start_qps=6.0, latency_bound_ms=20, min_qps=6.0)
+    assert draws == [6.0] * ARRIVAL_DRAWS
+
+
 def test_a_search_where_no_rate_meets_the_bound_says_so() -> None:
     """A bound no request can meet (service 5 ms, bound 1 ms): the bisection halves the rate down to the
     plan's floor (min_calls requests expected in max_s), never to a rate where nothing arrives, and
