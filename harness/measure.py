@@ -226,19 +226,24 @@ def measure_paired(
     """Warm both up, then alternate bursts of `cfg.burst_calls` calls of each (ABBA order, so neither
     always goes first; both cycle through their calls in step) until at least MIN_PAIRS pairs,
     `min_calls` runtime calls and `min_s` have passed and the speed-up's 95% CI half-width is within
-    `target_ci_rel` of it, or `max_s` passes. Only the call sits between the two clock reads; `clock`
-    (ns) is replaceable for tests."""
+    `target_ci_rel` of it, or `max_s` passes (checked after every call: a hard cap, as in single stream;
+    a burst it cuts short still pairs with its partner's calls so far) or the runtime's calls reach
+    `max_calls`. Only the call sits between the two clock reads; `clock` (ns) is replaceable for tests."""
     _preload_statistics()  # ratio_ci's first scipy import would land between two bursts
     calls, baselines = _cycle(call), _cycle(baseline)
     warmups = max(warm_up(baselines, cfg, clock), warm_up(calls, cfg, clock))
 
-    def burst(targets: list[Call], start: int) -> list[int]:
+    def burst(targets: list[Call], start: int, limit: int) -> list[int]:
+        """Up to `limit` calls (at least one), ending after the call during which max_s passed."""
         durations = []
-        for k in range(cfg.burst_calls):
+        for k in range(max(min(cfg.burst_calls, limit), 1)):
             target = targets[(start + k) % len(targets)]
             t0 = clock()
             target()
-            durations.append(clock() - t0)
+            t1 = clock()
+            durations.append(t1 - t0)
+            if t1 >= max_end:  # max_s is a hard cap here too: checked after each call, not each pair
+                break
         return durations
 
     runtime_ns: list[int] = []
@@ -247,14 +252,17 @@ def measure_paired(
     started = clock()
     min_end, max_end = started + int(cfg.min_s * 1e9), started + int(cfg.max_s * 1e9)
     while True:
-        position = len(runtime_ns)
-        if len(ratios) % 2 == 0:
-            base, mine = burst(baselines, position), burst(calls, position)
-        else:
-            mine, base = burst(calls, position), burst(baselines, position)
+        position, limit = len(runtime_ns), cfg.max_calls - len(runtime_ns)  # max_calls caps the runtime's calls
+        baseline_first = len(ratios) % 2 == 0
+        first = burst(baselines if baseline_first else calls, position, limit)
+        # out of time after the first burst: its partner is not run (the first pair always is: one ratio)
+        second = burst(calls if baseline_first else baselines, position, limit) if ratios == [] or (
+            clock() < max_end) else []  # fmt: skip
+        base, mine = (first, second) if baseline_first else (second, first)
         runtime_ns += mine
         baseline_ns += base
-        ratios.append(float(np.median(base) / np.median(mine)))
+        if mine and base:
+            ratios.append(float(np.median(base) / np.median(mine)))
         now = clock()
         center, low, high = ratio_ci(np.asarray(ratios))
         rel = (high - low) / 2 / center if len(ratios) > 1 else math.inf

@@ -215,6 +215,27 @@ def test_paired_bursts_on_a_fake_clock_give_the_known_ratio() -> None:
     assert len(paired.runtime.latencies_ms) == len(paired.baseline_latencies_ms) == 10 * summary["paired_bursts"]
 
 
+def test_paired_bursts_stop_at_max_s_and_max_calls_as_single_stream_does() -> None:
+    """Found by breaking it: max_s and max_calls were checked only after a whole pair of bursts: 1 s calls
+    under max_s=5 timed 20 s, and max_calls=11 took 20 runtime calls (a 10**7 cap could overshoot
+    results' per-row limit). Each call now ends its burst once max_s has passed."""
+    now = [0]
+
+    def second() -> None:
+        now[0] += 10**9
+
+    cfg = MeasureConfig(warmup_calls=0, warmup_s=0, min_calls=1, min_s=0, max_s=5, target_ci_rel=0,
+                        burst_calls=10).validate()  # fmt: skip
+    paired = measure_paired(second, second, cfg, 1, clock=lambda: now[0])
+    assert paired.runtime.stop_reason == "max_s"  # 5 baseline calls reach max_s; the first pair's 1 runtime call
+    assert len(paired.baseline_latencies_ms) == 5 and len(paired.runtime.latencies_ms) == 1 and len(paired.ratios) == 1
+    now[0] = 0
+    capped = MeasureConfig(**{**vars(cfg), "max_s": 1000, "max_calls": 11})
+    paired = measure_paired(second, second, capped, 1, clock=lambda: now[0])
+    assert paired.runtime.stop_reason == "max_calls" and len(paired.runtime.latencies_ms) == 11
+    assert len(paired.baseline_latencies_ms) == 11 and len(paired.ratios) == 2
+
+
 def test_a_paired_row_carries_its_speedup_and_the_report_uses_it(cli, tmp_path: Path) -> None:
     run = cli("-m", "workload=tiny_resnet", "runtime=eager,openvino", "baseline=paired", "hydra.sweep.dir=sweep")
     assert run.returncode == 0, run.stderr[-3000:]
