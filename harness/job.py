@@ -305,17 +305,30 @@ def flops_per_call(handle: Any, batch: dict[str, Any], cache_dir: Path) -> float
     return cached_value(cache_dir, "flops", key, build, read, "held no FLOP count")[0]
 
 
-def mean_flops_per_call(handle: Any, batches: list[dict[str, Any]], cache_dir: Path) -> float:
-    """FLOPs of the mean timed call: the timed calls cycle over `batches` (one batch for
-    timing_inputs=fixed; with padding=longest each batch its own length), so each batch's count
-    (flops_per_call, counted once per shape) weighs equally. A count of the first batch alone would
-    go with none of the others' latencies."""
-    shapes = [shape_text(batch) for batch in batches]
+def flops_by_batch(handle: Any, batches: list[dict[str, Any]], cache_dir: Path) -> list[float]:
+    """FLOPs of a call on each of `batches` (flops_per_call, counted once per shape), in order."""
     counts: dict[str, float] = {}
-    for shape, batch in zip(shapes, batches, strict=True):
-        if shape not in counts:
+    for batch in batches:
+        if (shape := shape_text(batch)) not in counts:
             counts[shape] = flops_per_call(handle, batch, cache_dir)
-    return float(np.mean([counts[shape] for shape in shapes]))
+    return [counts[shape_text(batch)] for batch in batches]
+
+
+def mean_flops_of_timed_calls(per_batch: list[float], n_calls: int, streams: int = 1) -> float:
+    """FLOPs of the mean timed call, over the calls actually timed: they cycle over the batches from the
+    first (one batch for timing_inputs=fixed; with padding=longest each its own length), `streams`
+    cycles side by side for the offline driver's own threads (each stream from the first batch, the
+    calls shared out evenly), one cycle otherwise. The mean over every prepared batch was 2.5x the timed
+    calls' when a run stopped after the first 10 of 64 batches (the short ones)."""
+    if not per_batch or n_calls < 1:
+        return math.nan
+    streams = max(1, min(streams, n_calls))
+    calls = [n_calls // streams + (1 if s < n_calls % streams else 0) for s in range(streams)]
+    cycle, total = sum(per_batch), 0.0
+    for count in calls:
+        whole, rest = divmod(count, len(per_batch))
+        total += whole * cycle + sum(per_batch[:rest])
+    return total / n_calls
 
 
 MAX_TIMED_BATCHES = 64  # timing_inputs=dataset: cycle over at most this many eval batches
@@ -503,7 +516,7 @@ def run_job(spec: JobSpec, emit: Emit, job_dir: Path | None = None) -> tuple[dic
     row["scenario"], row["timing_inputs"] = spec.scenario.name, spec.timing_inputs
     # built before prepare, which may change the module the FLOPs are counted on
     batches = timed_batches(workload, spec) if spec.timing_inputs == "dataset" else [timing_batch]
-    row["gflops_per_call"] = mean_flops_per_call(handle, batches, cache_dir) / 1e9
+    batch_flops = flops_by_batch(handle, batches, cache_dir)
     peak = gemm_peak_gflops(spec.threads)
     row["gemm_peak_gflops_fp32"], row["gemm_peak_gflops_bf16"] = peak["fp32"], peak["bf16"]
 
@@ -559,6 +572,10 @@ def run_job(spec: JobSpec, emit: Emit, job_dir: Path | None = None) -> tuple[dic
             row.update(result.summary())
             if baseline is not None:
                 row["baseline"] = f"eager fp32, torch {torch.__version__}, same process, alternating bursts"
+            # over the calls timed, as each stream cycled over the batches (the offline threads driver: one
+            # cycle per stream; the request queue and the server take the batches in one sequence)
+            own_cycles = spec.scenario.streams if row.get("driver") == "threads" else 1
+            row["gflops_per_call"] = mean_flops_of_timed_calls(batch_flops, int(row["n_calls"]), own_cycles) / 1e9
             # the rate the timed window sustained: calls per second (overlapping calls: per wall second)
             row["gflops_per_s"] = row["gflops_per_call"] * row["throughput_sps"] / spec.batch
             if spec.profile and job_dir is not None:

@@ -264,6 +264,10 @@ def flagged_rows(frame: pd.DataFrame, costs: pd.Series | None = None) -> list[st
         if (min_calls := analysis.cut_short(r)) is not None:
             flags.append(f"{label(r)}: only {int(r['n_calls'])} timed call(s), fewer than measure.min_calls="
                          f"{min_calls}: measure.max_s cut the measurement short")  # fmt: skip
+        batches, calls = pd.to_numeric(r.get("timed_batches"), errors="coerce"), r.get("n_calls")
+        if pd.notna(batches) and pd.notna(calls) and batches > calls:  # timing_inputs=dataset, stopped early
+            flags.append(f"{label(r)}: timed {int(calls)} calls over its {int(batches)} input batches: the batches "
+                         "after those were never timed, so its figures describe the first ones only")  # fmt: skip
         if str(r.get("precision_effective")).startswith("bf16") and not native_bf16(r.get("cpu_flags")):
             flags.append(f"{label(r)}: bf16 ran on a CPU without native bf16 (no avx512_bf16 or amx_bf16 "
                          "in its flags): emulated, slow by design; its share of bf16 peak means little")  # fmt: skip

@@ -779,6 +779,20 @@ def test_a_failed_repeat_is_flagged_never_chosen_and_fails_the_gate(
     assert not [f for f in report.build([c]).flags if "failed" in f]
 
 
+def test_a_run_that_timed_fewer_calls_than_its_input_batches_is_flagged(tmp_path: Path) -> None:
+    """timing_inputs=dataset over 64 batches, stopped after 10 calls: only the first 10 batches were timed."""
+    make_set(
+        tmp_path / "s",
+        [
+            {"runtime": "eager", "median": 10.0, "timed_batches": 64, "n_calls": 10},
+            {"runtime": "openvino", "median": 5.0, "timed_batches": 64, "n_calls": 300},
+        ],
+        seed=1,
+    )
+    flags = [f for f in report.build([tmp_path / "s"]).flags if "input batches" in f]
+    assert len(flags) == 1 and "eager" in flags[0] and "timed 10 calls over its 64 input batches" in flags[0], flags
+
+
 def test_compare_and_the_report_print_a_value_with_a_line_break_on_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -387,6 +387,21 @@ def test_eager_after_another_runtime_is_scored_on_the_reference_pass_it_made(cli
 # -- FLOPs ---------------------------------------------------------------------------------------------------
 
 
+def test_gflops_are_of_the_calls_timed_not_of_every_prepared_batch() -> None:
+    """Found by breaking it: 64 eval batches (50 of 16 GFLOP, 14 of 128) and a run stopped after 10 calls
+    timed only short ones, yet gflops_per_call averaged all 64 (40.5 instead of 16: 2.5x). Offline
+    threads each cycle from the first batch."""
+    from harness.job import mean_flops_of_timed_calls
+
+    per_batch = [16.0] * 50 + [128.0] * 14
+    assert mean_flops_of_timed_calls(per_batch, 10) == 16.0
+    assert mean_flops_of_timed_calls(per_batch, 64) == pytest.approx(np.mean(per_batch))
+    assert mean_flops_of_timed_calls(per_batch, 70) == pytest.approx((sum(per_batch) + 6 * 16) / 70)
+    assert mean_flops_of_timed_calls(per_batch, 100, streams=2) == pytest.approx(16.0)  # 50 calls each
+    assert mean_flops_of_timed_calls([3.0, 5.0], 3, streams=2) == pytest.approx((3 + 5 + 3) / 3)
+    assert math.isnan(mean_flops_of_timed_calls(per_batch, 0))
+
+
 def test_flops_of_a_tiny_model_match_a_hand_count(tmp_path: Path) -> None:
     import torch
 
@@ -426,14 +441,16 @@ def test_the_flops_of_calls_cycling_over_batches_of_many_lengths_are_their_mean(
     FLOPs; the first batch's count alone goes with none of the other calls' latencies."""
     import torch
 
-    from harness.job import mean_flops_per_call
+    from harness.job import flops_by_batch, mean_flops_of_timed_calls
     from workloads.base import ModelHandle, model_hash
 
     model = torch.nn.Linear(8, 4).eval()  # per token: 8x4 multiply-adds
     batches = [{"x": torch.ones(2, length, 8)} for length in (3, 5, 3)]
     handle = ModelHandle(model, ["x"], {"x": {0: "batch"}}, batches[0], model_hash(model), "tokens", 4)
     per_token = 2 * 8 * 4
-    assert mean_flops_per_call(handle, batches, tmp_path) == pytest.approx(per_token * 2 * (3 + 5 + 3) / 3)
+    per_batch = flops_by_batch(handle, batches, tmp_path)
+    assert per_batch == [per_token * 2 * length for length in (3, 5, 3)]
+    assert mean_flops_of_timed_calls(per_batch, 30) == pytest.approx(per_token * 2 * (3 + 5 + 3) / 3)
     assert len(list((tmp_path / "flops").glob("*/flops.json"))) == 2, "counted once per shape"
 
 
