@@ -340,10 +340,16 @@ def timed_batches(workload: Any, spec: JobSpec) -> list[Any]:
     with padding=longest the shapes change from call to call, as in service. Capped at
     MAX_TIMED_BATCHES batches and MAX_TIMED_MB of inputs (the row says how many: timed_batches). The
     last batch, filled up with repeats of its last sample, is left out when there are full ones: a
-    throughput of `batch` samples per call must not count the repeats (9 samples at batch 4 read 33% high)."""
+    throughput of `batch` samples per call must not count the repeats (9 samples at batch 4 read 33% high).
+    Raises ConfigError (an `invalid` row) when even the first batch holds repeats: fewer eval samples than
+    `batch` (3 samples at batch 4 read 33% high)."""
     batches = workload.batches(spec.batch)
     if len(batches) > 1 and len(set(batches[-1])) < spec.batch:
         batches = batches[:-1]
+    elif batches and len(set(batches[0])) < spec.batch:  # the only batch holds repeats: no call of `batch` samples
+        have = len(set(batches[0]))
+        raise ConfigError(f"timing_inputs=dataset at batch={spec.batch} needs at least {spec.batch} eval samples; "
+                          f"the eval set has {have}: lower batch or use timing_inputs=fixed")  # fmt: skip
     out, size = [], 0.0
     for indices in batches[:MAX_TIMED_BATCHES]:
         batch = workload.make_batch(indices)

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from harness.catalog import runtime_names
-from harness.config import MeasureConfig, min_server_qps
+from harness.config import ConfigError, MeasureConfig, min_server_qps
 from harness.measure import (
     Measurement,
     measure_concurrent,
@@ -402,8 +402,9 @@ def test_a_glob_that_matches_nothing_is_bad_input(cli) -> None:
 
 def test_the_timed_eval_batches_leave_out_a_last_batch_filled_with_repeats() -> None:
     """9 samples at batch 4: the third batch holds one sample repeated four times, and a throughput of
-    4 samples per call counted the repeats (33% high). Timed: the two full batches; 3 samples at batch 4
-    (no full batch) time their one filled-up batch."""
+    4 samples per call counted the repeats (33% high). Timed: the two full batches. 3 samples at batch 4
+    (no full batch) timed their one filled-up batch as 4 samples per call (found by breaking it): bad
+    input found late, one line (an `invalid` row)."""
     import torch
 
     from harness.job import timed_batches
@@ -420,7 +421,9 @@ def test_the_timed_eval_batches_leave_out_a_last_batch_filled_with_repeats() -> 
     spec = type("Spec", (), {"batch": 4})()
     assert [b["x"].tolist() for b in timed_batches(Fake(9), spec)] == [[0, 1, 2, 3], [4, 5, 6, 7]]
     assert [b["x"].tolist() for b in timed_batches(Fake(8), spec)] == [[0, 1, 2, 3], [4, 5, 6, 7]]
-    assert [b["x"].tolist() for b in timed_batches(Fake(3), spec)] == [[0, 1, 2, 2]]
+    with pytest.raises(ConfigError, match="timing_inputs=dataset at batch=4 needs at least 4 eval samples; "
+                       "the eval set has 3"):  # fmt: skip
+        timed_batches(Fake(3), spec)
 
 
 class _SlotQueue:
