@@ -139,6 +139,23 @@ def test_an_issuer_late_for_its_arrivals_counts_them_from_when_they_were_due() -
     assert summary["meets_latency_bound"] is False
 
 
+def test_offline_wall_time_starts_before_any_stream_is_let_go() -> None:
+    """Found by breaking it: the start was read after the barrier, on the caller's thread, while streams
+    were already calling: 2 streams of GIL-holding 20 ms calls summed 2.04x the wall time, more than 2
+    streams can keep in flight. Summed latency over wall time is at most the number of streams."""
+
+    def spin() -> None:
+        end = time.perf_counter_ns() + 20_000_000
+        while time.perf_counter_ns() < end:  # holds the GIL, as a Python-heavy call would
+            pass
+
+    plan = MeasureConfig(warmup_calls=1, warmup_s=0, min_calls=1, min_s=0, max_s=0.3, target_ci_rel=0,
+                         max_calls=10**6).validate()  # fmt: skip
+    for _ in range(3):
+        result = measure_concurrent([[spin], [spin]], plan, 1, 2)
+        assert result.latencies_ms.sum() / 1000 <= 2 * result.wall_s, (result.latencies_ms.sum(), result.wall_s)
+
+
 def test_the_server_verdict_takes_loadgens_percentile_and_window() -> None:
     """Found by breaking it: numpy's interpolated p99 let 1 of 50 requests at 101 ms read 56 ms and meet a
     100 ms bound, and 10 of 1,000 over it met or missed by how far they were over. LoadGen takes the sorted
