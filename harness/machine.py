@@ -1,8 +1,8 @@
 """The state of the machine while a job measures, and one measurement per machine at a time.
 
-- `WindowProbe`: CPU time the rest of the machine used during the timed window (from /proc/stat,
-  minus this process's own CPU time), steal time (a hypervisor giving the vCPU to someone else),
-  the load average and the CPU frequency where the kernel exposes it.
+- `WindowProbe`: CPU time other processes used on the job's cores during the timed window (from
+  /proc/stat's per-CPU lines, minus this process's own CPU time), steal time (a hypervisor giving the
+  vCPU to someone else), the load average and the CPU frequency where the kernel exposes it.
 - `calibration_ms`: a fixed fp32 GEMM timed before and after a job; a machine that slowed down
   (thermal throttling, a noisy neighbour) shows as drift between the two.
 - `gemm_peak_gflops`: the machine's fp32 and bf16 GEMM throughput (the best of torch's GEMM kernels),
@@ -53,12 +53,23 @@ BUSY_STEAL_SHARE = 0.05
 DRIFT = 0.10  # the calibration GEMM took 10% longer or shorter after the job than before
 
 
-def _cpu_jiffies() -> tuple[int, int, int]:
-    """(total, busy, steal) jiffies of all CPUs since boot, from the first line of /proc/stat."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    total = user + nice + system + idle + iowait + irq + softirq + steal  # guest time is inside user
-    return total, total - idle - iowait - steal, steal
+def _cpu_jiffies(cpus: set[int] | None = None, stat: str | None = None) -> tuple[int, int, int]:
+    """(total, busy, steal) jiffies since boot of `cpus` (default: those this process may run on, the
+    job's pinned cores), summed over /proc/stat's per-CPU `cpuN` lines (`stat`: its text, for tests);
+    the aggregate first line where no per-CPU line matches. The job's own cores are where another
+    process takes its time: a neighbour on the 2 cores of a job on a 64-core host read 1.6% of the
+    machine, one on 8 other cores 12.5% (flagged)."""
+    cpus = set(os.sched_getaffinity(0)) if cpus is None else cpus
+    lines = (Path("/proc/stat").read_text() if stat is None else stat).splitlines()
+    rows = [line.split() for line in lines if line.startswith("cpu")]
+    mine = [row for row in rows if row[0][3:].isdigit() and int(row[0][3:]) in cpus] or rows[:1]
+    total = busy = steal_sum = 0
+    for row in mine:
+        fields = [int(x) for x in row[1:]]
+        user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+        cpu_total = user + nice + system + idle + iowait + irq + softirq + steal  # guest time is inside user
+        total, busy, steal_sum = total + cpu_total, busy + cpu_total - idle - iowait - steal, steal_sum + steal
+    return total, busy, steal_sum
 
 
 def _own_cpu_s() -> float:

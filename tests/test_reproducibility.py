@@ -454,6 +454,24 @@ def test_the_flops_of_calls_cycling_over_batches_of_many_lengths_are_their_mean(
     assert len(list((tmp_path / "flops").glob("*/flops.json"))) == 2, "counted once per shape"
 
 
+def test_other_cpu_use_is_read_on_the_jobs_own_cores() -> None:
+    """Found by breaking it: the probe read /proc/stat's aggregate line, so on a 64-core host a neighbour
+    sharing the job's 2 cores (half their time) read 1.6% and went unflagged, one on 8 other cores 12.5%
+    and was flagged. Per-CPU lines of the job's cores, by hand: cpu0 and cpu1, 100 jiffies each."""
+    from harness.machine import _cpu_jiffies
+
+    def stat(busy: dict[int, int], steal: int = 0) -> str:  # user, nice, system, idle, iowait, irq, softirq, steal
+        lines = [f"cpu {sum(busy.values())} 0 0 0 0 0 0 0"]
+        lines += [f"cpu{n} {busy.get(n, 0)} 0 0 {100 - busy.get(n, 0) - steal} 0 0 0 {steal}" for n in range(64)]
+        return "\n".join(lines) + "\nintr 1 2 3\n"
+
+    neighbour_on_mine = stat({0: 100, 1: 100})  # the job (50 each) and a neighbour (50 each)
+    assert _cpu_jiffies({0, 1}, neighbour_on_mine) == (200, 200, 0)
+    assert _cpu_jiffies({5}, stat({5: 30}, steal=10)) == (100, 30, 10)
+    # no per-CPU line for the cores asked (an unusual kernel): the aggregate line
+    assert _cpu_jiffies({99}, "cpu 7 0 0 3 0 0 0 0\n") == (10, 7, 0)
+
+
 def test_rows_carry_flops_and_the_machines_peak(cli, tmp_path: Path) -> None:
     run = cli("workload=tiny_resnet", "results_dir=res")
     assert run.returncode == 0, run.stderr[-3000:]
