@@ -18,6 +18,7 @@ when "the standard deviation is greater than 10% of the mean"
 (https://pyperf.readthedocs.io/en/latest/analyze.html#checks). One run gives no between-run CI:
 it stays empty, and the report says "single run".
 
+A repeat measured again (force=true, a resume after a crash) counts once, as its newest row (standing).
 Only runs of the same software count as runs of one configuration: those whose harness code and
 library versions (SOFTWARE) match the newest run's (rows from before `harness_code` was recorded
 pool). After `force=true` with another library or
@@ -62,6 +63,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     figure_between_ci_low/high (the same for that figure), between_run_cv and unstable (of that
     figure's runs; empty and False below 2 runs with a figure), and the same across runs for the
     paired speed-up where rows carry one."""
+    frame = standing(frame)
     ok = frame[frame["status"] == results.OK].copy()
     if ok.empty:
         return pd.DataFrame(columns=[*KEY, *DESCRIBE, "n_runs", "latency_ms_p50"])
@@ -121,6 +123,23 @@ def _failures(failed: pd.DataFrame | None, newest: pd.Series) -> tuple[int, str]
     return len(failed), why[:300]
 
 
+def standing(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows that stand for their repeat: of the rows of one configuration, host and `repeat`, the
+    newest (by started_at). A repeat measured again (force=true, or a resume after it crashed) is that
+    repeat: pooled with the run it replaced, 2 repeats read as 3 runs and a crash already redone kept
+    the configuration "failed" for good. Rows without a repeat number (older files) each stand alone."""
+    if frame.empty or "repeat" not in frame or "config_hash" not in frame:
+        return frame
+    repeat = frame["repeat"].map(analysis.key_text)
+    repeat = repeat.where(repeat != "", "run " + frame["run_id"].astype(str) if "run_id" in frame else
+                          pd.Series([f"row {i}" for i in range(len(frame))], index=frame.index))  # fmt: skip
+    host = frame["hostname"].fillna("").astype(str) if "hostname" in frame else pd.Series("", index=frame.index)
+    key = frame["config_hash"].astype(str) + "\x1f" + host + "\x1f" + repeat
+    order = frame["started_at"] if "started_at" in frame else pd.Series("", index=frame.index)
+    ranked = pd.DataFrame({"key": key, "order": order}).sort_values("order", kind="stable", na_position="last")
+    return frame[frame.index.isin(ranked.drop_duplicates("key", keep="last").index)]
+
+
 def between_run_cv(p50s: np.ndarray) -> float:
     """The coefficient of variation of two or more runs' p50s: sample standard deviation (ddof=1) over
     the mean, as pyperf's check reads it (UNSTABLE_CV)."""
@@ -146,13 +165,14 @@ def same_software(frame: pd.DataFrame, row: pd.Series) -> pd.Series:
 
 
 def _runs_of(frame: pd.DataFrame, row: pd.Series) -> pd.DataFrame:
-    """Every ok run of `row`'s configuration on its host in `frame` that ran `row`'s software."""
-    same = (frame["config_hash"] == row["config_hash"]) & (frame["status"] == results.OK)
+    """Every ok run of `row`'s configuration on its host in `frame` that ran `row`'s software, one per
+    repeat (standing)."""
+    same = frame["config_hash"] == row["config_hash"]
     if "hostname" in frame:  # a missing hostname is a host of its own, "", as summarize groups it
         host = row.get("hostname") if isinstance(row.get("hostname"), str) else ""
         same &= frame["hostname"].fillna("") == host
-    same &= same_software(frame, row)
-    return frame.loc[same]
+    runs = standing(frame.loc[same])
+    return runs[(runs["status"] == results.OK) & same_software(runs, row)]
 
 
 def failures_of(frame: pd.DataFrame, row: pd.Series) -> tuple[int, str]:
@@ -163,7 +183,8 @@ def failures_of(frame: pd.DataFrame, row: pd.Series) -> tuple[int, str]:
     if "hostname" in frame:
         host = row.get("hostname") if isinstance(row.get("hostname"), str) else ""
         same &= frame["hostname"].fillna("") == host
-    return _failures(frame.loc[same & frame["status"].isin(RAN_AND_FAILED)], row)
+    runs = standing(frame.loc[same])
+    return _failures(runs[runs["status"].isin(RAN_AND_FAILED)], row)
 
 
 def p50s_of(frame: pd.DataFrame, row: pd.Series) -> np.ndarray:

@@ -105,6 +105,29 @@ def test_between_run_ci_covers_the_true_value_at_its_confidence() -> None:
     assert summary["between_run_cv"].median() == pytest.approx(0.05, rel=0.25)
 
 
+def test_a_repeat_measured_again_stands_for_that_repeat(tmp_path: Path) -> None:
+    """Found by breaking it: a repeat killed mid-job and redone by a resume still counted as failed (the
+    Decision shut the configuration out for good: "1 of its 4 runs failed" of 3 asked for), and a
+    repeat forced again was pooled with the run it replaced (2 repeats read as 3 runs). The newest row of
+    a (configuration, host, repeat) stands for it; older ones stay in results.csv."""
+    frame = _runs_frame({"c": [10.0, 10.1, 9.9]}).assign(started_at=["2026-01-01T00:00:00", "2026-01-01T00:01:00",
+                                                                     "2026-01-01T00:02:00"])  # fmt: skip
+    crashed = {**frame.iloc[1].to_dict(), "run_id": "c-1-crashed", "status": "crashed", "latency_ms_p50": np.nan,
+               "error": "child killed by SIGKILL", "started_at": "2026-01-01T00:00:30"}  # fmt: skip
+    redone = summarize(pd.concat([frame, pd.DataFrame([crashed])], ignore_index=True)).iloc[0]
+    assert redone["n_runs"] == 3 and redone["runs_failed"] == 0, redone.to_dict()
+    forced = {**frame.iloc[0].to_dict(), "run_id": "c-0-forced", "latency_ms_p50": 20.0,
+              "started_at": "2026-01-01T00:03:00"}  # fmt: skip
+    again = summarize(pd.concat([frame, pd.DataFrame([forced])], ignore_index=True)).iloc[0]
+    assert again["n_runs"] == 3, again.to_dict()
+    assert again["latency_ms_p50"] == pytest.approx(np.exp(np.log([20.0, 10.1, 9.9]).mean()))
+    crashed_last = {**crashed, "started_at": "2026-01-01T00:04:00"}  # the newest attempt of repeat 1 failed
+    failed = summarize(pd.concat([frame, pd.DataFrame([crashed_last])], ignore_index=True)).iloc[0]
+    assert failed["n_runs"] == 2 and failed["runs_failed"] == 1, failed.to_dict()
+    legacy = summarize(frame.drop(columns="repeat")).iloc[0]  # older files: every row a run of its own
+    assert legacy["n_runs"] == 3
+
+
 def test_one_run_has_no_between_run_ci_and_the_report_says_single_run(tmp_path: Path) -> None:
     summary = summarize(_runs_frame({"once": [12.0], "wobbly": [10.0, 14.0, 9.0]}))
     once = summary.set_index("config_hash").loc["once"]
