@@ -393,6 +393,9 @@ class Collector:
                 exists = ctx.results_dir.exists()
                 finished[ctx.results_dir] = results.completed(ctx.results_dir) if exists else results.Finished()
             if ctx.force or key not in finished[ctx.results_dir]:
+                if not ctx.force and key in finished[ctx.results_dir].other_code:
+                    print(f"{ctx.label}: measured again: its ok row was measured by other harness code "
+                          "(harness_code), and the summary counts one software's runs", file=sys.stderr)  # fmt: skip
                 keep.append(overrides)
                 continue
             status, reason = finished[ctx.results_dir].reason(*key)

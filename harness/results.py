@@ -961,13 +961,16 @@ def read_latencies(results_dir: Path) -> pd.DataFrame:
 @dataclass(frozen=True)
 class Finished:
     """What a resumed sweep skips: `(config_hash, repeat) in finished`. A repeat is finished when it has
-    an ok row; every repeat of a configuration is when its newest row says that this very harness commit
-    on this host found it `unsupported` (the code's answer, which another run gives again, not a
-    measurement). Another or an uncommitted harness, another host (a cluster node, a teammate's results)
-    or force=true (e.g. after installing a library) asks again."""
+    an ok row of this harness code (`harness_code`; rows from before it was recorded count; those of
+    other code are `other_code`: measured again, as the summary counts one software's runs); every
+    repeat of a configuration is when its newest row says that this very harness commit on this host
+    found it `unsupported` (the code's answer, which another run gives again, not a measurement).
+    Another or an uncommitted harness, another host (a cluster node, a teammate's results) or force=true
+    (e.g. after installing a library) asks again."""
 
     ok: frozenset[tuple[str, int]] = frozenset()
     unsupported: dict[str, str] = field(default_factory=dict)  # config_hash -> the row's error, printable
+    other_code: frozenset[tuple[str, int]] = frozenset()  # ok only in rows of other harness code: run again
 
     def __contains__(self, key: object) -> bool:
         return key in self.ok or (isinstance(key, tuple) and bool(key) and key[0] in self.unsupported)
@@ -1013,8 +1016,15 @@ def completed(results_dir: Path) -> Finished:
     if len(frame):
         frame = check_frame(frame, str(results_dir))
     ok = frame[frame["status"] == OK]
-    repeats = pd.to_numeric(ok["repeat"], errors="coerce").fillna(0).astype(int)
-    return Finished(frozenset(zip(ok["config_hash"].astype(str), repeats, strict=True)), _settled_unsupported(frame))
+    keys = pd.Series(list(zip(ok["config_hash"].astype(str), pd.to_numeric(ok["repeat"], errors="coerce").fillna(0)
+                              .astype(int), strict=True)), index=ok.index, dtype=object)  # fmt: skip
+    from harness.cache import code_fingerprint  # here: cache imports nothing of results, but keep it lazy
+
+    # an ok row of other harness code is no finished repeat: the summary counts one software's runs, so
+    # skipping it left a resumed sweep with fewer usable runs than `repeats` (older rows without one count)
+    code = ok["harness_code"] if "harness_code" in ok else pd.Series(np.nan, index=ok.index)
+    mine = code.isna() | (code.astype(str) == code_fingerprint())
+    return Finished(frozenset(keys[mine]), _settled_unsupported(frame), frozenset(keys[~mine]) - frozenset(keys[mine]))
 
 
 def check_resumable(results_dir: Path) -> None:

@@ -38,6 +38,19 @@ def test_completed_hashes_only_counts_ok_rows(tmp_path: Path) -> None:
     assert results.completed(tmp_path).ok == {("good", 0)}
 
 
+def test_an_ok_row_of_other_harness_code_is_no_finished_repeat(tmp_path: Path) -> None:
+    """Found by breaking it: after a code change a resume skipped 3 finished repeats that the summary then
+    left out as other software, so repeats=4 gave a single run. A repeat is finished by this code's rows."""
+    from harness.cache import code_fingerprint
+
+    named = {"workload": "w", "runtime": "eager", "batch_size": 1, "precision_requested": "fp32", "status": "ok",
+             "latency_ms_p50": 1.0, "config_hash": "c"}  # fmt: skip
+    for run_id, repeat, code in (("a", 0, "old-code"), ("b", 1, code_fingerprint()), ("c", 2, None)):
+        results.append_result(tmp_path, {**named, "run_id": run_id, "repeat": repeat, "harness_code": code})
+    done = results.completed(tmp_path)
+    assert done.ok == {("c", 1), ("c", 2)} and done.other_code == {("c", 0)}, done
+
+
 def test_reading_an_empty_directory_gives_the_schema_and_a_missing_one_an_error(tmp_path: Path) -> None:
     frame = results.read_results(tmp_path)
     assert frame.empty and list(frame.columns) == results.COLUMNS
