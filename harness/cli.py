@@ -411,18 +411,22 @@ def options_of_swept_groups(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """The CLI (see README); Ctrl-C at any point is one line and exit 130, never a traceback."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return _main(argv)
     except KeyboardInterrupt:  # a running child dies with its process group and holds no row
         where = ", ".join(str(d) for d in SESSION.results_dirs)
-        said = (f"the job running was not recorded; finished jobs are kept in {where}; the same command resumes"
+        forced = any(a.lstrip("+").replace(" ", "").lower() in ("force=true", "force='true'") for a in argv)
+        # force=true measures every job again: "the same command" would start over, not resume
+        again = ("force=true starts over if run again (without it, every repeat with an ok row, old ones included, "
+                 "is skipped)" if forced else "the same command resumes")  # fmt: skip
+        said = (f"the job running was not recorded; finished jobs are kept in {where}; {again}"
                 if where else "no job had started")  # fmt: skip
         print(f"harness: interrupted; {said}", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
-def _main(argv: list[str] | None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def _main(argv: list[str]) -> int:
     _, multirun, inspect = _overrides_and_mode(argv)
     modes = [a for a in argv if a.split("=")[0] in MODE_FLAGS]
     if modes and multirun:  # Hydra raises a ValueError (a traceback) for this

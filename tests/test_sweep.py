@@ -103,6 +103,27 @@ def test_ctrl_c_during_a_measurement_is_one_line_and_the_sweep_resumes(cli, tmp_
     assert len(pd.read_csv(tmp_path / "sweep" / "results.csv")) == 1
 
 
+def test_ctrl_c_of_a_forced_sweep_does_not_promise_a_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by breaking it: Ctrl-C under force=true said "the same command resumes", which measures every
+    job again (and without force=true every repeat with an ok row, old ones included, is skipped)."""
+    from harness import cli as cli_module
+
+    def interrupted(argv: list[str]) -> int:
+        cli_module.SESSION.results_dirs.append(tmp_path)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_module, "_main", interrupted)
+    monkeypatch.setattr(cli_module, "SESSION", cli_module.Session())
+    assert cli_module.main(["-m", "workload=tiny_resnet", "force=true"]) == 130
+    line = capsys.readouterr().err.strip()
+    assert "force=true starts over if run again" in line and "the same command resumes" not in line, line
+    monkeypatch.setattr(cli_module, "SESSION", cli_module.Session())
+    assert cli_module.main(["-m", "workload=tiny_resnet"]) == 130
+    assert capsys.readouterr().err.strip().endswith("the same command resumes")
+
+
 def test_ctrl_c_before_any_job_is_one_line(tmp_path: Path) -> None:
     """Ctrl-C while the CLI loads its libraries or checks the sweep: a traceback from the imports."""
     import os
