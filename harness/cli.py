@@ -253,7 +253,8 @@ def check_command_line(argv: list[str]) -> tuple[list[str], int]:
                 if directory not in writable:  # before any job runs, not after the first measurement
                     check_writable(Path(directory))
                     check_no_links(Path(directory))  # resuming into a directory from elsewhere
-                    check_resumable(Path(directory))
+                    for note in check_resumable(Path(directory)):  # an older directory imported: what it recovered
+                        print(f"harness: {one_line(note)}", file=sys.stderr)
                     writable.add(directory)
                 hydra_dir = hydra_output_dir(cfg, multirun)
                 if hydra_dir not in unlinked:  # Hydra writes multirun.yaml and <n>/.hydra/*.yaml there

@@ -369,6 +369,17 @@ class Collector:
         self.base = Path.cwd()
         self.dirs: list[Path] = []
         self.position = 0
+        self.stopped = False  # a results directory began holding a row report refuses: no further job runs
+
+    def stop(self, exc: Exception) -> None:
+        """Stop the sweep in one line (README: a row report refuses stops the sweep): a row file planted or
+        damaged in the results directory while the sweep ran (a foreign writer). Said once, after the table."""
+        from harness.cli import SESSION
+
+        line = f"stopped: {first_line(exc)}; move that row file away and run the same command to resume"
+        if line not in SESSION.launch_errors:
+            SESSION.launch_errors.append(line)
+        self.stopped = True
 
     def context(self, overrides: Sequence[str], number: int) -> JobContext:
         """The job's JobContext, composed here in the driver from its overrides (label number `number`)."""
@@ -387,11 +398,17 @@ class Collector:
         keep, finished = [], {}
         for overrides in batch:
             self.position += 1
+            if self.stopped:
+                continue
             ctx = self.context(overrides, self.position)
             key = (ctx.spec.config_hash(), ctx.repeat)
             if ctx.results_dir not in finished:
                 exists = ctx.results_dir.exists()
-                finished[ctx.results_dir] = results.completed(ctx.results_dir) if exists else results.Finished()
+                try:
+                    finished[ctx.results_dir] = results.completed(ctx.results_dir) if exists else results.Finished()
+                except results.ResultsError as exc:
+                    self.stop(exc)
+                    continue
             if ctx.force or key not in finished[ctx.results_dir]:
                 if not ctx.force and key in finished[ctx.results_dir].other_code:
                     print(f"{ctx.label}: measured again: its ok row was measured by other harness code "
@@ -422,9 +439,16 @@ class Collector:
             self._record(value, ctx.results_dir)
             return
         exc = value if isinstance(value, BaseException) else RuntimeError(f"the job returned {value!r}, not a row")
+        if isinstance(exc, results.ResultsError):  # the job found a row it cannot trust in the directory
+            self.stop(exc)
+            return
         ctx = self.context(overrides, job_num + 1)
-        if not ctx.force and (ctx.spec.config_hash(), ctx.repeat) in results.completed(ctx.results_dir).ok:
-            return  # it wrote its ok row, then its process died before returning it
+        try:
+            if not ctx.force and (ctx.spec.config_hash(), ctx.repeat) in results.completed(ctx.results_dir).ok:
+                return  # it wrote its ok row, then its process died before returning it
+        except results.ResultsError as refused:
+            self.stop(refused)
+            return
         row = failure_row(ctx, exc)
         results.write_row(ctx.results_dir, row)
         print(f"{ctx.label}: {row['status']}", file=sys.stderr)

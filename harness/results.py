@@ -1001,7 +1001,7 @@ def _settled_unsupported(frame: pd.DataFrame) -> dict[str, str]:
     return settled
 
 
-def completed(results_dir: Path) -> Finished:
+def completed(results_dir: Path, notes: list[str] | None = None) -> Finished:
     """What a resumed sweep skips (Finished): jobs with an ok row, and configurations this harness
     commit found unsupported here. Only whole row files count (a writer killed mid-row leaves none).
     The rows are checked as report checks them (check_frame): a row report refuses (an ok row with a
@@ -1009,7 +1009,9 @@ def completed(results_dir: Path) -> Finished:
     frame = _read_rows(Path(results_dir)).frame if (Path(results_dir) / ROWS_DIR).is_dir() else None
     if frame is None:
         if (Path(results_dir) / RESULTS_CSV).exists() or (Path(results_dir) / RESULTS_PARQUET).exists():
-            gather(results_dir)  # an older directory: import it first
+            found = gather(results_dir).notes  # an older directory: import it first (what it recovered, said)
+            if notes is not None:
+                notes.extend(found)
             frame = _read_rows(Path(results_dir)).frame
         else:
             return Finished()
@@ -1027,18 +1029,21 @@ def completed(results_dir: Path) -> Finished:
     return Finished(frozenset(keys[mine]), _settled_unsupported(frame), frozenset(keys[~mine]) - frozenset(keys[mine]))
 
 
-def check_resumable(results_dir: Path) -> None:
+def check_resumable(results_dir: Path) -> list[str]:
     """ConfigError (one line) when an existing `results_dir` holds rows a resumed sweep cannot trust
-    (completed raises ResultsError): said before any job runs, as report would say it."""
+    (completed raises ResultsError): said before any job runs, as report would say it. Returns the notes
+    of importing an older directory (a damaged results.csv kept aside, the rows recovered): to be said."""
+    notes: list[str] = []
     if not Path(results_dir).is_dir():
-        return
+        return notes
     try:
-        completed(results_dir)
+        completed(results_dir, notes)
     except ResultsError as exc:
         culprits = _refused_row_files(Path(results_dir), exc)
         which = f"move {', '.join(map(str, culprits))} away" if culprits else "move the damaged row file away"
         raise ConfigError(f"results directory {str(results_dir)!r} cannot be resumed: {exc}; {which} or choose "
                           "another results directory") from None  # fmt: skip
+    return notes
 
 
 def _refused_row_files(results_dir: Path, refusal: ResultsError) -> list[Path]:

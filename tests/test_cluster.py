@@ -464,3 +464,25 @@ def test_a_benchmark_child_dies_with_the_job_process_that_started_it(cli_factory
     while time.monotonic() < deadline and Path(f"/proc/{child}").exists():
         time.sleep(0.2)
     assert not Path(f"/proc/{child}").exists(), "the child outlived the process that started it"
+
+
+def test_a_row_refused_mid_sweep_stops_the_sweep_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by breaking it: a row file planted mid-sweep (a foreign writer) that report refuses made the
+    next job's resume check raise, and the driver's own check of it printed a traceback and lost the rest
+    of the sweep. The collector stops the sweep: one line after the table, no further job launched."""
+    from types import SimpleNamespace
+
+    from hydra.core.utils import JobStatus
+
+    from harness import cli as cli_module
+
+    monkeypatch.setattr(cli_module, "SESSION", cli_module.Session())
+    collector = cluster.Collector(loader=None, config=None, in_process=True)
+    refused = results.ResultsError("/tmp/s5: column 'latency_ms_p50' holds 0.0 in an ok row")
+    collector.collect(["batch=2"], SimpleNamespace(status=JobStatus.FAILED, _return_value=refused), 1)
+    collector.collect(["batch=4"], SimpleNamespace(status=JobStatus.FAILED, _return_value=refused), 2)
+    assert collector.stopped and cli_module.SESSION.launch_errors == [
+        "stopped: /tmp/s5: column 'latency_ms_p50' holds 0.0 in an ok row; move that row file away and run the "
+        "same command to resume"
+    ]
+    assert collector.without_finished([["batch=8"], ["batch=16"]]) == [], "no further job runs"

@@ -348,3 +348,22 @@ def test_an_older_directory_with_a_categorical_status_is_imported(tmp_path: Path
     directory = _legacy(tmp_path / "old", status=pd.Categorical(["ok", "ok"]))
     gathered = results.gather(directory)
     assert sorted(gathered.frame["run_id"]) == ["old-0", "old-1"] and (gathered.frame["status"] == "ok").all()
+
+
+def test_resuming_an_older_damaged_directory_says_what_it_recovered(tmp_path: Path) -> None:
+    """Found by breaking it: a resume imported an older directory whose results.csv was cut short (kept
+    aside as damaged, the lost row re-measured) without a word; harness.gather says it in three lines."""
+    import shutil
+
+    named = {"workload": "w", "runtime": "eager", "batch_size": 1, "precision_requested": "fp32", "status": "ok",
+             "latency_ms_p50": 1.0}  # fmt: skip
+    for k in range(3):
+        results.append_result(tmp_path, {**named, "run_id": f"r{k}", "config_hash": f"c{k}"}, [1.0, 1.1])
+    shutil.rmtree(tmp_path / "rows")  # an older directory: its tables only
+    for path in tmp_path.iterdir():
+        if path.name not in ("results.csv", "latencies.parquet"):
+            path.unlink()
+    text = (tmp_path / "results.csv").read_text()
+    (tmp_path / "results.csv").write_text(text[:-40])  # the last row cut
+    notes = results.check_resumable(tmp_path)
+    assert any("results.csv was damaged" in n for n in notes) and any("2 complete rows recovered" in n for n in notes)
