@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         except (TypeError, ValueError) as exc:  # a stored value of a type no option has (ConfigError names most)
             raise ConfigError(f"row {args.run_id}: config_json holds a value of the wrong type ({exc})") from None
+        results.check_writable(out, option="--out")  # before "re-running ... into": rerun's own option named
         results.check_resumable(out)  # a damaged row already in the re-run's directory: said before the job
     except (ConfigError, results.ResultsError) as exc:
         print(f"harness.rerun: {one_line(str(exc))}", file=sys.stderr)

@@ -222,7 +222,10 @@ WRITTEN_DIRS = {ROWS_DIR: "row files", "jobs": "job logs", ".claims": "job claim
 WRITTEN_FILES = (LOCK_FILE, *VIEWS, VIEWS_RECORD, "summary.csv", "summary.parquet")  # summary.SUMMARY_CSV/_PARQUET
 
 
-def check_writable(directory: Path, results_places: bool = True) -> None:
+SWEEP_DIR_OPTIONS = "results_dir= or hydra.sweep.dir="
+
+
+def check_writable(directory: Path, results_places: bool = True, option: str = SWEEP_DIR_OPTIONS) -> None:
     """ConfigError (one line) unless `directory` is, or can be made, a writable directory.
     Probes by creating a file (permission bits say nothing for root; `chattr +i` does), in the
     directory and in each of its WRITTEN_DIRS that exists. With `results_places` (a sweep's or gather's
@@ -230,9 +233,9 @@ def check_writable(directory: Path, results_places: bool = True) -> None:
     refused before any job runs instead of failing after a measurement: each of WRITTEN_DIRS must be
     a directory when present, no file of WRITTEN_FILES may be a directory (a view is replaced by
     rename), and the lock file must be a regular file (it is opened for writing: a FIFO would block,
-    a link would truncate what it names)."""
+    a link would truncate what it names). `option`: how the one line tells the user to choose another."""
     directory = Path(directory)
-    existing = _writable_place(directory, f"results directory {str(directory)!r}", "results_dir= or hydra.sweep.dir=")
+    existing = _writable_place(directory, f"results directory {str(directory)!r}", option)
     if results_places and existing == directory:
         for name, what in WRITTEN_DIRS.items():
             place = directory / name

@@ -924,6 +924,24 @@ def test_report_compare_and_gather_refuse_a_directory_holding_a_link(
     assert victim.read_text() == "precious" and sorted(elsewhere.rglob("*")) == before
 
 
+def test_rerun_into_a_read_only_source_names_its_own_option_before_announcing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by breaking it: a re-run of a directory it cannot write printed "re-running ... into" and then
+    told the user to choose results_dir= or hydra.sweep.dir=, options rerun does not have."""
+    from types import SimpleNamespace
+
+    from harness import rerun
+
+    good = make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0, "config_json": "{}"}], seed=1)
+    monkeypatch.setattr(rerun, "trusted_spec", lambda stored, python, cache_dir: (
+        SimpleNamespace(cache_dir=str(tmp_path / "cache")), []))  # fmt: skip
+    with immutable(good):
+        assert rerun.main([str(good), "s-0"]) == rerun.EXIT_CANNOT
+    out, err = capsys.readouterr()
+    assert "re-running" not in out and "--out" in err and "hydra.sweep.dir" not in err, (out, err)
+
+
 def test_rerun_never_writes_through_a_planted_reruns_link(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
