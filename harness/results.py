@@ -812,13 +812,15 @@ def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
                 if column not in frame.columns:
                     frame[column] = np.nan
     for column in [c for c in NUMERIC_COLUMNS if c in frame.columns]:
-        numbers = pd.to_numeric(frame[column], errors="coerce")
+        # a JSON true/false is no number (to_numeric read "repeat": true as repeat 1, a finished job)
+        truth = frame[column].map(lambda v: isinstance(v, bool | np.bool_))
+        numbers = pd.to_numeric(frame[column].where(~truth, "not a number"), errors="coerce")
         bad = numbers.isna() & frame[column].notna() & (frame[column].astype(str).str.strip() != "")
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
-            raise ResultsError(
-                f"{source}: column {column!r} holds {frame[column][bad].iloc[0]!r} (row {row}), not a number"
-            )
+            value = frame[column][bad].iloc[0]
+            shown = str(bool(value)).lower() if isinstance(value, bool | np.bool_) else repr(value)  # JSON's word
+            raise ResultsError(f"{source}: column {column!r} holds {shown} (row {row}), not a number")
         frame[column] = numbers
     for column in [c for c in INTEGER_COLUMNS if c in frame.columns]:
         values = frame[column]

@@ -367,3 +367,12 @@ def test_resuming_an_older_damaged_directory_says_what_it_recovered(tmp_path: Pa
     (tmp_path / "results.csv").write_text(text[:-40])  # the last row cut
     notes = results.check_resumable(tmp_path)
     assert any("results.csv was damaged" in n for n in notes) and any("2 complete rows recovered" in n for n in notes)
+
+
+@pytest.mark.parametrize("column", ["repeat", "batch_size", "n_calls"])
+def test_a_json_boolean_is_no_count(tmp_path: Path, column: str) -> None:
+    """Found by breaking it: a row file with "repeat": true counted as finished repeat 1, and "batch_size":
+    true was read as batch 1 (to_numeric takes True for 1). A boolean in a number column is refused."""
+    frame = pd.DataFrame([_row("a", "h", "ok", "2026-11-30T10:00:00+00:00", **{column: True})])
+    with pytest.raises(results.ResultsError, match=f"column '{column}' holds true \\(row 1\\), not a number"):
+        results.check_frame(frame, "x")
