@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CANNOT
     old["source"], new["source"] = str(source), str(out)
     if new["status"] != results.OK or old["status"] != results.OK:
-        print(one_line(f"not reproduced: status was {old['status']}, now {new['status']} {new.get('error') or ''}"))
+        why = f": {new['error']}" if isinstance(new.get("error"), str) and new["error"] else ""
+        print(one_line(f"not reproduced: status was {old['status']}, now {new['status']}{why}"))
         return EXIT_DIFFERENT
     if (figure := analysis.figure_of(old)) is not None:  # judged on compare's figure
         within, line = figure_verdict(old, new, costs_of(frame, old), args.tolerance, figure[0])
