@@ -177,7 +177,7 @@ def compare(
     env_diff = {c: (env_a[c], env_b.get(c, [])) for c in env_a if env_a[c] != env_b.get(c, [])}
     table = pd.DataFrame(rows)
     for column in ("variant", "host", "failed_runs"):  # one setting per configuration; no host on both sides
-        if table.empty or not table[column].astype(bool).any():
+        if table.empty or column not in table or not table[column].fillna("").astype(bool).any():
             table = table.drop(columns=column, errors="ignore")
     return table, env_diff
 
@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"harness.compare: {undecided} row(s) could not be decided (see evidence); the gate fails",
                   file=sys.stderr)  # fmt: skip
             return 1
-        broke = table[(table.get("failed_b", 0) > 0) & (table.get("failed_a", 0) == 0)] if len(table) else table
+        broke = table[(table["failed_b"] > 0) & (table["failed_a"] == 0)] if "failed_b" in table else table.iloc[0:0]
         if not broke.empty:  # ok in every run of A, an error or invalid output in some run of B: a regression
             print(f"harness.compare: {len(broke)} row(s) failed in some or all runs of B and in no run of A "
                   "(failed_runs); the gate fails", file=sys.stderr)  # fmt: skip
