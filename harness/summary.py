@@ -127,12 +127,16 @@ def standing(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows that stand for their repeat: of the rows of one configuration, host and `repeat`, the
     newest (by started_at). A repeat measured again (force=true, or a resume after it crashed) is that
     repeat: pooled with the run it replaced, 2 repeats read as 3 runs and a crash already redone kept
-    the configuration "failed" for good. Rows without a repeat number (older files) each stand alone."""
+    the configuration "failed" for good. Rows without a repeat number (older files), and rows that never
+    ran (unsupported, unavailable), each stand alone."""
     if frame.empty or "repeat" not in frame or "config_hash" not in frame:
         return frame
     repeat = frame["repeat"].map(analysis.key_text)
-    repeat = repeat.where(repeat != "", "run " + frame["run_id"].astype(str) if "run_id" in frame else
-                          pd.Series([f"row {i}" for i in range(len(frame))], index=frame.index))  # fmt: skip
+    # a row that never ran (unsupported, unavailable: an IPEX venv missing at a forced re-run) replaces nothing
+    ran = frame["status"].isin((results.OK, *RAN_AND_FAILED)) if "status" in frame else True
+    alone = "run " + frame["run_id"].astype(str) if "run_id" in frame else pd.Series(
+        [f"row {i}" for i in range(len(frame))], index=frame.index)  # fmt: skip
+    repeat = repeat.where((repeat != "") & ran, alone)
     host = frame["hostname"].fillna("").astype(str) if "hostname" in frame else pd.Series("", index=frame.index)
     key = frame["config_hash"].astype(str) + "\x1f" + host + "\x1f" + repeat
     order = frame["started_at"] if "started_at" in frame else pd.Series("", index=frame.index)

@@ -126,6 +126,8 @@ def test_a_repeat_measured_again_stands_for_that_repeat(tmp_path: Path) -> None:
     assert failed["n_runs"] == 2 and failed["runs_failed"] == 1, failed.to_dict()
     legacy = summarize(frame.drop(columns="repeat")).iloc[0]  # older files: every row a run of its own
     assert legacy["n_runs"] == 3
+    never = {**crashed, "status": "unavailable", "started_at": "2026-01-01T00:05:00"}  # a venv missing: never ran
+    assert summarize(pd.concat([frame, pd.DataFrame([never])], ignore_index=True)).iloc[0]["n_runs"] == 3
 
 
 def test_one_run_has_no_between_run_ci_and_the_report_says_single_run(tmp_path: Path) -> None:
