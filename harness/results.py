@@ -983,7 +983,7 @@ class Finished:
     def reason(self, config_hash: str, repeat: int) -> tuple[str, str]:
         """(the status the skipped job stands for, why it was skipped: one line)."""
         if (config_hash, repeat) in self.ok:
-            return OK, f"an ok row with config_hash {config_hash} exists"
+            return OK, f"an ok row with config_hash {config_hash}, repeat {repeat}, exists"
         return UNSUPPORTED, (f"this harness commit found config_hash {config_hash} unsupported on this host "
                              f"({self.unsupported[config_hash]}); force=true tries again")  # fmt: skip
 

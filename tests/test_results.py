@@ -92,7 +92,7 @@ def test_only_the_newest_row_of_this_commit_on_this_host_settles_unsupported(
     status, reason = done.reason("settled", 3)
     assert status == "unsupported" and "\x1b" not in reason and "\\x1b]0;owned\\x07here" in reason
     assert "no reason recorded" in done.reason("silent", 0)[1]
-    assert done.reason("fixed", 0) == ("ok", "an ok row with config_hash fixed exists")
+    assert done.reason("fixed", 0) == ("ok", "an ok row with config_hash fixed, repeat 0, exists")
     monkeypatch.setattr(results, "git_sha", lambda: "0123456789ab-dirty")
     assert ("settled", 0) not in results.completed(tmp_path), "uncommitted code may answer otherwise"
 
