@@ -14,6 +14,7 @@ import pandas as pd
 
 from harness import results, untrusted
 from harness.config import measured_identity
+from harness.results import key_text, recorded_text  # defined in results, whose standing keys repeats by them
 
 # What identifies "the same measurement" across result sets.
 # what a row measured, as compare joins it: `load` is the scenario and timed inputs (load_of)
@@ -29,20 +30,6 @@ RATIO_TOLERANCE = 1e-9
 # "no significant difference": compare --fail-on-regression fails on it.
 CANNOT_DECIDE = "cannot decide"
 MAX_VARIANT_CHARS = 200  # a setting shown in `variant` / `differs` is cut here
-
-
-def recorded_text(value: object) -> str:
-    """A recorded value as text, with 2.0 written 2: a CSV column with gaps reads its integers back as
-    floats. Strings stay as they are, so hashes such as "1e50..." are never read as numbers."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def key_text(value: object) -> str:
-    """A value as a join key: recorded_text, with a missing value (NaN, None) as "" so that it meets
-    its like (NaN never equals NaN)."""
-    return "" if pd.isna(value) else recorded_text(value)  # type: ignore[call-overload]
 
 
 def same_recorded(a: object, b: object) -> bool:
@@ -107,7 +94,10 @@ def load(paths: Sequence[Path], notes: list[str] | None = None) -> pd.DataFrame:
 
 
 def latest(frame: pd.DataFrame, key: Sequence[str] = tuple(CONFIG_KEY)) -> pd.DataFrame:
-    """One row per `key`: the newest ok row, else the newest row (which says why it failed)."""
+    """One row per `key`: of the rows that stand for their repeat (results.standing: a repeat measured
+    again is its newest row), the newest ok row, else the newest row (which says why it failed). An ok run
+    replaced by a failed re-run of the same repeat is not shown (compare once judged on it)."""
+    frame = results.standing(frame)
     frame = frame.assign(_ok=(frame["status"] == results.OK).astype(int)).sort_values(["_ok", "started_at"])
     return frame.drop_duplicates(list(key), keep="last").drop(columns="_ok").reset_index(drop=True)
 

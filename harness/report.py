@@ -28,7 +28,7 @@ from harness import analysis, results, untrusted  # noqa: E402
 from harness.config import QUANTIZED, ConfigError, measured_identity  # noqa: E402
 from harness.decision import DEFAULT_BUDGET_POINTS, plot_tradeoff, recommend  # noqa: E402
 from harness.machine import busy_flags  # noqa: E402
-from harness.summary import SOFTWARE, UNSTABLE_CV, summarize  # noqa: E402
+from harness.summary import SOFTWARE, UNSTABLE_CV, failures_of, summarize  # noqa: E402
 from harness.tool_args import ToolParser, bounded  # noqa: E402
 
 ACCURACY_DROP = 0.01  # more than 1 point below eager is flagged
@@ -243,7 +243,9 @@ def flagged_rows(frame: pd.DataFrame, costs: pd.Series | None = None) -> list[st
     eager_acc = eager_acc[~eager_acc.index.duplicated(keep="last")]
     for index, r in frame.iterrows():
         if r["status"] != results.OK:
-            flags.append(f"{label(r)}: status {r['status']}: {str(r['error'])[:300]}")
+            failed = r.get("runs_failed")  # every repeat that ran failed (with_runs: no ok run stands)
+            runs = f" ({int(failed)} of its {int(failed)} runs failed)" if pd.notna(failed) and failed > 1 else ""
+            flags.append(f"{label(r)}: status {r['status']}{runs}: {str(r['error'])[:300]}")
             continue
         base = eager_acc.get((samples[index], r["batch_size"], r["precision_requested"]))
         if base is not None and analysis.beyond_budget(100 * (base - r["accuracy"]), 100 * ACCURACY_DROP):
@@ -471,8 +473,9 @@ def save_figure(fig: plt.Figure, path: Path) -> Path:
 def with_runs(frame: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
     """`latest` (one row per configuration) with the between-run summary of all of `frame`'s runs."""
     summary = summarize(frame)
+    latest = latest.assign(hostname=latest["hostname"].fillna(""))
     if summary.empty:
-        return latest.assign(n_runs=np.nan)
+        return _without_ok_runs(frame, latest.assign(n_runs=np.nan, unstable=False))
     keep = {"n_runs": "n_runs", "latency_ms_p50": "latency_ms_p50_runs", "between_run_cv": "between_run_cv",
             "latency_ms_p50_between_ci_low": "latency_ms_p50_between_ci_low", "unstable": "unstable",
             "latency_ms_p50_between_ci_high": "latency_ms_p50_between_ci_high",
@@ -484,8 +487,7 @@ def with_runs(frame: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
             "figure_between_ci_low": "figure_between_ci_low", "figure_n_runs": "figure_n_runs",
             "figure_between_ci_high": "figure_between_ci_high"}  # fmt: skip
     summary = summary[[c for c in ["config_hash", "hostname", *keep] if c in summary]].rename(columns=keep)
-    latest = latest.assign(hostname=latest["hostname"].fillna(""))
-    merged = latest.merge(summary, on=["config_hash", "hostname"], how="left")
+    merged = _without_ok_runs(frame, latest.merge(summary, on=["config_hash", "hostname"], how="left"))
     one_run = merged["n_runs"].fillna(0) < 2  # a single paired row: its own within-process CI
     if "speedup_vs_eager_ci_low" in merged:
         for side in ("low", "high"):
@@ -493,6 +495,22 @@ def with_runs(frame: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
             across = pd.to_numeric(merged[column], errors="coerce") if column in merged else np.nan
             own = pd.to_numeric(merged[f"speedup_vs_eager_ci_{side}"], errors="coerce")
             merged[column] = own.where(one_run, across)
+    return merged
+
+
+def _without_ok_runs(frame: pd.DataFrame, merged: pd.DataFrame) -> pd.DataFrame:
+    """`merged` (with_runs' rows) where a configuration has no summary row (no ok run stands for any of
+    its repeats: each failed, or was replaced by a failed re-run): n_runs 0, not unstable, and its failed
+    runs counted (summary.failures_of), so the report says "status crashed (2 of its 2 runs failed)"."""
+    merged = merged.assign(unstable=merged["unstable"].astype("boolean").fillna(False).astype(bool))
+    alone = merged["n_runs"].isna()
+    merged["n_runs"] = merged["n_runs"].fillna(0)
+    for column in ("runs_failed", "runs_failed_why"):
+        if column not in merged:
+            merged[column] = np.nan if column == "runs_failed" else None
+    merged["runs_failed_why"] = merged["runs_failed_why"].astype(object)
+    for index in merged.index[alone]:
+        merged.loc[index, "runs_failed"], merged.loc[index, "runs_failed_why"] = failures_of(frame, merged.loc[index])
     return merged
 
 

@@ -86,6 +86,14 @@ NUMERIC_COLUMNS = [
     "gemm_peak_gflops_bf16", "int8_op_share", "accuracy_delta_vs_fp32", "predicted_majority_share",
     "reference_majority_share", "max_rel_diff", "threads_effective", "requests_unserved", "accuracy_s", "reference_s",
 ]  # fmt: skip
+# Text that may look like a number: a hostname 007 or 12345, a python_version 3.10, a hash of digits. read_csv
+# guessed them ints and floats (007 read 7; a host not a string was grouped as "": its runs and failures uncounted).
+TEXT_COLUMNS = [
+    "run_id", "config_hash", "workload", "model", "model_hash", "dataset", "data_hash", "runtime",
+    "precision_requested", "precision_effective", "status", "error", "cpu_model", "cpu_flags", "hostname",
+    "python_version", "torch_version", "transformers_version", "runtime_version", "harness_git_sha", "harness_code",
+    "started_at", "scenario", "config_json",
+]  # fmt: skip
 # Counts the tools turn into ints (int(), range(), "x streams"): each a whole number in [0, MAX_COUNT] when present.
 # batch_size has its own, narrower range (config.MAX_BATCH).
 INTEGER_COLUMNS = [
@@ -884,9 +892,9 @@ def check_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     if twice.any():  # a run_id keys its raw latencies and its rerun command: two rows cannot share one
         row = int(np.flatnonzero(twice.to_numpy())[0]) + 1
         raise ResultsError(f"{source}: run_id {frame['run_id'][twice].iloc[0]!r} names two rows (row {row} again)")
-    precision = frame["precision_requested"]
-    missing = precision.map(_absent)
-    frame["precision_requested"] = precision.where(missing, precision.astype(str))
+    for column in [c for c in TEXT_COLUMNS if c in frame.columns]:  # a JSON row or a parquet file may hold numbers
+        frame[column] = frame[column].map(lambda v: v if isinstance(v, str) or _absent(v) or v is pd.NA
+                                          else recorded_text(v)).astype(object)  # fmt: skip
     batch = frame["batch_size"]  # plots, panels and per-sample figures divide and group by it
     whole = (batch.isna() & (frame["status"] != OK)) | ((batch >= 1) & (batch <= MAX_BATCH) & (batch % 1 == 0))
     if not whole.all():
@@ -936,7 +944,7 @@ def read_results(path: Path, notes: list[str] | None = None) -> pd.DataFrame:
             text = io.StringIO()
             whole.to_csv(text, index=False)  # whole rows back to CSV: read_csv types them as it always did
             text.seek(0)
-            frame = pd.read_csv(text) if len(whole.columns) else pd.DataFrame()
+            frame = pd.read_csv(text, dtype={c: str for c in TEXT_COLUMNS}) if len(whole.columns) else pd.DataFrame()
         else:
             raise ResultsError(f"{path} is not a .csv or .parquet results file")
     except ResultsError:
@@ -963,11 +971,56 @@ def read_latencies(results_dir: Path) -> pd.DataFrame:
     return _checked_latencies(frame, path)  # a foreign one (no run_id column): ResultsError, one line
 
 
+def recorded_text(value: object) -> str:
+    """A recorded value as text, with 2.0 written 2: a CSV column with gaps reads its integers back as
+    floats. Strings stay as they are, so hashes such as "1e50..." are never read as numbers."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def key_text(value: object) -> str:
+    """A value as a join key: recorded_text, with a missing value (NaN, None) as "" so that it meets
+    its like (NaN never equals NaN)."""
+    return "" if pd.isna(value) else recorded_text(value)  # type: ignore[call-overload]
+
+
+# a run that started and failed; "unsupported" / "unavailable" (an IPEX venv not set up yet) never ran
+RAN_AND_FAILED = (*FAILED_STATUSES, INVALID)
+
+
+def standing(frame: pd.DataFrame, by_host: bool = True) -> pd.DataFrame:
+    """The rows that stand for their repeat: of the rows of one configuration, host (all hosts as one
+    when not `by_host`), source (analysis.load's sweep directory, where given) and `repeat`, the newest
+    by started_at. A repeat measured again (force=true, or a
+    resume after it crashed) is that repeat: pooled with the run it replaced, 2 repeats read as 3 runs, a
+    crash already redone kept the configuration "failed" for good, and an ok run replaced by a failed
+    one still stood in the report, compare and a resume. Rows without a repeat number (older files), and
+    rows that never ran (unsupported, unavailable), each stand alone."""
+    if frame.empty or "repeat" not in frame or "config_hash" not in frame:
+        return frame
+    repeat = frame["repeat"].map(key_text)
+    # a row that never ran (unsupported, unavailable: an IPEX venv missing at a forced re-run) replaces nothing
+    ran = frame["status"].isin((OK, *RAN_AND_FAILED)) if "status" in frame else True
+    alone = "run " + frame["run_id"].astype(str) if "run_id" in frame else pd.Series(
+        [f"row {i}" for i in range(len(frame))], index=frame.index)  # fmt: skip
+    repeat = repeat.where((repeat != "") & ran, alone)
+    host = frame["hostname"].map(key_text) if by_host and "hostname" in frame else pd.Series("", index=frame.index)
+    # two sweep directories given together (analysis.load's `source`) are two sweeps: their repeat 0s are two runs
+    source = frame["source"].map(key_text) if "source" in frame else pd.Series("", index=frame.index)
+    key = frame["config_hash"].astype(str) + "\x1f" + host + "\x1f" + source + "\x1f" + repeat
+    order = frame["started_at"] if "started_at" in frame else pd.Series("", index=frame.index)
+    ranked = pd.DataFrame({"key": key, "order": order}).sort_values("order", kind="stable", na_position="last")
+    return frame[frame.index.isin(ranked.drop_duplicates("key", keep="last").index)]
+
+
 @dataclass(frozen=True)
 class Finished:
-    """What a resumed sweep skips: `(config_hash, repeat) in finished`. A repeat is finished when it has
-    an ok row of this harness code (`harness_code`; rows from before it was recorded count; those of
-    other code are `other_code`: measured again, as the summary counts one software's runs); every
+    """What a resumed sweep skips: `(config_hash, repeat) in finished`. A repeat is finished when the
+    newest of its rows that ran, on any host (standing), is ok and of this harness code (`harness_code`;
+    rows from before it was recorded count; those of other code are `other_code`: measured again, as the
+    summary counts one software's runs). A repeat whose newest row failed is measured again, even after
+    an older ok row (a forced re-run that crashed). Every
     repeat of a configuration is when its newest row says that this very harness commit on this host
     found it `unsupported` (the code's answer, which another run gives again, not a measurement).
     Another or an uncommitted harness, another host (a cluster node, a teammate's results) or force=true
@@ -1022,7 +1075,9 @@ def completed(results_dir: Path, notes: list[str] | None = None) -> Finished:
             return Finished()
     if len(frame):
         frame = check_frame(frame, str(results_dir))
-    ok = frame[frame["status"] == OK]
+    # a repeat is as its newest row that ran: an ok run replaced by a failed forced re-run is not finished
+    ok = standing(frame, by_host=False)
+    ok = ok[ok["status"] == OK]
     keys = pd.Series(list(zip(ok["config_hash"].astype(str), pd.to_numeric(ok["repeat"], errors="coerce").fillna(0)
                               .astype(int), strict=True)), index=ok.index, dtype=object)  # fmt: skip
     from harness.cache import code_fingerprint  # here: cache imports nothing of results, but keep it lazy

@@ -79,8 +79,8 @@ def run_job_isolated(
 ) -> JobOutcome:
     """Run one validated job (repeat number `repeat`) in a child process and append its row to
     `results_dir` (`gather=False`: write only its row file, for a launcher's worker on another node;
-    the driver gathers the tables). Skipped when it is finished (results.Finished: an ok row for
-    (config_hash, repeat), or this harness commit found the configuration unsupported; unless `force`)
+    the driver gathers the tables). Skipped when it is finished (results.Finished: the newest row of
+    (config_hash, repeat) is ok, or this harness commit found the configuration unsupported; unless `force`)
     or when another process is measuring it right now (two sweeps into one directory split the work).
     Raises ConfigError when `results_dir` is not writable, before anything runs."""
     results_dir = Path(results_dir)

@@ -20,10 +20,11 @@ it stays empty, and the report says "single run".
 
 A repeat measured again (force=true, a resume after a crash) counts once, as its newest row (standing).
 Only runs of the same software count as runs of one configuration: those whose harness code and
-library versions (SOFTWARE) match the newest run's (rows from before `harness_code` was recorded
-pool). After `force=true` with another library or
-harness version, the older runs stay in results.csv but leave the summary and compare's evidence
-(`runs_other_software` counts them): pooled, a 2.4x slower version hid among five older runs.
+library versions (SOFTWARE) match the newest ok run's (rows from before `harness_code` was recorded
+pool). After `force=true` with another library or harness version, the older runs stay in results.csv
+but leave the summary and compare's evidence (`runs_other_software` counts every one, replaced or not):
+pooled, a 2.4x slower version hid among five older runs. Failures count under that software, or under
+any after its newest ok run (_failures).
 
 Written beside results.csv as summary.csv and summary.parquet at every gather.
 """
@@ -45,24 +46,30 @@ DESCRIBE = ["workload", "runtime", "batch_size", "precision_requested", "threads
 # the harness's code (cache.code_fingerprint), not its commit: a README edit (`-dirty`) or a commit that
 # changed no code is the same software, and split the study's own runs when the commit was compared
 SOFTWARE = ["harness_code", "runtime_version", "torch_version", "python_version"]
-# a run that started and failed; "unsupported" / "unavailable" (an IPEX venv not set up yet) never ran
-RAN_AND_FAILED = (*results.FAILED_STATUSES, results.INVALID)
+RAN_AND_FAILED = results.RAN_AND_FAILED
+standing = results.standing  # the rows that stand for their repeat: one per configuration, host and repeat
 SUMMARY_CSV = "summary.csv"
 SUMMARY_PARQUET = "summary.parquet"
 
 
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (configuration, host) with ok runs: n_runs (of the newest run's software, see
-    same_software), runs_other_software, runs_busy (of those runs, how many machine.busy_flags names:
+    """One row per (configuration, host) with ok runs: n_runs (of the newest ok run's software, see
+    same_software; one per repeat, standing), runs_other_software (its ok rows of other software, replaced
+    or not), runs_busy (of those runs, how many machine.busy_flags names:
     measured on a busy or drifting machine), runs_short (how many timed fewer calls than their
-    measure.min_calls), runs_failed and runs_failed_why (its runs of that software that failed,
-    RAN_AND_FAILED, and the newest one's status and error), latency_ms_p50 (geometric mean of the runs' p50s),
+    measure.min_calls), runs_failed and runs_failed_why (its runs that failed, RAN_AND_FAILED, under that
+    software or after its newest ok run, and the newest one's status and error: _failures), latency_ms_p50
+    (geometric mean of the runs' p50s),
     latency_ms_p50_between_ci_low/high (95%, t on log p50s; empty for one run), figure_of_merit (the
     column the configuration is judged on: analysis.figure_of), figure_n_runs (how many runs have that
     figure: a qps search where no rate met the bound has none), figure_runs and
     figure_between_ci_low/high (the same for that figure), between_run_cv and unstable (of that
     figure's runs; empty and False below 2 runs with a figure), and the same across runs for the
     paired speed-up where rows carry one."""
+    # every ok row, replaced or not: runs of other software are counted even where a forced re-run of new
+    # software reused their repeat numbers (the same history read 5 or 2 by how the repeats were numbered)
+    every_ok = frame[frame["status"] == results.OK]
+    every_ok = every_ok.assign(hostname=every_ok["hostname"].fillna("")).groupby(KEY, sort=False)
     frame = standing(frame)
     ok = frame[frame["status"] == results.OK].copy()
     if ok.empty:
@@ -78,7 +85,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
         if not len(p50):
             continue
         row = {**dict(zip(KEY, key, strict=True)), **{c: newest.get(c) for c in DESCRIBE}, "n_runs": len(p50)}
-        row["runs_other_software"] = len(group) - len(runs)
+        row["runs_other_software"] = int((~same_software(every_ok.get_group(key), newest)).sum())
         row["runs_failed"], row["runs_failed_why"] = _failures(failed.get_group(key) if key in failed.groups else
                                                                None, newest)  # fmt: skip
         row["runs_busy"] = sum(bool(busy_flags(run)) for _, run in runs.iterrows())
@@ -110,38 +117,25 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _failures(failed: pd.DataFrame | None, newest: pd.Series) -> tuple[int, str]:
     """(how many of `failed`, a configuration's failed rows on one host (RAN_AND_FAILED), ran the newest
-    ok run's software; "status: error" of the newest of them, one line of at most 300 characters, or "").
+    ok run's software or started after that run (whatever software: a crash under a newer library is the
+    newest fact about the configuration, and hidden it let a gate pass); "status: error" of the newest of
+    them, naming the software it ran where that differs, one line of at most 300 characters, or "").
     A repeat that ended in an error or an invalid output is a fact about the configuration: the figures of
     the runs that did not must not stand for all of them unsaid."""
-    if failed is None:
+    if failed is None or failed.empty:
         return 0, ""
-    failed = failed[same_software(failed, newest)]
+    at = newest.get("started_at")
+    later = (failed["started_at"].map(lambda v: isinstance(v, str) and isinstance(at, str) and v > at)
+             if "started_at" in failed else pd.Series(False, index=failed.index))  # fmt: skip
+    failed = failed[same_software(failed, newest) | later.astype(bool)]
     if failed.empty:
         return 0, ""
     last = _newest(failed)
     why = f"{last.get('status')}: {last.get('error')}".replace("\n", " ")
+    other = [f"{c} {last.get(c)}" for c in SOFTWARE if not analysis.same_recorded(last.get(c), newest.get(c))]
+    if other:  # said first: the error may be long
+        why = f"under other software ({', '.join(other)}) {why}"
     return len(failed), why[:300]
-
-
-def standing(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows that stand for their repeat: of the rows of one configuration, host and `repeat`, the
-    newest (by started_at). A repeat measured again (force=true, or a resume after it crashed) is that
-    repeat: pooled with the run it replaced, 2 repeats read as 3 runs and a crash already redone kept
-    the configuration "failed" for good. Rows without a repeat number (older files), and rows that never
-    ran (unsupported, unavailable), each stand alone."""
-    if frame.empty or "repeat" not in frame or "config_hash" not in frame:
-        return frame
-    repeat = frame["repeat"].map(analysis.key_text)
-    # a row that never ran (unsupported, unavailable: an IPEX venv missing at a forced re-run) replaces nothing
-    ran = frame["status"].isin((results.OK, *RAN_AND_FAILED)) if "status" in frame else True
-    alone = "run " + frame["run_id"].astype(str) if "run_id" in frame else pd.Series(
-        [f"row {i}" for i in range(len(frame))], index=frame.index)  # fmt: skip
-    repeat = repeat.where((repeat != "") & ran, alone)
-    host = frame["hostname"].fillna("").astype(str) if "hostname" in frame else pd.Series("", index=frame.index)
-    key = frame["config_hash"].astype(str) + "\x1f" + host + "\x1f" + repeat
-    order = frame["started_at"] if "started_at" in frame else pd.Series("", index=frame.index)
-    ranked = pd.DataFrame({"key": key, "order": order}).sort_values("order", kind="stable", na_position="last")
-    return frame[frame.index.isin(ranked.drop_duplicates("key", keep="last").index)]
 
 
 def between_run_cv(p50s: np.ndarray) -> float:

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from harness import compare, report, results
+from harness.cache import code_fingerprint
 from harness.config import MeasureConfig
 from harness.envinfo import PROJECT_ROOT
 from harness.measure import measure_paired, ratio_ci
@@ -669,13 +670,14 @@ def test_the_minimum_effect_is_the_same_either_way(tmp_path: Path) -> None:
 def test_runs_of_other_software_leave_the_summary_and_the_verdict(tmp_path: Path) -> None:
     """force=true after a change of version: five older runs pooled with two new ones 2.4x slower made
     the summary 'unstable' and compare 'no significant difference'. The new repeats 0-2 replace the old
-    repeats 0-2 (summary.standing); the old repeats 3 and 4 stand, as runs of other software."""
+    repeats 0-2 (summary.standing); all five older runs are counted as runs of other software, replaced or
+    not (the same history read 2 or 5 by how the new repeats were numbered)."""
     old = [20.0, 21.0, 19.5, 20.5, 20.2]
     _write_runs(tmp_path / "a", {"c": old})
     _write_runs(tmp_path / "b", {"c": old})
     _write_runs(tmp_path / "b", {"c": [48.0, 49.0, 48.5]}, software="sha-2", start=10)
     summary = summarize(results.read_results(tmp_path / "b")).iloc[0]
-    assert (summary["n_runs"], summary["runs_other_software"]) == (3, 2)
+    assert (summary["n_runs"], summary["runs_other_software"]) == (3, 5)
     # the same code under another commit (a README edit: -dirty) is the same software
     frame = results.read_results(tmp_path / "a")
     frame.loc[frame.index[-2:], "harness_git_sha"] = "commit-sha-1-dirty"
@@ -684,13 +686,13 @@ def test_runs_of_other_software_leave_the_summary_and_the_verdict(tmp_path: Path
     table, _ = compare.compare([tmp_path / "a"], [tmp_path / "b"])
     assert table["verdict"].tolist() == ["slower"] and table["runs_b"].tolist() == [3]
     flags = report.build([tmp_path / "b"]).flags
-    assert any("2 earlier run(s) with other software" in flag for flag in flags), flags
+    assert any("5 earlier run(s) with other software" in flag for flag in flags), flags
     # in a directory of its own, every older run of other software is counted
     _write_runs(tmp_path / "c", {"c": old})
     _write_runs(tmp_path / "c", {"c": [48.0, 49.0, 48.5]}, software="sha-2", start=10, host="h")
     frame = results.read_results(tmp_path / "c")
     frame.loc[frame["harness_code"] == "sha-2", "repeat"] += 5
-    assert summarize(frame).iloc[0][["n_runs", "runs_other_software"]].tolist() == [3, 5]
+    assert summarize(frame).iloc[0][["n_runs", "runs_other_software"]].tolist() == [3, 5]  # however numbered
 
 
 def test_the_summary_centre_lies_in_its_own_interval() -> None:
@@ -873,3 +875,87 @@ def test_the_hosts_view_and_the_choice_are_per_host_and_of_the_runs(tmp_path: Pa
     h2 = next(c for c in built.hosts.columns if c.startswith("h2"))
     assert cell[h2].startswith(f"{5 * 2 ** (1 / 3):.3f} ms"), cell[h2]
     assert sorted(built.decision["host"]) == ["h1", "h2"], built.decision
+
+
+def _fail_runs(directory: Path, repeats: list[int], start: int, software: str = "sha-1", host: str = "h",
+               status: str = "crashed") -> None:  # fmt: skip
+    """Failed rows of configuration "c" (as _write_runs writes it) for `repeats`, started at minute start + r."""
+    row = _runs_frame({"c": [10.0]}).iloc[0].to_dict()
+    for r in repeats:
+        results.write_row(directory, {**row, "repeat": r, "status": status, "latency_ms_p50": np.nan,
+                                      "throughput_sps": np.nan, "error": "child killed by SIGKILL",
+                                      "run_id": f"{directory.name}-{software}-{host}-failed-{r}-{start}",
+                                      "harness_code": software, "harness_git_sha": f"commit-{software}",
+                                      "hostname": host, "started_at": f"2026-01-01T00:{start + r:02d}:00"})  # fmt: skip
+
+
+def test_an_ok_run_replaced_by_a_failed_re_run_stands_nowhere(tmp_path: Path) -> None:
+    """Found by breaking it: two ok repeats forced again, both crashing. The summary let the crashes stand,
+    but the report raised ValueError (NaN runs), compare judged B on the replaced ok runs (runs_b 0 beside
+    a p50) and a resume skipped both repeats as finished. The newest row of a repeat stands everywhere."""
+    code = code_fingerprint()  # a resume skips only repeats of this harness code
+    _write_runs(tmp_path / "a", {"c": [10.0, 10.1]}, software=code)
+    _write_runs(tmp_path / "b", {"c": [10.0, 10.1]}, software=code)
+    assert {("c", 0), ("c", 1)} <= set(results.completed(tmp_path / "b").ok)
+    _fail_runs(tmp_path / "b", [0, 1], start=10, software=code)
+    assert not {("c", 0), ("c", 1)} & set(results.completed(tmp_path / "b").ok)
+    flags = report.build([tmp_path / "b"]).flags
+    assert "bert · c · batch 1 · fp32: status crashed (2 of its 2 runs failed): child killed by SIGKILL" in flags
+    table, _ = compare.compare([tmp_path / "a"], [tmp_path / "b"])
+    row = table.iloc[0]
+    assert row["verdict"] == "not comparable (status A=ok, B=crashed)", row.to_dict()
+    assert (row["failed_a"], row["failed_b"]) == (0, 2)
+    assert compare.main([str(tmp_path / "a"), str(tmp_path / "b"), "--fail-on-regression", "10"]) == 1
+    # one of two replaced: that repeat is measured again by a resume, and the other stands as the run
+    _write_runs(tmp_path / "c", {"c": [10.0, 10.1]}, software=code)
+    _fail_runs(tmp_path / "c", [1], start=10, software=code)
+    assert {("c", 0), ("c", 1)} & set(results.completed(tmp_path / "c").ok) == {("c", 0)}
+    flags = report.build([tmp_path / "c"]).flags
+    assert any("1 of its 2 runs failed" in f and "its figures are of the others" in f for f in flags), flags
+    table, _ = compare.compare([tmp_path / "a"], [tmp_path / "c"])
+    assert (table.iloc[0]["runs_b"], table.iloc[0]["failed_b"]) == (1, 1)
+    # a failure redone by a resume: the ok row stands, the repeat is finished
+    _write_runs(tmp_path / "d", {"c": [10.0, 10.1]}, start=20, software=code)
+    _fail_runs(tmp_path / "d", [0, 1], start=10, software=code)
+    assert {("c", 0), ("c", 1)} <= set(results.completed(tmp_path / "d").ok)
+    assert summarize(results.read_results(tmp_path / "d")).iloc[0][["n_runs", "runs_failed"]].tolist() == [2, 0]
+
+
+def test_a_crash_under_newer_software_is_counted_and_named(tmp_path: Path) -> None:
+    """Found by breaking it: three ok runs, then a new repeat crashing under another library version. Failures
+    were counted only of the newest ok run's software: compare exited 0. A failure newer than every ok run
+    counts whatever its software, and says which; an older failure of other software (fixed since) does not."""
+    _write_runs(tmp_path / "a", {"c": [10.0, 10.1, 9.9]})
+    _write_runs(tmp_path / "b", {"c": [10.0, 10.1, 9.9]}, start=10)
+    _fail_runs(tmp_path / "b", [3], start=20, software="sha-2")
+    _fail_runs(tmp_path / "b", [5], start=0, software="sha-0")  # before every ok run: another software's past
+    summary = summarize(results.read_results(tmp_path / "b")).iloc[0]
+    assert summary["runs_failed"] == 1
+    assert summary["runs_failed_why"].startswith("under other software (harness_code sha-2) crashed:")
+    table, _ = compare.compare([tmp_path / "a"], [tmp_path / "b"])
+    assert table.iloc[0]["failed_b"] == 1 and "B 1: under other software" in table.iloc[0]["failed_runs"]
+    assert compare.main([str(tmp_path / "a"), str(tmp_path / "b"), "--fail-on-regression", "10"]) == 1
+
+
+@pytest.mark.parametrize("host", ["12345", "007"])
+def test_text_that_looks_like_a_number_stays_text(tmp_path: Path, host: str) -> None:
+    """Found by breaking it: a results.csv from a host named 12345 or 007 read its hostname as an int (007 as
+    7); its runs and failures were then grouped under no host: runs_a 0, no failed run, the gate passed."""
+    for side in ("a", "b"):
+        _write_runs(tmp_path / side, {"c": [10.0, 10.1, 9.9]}, host=host)
+    _fail_runs(tmp_path / "b", [3], start=10, host=host)
+    for side in ("a", "b"):
+        results.gather(tmp_path / side)
+    frame = results.read_results(tmp_path / "b" / "results.csv")
+    assert frame["hostname"].tolist() == [host] * 4
+    table, _ = compare.compare([tmp_path / "a" / "results.csv"], [tmp_path / "b" / "results.csv"])
+    assert (table.iloc[0]["runs_a"], table.iloc[0]["runs_b"], table.iloc[0]["failed_b"]) == (3, 3, 1)
+    assert compare.main([str(tmp_path / "a" / "results.csv"), str(tmp_path / "b" / "results.csv"),
+                         "--fail-on-regression", "10"]) == 1  # fmt: skip
+    # a version such as 3.10 is no float 3.1; a parquet file holding numbers is read as text too
+    frame = frame.assign(python_version="3.10", hostname=int(host))
+    frame.to_parquet(tmp_path / "numbers.parquet")
+    read = results.read_results(tmp_path / "numbers.parquet")
+    assert read["hostname"].tolist() == [str(int(host))] * 4
+    frame.assign(hostname=host).to_csv(tmp_path / "numbers.csv", index=False)
+    assert results.read_results(tmp_path / "numbers.csv")["python_version"].tolist() == ["3.10"] * 4
