@@ -15,6 +15,7 @@ import shlex
 import sys
 import warnings
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +32,7 @@ from harness.results import (
     check_no_links,
     check_resumable,
     check_writable,
+    utc_time,
 )
 from harness.untrusted import one_line
 
@@ -55,6 +57,8 @@ class Session:
     launcher: str = "basic"  # the hydra/launcher option
     sweep_dir: str | None = None  # the sweep directory as composed before Hydra runs
     launch_errors: list[str] = field(default_factory=list)  # one line each: a launcher that failed (harness/cluster.py)
+    # when this invocation started, to the second as rows' started_at (force_since of a forced sweep interrupted)
+    started: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
 
 
 SESSION = Session()
@@ -66,9 +70,16 @@ class CliOptions:
     """The command line's own keys (beside the job's); their defaults live in conf/config.yaml."""
 
     force: bool = False  # re-run finished jobs (an ok row, or this commit's unsupported: results.Finished)
+    # ISO 8601 time (no zone: UTC): re-run only jobs whose newest row started before it; an interrupted
+    # force=true sweep resumes with its start time (Ctrl-C prints the command)
+    force_since: str | None = None
     results_dir: str | None = None  # None: the sweep directory (-m) or the run directory
     repeats: Annotated[int, Field(ge=1, le=100)] = 1  # runs of each configuration (harness/sweeper.py)
     repeat: Annotated[int, Field(ge=0, le=99)] = 0  # set by the sweeper: which run of its configuration
+
+    def since(self) -> datetime | None:
+        """force_since as an aware UTC time (results.utc_time), or None."""
+        return utc_time(self.force_since)
 
 
 JOB_KEYS = ("batch", "threads", "seed", "timeout_s", "cache_dir", "baseline", "pin_cores", "timing_inputs", "profile")
@@ -84,7 +95,16 @@ def _plain(node: Any) -> Any:
 def cli_options(cfg: Any) -> CliOptions:
     """The CLI keys of a composed config, type-checked (ConfigError otherwise)."""
     cfg = _plain(cfg)
-    return CliOptions(**{k: check_value(CliOptions, k, cfg.get(k), k) for k in CliOptions.__dataclass_fields__})
+    options = CliOptions(**{k: check_value(CliOptions, k, cfg.get(k), k) for k in CliOptions.__dataclass_fields__})
+    if options.force_since is not None:
+        since = options.since()
+        if since is None:
+            raise ConfigError(f"force_since={options.force_since!r} is not allowed: force_since must be an ISO 8601 "
+                              "time such as 2026-12-02T01:00:00Z (no zone: UTC)")  # fmt: skip
+        if since > datetime.now(UTC):  # every later resume would measure all again
+            raise ConfigError(f"force_since={options.force_since!r} is not allowed: force_since must not be in the "
+                              f"future (now {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ})")  # fmt: skip
+    return options
 
 
 def spec_from_config(cfg: Any) -> JobSpec:
@@ -368,14 +388,16 @@ def run_task(cfg: Any) -> Any:
     # or experiment named was found), its other settings (sweep and output directories) dropped
     key_of = lambda override: override.lstrip("+~").split("=", 1)[0]  # noqa: E731
     task_overrides = [*(o for o in hydra_cfg.overrides.hydra if key_of(o) == "hydra.searchpath"),
-                      *(o for o in hydra_cfg.overrides.task if key_of(o) not in ("repeat", "repeats", "force")
+                      *(o for o in hydra_cfg.overrides.task
+                        if key_of(o) not in ("repeat", "repeats", "force", "force_since")
                         and not key_of(o).startswith("hydra."))]  # fmt: skip
     rerun = " ".join(["python -m harness", *(shlex.quote(o) for o in task_overrides), "force=true", "repeats=1"])
     if results_dir not in SESSION.results_dirs:  # known from the job's start: Ctrl-C during it names it
         SESSION.results_dirs.append(results_dir)
     outcome = run_job_isolated(
-        spec, results_dir, force=options.force, repeat=options.repeat, label=label, rerun_command=rerun.strip(),
-        config_yaml=OmegaConf.to_yaml(cfg, resolve=True), gather=SESSION.in_driver or not multirun,
+        spec, results_dir, force=options.force, since=options.since(), repeat=options.repeat, label=label,
+        rerun_command=rerun.strip(), config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
+        gather=SESSION.in_driver or not multirun,
     )  # fmt: skip
     if outcome.skipped:
         print(f"{label}: skipped, {outcome.skip_reason}", file=sys.stderr)
@@ -413,14 +435,19 @@ def options_of_swept_groups(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """The CLI (see README); Ctrl-C at any point is one line and exit 130, never a traceback."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    SESSION.started = datetime.now(UTC).replace(microsecond=0)
     try:
         return _main(argv)
     except KeyboardInterrupt:  # a running child dies with its process group and holds no row
         where = ", ".join(str(d) for d in SESSION.results_dirs)
-        forced = any(a.lstrip("+").replace(" ", "").lower() in ("force=true", "force='true'") for a in argv)
-        # force=true measures every job again: "the same command" would start over, not resume
-        again = ("force=true starts over if run again (without it, every repeat with an ok row, old ones included, "
-                 "is skipped)" if forced else "the same command resumes")  # fmt: skip
+        forced = [a for a in argv if a.lstrip("+").replace(" ", "").lower() in ("force=true", "force='true'")]
+        again = "the same command resumes"
+        if forced and not any(a.lstrip("+").startswith("force_since=") for a in argv):
+            # force=true measures every job again: the same command would start over, not resume
+            since = f"force_since={SESSION.started:%Y-%m-%dT%H:%M:%SZ}"
+            command = shlex.join(["python", "-m", "harness", *(since if a in forced else a for a in argv)])
+            again = f"to finish it, measuring only what this run has not: {command}"
+
         said = (f"the job running was not recorded; finished jobs are kept in {where}; {again}"
                 if where else "no job had started")  # fmt: skip
         print(f"harness: interrupted; {said}", file=sys.stderr)

@@ -309,6 +309,7 @@ class JobContext:
     repeat: int
     force: bool
     label: str
+    since: datetime | None = None  # force_since: only rows started at or after it count as finished
 
 
 def job_context(cfg: Any, base: Path, number: int, total: int) -> JobContext:
@@ -320,7 +321,8 @@ def job_context(cfg: Any, base: Path, number: int, total: int) -> JobContext:
     spec = spec_from_config(task)
     options = cli_options(task)
     results_dir = resolve_against(results_dir_of(cfg, True), base)
-    return JobContext(spec, results_dir, options.repeat, options.force, job_label(spec, options, number, total))
+    return JobContext(spec, results_dir, options.repeat, options.force, job_label(spec, options, number, total),
+                      options.since())  # fmt: skip
 
 
 def failure_row(context: JobContext, exc: BaseException) -> dict[str, Any]:
@@ -402,20 +404,21 @@ class Collector:
                 continue
             ctx = self.context(overrides, self.position)
             key = (ctx.spec.config_hash(), ctx.repeat)
-            if ctx.results_dir not in finished:
-                exists = ctx.results_dir.exists()
+            where = (ctx.results_dir, ctx.since)
+            if where not in finished:
                 try:
-                    finished[ctx.results_dir] = results.completed(ctx.results_dir) if exists else results.Finished()
+                    finished[where] = (results.completed(ctx.results_dir, since=ctx.since)
+                                       if ctx.results_dir.exists() else results.Finished())  # fmt: skip
                 except results.ResultsError as exc:
                     self.stop(exc)
                     continue
-            if ctx.force or key not in finished[ctx.results_dir]:
-                if not ctx.force and key in finished[ctx.results_dir].other_code:
+            if (ctx.force and ctx.since is None) or key not in finished[where]:
+                if not ctx.force and key in finished[where].other_code:
                     print(f"{ctx.label}: measured again: its ok row was measured by other harness code "
                           "(harness_code), and the summary counts one software's runs", file=sys.stderr)  # fmt: skip
                 keep.append(overrides)
                 continue
-            status, reason = finished[ctx.results_dir].reason(*key)
+            status, reason = finished[where].reason(*key)
             print(f"{ctx.label}: skipped, {reason}", file=sys.stderr)
             self._record(JobOutcome(row={"config_hash": key[0], "repeat": key[1], "status": status}, skipped=True,
                                     skip_reason=reason), ctx.results_dir)  # fmt: skip
@@ -443,8 +446,12 @@ class Collector:
             self.stop(exc)
             return
         ctx = self.context(overrides, job_num + 1)
+        from harness.cli import SESSION
+
+        # under force=true, an ok row of this invocation: not one it replaced (which a crash row would now replace)
+        since = ctx.since or (SESSION.started if ctx.force else None)
         try:
-            if not ctx.force and (ctx.spec.config_hash(), ctx.repeat) in results.completed(ctx.results_dir).ok:
+            if (ctx.spec.config_hash(), ctx.repeat) in results.completed(ctx.results_dir, since=since).ok:
                 return  # it wrote its ok row, then its process died before returning it
         except results.ResultsError as refused:
             self.stop(refused)

@@ -1014,6 +1014,28 @@ def standing(frame: pd.DataFrame, by_host: bool = True) -> pd.DataFrame:
     return frame[frame.index.isin(ranked.drop_duplicates("key", keep="last").index)]
 
 
+def utc_time(text: object) -> datetime.datetime | None:
+    """An ISO 8601 time (`started_at`, `force_since`) as an aware UTC datetime; a time without a zone is
+    UTC, as the harness writes started_at. None for anything else (a missing or damaged cell)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        value = datetime.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return value.replace(tzinfo=datetime.UTC) if value.tzinfo is None else value.astimezone(datetime.UTC)
+
+
+def started_since(frame: pd.DataFrame, since: datetime.datetime | None) -> pd.Series:
+    """Per row: started at or after `since` (all True when `since` is None; False where started_at is
+    missing or no time)."""
+    if since is None:
+        return pd.Series(True, index=frame.index)
+    if "started_at" not in frame:
+        return pd.Series(False, index=frame.index)
+    return frame["started_at"].map(lambda v: (t := utc_time(v)) is not None and t >= since).astype(bool)
+
+
 @dataclass(frozen=True)
 class Finished:
     """What a resumed sweep skips: `(config_hash, repeat) in finished`. A repeat is finished when the
@@ -1024,7 +1046,8 @@ class Finished:
     repeat of a configuration is when its newest row says that this very harness commit on this host
     found it `unsupported` (the code's answer, which another run gives again, not a measurement).
     Another or an uncommitted harness, another host (a cluster node, a teammate's results) or force=true
-    (e.g. after installing a library) asks again."""
+    (e.g. after installing a library) asks again; force_since=T only for repeats whose newest row started
+    before T (completed's `since`: an interrupted forced sweep resumed)."""
 
     ok: frozenset[tuple[str, int]] = frozenset()
     unsupported: dict[str, str] = field(default_factory=dict)  # config_hash -> the row's error, printable
@@ -1041,9 +1064,9 @@ class Finished:
                              f"({self.unsupported[config_hash]}); force=true tries again")  # fmt: skip
 
 
-def _settled_unsupported(frame: pd.DataFrame) -> dict[str, str]:
+def _settled_unsupported(frame: pd.DataFrame, since: datetime.datetime | None = None) -> dict[str, str]:
     """config_hash -> error of the configurations whose newest row is `unsupported`, made by this
-    (committed) harness on this host (see Finished)."""
+    (committed) harness on this host (see Finished), at or after `since` when given."""
     sha = git_sha()
     if not COMMITTED_SHA.match(sha) or not {"harness_git_sha", "hostname", "started_at"} <= set(frame.columns):
         return {}
@@ -1051,7 +1074,8 @@ def _settled_unsupported(frame: pd.DataFrame) -> dict[str, str]:
     newest = frame.assign(_at=started, _hash=frame["config_hash"].astype(str)).sort_values("_at", kind="stable")
     newest = newest.drop_duplicates("_hash", keep="last")
     same = newest[(newest["status"] == UNSUPPORTED) & (newest["harness_git_sha"].astype(str) == sha)
-                  & (newest["hostname"].astype(str) == socket.gethostname())]  # fmt: skip
+                  & (newest["hostname"].astype(str) == socket.gethostname())
+                  & started_since(newest, since)]  # fmt: skip
     settled = {}
     for config_hash, error in zip(same["_hash"], same.get("error", pd.Series(None, index=same.index)), strict=True):
         why = " ".join(str(error).split())[:200] if isinstance(error, str) and error.strip() else "no reason recorded"
@@ -1059,11 +1083,12 @@ def _settled_unsupported(frame: pd.DataFrame) -> dict[str, str]:
     return settled
 
 
-def completed(results_dir: Path, notes: list[str] | None = None) -> Finished:
-    """What a resumed sweep skips (Finished): jobs with an ok row, and configurations this harness
-    commit found unsupported here. Only whole row files count (a writer killed mid-row leaves none).
-    The rows are checked as report checks them (check_frame): a row report refuses (an ok row with a
-    zero p50, an infinite repeat, ...) raises ResultsError, one line, instead of counting as a finished job."""
+def completed(results_dir: Path, notes: list[str] | None = None, since: datetime.datetime | None = None) -> Finished:
+    """What a resumed sweep skips (Finished): jobs whose newest row is ok, and configurations this harness
+    commit found unsupported here; with `since` (force_since), only those whose row started at or after
+    it. Only whole row files count (a writer killed mid-row leaves none). The rows are checked as report
+    checks them (check_frame): a row report refuses (an ok row with a zero p50, an infinite repeat, ...)
+    raises ResultsError, one line, instead of counting as a finished job."""
     frame = _read_rows(Path(results_dir)).frame if (Path(results_dir) / ROWS_DIR).is_dir() else None
     if frame is None:
         if (Path(results_dir) / RESULTS_CSV).exists() or (Path(results_dir) / RESULTS_PARQUET).exists():
@@ -1077,7 +1102,7 @@ def completed(results_dir: Path, notes: list[str] | None = None) -> Finished:
         frame = check_frame(frame, str(results_dir))
     # a repeat is as its newest row that ran: an ok run replaced by a failed forced re-run is not finished
     ok = standing(frame, by_host=False)
-    ok = ok[ok["status"] == OK]
+    ok = ok[(ok["status"] == OK) & started_since(ok, since)]
     keys = pd.Series(list(zip(ok["config_hash"].astype(str), pd.to_numeric(ok["repeat"], errors="coerce").fillna(0)
                               .astype(int), strict=True)), index=ok.index, dtype=object)  # fmt: skip
     from harness.cache import code_fingerprint  # here: cache imports nothing of results, but keep it lazy
@@ -1086,7 +1111,8 @@ def completed(results_dir: Path, notes: list[str] | None = None) -> Finished:
     # skipping it left a resumed sweep with fewer usable runs than `repeats` (older rows without one count)
     code = ok["harness_code"] if "harness_code" in ok else pd.Series(np.nan, index=ok.index)
     mine = code.isna() | (code.astype(str) == code_fingerprint())
-    return Finished(frozenset(keys[mine]), _settled_unsupported(frame), frozenset(keys[~mine]) - frozenset(keys[mine]))
+    return Finished(frozenset(keys[mine]), _settled_unsupported(frame, since),
+                    frozenset(keys[~mine]) - frozenset(keys[mine]))  # fmt: skip
 
 
 def check_resumable(results_dir: Path) -> list[str]:

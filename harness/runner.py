@@ -71,6 +71,7 @@ def run_job_isolated(
     results_dir: Path,
     *,
     force: bool = False,
+    since: datetime | None = None,
     repeat: int = 0,
     label: str = "",
     rerun_command: str = "",
@@ -80,7 +81,8 @@ def run_job_isolated(
     """Run one validated job (repeat number `repeat`) in a child process and append its row to
     `results_dir` (`gather=False`: write only its row file, for a launcher's worker on another node;
     the driver gathers the tables). Skipped when it is finished (results.Finished: the newest row of
-    (config_hash, repeat) is ok, or this harness commit found the configuration unsupported; unless `force`)
+    (config_hash, repeat) is ok, or this harness commit found the configuration unsupported; unless `force`;
+    with `since` (force_since), only such a row started at or after it counts)
     or when another process is measuring it right now (two sweeps into one directory split the work).
     Raises ConfigError when `results_dir` is not writable, before anything runs."""
     results_dir = Path(results_dir)
@@ -88,8 +90,8 @@ def run_job_isolated(
     config_hash = spec.config_hash()
 
     def finished() -> JobOutcome | None:
-        done = results.completed(results_dir)
-        if force or (config_hash, repeat) not in done:
+        done = results.completed(results_dir, since=since)
+        if (force and since is None) or (config_hash, repeat) not in done:
             return None
         status, reason = done.reason(config_hash, repeat)
         return JobOutcome(row={"config_hash": config_hash, "repeat": repeat, "status": status}, skipped=True,

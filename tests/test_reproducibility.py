@@ -60,6 +60,14 @@ def test_repeat_rows_resume_and_force(cli, tmp_path: Path) -> None:
     assert len(after) == 6 and sorted(after.loc[after["config_hash"] == lost["config_hash"], "repeat"]) == [0, 1, 2]
     forced = cli(*args, "force=true")
     assert forced.returncode == 0 and len(pd.read_csv(tmp_path / "sweep" / "results.csv")) == 12
+    # a forced sweep interrupted before its last job: force_since=<its start> measures only what it had not
+    rows = pd.read_csv(tmp_path / "sweep" / "results.csv").sort_values("started_at")
+    since = rows["started_at"].iloc[6]  # the forced sweep's first row
+    (tmp_path / "sweep" / "rows" / f"{rows['run_id'].iloc[-1]}.json").unlink()
+    finished = cli(*args, f"force_since={since}")
+    assert finished.returncode == 0 and finished.stderr.count("skipped, an ok row") == 5, finished.stderr[-3000:]
+    after = pd.read_csv(tmp_path / "sweep" / "results.csv")
+    assert len(after) == 12 and (after["started_at"] >= since).sum() == 6
 
 
 @pytest.mark.parametrize(
@@ -72,6 +80,8 @@ def test_repeat_rows_resume_and_force(cli, tmp_path: Path) -> None:
         (["repeats=3"], ["repeats=3 runs each configuration 3 times: add -m"]),
         (["-m", "repeats=1,3"], ["repeats cannot be swept"]),
         (["repeat=2"], ["repeat is set by the sweeper"]),
+        (["force_since=abc"], ["force_since='abc' is not allowed", "ISO 8601"]),
+        (["force_since=2999-01-01T00:00:00Z"], ["force_since='2999-01-01T00:00:00Z'", "must not be in the future"]),
     ],
 )
 def test_bad_repeat_and_baseline_values_are_one_line(cli, args: list[str], needles: list[str]) -> None:
@@ -959,3 +969,16 @@ def test_text_that_looks_like_a_number_stays_text(tmp_path: Path, host: str) -> 
     assert read["hostname"].tolist() == [str(int(host))] * 4
     frame.assign(hostname=host).to_csv(tmp_path / "numbers.csv", index=False)
     assert results.read_results(tmp_path / "numbers.csv")["python_version"].tolist() == ["3.10"] * 4
+
+
+def test_force_since_counts_only_rows_started_at_or_after_it(tmp_path: Path) -> None:
+    """force_since=T (an interrupted force=true sweep finished): a repeat is finished only when its newest
+    row is ok and started at or after T; a time without a zone is UTC, as started_at is written."""
+    code = code_fingerprint()
+    _write_runs(tmp_path / "s", {"c": [10.0, 10.1, 9.9]}, software=code)  # started 00:00, 00:01, 00:02 (no zone)
+    since = results.utc_time("2026-01-01T00:01:00Z")
+    assert set(results.completed(tmp_path / "s", since=since).ok) == {("c", 1), ("c", 2)}
+    assert set(results.completed(tmp_path / "s", since=results.utc_time("2026-01-01T01:01:00+01:00")).ok) == {
+        ("c", 1), ("c", 2)}  # fmt: skip
+    assert set(results.completed(tmp_path / "s").ok) == {("c", 0), ("c", 1), ("c", 2)}
+    assert [results.utc_time(v) for v in ("", "yesterday", None, 3.0)] == [None] * 4

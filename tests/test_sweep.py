@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -107,7 +108,8 @@ def test_ctrl_c_of_a_forced_sweep_does_not_promise_a_resume(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Found by breaking it: Ctrl-C under force=true said "the same command resumes", which measures every
-    job again (and without force=true every repeat with an ok row, old ones included, is skipped)."""
+    job again (and without force=true every repeat with an ok row, old ones included, is skipped). It names
+    the command that finishes it: force_since= the interrupted run's start, to the second."""
     from harness import cli as cli_module
 
     def interrupted(argv: list[str]) -> int:
@@ -116,9 +118,17 @@ def test_ctrl_c_of_a_forced_sweep_does_not_promise_a_resume(
 
     monkeypatch.setattr(cli_module, "_main", interrupted)
     monkeypatch.setattr(cli_module, "SESSION", cli_module.Session())
+    before = datetime.now(UTC).replace(microsecond=0)
     assert cli_module.main(["-m", "workload=tiny_resnet", "force=true"]) == 130
     line = capsys.readouterr().err.strip()
-    assert "force=true starts over if run again" in line and "the same command resumes" not in line, line
+    assert "the same command resumes" not in line and len(line.splitlines()) == 1, line
+    command = line.split("measuring only what this run has not: ")[1]
+    since = command.split()[-1]
+    assert command == f"python -m harness -m workload=tiny_resnet {since}", command
+    assert before <= datetime.fromisoformat(since.removeprefix("force_since=")) <= datetime.now(UTC)
+    monkeypatch.setattr(cli_module, "SESSION", cli_module.Session())
+    assert cli_module.main(["-m", "workload=tiny_resnet", since]) == 130  # resuming that: the same command resumes
+    assert capsys.readouterr().err.strip().endswith("the same command resumes")
     monkeypatch.setattr(cli_module, "SESSION", cli_module.Session())
     assert cli_module.main(["-m", "workload=tiny_resnet"]) == 130
     assert capsys.readouterr().err.strip().endswith("the same command resumes")
