@@ -46,7 +46,8 @@ def source_dir(path: Path) -> Path:
 
 
 def load(paths: Sequence[Path], notes: list[str] | None = None) -> pd.DataFrame:
-    """Rows of every source, with `source` (the directory) added; raw latencies stay on disk. A run
+    """Rows of every source, with `source` (the directory) and `lineage` (lineages) added; raw latencies
+    stay on disk. A run
     (run_id) found in more than one source is kept once, from the first, and said in `notes`. A
     directory's tables are gathered from its row files first, where it is writable (a sweep whose
     driver never got to gather, e.g. on a cluster). Raises results.ResultsError (one line) for a
@@ -80,6 +81,7 @@ def load(paths: Sequence[Path], notes: list[str] | None = None) -> pd.DataFrame:
                          "(scenario, inputs) is unknown, so they are set beside no row that has one")  # fmt: skip
         frames.append(frame)
     frame = pd.concat(frames, ignore_index=True)
+    frame["lineage"] = frame["source"].map(lineages(frame))
     # one run given twice (a directory and its results.csv, or a copy of it) is one run: counted twice, it made
     # a between-run CI of 0 width from a single process and "shown faster" of it
     twice = frame["run_id"].duplicated()
@@ -93,13 +95,34 @@ def load(paths: Sequence[Path], notes: list[str] | None = None) -> pd.DataFrame:
     return frame
 
 
+def lineages(frame: pd.DataFrame) -> dict[str, str]:
+    """source -> its lineage: the first in sorted order of the sources linked to it by a shared run_id (a
+    copy of a sweep directory, continued: a forced re-run there replaces the runs it shares with the
+    original). Independent sweeps share no run and stay apart: their repeat 0s are two runs (standing).
+    Whatever order the sources were given in, the same lineages (a replaced run counted or not by order)."""
+    parent = {source: source for source in frame["source"].unique()}
+
+    def root(source: str) -> str:
+        while parent[source] != source:
+            source = parent[source]
+        return source
+
+    shared = frame[frame["run_id"].duplicated(keep=False)]  # only a run found twice links two sources
+    for sources in shared.groupby("run_id", sort=False)["source"].unique():
+        first, *rest = sorted(map(root, sources))
+        for other in rest:
+            parent[other] = first
+    return {source: root(source) for source in parent}
+
+
 def latest(frame: pd.DataFrame, key: Sequence[str] = tuple(CONFIG_KEY)) -> pd.DataFrame:
     """One row per `key`: of the rows that stand for their repeat (results.standing: a repeat measured
     again is its newest row), the newest ok row, else the newest row (which says why it failed). An ok run
     replaced by a failed re-run of the same repeat is not shown (compare once judged on it)."""
     frame = results.standing(frame)
-    frame = frame.assign(_ok=(frame["status"] == results.OK).astype(int)).sort_values(["_ok", "started_at"])
-    return frame.drop_duplicates(list(key), keep="last").drop(columns="_ok").reset_index(drop=True)
+    frame = frame.assign(_ok=(frame["status"] == results.OK).astype(int), _order=results.started_order(frame))
+    frame = frame.sort_values(["_ok", "_order"], kind="stable")
+    return frame.drop_duplicates(list(key), keep="last").drop(columns=["_ok", "_order"]).reset_index(drop=True)
 
 
 def _flat(value: object, prefix: str = "") -> dict[str, object]:
@@ -365,7 +388,8 @@ def hosts_view(frame: pd.DataFrame) -> pd.DataFrame:
     config_hash and hostname). Empty when the rows come from one host."""
     if frame["hostname"].fillna("").nunique() < 2:
         return pd.DataFrame()
-    frame = frame.assign(_host=frame.apply(host_label, axis=1), _ok=(frame["status"] == results.OK).astype(int))
+    frame = frame.assign(_host=frame.apply(host_label, axis=1), _ok=(frame["status"] == results.OK).astype(int),
+                         _order=results.started_order(frame))  # fmt: skip
     if "config_json" in frame:  # the default threads is every core: a 2-core and a 4-core host differ in it
         settings = frame["config_json"].map(lambda c: configuration_settings(c, without=("threads",)))
         frame = frame.assign(variant=variant_labels(frame, settings))
@@ -373,7 +397,7 @@ def hosts_view(frame: pd.DataFrame) -> pd.DataFrame:
     names = [{"batch_size": "batch", "precision_requested": "precision"}.get(k, k) for k in key]
     hosts = sorted(frame["_host"].unique())
     rows = []
-    for values, group in frame.sort_values(["_ok", "started_at"]).groupby(key, dropna=False, sort=True):
+    for values, group in frame.sort_values(["_ok", "_order"], kind="stable").groupby(key, dropna=False, sort=True):
         threads = group["threads"].map(key_text) if "threads" in group else pd.Series("", group.index)
         # a host that ran it with two thread counts (threads=1 and threads=2 by choice): a row per count
         split = group.groupby("_host").size().max() > 1 and threads.nunique() > 1

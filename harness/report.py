@@ -487,6 +487,8 @@ def with_runs(frame: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
             "figure_between_ci_low": "figure_between_ci_low", "figure_n_runs": "figure_n_runs",
             "figure_between_ci_high": "figure_between_ci_high"}  # fmt: skip
     summary = summary[[c for c in ["config_hash", "hostname", *keep] if c in summary]].rename(columns=keep)
+    # the summary's figures, never a file's column of that name (or a merge suffix colliding with one)
+    latest = latest.drop(columns=[c for c in summary.columns if c not in ("config_hash", "hostname")], errors="ignore")
     merged = _without_ok_runs(frame, latest.merge(summary, on=["config_hash", "hostname"], how="left"))
     one_run = merged["n_runs"].fillna(0) < 2  # a single paired row: its own within-process CI
     if "speedup_vs_eager_ci_low" in merged:

@@ -94,6 +94,10 @@ TEXT_COLUMNS = [
     "python_version", "torch_version", "transformers_version", "runtime_version", "harness_git_sha", "harness_code",
     "started_at", "scenario", "config_json",
 ]  # fmt: skip
+# What read_csv reads as missing by default (pandas.read_csv, `na_values`): kept for numbers; text is missing
+# only where empty (a host named NA or None is a host: read as missing, its runs were grouped under no host)
+CSV_MISSING = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
+               "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]  # fmt: skip
 # Counts the tools turn into ints (int(), range(), "x streams"): each a whole number in [0, MAX_COUNT] when present.
 # batch_size has its own, narrower range (config.MAX_BATCH).
 INTEGER_COLUMNS = [
@@ -121,7 +125,8 @@ COMPUTED_COLUMNS = {
     "latency_ms_p50_between_ci_low", "latency_ms_p50_between_ci_high", "speedup_vs_eager_between_ci_low",
     "speedup_vs_eager_between_ci_high", "unstable", "runs_busy", "runs_short", "runs_other_software",
     "latency_ms_p50_runs", "host", "test_verdict", "runs_a", "runs_b", "figure_of_merit", "figure_runs",
-    "figure_between_ci_low", "figure_between_ci_high", "figure_n_runs",
+    "figure_between_ci_low", "figure_between_ci_high", "figure_n_runs", "runs_failed", "runs_failed_why", "lineage",
+    "failed_a", "failed_b", "failed_runs", "evidence", "min_effect", "p50_ratio", "own_host",
 }  # fmt: skip
 
 # Status values. Only "ok" rows carry measurements.
@@ -680,7 +685,7 @@ def _checked_latencies(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     if frame["latency_ms"].notna().sum() != latency.notna().sum():
         raise ResultsError(f"{path}: column 'latency_ms' holds values that are not numbers")
     index = pd.to_numeric(frame["call_index"], errors="coerce") if "call_index" in frame else None
-    return pd.DataFrame({"run_id": frame["run_id"].astype(str),
+    return pd.DataFrame({"run_id": frame["run_id"].map(key_text),  # 123.0 meets row "123"
                          "call_index": np.arange(len(frame)) if index is None else index,
                          "latency_ms": latency.astype(np.float64)})  # fmt: skip
 
@@ -944,7 +949,9 @@ def read_results(path: Path, notes: list[str] | None = None) -> pd.DataFrame:
             text = io.StringIO()
             whole.to_csv(text, index=False)  # whole rows back to CSV: read_csv types them as it always did
             text.seek(0)
-            frame = pd.read_csv(text, dtype={c: str for c in TEXT_COLUMNS}) if len(whole.columns) else pd.DataFrame()
+            missing = {c: [""] if c in TEXT_COLUMNS else CSV_MISSING for c in whole.columns}
+            frame = (pd.read_csv(text, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False, na_values=missing)
+                     if len(whole.columns) else pd.DataFrame())  # fmt: skip
         else:
             raise ResultsError(f"{path} is not a .csv or .parquet results file")
     except ResultsError:
@@ -989,10 +996,21 @@ def key_text(value: object) -> str:
 RAN_AND_FAILED = (*FAILED_STATUSES, INVALID)
 
 
+def started_order(frame: pd.DataFrame) -> pd.Series:
+    """Per row, when it started as POSIX seconds (UTC; utc_time reads any offset, a space for the T), for
+    ordering rows; -inf where started_at is missing or no time: such a row is the oldest, never the newest
+    (sorted as text, 23:00-05:00 came before 01:18+00:00 of the next day, and a row without a time was
+    newest and replaced the ok run of its repeat unseen)."""
+    if "started_at" not in frame:
+        return pd.Series(-math.inf, index=frame.index, dtype=float)
+    return frame["started_at"].map(lambda v: t.timestamp() if (t := utc_time(v)) is not None else -math.inf).astype(
+        float)  # fmt: skip
+
+
 def standing(frame: pd.DataFrame, by_host: bool = True) -> pd.DataFrame:
     """The rows that stand for their repeat: of the rows of one configuration, host (all hosts as one
-    when not `by_host`), source (analysis.load's sweep directory, where given) and `repeat`, the newest
-    by started_at. A repeat measured again (force=true, or a
+    when not `by_host`), lineage (analysis.load's sweep, where given) and `repeat`, the newest by
+    started_at (started_order: a row without a time is the oldest). A repeat measured again (force=true, or a
     resume after it crashed) is that repeat: pooled with the run it replaced, 2 repeats read as 3 runs, a
     crash already redone kept the configuration "failed" for good, and an ok run replaced by a failed
     one still stood in the report, compare and a resume. Rows without a repeat number (older files), and
@@ -1006,11 +1024,10 @@ def standing(frame: pd.DataFrame, by_host: bool = True) -> pd.DataFrame:
         [f"row {i}" for i in range(len(frame))], index=frame.index)  # fmt: skip
     repeat = repeat.where((repeat != "") & ran, alone)
     host = frame["hostname"].map(key_text) if by_host and "hostname" in frame else pd.Series("", index=frame.index)
-    # two sweep directories given together (analysis.load's `source`) are two sweeps: their repeat 0s are two runs
-    source = frame["source"].map(key_text) if "source" in frame else pd.Series("", index=frame.index)
-    key = frame["config_hash"].astype(str) + "\x1f" + host + "\x1f" + source + "\x1f" + repeat
-    order = frame["started_at"] if "started_at" in frame else pd.Series("", index=frame.index)
-    ranked = pd.DataFrame({"key": key, "order": order}).sort_values("order", kind="stable", na_position="last")
+    # two independent sweeps given together (analysis.load's `lineage`) are two sweeps: their repeat 0s are two runs
+    lineage = frame["lineage"].map(key_text) if "lineage" in frame else pd.Series("", index=frame.index)
+    key = frame["config_hash"].astype(str) + "\x1f" + host + "\x1f" + lineage + "\x1f" + repeat
+    ranked = pd.DataFrame({"key": key, "order": started_order(frame)}).sort_values("order", kind="stable")
     return frame[frame.index.isin(ranked.drop_duplicates("key", keep="last").index)]
 
 
@@ -1070,8 +1087,8 @@ def _settled_unsupported(frame: pd.DataFrame, since: datetime.datetime | None = 
     sha = git_sha()
     if not COMMITTED_SHA.match(sha) or not {"harness_git_sha", "hostname", "started_at"} <= set(frame.columns):
         return {}
-    started = frame["started_at"].map(lambda v: v if isinstance(v, str) else "")  # ISO 8601 UTC: sorts as text
-    newest = frame.assign(_at=started, _hash=frame["config_hash"].astype(str)).sort_values("_at", kind="stable")
+    newest = frame.assign(_at=started_order(frame), _hash=frame["config_hash"].astype(str))
+    newest = newest.sort_values("_at", kind="stable")
     newest = newest.drop_duplicates("_hash", keep="last")
     same = newest[(newest["status"] == UNSUPPORTED) & (newest["harness_git_sha"].astype(str) == sha)
                   & (newest["hostname"].astype(str) == socket.gethostname())
@@ -1101,7 +1118,9 @@ def completed(results_dir: Path, notes: list[str] | None = None, since: datetime
     if len(frame):
         frame = check_frame(frame, str(results_dir))
     # a repeat is as its newest row that ran: an ok run replaced by a failed forced re-run is not finished
-    ok = standing(frame, by_host=False)
+    # a row without a repeat number (an older file) is repeat 0 here, as the keys below read it
+    repeats = pd.to_numeric(frame["repeat"], errors="coerce").fillna(0) if "repeat" in frame else 0
+    ok = standing(frame.assign(repeat=repeats), by_host=False)
     ok = ok[(ok["status"] == OK) & started_since(ok, since)]
     keys = pd.Series(list(zip(ok["config_hash"].astype(str), pd.to_numeric(ok["repeat"], errors="coerce").fillna(0)
                               .astype(int), strict=True)), index=ok.index, dtype=object)  # fmt: skip

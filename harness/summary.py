@@ -118,16 +118,19 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
 def _failures(failed: pd.DataFrame | None, newest: pd.Series) -> tuple[int, str]:
     """(how many of `failed`, a configuration's failed rows on one host (RAN_AND_FAILED), ran the newest
     ok run's software or started after that run (whatever software: a crash under a newer library is the
-    newest fact about the configuration, and hidden it let a gate pass); "status: error" of the newest of
+    newest fact about the configuration, and hidden it let a gate pass; every one when `newest` is not ok:
+    no ok run stands); "status: error" of the newest of
     them, naming the software it ran where that differs, one line of at most 300 characters, or "").
     A repeat that ended in an error or an invalid output is a fact about the configuration: the figures of
     the runs that did not must not stand for all of them unsaid."""
     if failed is None or failed.empty:
         return 0, ""
-    at = newest.get("started_at")
-    later = (failed["started_at"].map(lambda v: isinstance(v, str) and isinstance(at, str) and v > at)
-             if "started_at" in failed else pd.Series(False, index=failed.index))  # fmt: skip
-    failed = failed[same_software(failed, newest) | later.astype(bool)]
+    if newest.get("status") == results.OK:
+        at = results.started_order(newest.to_frame().T).iloc[0]
+        later = results.started_order(failed) > at
+    else:  # no ok run stands: every failure is newer than the newest ok run (there is none)
+        later = pd.Series(True, index=failed.index)
+    failed = failed[same_software(failed, newest) | later]
     if failed.empty:
         return 0, ""
     last = _newest(failed)
@@ -145,11 +148,11 @@ def between_run_cv(p50s: np.ndarray) -> float:
 
 
 def _newest(group: pd.DataFrame) -> pd.Series:
-    """The run analysis.latest shows for this configuration: the last by started_at, a row without
-    one sorted last (as there), so the report's row and its between-run figures are of the same runs."""
-    if "started_at" not in group:
-        return group.iloc[-1]
-    return group.sort_values("started_at", kind="stable").iloc[-1]
+    """The run analysis.latest shows for this configuration: the last by started_at (results.started_order,
+    a row without one the oldest, as there), so the report's row and its between-run figures are of the
+    same runs."""
+    return group.assign(_order=results.started_order(group)).sort_values("_order", kind="stable").iloc[-1].drop(
+        "_order")  # fmt: skip
 
 
 def same_software(frame: pd.DataFrame, row: pd.Series) -> pd.Series:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import compare, report, results
+from harness import analysis, compare, report, results
 from harness.cache import code_fingerprint
 from harness.config import MeasureConfig
 from harness.envinfo import PROJECT_ROOT
@@ -982,3 +982,110 @@ def test_force_since_counts_only_rows_started_at_or_after_it(tmp_path: Path) -> 
         ("c", 1), ("c", 2)}  # fmt: skip
     assert set(results.completed(tmp_path / "s").ok) == {("c", 0), ("c", 1), ("c", 2)}
     assert [results.utc_time(v) for v in ("", "yesterday", None, 3.0)] == [None] * 4
+
+
+def _row_file(directory: Path, run_id: str, **fields: object) -> None:
+    """One row of configuration "c" (as _write_runs writes it) with `fields` changed."""
+    row = _runs_frame({"c": [10.0]}).iloc[0].to_dict()
+    row.update({"run_id": run_id, "harness_code": "sha-1", "harness_git_sha": "commit-sha-1", "hostname": "h"})
+    failed = fields.get("status", "ok") != "ok"
+    row.update({"latency_ms_p50": np.nan, "throughput_sps": np.nan, "error": "segv"} if failed else {})
+    results.write_row(directory, {**row, **fields})
+
+
+def test_the_gate_fails_when_every_standing_run_of_b_failed_whatever_a_failed_once(tmp_path: Path) -> None:
+    """Found by breaking it: A ok with one flaky error of its own, B's two repeats re-run and both crashed:
+    "not comparable (status A=ok, B=crashed)", and the gate exited 0 (it failed only when A had no failure)."""
+    _write_runs(tmp_path / "a", {"c": [10.0, 10.1], "d": [5.0, 5.1]})  # d: compared, so the gate has a row
+    _row_file(tmp_path / "a", "a-flaky", repeat=2, status="error", started_at="2026-01-01T00:05:00")
+    _write_runs(tmp_path / "b", {"c": [10.0, 10.1], "d": [5.0, 5.1]})
+    _fail_runs(tmp_path / "b", [0, 1], start=10)
+    table, _ = compare.compare([tmp_path / "a"], [tmp_path / "b"])
+    by = table.set_index("runtime")
+    assert by.loc["c", "verdict"] == "not comparable (status A=ok, B=crashed)"
+    assert (by.loc["c", "failed_a"], by.loc["c", "failed_b"]) == (1, 2)
+    assert by.loc["d", "verdict"] == "no significant difference"
+    assert compare.main([str(tmp_path / "a"), str(tmp_path / "b"), "--fail-on-regression", "10"]) == 1
+
+
+def test_a_files_own_summary_columns_are_not_the_summary(tmp_path: Path) -> None:
+    """Found by breaking it: a row file carrying runs_failed=0 hid a crashed repeat (the Decision then chose
+    that runtime), and one carrying runs_failed_x made the report raise MergeError."""
+    _write_runs(tmp_path / "d", {"c": [10.0, 10.1]})
+    _fail_runs(tmp_path / "d", [1], start=10)
+    _row_file(tmp_path / "d", "d-extra", repeat=2, started_at="2026-01-01T00:20:00", runs_failed=0, runs_failed_x=1,
+              runs_failed_why="")  # fmt: skip
+    flags = report.build([tmp_path / "d"]).flags
+    assert any("1 of its 3 runs failed (newest: crashed: child killed by SIGKILL)" in f for f in flags), flags
+
+
+def test_two_directories_sharing_runs_are_one_sweep_in_either_order(tmp_path: Path) -> None:
+    """Found by breaking it: a copy of a sweep continued elsewhere (its repeat 1 re-run and crashed), given
+    with the original: "1 of its 3 runs failed" one way round, "1 of its 2" the other (a run given twice is
+    kept from the first source, and each source's repeats stood apart). Independent sweeps stay apart."""
+    _write_runs(tmp_path / "s1", {"c": [10.0, 10.1]})
+    _write_runs(tmp_path / "b1", {"c": [10.0, 10.1]})
+    for path in (tmp_path / "s1" / "rows").glob("*.json"):  # the same runs: a copy
+        (tmp_path / "b1" / "rows" / path.name).write_bytes(path.read_bytes())
+    for path in (tmp_path / "b1" / "rows").glob("b1-*.json"):
+        path.unlink()
+    _fail_runs(tmp_path / "b1", [1], start=10)
+    one = [f for f in report.build([tmp_path / "s1", tmp_path / "b1"]).flags if "runs failed" in f]
+    other = [f for f in report.build([tmp_path / "b1", tmp_path / "s1"]).flags if "runs failed" in f]
+    assert one == other and len(one) == 1 and "1 of its 2 runs failed" in one[0], (one, other)
+    _write_runs(tmp_path / "s2", {"c": [10.2, 10.3]})  # another sweep of the same configuration: two more runs
+    frame = analysis.load([tmp_path / "s1", tmp_path / "s2"])
+    assert summarize(frame).iloc[0]["n_runs"] == 4
+
+
+@pytest.mark.parametrize(
+    ("started_at", "replaces"),
+    [
+        (None, False),  # no time: never the newest (it replaced the ok run unseen)
+        ("2026-01-01T00:00:30-05:00", True),  # 05:00:30 UTC, after the ok run at 00:01 UTC (text order said before)
+        ("2026-01-01T03:00:00+05:00", False),  # 22:00 UTC the day before
+        ("2026-01-01 00:10:00+00:00", True),  # a space for the T, as pandas writes a time
+    ],
+)
+def test_rows_are_ordered_by_their_time_not_its_text(tmp_path: Path, started_at: str | None, replaces: bool) -> None:
+    """Found by breaking it: started_at was compared as text, so a crash written with an offset was older or
+    newer than it was, and a crash without a time replaced the ok run of its repeat."""
+    code = code_fingerprint()
+    _write_runs(tmp_path / "s", {"c": [10.0, 10.1]}, software=code)  # 00:00 and 00:01, no zone: UTC
+    _row_file(tmp_path / "s", "s-crash", repeat=1, status="crashed", started_at=started_at, harness_code=code)
+    summary = summarize(results.read_results(tmp_path / "s")).iloc[0]
+    assert summary[["n_runs", "runs_failed"]].tolist() == ([1, 1] if replaces else [2, 0])
+    assert (("c", 1) in results.completed(tmp_path / "s").ok) is not replaces
+
+
+def test_a_resume_redoes_repeat_0_whose_newest_row_failed_after_a_row_without_a_repeat(tmp_path: Path) -> None:
+    """Found by breaking it: an ok row without a repeat number (an older file) counted as repeat 0 for the
+    resume, but stood alone beside a newer crash of repeat 0: the resume skipped repeat 0."""
+    code = code_fingerprint()
+    _row_file(tmp_path / "s", "s-old", repeat=None, started_at="2026-01-01T00:00:00", harness_code=code)
+    assert ("c", 0) in results.completed(tmp_path / "s").ok
+    _row_file(tmp_path / "s", "s-crash", repeat=0, status="crashed", started_at="2026-01-01T00:10:00",
+              harness_code=code)  # fmt: skip
+    assert ("c", 0) not in results.completed(tmp_path / "s").ok
+
+
+def test_a_host_named_like_a_missing_value_is_a_host(tmp_path: Path) -> None:
+    """Found by breaking it: hostnames NA, None, null read from results.csv as missing (pandas' defaults):
+    the directory said 2 runs and no failure, its results.csv 1 run and 1 failure."""
+    for host in ("NA", "None", "null"):
+        _write_runs(tmp_path / host, {"c": [10.0, 10.1]}, host=host)
+        results.gather(tmp_path / host)
+        read = results.read_results(tmp_path / host / "results.csv")
+        assert read["hostname"].tolist() == [host, host], read["hostname"].tolist()
+        assert summarize(read).iloc[0]["n_runs"] == 2
+
+
+def test_with_no_ok_run_every_failure_counts_whatever_its_software(tmp_path: Path) -> None:
+    """Found by breaking it: both repeats failed, under two library versions: "status crashed" without
+    "(2 of its 2 runs failed)" and compare's "B 1" (failures of the newest's software only)."""
+    _write_runs(tmp_path / "a", {"c": [10.0, 10.1]})
+    _fail_runs(tmp_path / "b", [0], start=0)
+    _fail_runs(tmp_path / "b", [1], start=5, software="sha-2")
+    assert any("status crashed (2 of its 2 runs failed)" in f for f in report.build([tmp_path / "b"]).flags)
+    table, _ = compare.compare([tmp_path / "a"], [tmp_path / "b"])
+    assert table.iloc[0]["failed_b"] == 2
