@@ -57,6 +57,7 @@ class Session:
     launcher: str = "basic"  # the hydra/launcher option
     sweep_dir: str | None = None  # the sweep directory as composed before Hydra runs
     launch_errors: list[str] = field(default_factory=list)  # one line each: a launcher that failed (harness/cluster.py)
+    forced: bool = False  # a job of this invocation ran (or was launched) with force=true and no force_since
     # when this invocation started, to the second as rows' started_at (force_since of a forced sweep interrupted)
     started: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
 
@@ -95,6 +96,8 @@ def _plain(node: Any) -> Any:
 def cli_options(cfg: Any) -> CliOptions:
     """The CLI keys of a composed config, type-checked (ConfigError otherwise)."""
     cfg = _plain(cfg)
+    if type(cfg.get("force_since")) is int:  # force_since=20261202: ISO 8601's basic format, read by Hydra as a number
+        cfg = {**cfg, "force_since": str(cfg["force_since"])}
     options = CliOptions(**{k: check_value(CliOptions, k, cfg.get(k), k) for k in CliOptions.__dataclass_fields__})
     if options.force_since is not None:
         since = options.since()
@@ -394,6 +397,7 @@ def run_task(cfg: Any) -> Any:
     rerun = " ".join(["python -m harness", *(shlex.quote(o) for o in task_overrides), "force=true", "repeats=1"])
     if results_dir not in SESSION.results_dirs:  # known from the job's start: Ctrl-C during it names it
         SESSION.results_dirs.append(results_dir)
+    SESSION.forced |= options.force and options.since() is None
     outcome = run_job_isolated(
         spec, results_dir, force=options.force, since=options.since(), repeat=options.repeat, label=label,
         rerun_command=rerun.strip(), config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
@@ -440,18 +444,35 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
     except KeyboardInterrupt:  # a running child dies with its process group and holds no row
         where = ", ".join(str(d) for d in SESSION.results_dirs)
-        forced = [a for a in argv if a.lstrip("+").replace(" ", "").lower() in ("force=true", "force='true'")]
-        again = "the same command resumes"
-        if forced and not any(a.lstrip("+").startswith("force_since=") for a in argv):
-            # force=true measures every job again: the same command would start over, not resume
-            since = f"force_since={SESSION.started:%Y-%m-%dT%H:%M:%SZ}"
-            command = shlex.join(["python", "-m", "harness", *(since if a in forced else a for a in argv)])
-            again = f"to finish it, measuring only what this run has not: {command}"
+        command = finish_command(argv)
+        if SESSION.forced:  # force=true measures every job again: the same command would start over, not resume
+            again = f"to finish it, measuring only what this run has not: {shlex.join(command)}"
+        else:
+            again = "the same command resumes" if command == argv else f"{shlex.join(command)} resumes"
 
         said = (f"the job running was not recorded; finished jobs are kept in {where}; {again}"
                 if where else "no job had started")  # fmt: skip
         print(f"harness: interrupted; {said}", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def finish_command(argv: list[str]) -> list[str]:
+    """`argv` as the command that finishes this invocation: its results directory named where Hydra chose it
+    (a new time-stamped directory each time: the same command would start elsewhere, from nothing), and after
+    force=true, force_since=<this invocation's start> in its place (the same command would measure all again).
+    Returned as given when nothing needs changing; else as `python -m harness ...`."""
+    key_of = lambda argument: argument.lstrip("+~").split("=", 1)[0]  # noqa: E731
+    command = list(argv)
+    if SESSION.forced:
+        command = [a for a in command if key_of(a) not in ("force", "force_since")]
+        command.append(f"force_since={SESSION.started:%Y-%m-%dT%H:%M:%SZ}")
+    named = any(key_of(a) in ("results_dir", "hydra.sweep.dir", "hydra.run.dir") for a in command)
+    if len(SESSION.results_dirs) == 1 and not named:
+        where = str(SESSION.results_dirs[0])
+        where = where if re.fullmatch(r"[\w./@:+-]+", where) else cluster.hydra_quote(where)
+        multirun = any(a in ("-m", "--multirun") for a in command)
+        command.append(f"hydra.sweep.dir={where}" if multirun else f"results_dir={where}")
+    return command if command == argv else ["python", "-m", "harness", *command]
 
 
 def _main(argv: list[str]) -> int:

@@ -395,6 +395,7 @@ class Collector:
         (config_hash, repeat), or this commit's `unsupported`), all of them with force=true; each one
         skipped is recorded and said."""
         from harness import results
+        from harness.cli import SESSION
         from harness.runner import JobOutcome
 
         keep, finished = [], {}
@@ -404,6 +405,10 @@ class Collector:
                 continue
             ctx = self.context(overrides, self.position)
             key = (ctx.spec.config_hash(), ctx.repeat)
+            # known before the launch: Ctrl-C while the workers measure names the directory and the way to finish
+            SESSION.forced |= ctx.force and ctx.since is None
+            if ctx.results_dir not in SESSION.results_dirs:
+                SESSION.results_dirs.append(ctx.results_dir)
             where = (ctx.results_dir, ctx.since)
             if where not in finished:
                 try:
@@ -452,7 +457,9 @@ class Collector:
         since = ctx.since or (SESSION.started if ctx.force else None)
         try:
             if (ctx.spec.config_hash(), ctx.repeat) in results.completed(ctx.results_dir, since=since).ok:
-                return  # it wrote its ok row, then its process died before returning it
+                # it wrote its ok row, then its process died before returning it: that row is the job's outcome
+                self._record(JobOutcome(row=self._ok_row(ctx, since)), ctx.results_dir)
+                return
         except results.ResultsError as refused:
             self.stop(refused)
             return
@@ -462,6 +469,20 @@ class Collector:
         self._record(JobOutcome(row=row), ctx.results_dir)
         if self.in_process:
             results.gather(ctx.results_dir)
+
+    @staticmethod
+    def _ok_row(ctx: JobContext, since: datetime | None) -> dict[str, Any]:
+        """The newest ok row of the job's (config_hash, repeat) in its results directory, started at or
+        after `since`: what the closing table shows for a job whose process died after writing it."""
+        import pandas as pd
+
+        from harness import results
+
+        frame = results.read_results(ctx.results_dir)
+        repeats = pd.to_numeric(frame["repeat"], errors="coerce").fillna(0)
+        mine = frame[(frame["config_hash"] == ctx.spec.config_hash()) & (repeats == ctx.repeat)
+                     & (frame["status"] == results.OK) & results.started_since(frame, since)]  # fmt: skip
+        return mine.assign(_order=results.started_order(mine)).sort_values("_order").iloc[-1].drop("_order").to_dict()
 
     def _record(self, outcome: Any, results_dir: Path) -> None:
         from harness.cli import SESSION

@@ -1038,9 +1038,9 @@ def utc_time(text: object) -> datetime.datetime | None:
         return None
     try:
         value = datetime.datetime.fromisoformat(text.strip())
-    except ValueError:
+        return value.replace(tzinfo=datetime.UTC) if value.tzinfo is None else value.astimezone(datetime.UTC)
+    except (ValueError, OverflowError):  # 0001-01-01T00:00:00+01:00 lies before the first representable UTC time
         return None
-    return value.replace(tzinfo=datetime.UTC) if value.tzinfo is None else value.astimezone(datetime.UTC)
 
 
 def started_since(frame: pd.DataFrame, since: datetime.datetime | None) -> pd.Series:
@@ -1118,8 +1118,10 @@ def completed(results_dir: Path, notes: list[str] | None = None, since: datetime
     if len(frame):
         frame = check_frame(frame, str(results_dir))
     # a repeat is as its newest row that ran: an ok run replaced by a failed forced re-run is not finished
-    # a row without a repeat number (an older file) is repeat 0 here, as the keys below read it
-    repeats = pd.to_numeric(frame["repeat"], errors="coerce").fillna(0) if "repeat" in frame else 0
+    # an ok row without a repeat number (an older file) is repeat 0 here, as the keys below read it, and a newer
+    # failure of repeat 0 replaces it; a failure without one stands alone, as everywhere (standing)
+    repeats = pd.to_numeric(frame["repeat"], errors="coerce") if "repeat" in frame else pd.Series(np.nan, frame.index)
+    repeats = repeats.where(repeats.notna() | (frame["status"] != OK), 0)
     ok = standing(frame.assign(repeat=repeats), by_host=False)
     ok = ok[(ok["status"] == OK) & started_since(ok, since)]
     keys = pd.Series(list(zip(ok["config_hash"].astype(str), pd.to_numeric(ok["repeat"], errors="coerce").fillna(0)

@@ -486,3 +486,32 @@ def test_a_row_refused_mid_sweep_stops_the_sweep_in_one_line(monkeypatch: pytest
         "same command to resume"
     ]
     assert collector.without_finished([["batch=8"], ["batch=16"]]) == [], "no further job runs"
+
+
+def test_under_force_a_job_that_died_after_writing_its_ok_row_keeps_it_and_is_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by breaking it: a forced job whose process died right after writing its ok row got a crashed row
+    that replaced it, and the closing table left the job out. An ok row written by this invocation (started
+    at or after its start) is the job's outcome; an older ok row (the one force=true re-measures) is not."""
+    from datetime import UTC, datetime
+
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from harness import cli as cli_module
+
+    monkeypatch.setattr(cli_module, "SESSION", cli_module.Session(started=datetime(2026, 6, 1, tzinfo=UTC)))
+    cfg = composed(tmp_path, "batch=2", "force=true")
+    config_hash = cluster.job_context(cfg, tmp_path, 1, 1).spec.config_hash()
+    row = {"config_hash": config_hash, "repeat": 0, "status": "ok", "hostname": "n1", "workload": "resnet101",
+           "runtime": "eager", "batch_size": 2, "precision_requested": "fp32", "latency_ms_p50": 1.0}  # fmt: skip
+    results.write_row(tmp_path / "sweep", {**row, "run_id": "old-ok", "started_at": "2026-05-01T00:00:00+00:00"})
+    collector = cluster.Collector(FakeLoader(cfg), cfg, in_process=False)
+    dead = JobReturn(overrides=["batch=2"], status=JobStatus.FAILED)
+    dead.return_value = cluster.JobCrashed("the process died", node="node n1, pid 9", host="n1")
+    collector.collect(["batch=2"], dead, 0)  # only the ok row force=true re-measures: the job crashed
+    assert [o.status for o in cli_module.SESSION.outcomes] == ["crashed"]
+    results.write_row(tmp_path / "sweep", {**row, "run_id": "new-ok", "started_at": "2099-01-01T00:00:00+00:00"})
+    collector.collect(["batch=2"], dead, 1)  # this invocation's ok row, then the process died: ok, and shown
+    assert [o.row.get("run_id") for o in cli_module.SESSION.outcomes][1:] == ["new-ok"]
+    assert len(results.read_results(tmp_path / "sweep")) == 3  # old-ok, a crash, new-ok: no second crash

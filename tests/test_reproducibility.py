@@ -1006,6 +1006,12 @@ def test_the_gate_fails_when_every_standing_run_of_b_failed_whatever_a_failed_on
     assert (by.loc["c", "failed_a"], by.loc["c", "failed_b"]) == (1, 2)
     assert by.loc["d", "verdict"] == "no significant difference"
     assert compare.main([str(tmp_path / "a"), str(tmp_path / "b"), "--fail-on-regression", "10"]) == 1
+    # and when B's newest row says it cannot run it now (unsupported: a library gone), the gate fails too
+    _row_file(tmp_path / "b", "b-unsupported", repeat=None, status="unsupported", started_at="2026-01-01T00:30:00",
+              error="no such op")  # fmt: skip
+    table, _ = compare.compare([tmp_path / "a"], [tmp_path / "b"])
+    assert table.set_index("runtime").loc["c", "verdict"] == "not comparable (status A=ok, B=unsupported)"
+    assert compare.main([str(tmp_path / "a"), str(tmp_path / "b"), "--fail-on-regression", "10"]) == 1
 
 
 def test_a_files_own_summary_columns_are_not_the_summary(tmp_path: Path) -> None:
@@ -1089,3 +1095,24 @@ def test_with_no_ok_run_every_failure_counts_whatever_its_software(tmp_path: Pat
     assert any("status crashed (2 of its 2 runs failed)" in f for f in report.build([tmp_path / "b"]).flags)
     table, _ = compare.compare([tmp_path / "a"], [tmp_path / "b"])
     assert table.iloc[0]["failed_b"] == 2
+
+
+def test_edge_times_and_rows_without_a_repeat_are_named_or_ordered_not_raised(tmp_path: Path) -> None:
+    """Found by breaking it: started_at 0001-01-01T00:00:00+01:00 (valid ISO 8601, before the first UTC time
+    Python holds) made gather, report and compare raise OverflowError; a failure without a repeat number
+    blocked repeat 0 for the resume while standing alone everywhere else; force_since=20261202 (ISO 8601's
+    basic format, a number to Hydra) was refused as "not a string"."""
+    assert results.utc_time("0001-01-01T00:00:00+01:00") is None
+    assert results.utc_time("9999-12-31T23:59:59-01:00") is None
+    code = code_fingerprint()
+    _write_runs(tmp_path / "s", {"c": [10.0, 10.1]}, software=code)
+    _row_file(tmp_path / "s", "s-odd", repeat=1, status="crashed", started_at="0001-01-01T00:00:00+01:00")
+    assert summarize(results.read_results(tmp_path / "s")).iloc[0][["n_runs", "runs_failed"]].tolist() == [2, 0]
+    report.build([tmp_path / "s"])
+    _row_file(tmp_path / "s", "s-norepeat", repeat=None, status="crashed", started_at="2026-01-01T00:30:00",
+              harness_code=code)  # fmt: skip
+    assert {("c", 0), ("c", 1)} <= set(results.completed(tmp_path / "s").ok)
+    from harness.cli import cli_options
+
+    options = cli_options({"force": False, "results_dir": None, "repeats": 1, "repeat": 0, "force_since": 20261202})
+    assert options.since() == results.utc_time("2026-12-02T00:00:00Z")

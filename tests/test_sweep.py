@@ -109,29 +109,42 @@ def test_ctrl_c_of_a_forced_sweep_does_not_promise_a_resume(
 ) -> None:
     """Found by breaking it: Ctrl-C under force=true said "the same command resumes", which measures every
     job again (and without force=true every repeat with an ok row, old ones included, is skipped). It names
-    the command that finishes it: force_since= the interrupted run's start, to the second."""
+    the command that finishes it: force_since= the interrupted run's start, to the second. Found by breaking
+    that: without a directory named, Hydra picks a new time-stamped one each time, and the printed command
+    started over there; the command names the directory."""
     from harness import cli as cli_module
 
-    def interrupted(argv: list[str]) -> int:
+    forced = False
+
+    def interrupted(argv: list[str]) -> int:  # as run_task records it: the job's directory, and force=true seen
         cli_module.SESSION.results_dirs.append(tmp_path)
+        cli_module.SESSION.forced = forced
         raise KeyboardInterrupt
 
+    def command_said(*argv: str) -> str:
+        monkeypatch.setattr(cli_module, "SESSION", cli_module.Session())
+        assert cli_module.main(list(argv)) == 130
+        line = capsys.readouterr().err.strip()
+        assert len(line.splitlines()) == 1 and line.startswith("harness: interrupted;"), line
+        return line
+
     monkeypatch.setattr(cli_module, "_main", interrupted)
-    monkeypatch.setattr(cli_module, "SESSION", cli_module.Session())
     before = datetime.now(UTC).replace(microsecond=0)
-    assert cli_module.main(["-m", "workload=tiny_resnet", "force=true"]) == 130
-    line = capsys.readouterr().err.strip()
-    assert "the same command resumes" not in line and len(line.splitlines()) == 1, line
-    command = line.split("measuring only what this run has not: ")[1]
+    named = f"hydra.sweep.dir={tmp_path}"
+    forced = True
+    line = command_said("-m", "workload=tiny_resnet", "force=true", named)
+    command = line.split("to finish it, measuring only what this run has not: ")[1]
     since = command.split()[-1]
-    assert command == f"python -m harness -m workload=tiny_resnet {since}", command
+    assert command == f"python -m harness -m workload=tiny_resnet {named} {since}", command
     assert before <= datetime.fromisoformat(since.removeprefix("force_since=")) <= datetime.now(UTC)
-    monkeypatch.setattr(cli_module, "SESSION", cli_module.Session())
-    assert cli_module.main(["-m", "workload=tiny_resnet", since]) == 130  # resuming that: the same command resumes
-    assert capsys.readouterr().err.strip().endswith("the same command resumes")
-    monkeypatch.setattr(cli_module, "SESSION", cli_module.Session())
-    assert cli_module.main(["-m", "workload=tiny_resnet"]) == 130
-    assert capsys.readouterr().err.strip().endswith("the same command resumes")
+    line = command_said("-m", "workload=tiny_resnet", "force=true")  # no directory named: the command names it
+    assert line.endswith(f"python -m harness -m workload=tiny_resnet {line.split()[-2]} {named}"), line
+    assert line.split()[-2].startswith("force_since=")
+    forced = False
+    assert command_said("-m", "workload=tiny_resnet", named, since).endswith("the same command resumes")
+    assert command_said("-m", "workload=tiny_resnet").endswith(f"python -m harness -m workload=tiny_resnet {named} "
+                                                                "resumes")  # fmt: skip
+    assert command_said("workload=tiny_resnet").endswith(f"workload=tiny_resnet results_dir={tmp_path} resumes")
 
 
 def test_ctrl_c_before_any_job_is_one_line(tmp_path: Path) -> None:
