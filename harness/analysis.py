@@ -119,10 +119,9 @@ def latest(frame: pd.DataFrame, key: Sequence[str] = tuple(CONFIG_KEY)) -> pd.Da
     """One row per `key`: of the rows that stand for their repeat (results.standing: a repeat measured
     again is its newest row), the newest ok row, else the newest row (which says why it failed). An ok run
     replaced by a failed re-run of the same repeat is not shown (compare once judged on it)."""
-    frame = results.standing(frame)
-    frame = frame.assign(_ok=(frame["status"] == results.OK).astype(int), _order=results.started_order(frame))
-    frame = frame.sort_values(["_ok", "_order"], kind="stable")
-    return frame.drop_duplicates(list(key), keep="last").drop(columns=["_ok", "_order"]).reset_index(drop=True)
+    frame = results.by_start(results.standing(frame))
+    frame = frame.assign(_ok=(frame["status"] == results.OK).astype(int)).sort_values("_ok", kind="stable")
+    return frame.drop_duplicates(list(key), keep="last").drop(columns="_ok").reset_index(drop=True)
 
 
 def _flat(value: object, prefix: str = "") -> dict[str, object]:
@@ -388,8 +387,8 @@ def hosts_view(frame: pd.DataFrame) -> pd.DataFrame:
     config_hash and hostname). Empty when the rows come from one host."""
     if frame["hostname"].fillna("").nunique() < 2:
         return pd.DataFrame()
-    frame = frame.assign(_host=frame.apply(host_label, axis=1), _ok=(frame["status"] == results.OK).astype(int),
-                         _order=results.started_order(frame))  # fmt: skip
+    frame = results.by_start(frame)
+    frame = frame.assign(_host=frame.apply(host_label, axis=1), _ok=(frame["status"] == results.OK).astype(int))
     if "config_json" in frame:  # the default threads is every core: a 2-core and a 4-core host differ in it
         settings = frame["config_json"].map(lambda c: configuration_settings(c, without=("threads",)))
         frame = frame.assign(variant=variant_labels(frame, settings))
@@ -397,7 +396,7 @@ def hosts_view(frame: pd.DataFrame) -> pd.DataFrame:
     names = [{"batch_size": "batch", "precision_requested": "precision"}.get(k, k) for k in key]
     hosts = sorted(frame["_host"].unique())
     rows = []
-    for values, group in frame.sort_values(["_ok", "_order"], kind="stable").groupby(key, dropna=False, sort=True):
+    for values, group in frame.sort_values("_ok", kind="stable").groupby(key, dropna=False, sort=True):
         threads = group["threads"].map(key_text) if "threads" in group else pd.Series("", group.index)
         # a host that ran it with two thread counts (threads=1 and threads=2 by choice): a row per count
         split = group.groupby("_host").size().max() > 1 and threads.nunique() > 1

@@ -389,7 +389,6 @@ def run_task(cfg: Any) -> Any:
     # one job again: no sweep settings, force=true added once, repeats=1 last (an experiment file setting
     # repeats=3, as the study's does, is refused without -m); Hydra's search path kept (where the workload
     # or experiment named was found), its other settings (sweep and output directories) dropped
-    key_of = lambda override: override.lstrip("+~").split("=", 1)[0]  # noqa: E731
     task_overrides = [*(o for o in hydra_cfg.overrides.hydra if key_of(o) == "hydra.searchpath"),
                       *(o for o in hydra_cfg.overrides.task
                         if key_of(o) not in ("repeat", "repeats", "force", "force_since")
@@ -449,11 +448,15 @@ def main(argv: list[str] | None = None) -> int:
             again = f"to finish it, measuring only what this run has not: {shlex.join(command)}"
         else:
             again = "the same command resumes" if command == argv else f"{shlex.join(command)} resumes"
-
         said = (f"the job running was not recorded; finished jobs are kept in {where}; {again}"
                 if where else "no job had started")  # fmt: skip
         print(f"harness: interrupted; {said}", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def key_of(override: str) -> str:
+    """The key an override sets: `+force=true`, `~force`, `force=true` all set `force`."""
+    return override.lstrip("+~").split("=", 1)[0]
 
 
 def finish_command(argv: list[str]) -> list[str]:
@@ -461,7 +464,6 @@ def finish_command(argv: list[str]) -> list[str]:
     (a new time-stamped directory each time: the same command would start elsewhere, from nothing), and after
     force=true, force_since=<this invocation's start> in its place (the same command would measure all again).
     Returned as given when nothing needs changing; else as `python -m harness ...`."""
-    key_of = lambda argument: argument.lstrip("+~").split("=", 1)[0]  # noqa: E731
     command = list(argv)
     if SESSION.forced:
         command = [a for a in command if key_of(a) not in ("force", "force_since")]

@@ -482,7 +482,7 @@ class Collector:
         repeats = pd.to_numeric(frame["repeat"], errors="coerce").fillna(0)
         mine = frame[(frame["config_hash"] == ctx.spec.config_hash()) & (repeats == ctx.repeat)
                      & (frame["status"] == results.OK) & results.started_since(frame, since)]  # fmt: skip
-        return mine.assign(_order=results.started_order(mine)).sort_values("_order").iloc[-1].drop("_order").to_dict()
+        return results.by_start(mine).iloc[-1].to_dict()
 
     def _record(self, outcome: Any, results_dir: Path) -> None:
         from harness.cli import SESSION

@@ -80,8 +80,7 @@ def print_session_table(results_dirs: Sequence[Path], outcomes: Sequence[Any]) -
         # a skipped job is shown by its newest row of the status it was skipped for (ok, unsupported), unless this
         # session shows one already (repeat 0 ran here, repeat 1 was skipped for its answer)
         earlier = frame[pairs.isin(skipped - set(pairs[mine])) & ~mine]
-        earlier = earlier.assign(_order=results.started_order(earlier)).sort_values("_order", kind="stable")
-        earlier = earlier.drop_duplicates("config_hash", keep="last").drop(columns="_order")
+        earlier = results.by_start(earlier).drop_duplicates("config_hash", keep="last")
         shown = pd.concat([frame[mine], earlier]).sort_values(["workload", "runtime", "batch_size"])
         print()
         print(table(shown))

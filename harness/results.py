@@ -996,15 +996,24 @@ def key_text(value: object) -> str:
 RAN_AND_FAILED = (*FAILED_STATUSES, INVALID)
 
 
+def started_seconds(started_at: object) -> float:
+    """A row's started_at as POSIX seconds (UTC; utc_time reads any offset, a space for the T), for ordering
+    rows; -inf where it is missing or no time: such a row is the oldest, never the newest (sorted as text,
+    23:00-05:00 came before 01:18+00:00 of the next day, and a row without a time was newest and replaced
+    the ok run of its repeat unseen)."""
+    return t.timestamp() if (t := utc_time(started_at)) is not None else -math.inf
+
+
 def started_order(frame: pd.DataFrame) -> pd.Series:
-    """Per row, when it started as POSIX seconds (UTC; utc_time reads any offset, a space for the T), for
-    ordering rows; -inf where started_at is missing or no time: such a row is the oldest, never the newest
-    (sorted as text, 23:00-05:00 came before 01:18+00:00 of the next day, and a row without a time was
-    newest and replaced the ok run of its repeat unseen)."""
+    """Per row, started_seconds (-inf for every row when the frame has no started_at)."""
     if "started_at" not in frame:
         return pd.Series(-math.inf, index=frame.index, dtype=float)
-    return frame["started_at"].map(lambda v: t.timestamp() if (t := utc_time(v)) is not None else -math.inf).astype(
-        float)  # fmt: skip
+    return frame["started_at"].map(started_seconds).astype(float)
+
+
+def by_start(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` oldest first by started_order (stable: rows started alike keep their order)."""
+    return frame.iloc[np.argsort(started_order(frame).to_numpy(), kind="stable")]
 
 
 def standing(frame: pd.DataFrame, by_host: bool = True) -> pd.DataFrame:
@@ -1027,8 +1036,9 @@ def standing(frame: pd.DataFrame, by_host: bool = True) -> pd.DataFrame:
     # two independent sweeps given together (analysis.load's `lineage`) are two sweeps: their repeat 0s are two runs
     lineage = frame["lineage"].map(key_text) if "lineage" in frame else pd.Series("", index=frame.index)
     key = frame["config_hash"].astype(str) + "\x1f" + host + "\x1f" + lineage + "\x1f" + repeat
-    ranked = pd.DataFrame({"key": key, "order": started_order(frame)}).sort_values("order", kind="stable")
-    return frame[frame.index.isin(ranked.drop_duplicates("key", keep="last").index)]
+    keyed = pd.DataFrame({"key": key, "started_at": frame.get("started_at")}, index=frame.index)  # not a wide copy
+    newest = by_start(keyed).drop_duplicates("key", keep="last")
+    return frame[frame.index.isin(newest.index)]
 
 
 def utc_time(text: object) -> datetime.datetime | None:
@@ -1048,9 +1058,7 @@ def started_since(frame: pd.DataFrame, since: datetime.datetime | None) -> pd.Se
     missing or no time)."""
     if since is None:
         return pd.Series(True, index=frame.index)
-    if "started_at" not in frame:
-        return pd.Series(False, index=frame.index)
-    return frame["started_at"].map(lambda v: (t := utc_time(v)) is not None and t >= since).astype(bool)
+    return started_order(frame) >= since.timestamp()
 
 
 @dataclass(frozen=True)
@@ -1087,9 +1095,7 @@ def _settled_unsupported(frame: pd.DataFrame, since: datetime.datetime | None = 
     sha = git_sha()
     if not COMMITTED_SHA.match(sha) or not {"harness_git_sha", "hostname", "started_at"} <= set(frame.columns):
         return {}
-    newest = frame.assign(_at=started_order(frame), _hash=frame["config_hash"].astype(str))
-    newest = newest.sort_values("_at", kind="stable")
-    newest = newest.drop_duplicates("_hash", keep="last")
+    newest = by_start(frame.assign(_hash=frame["config_hash"].astype(str))).drop_duplicates("_hash", keep="last")
     same = newest[(newest["status"] == UNSUPPORTED) & (newest["harness_git_sha"].astype(str) == sha)
                   & (newest["hostname"].astype(str) == socket.gethostname())
                   & started_since(newest, since)]  # fmt: skip
@@ -1117,9 +1123,9 @@ def completed(results_dir: Path, notes: list[str] | None = None, since: datetime
             return Finished()
     if len(frame):
         frame = check_frame(frame, str(results_dir))
-    # a repeat is as its newest row that ran: an ok run replaced by a failed forced re-run is not finished
-    # an ok row without a repeat number (an older file) is repeat 0 here, as the keys below read it, and a newer
-    # failure of repeat 0 replaces it; a failure without one stands alone, as everywhere (standing)
+    # a repeat is as its newest row that ran (standing): an ok run replaced by a failed forced re-run is not
+    # finished. An ok row without a repeat number (an older file) is repeat 0 here, as the keys below read it,
+    # and a newer failure of repeat 0 replaces it; a failure without one stands alone, as everywhere
     repeats = pd.to_numeric(frame["repeat"], errors="coerce") if "repeat" in frame else pd.Series(np.nan, frame.index)
     repeats = repeats.where(repeats.notna() | (frame["status"] != OK), 0)
     ok = standing(frame.assign(repeat=repeats), by_host=False)

@@ -126,8 +126,7 @@ def _failures(failed: pd.DataFrame | None, newest: pd.Series) -> tuple[int, str]
     if failed is None or failed.empty:
         return 0, ""
     if newest.get("status") == results.OK:
-        at = results.started_order(newest.to_frame().T).iloc[0]
-        later = results.started_order(failed) > at
+        later = results.started_order(failed) > results.started_seconds(newest.get("started_at"))
     else:  # no ok run stands: every failure is newer than the newest ok run (there is none)
         later = pd.Series(True, index=failed.index)
     failed = failed[same_software(failed, newest) | later]
@@ -151,8 +150,7 @@ def _newest(group: pd.DataFrame) -> pd.Series:
     """The run analysis.latest shows for this configuration: the last by started_at (results.started_order,
     a row without one the oldest, as there), so the report's row and its between-run figures are of the
     same runs."""
-    return group.assign(_order=results.started_order(group)).sort_values("_order", kind="stable").iloc[-1].drop(
-        "_order")  # fmt: skip
+    return results.by_start(group).iloc[-1]
 
 
 def same_software(frame: pd.DataFrame, row: pd.Series) -> pd.Series:
