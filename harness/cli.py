@@ -34,13 +34,13 @@ from harness.results import (
     check_writable,
     utc_time,
 )
+from harness.tool_args import EXIT_INTERRUPTED
 from harness.untrusted import one_line
 
 CONF_DIR = PROJECT_ROOT / "conf"
 COMPONENT_KEYS = ("name", "module")
 RUNTIME_KEYS = (*COMPONENT_KEYS, "precision", "python", "setup_hint")
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command ended by Ctrl-C
 MAX_CHECKED_JOBS = 5000
 TOTAL_JOBS_ENV = "HARNESS_TOTAL_JOBS"  # for the `[n/total]` labels of jobs a launcher runs in other processes
 warnings.filterwarnings("ignore", message=cluster.SCHEMA_MATCH_WARNING, category=UserWarning)

@@ -42,7 +42,7 @@ import pandas as pd
 
 from harness import analysis, results
 from harness.summary import between_run_cv, costs_of, failures_of, p50s_of
-from harness.tool_args import ToolParser, bounded
+from harness.tool_args import ToolParser, bounded, run_tool
 from harness.untrusted import one_line
 
 BETWEEN_RUN_FACTOR = 2.0  # default min effect: twice the larger between-run coefficient of variation
@@ -327,4 +327,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_tool(main, "harness.compare")

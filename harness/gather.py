@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness import results
 from harness.config import ConfigError
-from harness.tool_args import ToolParser
+from harness.tool_args import ToolParser, run_tool
 from harness.untrusted import one_line
 
 
@@ -47,4 +47,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_tool(main, "harness.gather")

@@ -29,7 +29,7 @@ from harness.config import QUANTIZED, ConfigError, measured_identity  # noqa: E4
 from harness.decision import DEFAULT_BUDGET_POINTS, plot_tradeoff, recommend  # noqa: E402
 from harness.machine import busy_flags  # noqa: E402
 from harness.summary import SOFTWARE, UNSTABLE_CV, failures_of, summarize  # noqa: E402
-from harness.tool_args import ToolParser, bounded  # noqa: E402
+from harness.tool_args import ToolParser, bounded, run_tool  # noqa: E402
 
 ACCURACY_DROP = 0.01  # more than 1 point below eager is flagged
 MIN_AGREEMENT = 0.99
@@ -710,4 +710,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_tool(main, "harness.report")

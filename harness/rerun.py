@@ -28,7 +28,7 @@ from harness.config import ConfigError, JobSpec
 from harness.options import MACHINE_LOCAL, fields_marked
 from harness.runner import run_job_isolated
 from harness.summary import UNSTABLE_CV, between_run_cv, costs_of, p50s_of
-from harness.tool_args import ToolParser, bounded
+from harness.tool_args import ToolParser, bounded, run_tool
 from harness.untrusted import one_line, printable
 
 EXIT_REPRODUCED, EXIT_DIFFERENT, EXIT_CANNOT = 0, 1, 2
@@ -235,5 +235,5 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_REPRODUCED if reproduced else EXIT_DIFFERENT
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # the job interrupted dies with its process group and writes no row
+    run_tool(main, "harness.rerun", "the re-run was not recorded")

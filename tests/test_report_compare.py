@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -175,6 +176,24 @@ def test_report_from_a_real_tiny_sweep(cli, tmp_path: Path, shared_cache: Path) 
     again = pd.read_csv(tmp_path / "sweep" / "reruns" / "results.csv")
     assert again["config_hash"].tolist() == [frame["config_hash"].iloc[0]]
     assert frame["model_hash"].nunique() == 1 and again["model_hash"].iloc[0] == frame["model_hash"].iloc[0]
+
+    # Ctrl-C while the re-run measures: one line, exit 130, the earlier re-run's row kept (was a traceback)
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent.parent), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "harness.rerun", str(tmp_path / "sweep"), run_id, "--cache-dir",
+                             str(shared_cache)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)  # fmt: skip
+    assert proc.stdout is not None and proc.stdout.readline().startswith("re-running ")
+    time.sleep(1.0)  # the job's child is starting or measuring
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err[-2000:]
+    assert err.strip().splitlines()[-1] == "harness.rerun: interrupted; the re-run was not recorded", err[-500:]
+    assert pd.read_csv(tmp_path / "sweep" / "reruns" / "results.csv")["run_id"].tolist() == again["run_id"].tolist()
 
     # A row whose weights were different (as if the checkpoint changed in place) is not reproduced.
     # Its threads read back as 2.0 (as a column with gaps does): that is no environment difference.

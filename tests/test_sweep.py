@@ -160,7 +160,9 @@ def test_ctrl_c_before_any_job_is_one_line(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent.parent))
     command = [sys.executable, "-m", "harness", f"hydra.searchpath=[file://{TEST_CONF}]", "-m", "workload=tiny_resnet",
                "runtime=eager,onnxruntime,openvino", "batch=1,2", "hydra.sweep.dir=sweep"]  # fmt: skip
-    for delay in (0.5, 2.0):  # while importing, and while composing the jobs
+    # while importing, while composing the jobs, and as the first job starts: a Ctrl-C inside torch's import
+    # once ended the process by SIGINT (status -2) after its one line (tool_args.exit_process)
+    for delay in (0.5, 1.0, 1.5, 1.75, 2.0, 2.5, 3.0):
         proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 text=True, start_new_session=True)  # fmt: skip
         time.sleep(delay)
