@@ -423,6 +423,28 @@ def test_every_thread_and_stream_count_is_checked_against_the_cores(cli, args: l
     assert "=64 is not allowed" in line and "the cores this process may use" in line
 
 
+def test_the_accuracy_pass_runs_the_graph_that_was_timed(shared_cache: Path) -> None:
+    """The accuracy pass made its inputs inside inference mode, the timed ones outside: torch.compile guards
+    on the dispatch keys, so it compiled the model a second time for the accuracy pass (13 of a tiny
+    ResNet compile job's 35 s) and scored a graph other than the one timed."""
+    import torch
+
+    from harness.job import accuracy_pass
+
+    workload, _ = _workload("resnet101", {"weights": "random", "image_size": 32, "n_samples": 6}, shared_cache)
+    compiled = torch.compile(lambda pixel_values: pixel_values.flatten(1)[:, :10] * 2.0, backend="eager")
+    runtime = type("Runtime", (), {"adapt_inputs": lambda self, batch: batch["pixel_values"],
+                                   "run": lambda self, x: compiled(x),
+                                   "to_numpy": lambda self, y: y.numpy()})()  # fmt: skip
+    timing_batch = workload.make_batch([0, 1])  # as run_job makes it: before inference mode
+    torch._dynamo.reset()
+    with torch.inference_mode(), torch._dynamo.config.patch(error_on_recompile=True):
+        runtime.run(runtime.adapt_inputs(timing_batch))  # the timed graph
+        logits = accuracy_pass(workload, runtime, 2, emit=lambda *a, **k: None)  # raised RecompileError
+    assert logits.shape == (6, 10)
+    torch._dynamo.reset()
+
+
 def test_the_row_says_what_shape_was_timed(cli, tmp_path: Path) -> None:
     run = cli("workload=tiny_bert", "workload.padding=longest", "batch=2", "results_dir=res")
     assert run.returncode == 0, run.stderr[-3000:]
