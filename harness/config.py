@@ -20,11 +20,16 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from harness.options import (
+    AFTER_CONVERSION,
+    PER_STREAM,
+    STATIC_INT8,
     THREADS,
     ConfigError,
     available_cores,
     check_fields,
     check_value,
+    default_of,
+    fields_marked,
     markers,
     parse_options,
 )
@@ -207,7 +212,8 @@ class JobSpec:
             parsed[kind] = parse_options(component_class(kind, component.module).Options, component.options, kind)
             # as checked: a quoted "false" is recorded (and hashed) as false
             component.options = {k: getattr(parsed[kind], k) for k in component.options}
-        self._check_model_file(parsed["workload"])
+        self._check_model_file(parsed["workload"], parsed["runtime"])
+        self._check_precision_options(parsed["runtime"])
         # static quantization calibrates: on what is known before any job runs (a runtime without int8 says
         # `unsupported` itself, as its row)
         offers = "int8" in getattr(component_class("runtime", self.runtime.module), "precisions", ())
@@ -229,9 +235,30 @@ class JobSpec:
             if value > self.threads:
                 raise ConfigError(f"{key}={value} is not allowed with threads={self.threads}: it must be at most "
                                   f"{self.threads}, the cores the job runs on")  # fmt: skip
+        streams = self.scenario.streams
+        for name in fields_marked(type(runtime_options), PER_STREAM):  # each stream's threads, all streams at once
+            value = getattr(runtime_options, name)
+            if value is not None and streams > 1 and value * streams > self.threads:
+                raise ConfigError(f"runtime.{name}={value} is not allowed with scenario.streams={streams} and "
+                                  f"threads={self.threads}: each stream uses that many, so it must be at most "
+                                  f"{max(1, self.threads // streams)} (threads / streams)")  # fmt: skip
 
-    def _check_model_file(self, workload_options: Any) -> None:
-        """A model given as a file (ONNX, OpenVINO IR) runs only on runtimes that run such files, as it is."""
+    def _check_precision_options(self, runtime_options: Any) -> None:
+        """An option of static INT8 quantization (STATIC_INT8: its calibration) set at another precision
+        would be ignored while the row records it (and its config_hash holds it): refused, as other options
+        without effect are."""
+        if self.runtime.precision == "int8":
+            return
+        for name in fields_marked(type(runtime_options), STATIC_INT8):
+            if (value := getattr(runtime_options, name)) != default_of(type(runtime_options), name):
+                raise ConfigError(f"runtime.{name}={value} has no effect at runtime.precision="
+                                  f"{self.runtime.precision!r}: it applies to static INT8 quantization "
+                                  "(runtime.precision=int8) only; sweep int8 on its own to set it")  # fmt: skip
+
+    def _check_model_file(self, workload_options: Any, runtime_options: Any) -> None:
+        """A model given as a file (ONNX, OpenVINO IR) runs only on runtimes that run such files, as it is:
+        a runtime option that shapes the conversion (any not marked AFTER_CONVERSION, e.g. the ONNX
+        exporter or opset), set to other than its default, would be ignored and is refused."""
         prebuilt = getattr(workload_options, "prebuilt_file", lambda: None)()
         if prebuilt is None:
             return
@@ -245,6 +272,12 @@ class JobSpec:
         if self.runtime.precision != "fp32":
             raise ConfigError(f"runtime.precision={self.runtime.precision!r} is not allowed with a model file: it runs "
                               "as it is (an INT8 file is read back as INT8); use fp32")  # fmt: skip
+        options = type(runtime_options)
+        for name in (f.name for f in dataclasses.fields(options)):
+            value = getattr(runtime_options, name)
+            if AFTER_CONVERSION not in markers(options, name) and value != default_of(options, name):
+                raise ConfigError(f"runtime.{name}={value!r} has no effect on the model file {prebuilt!r}: it "
+                                  "shapes the conversion, and a model file runs as it is")  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

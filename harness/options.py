@@ -8,6 +8,8 @@ any violation into one line naming the key, the value and what is allowed. Marke
 `Annotated` metadata add the rules pydantic cannot know:
 
 - `THREADS`: a thread or stream count; at most the cores this process may use.
+- `PER_STREAM`: a thread count each of the scenario's streams uses: streams x value at most the job's threads.
+- `STATIC_INT8`: an option of static INT8 quantization (its calibration); it has no effect at another precision.
 - `AFTER_CONVERSION`: a runtime option applied after conversion (a compile or session
   setting); it does not change a cached conversion artifact.
 - `DATA_ONLY`: a workload option that selects data, not the model or its inputs' form;
@@ -40,6 +42,8 @@ class _Marker:
 
 
 THREADS = _Marker("threads")
+PER_STREAM = _Marker("per_stream")
+STATIC_INT8 = _Marker("static_int8")
 AFTER_CONVERSION = _Marker("after_conversion")
 DATA_ONLY = _Marker("data_only")
 MACHINE_LOCAL = _Marker("machine_local")
@@ -56,7 +60,8 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def markers(cls: type, name: str) -> set[_Marker]:
-    """The markers (THREADS, AFTER_CONVERSION, DATA_ONLY) on field `name` of dataclass `cls`."""
+    """The markers (THREADS, PER_STREAM, STATIC_INT8, AFTER_CONVERSION, DATA_ONLY, MACHINE_LOCAL) on field
+    `name` of dataclass `cls`."""
     hint = _hints(cls)[name]
     metadata = getattr(hint, "__metadata__", ()) if typing.get_origin(hint) is Annotated else ()
     return {m for m in metadata if isinstance(m, _Marker)}
@@ -64,6 +69,12 @@ def markers(cls: type, name: str) -> set[_Marker]:
 
 def fields_marked(cls: type, marker: _Marker) -> list[str]:
     return [f.name for f in dataclasses.fields(cls) if marker in markers(cls, f.name)]
+
+
+def default_of(cls: type, name: str) -> Any:
+    """The default of field `name` of dataclass `cls` (its default_factory called), where defaults live."""
+    field = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
 
 
 def _strip(hint: Any) -> tuple[Any, list[Any]]:

@@ -19,6 +19,7 @@ import torch
 from pydantic import Field
 
 from harness.contract import Inputs, ModelHandle
+from harness.options import STATIC_INT8
 from runtimes.base import Effective, Runtime
 from runtimes.int8 import int8_columns, torch_int8_share
 from runtimes.torch_common import DTYPES, inductor_counters, module_precision, positional_inputs, pt2e_int8
@@ -30,7 +31,7 @@ PROGRAM_FILE = "program.pt2"
 class ExportOptions:
     strict: bool = False  # strict=True traces with TorchDynamo's stricter checks
     # int8: samples the PT2E observers calibrate on (torchao gives no default; None: 300, as NNCF's guidance)
-    calibration_samples: Annotated[int | None, Field(ge=1, le=100_000)] = None
+    calibration_samples: Annotated[int | None, Field(ge=1, le=100_000), STATIC_INT8] = None
 
 
 class ExportRuntime(Runtime):

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from harness.config import UnsupportedError
 from harness.contract import Inputs, ModelHandle
+from harness.options import STATIC_INT8
 from runtimes.base import Effective, Runtime
 from runtimes.int8 import int8_columns, torchscript_int8_share
 from runtimes.torch_common import DTYPES, module_precision
@@ -26,7 +27,7 @@ from runtimes.torch_common import DTYPES, module_precision
 class IpexOptions:
     mode: Literal["jit", "compile"] = "jit"  # jit: trace + freeze after ipex.optimize; compile: backend="ipex"
     # int8: samples IPEX's observers calibrate on (IPEX gives no default; None: 300, as NNCF's guidance)
-    calibration_samples: Annotated[int | None, Field(ge=1, le=100_000)] = None
+    calibration_samples: Annotated[int | None, Field(ge=1, le=100_000), STATIC_INT8] = None
 
 
 def keep_attention_mask() -> None:

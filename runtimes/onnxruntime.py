@@ -13,7 +13,7 @@ from pydantic import Field
 
 from harness.config import QUANTIZED
 from harness.contract import Inputs, ModelHandle
-from harness.options import AFTER_CONVERSION, THREADS
+from harness.options import AFTER_CONVERSION, PER_STREAM, STATIC_INT8, THREADS
 from runtimes.base import Effective, Runtime
 from runtimes.int8 import int8_columns, ort_int8_share
 from runtimes.onnx_common import (
@@ -30,13 +30,15 @@ from runtimes.onnx_common import (
 @dataclass
 class OnnxRuntimeOptions:
     graph_optimization_level: Annotated[Literal["disable", "basic", "extended", "all"], AFTER_CONVERSION] = "all"
-    intra_op_threads: Annotated[int | None, Field(ge=1), THREADS, AFTER_CONVERSION] = None  # None: the job's threads
+    intra_op_threads: Annotated[int | None, Field(ge=1), THREADS, PER_STREAM, AFTER_CONVERSION] = (
+        None  # None: the job's threads
+    )
     # > 1 runs independent graph branches in parallel (ORT_PARALLEL execution mode); 1: sequential
     inter_op_threads: Annotated[int, Field(ge=1), THREADS, AFTER_CONVERSION] = 1
     exporter: Literal["dynamo", "torchscript"] = "dynamo"  # dynamo (torch.export-based) | torchscript (legacy)
     opset: int | None = None  # None: the exporter's default; the range depends on the exporter (validate)
     # int8: samples quantize_static calibrates on (it gives no default; None: 300, as NNCF's guidance)
-    calibration_samples: Annotated[int | None, Field(ge=1, le=100_000), AFTER_CONVERSION] = None
+    calibration_samples: Annotated[int | None, Field(ge=1, le=100_000), STATIC_INT8, AFTER_CONVERSION] = None
 
     def validate(self) -> None:
         check_opset(self.exporter, self.opset)

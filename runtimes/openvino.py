@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import Field
 
 from harness.contract import Inputs, ModelHandle
-from harness.options import AFTER_CONVERSION, MACHINE_LOCAL, THREADS
+from harness.options import AFTER_CONVERSION, MACHINE_LOCAL, STATIC_INT8, THREADS
 from runtimes.base import Effective, Runtime
 from runtimes.int8 import int8_columns, openvino_int8_share
 from runtimes.openvino_common import OV_PRECISION, convert_to_ir, openvino_profile, ov_precision_name, quantize_ir
@@ -37,7 +37,7 @@ class OpenVINOOptions:
     # OpenVINO's compiled-blob cache (CACHE_DIR); None: off
     cache_dir: Annotated[str | None, AFTER_CONVERSION, MACHINE_LOCAL] = None
     # int8: samples NNCF calibrates on; None: its default subset_size (300)
-    calibration_samples: Annotated[int | None, Field(ge=1, le=100_000), AFTER_CONVERSION] = None
+    calibration_samples: Annotated[int | None, Field(ge=1, le=100_000), STATIC_INT8, AFTER_CONVERSION] = None
 
 
 class OpenVINORuntime(Runtime):

@@ -27,7 +27,7 @@ from pydantic import Field
 from harness.cache import checked_directory, identity_key, seal
 from harness.config import UnsupportedError
 from harness.contract import Inputs, ModelHandle
-from harness.options import AFTER_CONVERSION
+from harness.options import AFTER_CONVERSION, STATIC_INT8
 from runtimes.artifacts import artifact_identity
 from runtimes.base import Effective, Runtime
 from runtimes.int8 import int8_columns, openvino_int8_share, share_of
@@ -42,7 +42,7 @@ class OpenVINOCompileOptions:
     # input shapes only (not the weights), so the harness gives every model identity its own directory
     model_caching: Annotated[bool, AFTER_CONVERSION] = False
     # int8: samples NNCF calibrates on; None: its default subset_size (300)
-    calibration_samples: Annotated[int | None, Field(ge=1, le=100_000), AFTER_CONVERSION] = None
+    calibration_samples: Annotated[int | None, Field(ge=1, le=100_000), STATIC_INT8, AFTER_CONVERSION] = None
 
 
 def nncf_torch_int8(handle: ModelHandle) -> torch.nn.Module:

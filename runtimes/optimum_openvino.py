@@ -24,7 +24,7 @@ from pydantic import Field
 
 from harness.config import UnsupportedError
 from harness.contract import Inputs, ModelHandle
-from harness.options import AFTER_CONVERSION
+from harness.options import AFTER_CONVERSION, STATIC_INT8
 from runtimes.artifacts import ensure_artifact, ensure_quantized
 from runtimes.base import Effective, Runtime
 from runtimes.int8 import int8_columns, openvino_int8_share
@@ -35,7 +35,7 @@ F32 = {"INFERENCE_PRECISION_HINT": "f32"}  # OpenVINO would pick bf16 on this CP
 @dataclass
 class OptimumOpenVINOOptions:
     # int8: samples OVQuantizer calibrates on; None: optimum-intel's default (num_samples or 128)
-    calibration_samples: Annotated[int | None, Field(ge=1, le=100_000), AFTER_CONVERSION] = None
+    calibration_samples: Annotated[int | None, Field(ge=1, le=100_000), STATIC_INT8, AFTER_CONVERSION] = None
 
 
 class OptimumOpenVINORuntime(Runtime):

@@ -371,10 +371,30 @@ def test_texts_without_visible_content_are_refused(tmp_path: Path, tiny_bert_dir
         (["workload.split=validation"], ["workload.split='validation' has no effect on the file"]),
         (["workload.calibration_dataset=${oc.env:HARNESS_TEST_TINY_DATA}", "workload.calibration_split=validation"],
          ["workload.calibration_split='validation' has no effect on the file"]),
+        # calibration at a precision that does not calibrate: ignored, yet recorded and hashed
+        (["runtime=openvino", "runtime.calibration_samples=16"],
+         ["runtime.calibration_samples=16 has no effect at runtime.precision='fp32'", "runtime.precision=int8"]),
+        (["runtime=onnxruntime", "runtime.precision=int8_dynamic", "runtime.calibration_samples=16"],
+         ["runtime.calibration_samples=16 has no effect at runtime.precision='int8_dynamic'"]),
+        # one session serves every stream, each with this many threads: 2 streams x 2 threads on 2 cores
+        (["runtime=onnxruntime", "threads=2", "scenario=offline", "scenario.streams=2", "runtime.intra_op_threads=2"],
+         ["runtime.intra_op_threads=2 is not allowed with scenario.streams=2 and threads=2", "at most 1"]),
+        (["runtime=onnxruntime_openvino", "threads=2", "scenario=server", "scenario.streams=2",
+          "runtime.intra_op_threads=2"], ["runtime.intra_op_threads=2 is not allowed with scenario.streams=2"]),
     ],
 )  # fmt: skip
 def test_options_that_would_be_ignored_or_exceed_the_jobs_cores_are_refused(cli, args: list, needles: list) -> None:
     assert_one_clear_line(cli("workload=tiny_bert", *args), *needles)
+
+
+def test_options_that_shape_a_conversion_have_no_effect_on_a_model_file(cli, tmp_path: Path) -> None:
+    """A model file runs as it is: an exporter or opset asked for would be ignored while the row records it."""
+    onnx_file = _onnx_classifier(tmp_path / "model.onnx")
+    (tmp_path / "reference.pt").write_bytes(b"")  # never read: the command is refused before any job
+    for option, value in (("opset", "20"), ("exporter", "torchscript")):
+        run = cli("workload=tiny_resnet", f"workload.weights={onnx_file}", f"workload.reference_weights={tmp_path}/"
+                  "reference.pt", "runtime=onnxruntime", f"runtime.{option}={value}")  # fmt: skip
+        assert_one_clear_line(run, f"runtime.{option}=", f"has no effect on the model file '{onnx_file}'")
 
 
 def test_the_openvino_eps_threads_are_divided_among_streams(tmp_path: Path) -> None:
