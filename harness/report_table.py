@@ -62,9 +62,41 @@ def table(frame: pd.DataFrame) -> str:
     return view.to_string(index=False)
 
 
+def row_label(r: pd.Series) -> str:
+    """A row named as the closing table tells rows apart: workload · runtime · batch · precision, then the load
+    when not single stream (offline x1 and x2 rows) and the run when the row is a repeat (`run 2`)."""
+    load = analysis.load_of(r.get("config_json"), with_inputs=False)
+    repeat = pd.to_numeric(pd.Series([r.get("repeat")]), errors="coerce").iloc[0]
+    parts = [str(r["workload"]), str(r["runtime"]), f"batch {r['batch_size']}", str(r["precision_requested"])]
+    parts += [load] if load not in ("", "single_stream") else []
+    parts += [f"run {int(repeat) + 1}"] if pd.notna(repeat) and repeat > 0 else []
+    return printable(" · ".join(parts))
+
+
+def _rows_of_skipped_jobs(earlier: pd.DataFrame, ran: pd.DataFrame, skipped: Sequence[dict]) -> pd.DataFrame:
+    """The row each skipped job stands on: an `ok` skip by the newest ok row of its (config_hash, repeat) —
+    the command's own repeat, not the newest of any (a `repeats=2` resume showed run 3 of an earlier
+    `repeats=3` sweep and neither of its own); an `unsupported` skip by its configuration's newest such row,
+    once, unless this session's rows show that configuration's answer already."""
+    ordered = results.by_start(earlier)
+    repeats = pd.to_numeric(ordered["repeat"], errors="coerce").fillna(0) if "repeat" in ordered else 0
+    answered = set(zip(ran["config_hash"], ran["status"], strict=True))
+    picked: list[Any] = []
+    for row in skipped:
+        config_hash, status = row.get("config_hash"), row.get("status")
+        same = (ordered["config_hash"] == config_hash) & (ordered["status"] == status)
+        if status == results.OK:
+            same &= repeats == (row.get("repeat") or 0)
+        elif (config_hash, status) in answered:
+            continue
+        if same.any():
+            picked.append(ordered.index[same][-1])
+    return ordered.loc[list(dict.fromkeys(picked))]
+
+
 def print_session_table(results_dirs: Sequence[Path], outcomes: Sequence[Any]) -> None:
     run_ids = {o.row.get("run_id") for o in outcomes if not o.skipped}
-    skipped = {(o.row.get("config_hash"), o.row.get("status")) for o in outcomes if o.skipped}
+    skipped = [o.row for o in outcomes if o.skipped and o.row.get("status") is not None]
     for results_dir in results_dirs:
         if not Path(results_dir).exists():  # named when its job started; the job wrote nothing there
             continue
@@ -76,18 +108,17 @@ def print_session_table(results_dirs: Sequence[Path], outcomes: Sequence[Any]) -
         if frame.empty:
             continue
         mine = frame["run_id"].isin(run_ids)
-        pairs = pd.Series(list(zip(frame["config_hash"], frame["status"], strict=True)), index=frame.index)
-        # a skipped job is shown by its newest row of the status it was skipped for (ok, unsupported), unless this
-        # session shows one already (repeat 0 ran here, repeat 1 was skipped for its answer)
-        earlier = frame[pairs.isin(skipped - set(pairs[mine])) & ~mine]
-        earlier = results.by_start(earlier).drop_duplicates("config_hash", keep="last")
-        shown = pd.concat([frame[mine], earlier]).sort_values(["workload", "runtime", "batch_size"])
+        shown = pd.concat([frame[mine], _rows_of_skipped_jobs(frame[~mine], frame[mine], skipped)])
+        shown = shown.sort_values(["workload", "runtime", "batch_size"], kind="stable")
         print()
         print(table(shown))
         print(f"\nresults: {(Path(results_dir) / results.RESULTS_CSV).resolve()}")
-        for _, r in shown.iterrows():  # the numbers above are only as good as the machine was quiet
+        for _, r in shown.iterrows():  # the numbers above are only as good as the machine was quiet and the run long
             for flag in busy_flags(r):
-                print(f"busy machine: {r['workload']} · {r['runtime']} · batch {r['batch_size']}: {flag}")
+                print(f"busy machine: {row_label(r)}: {flag}")
+            if (min_calls := analysis.cut_short(r)) is not None:
+                print(f"cut short: {row_label(r)}: only {int(r['n_calls'])} timed call(s), fewer than "
+                      f"measure.min_calls={min_calls}: measure.max_s ended the measurement")  # fmt: skip
     for outcome in outcomes:  # once, whichever directory the job wrote to
         status = outcome.row.get("status")
         if status not in (results.OK, None) and not outcome.skipped:

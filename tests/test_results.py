@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 from pathlib import Path
 
@@ -155,6 +156,31 @@ def test_the_closing_table_and_progress_labels_tell_repeats_and_loads_apart(
     assert job_label(spec, options, 2, 6).endswith("· batch 1 · fp32 · offline x2 · run 2/3"), job_label(
         spec, options, 2, 6
     )
+
+
+def test_the_closing_table_of_a_resume_shows_the_commands_own_repeats_and_names_loads_in_its_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A `repeats=2` resume over a directory holding 3 ok repeats (all skipped) showed run 3 and neither of its
+    own; the busy-machine line of an offline x2 row read like the x1 row's; a run cut short went unsaid."""
+    from harness.report_table import print_session_table
+    from harness.runner import JobOutcome
+
+    offline = json.dumps({"scenario": {"name": "offline", "streams": 2}, "measure": {"min_calls": 20}})
+    rows = [_row(f"r{n}", "h", "ok", f"2026-11-30T10:0{n}:00+00:00", repeat=n, config_json=offline, n_calls=30,
+                 other_cpu_share=0.5 if n == 1 else 0.0) for n in range(3)]  # fmt: skip
+    rows[0]["n_calls"] = 12
+    for row in rows:
+        results.append_result(tmp_path, row)
+    print_session_table([tmp_path], [JobOutcome(row={"config_hash": "h", "repeat": n, "status": "ok"}, skipped=True)
+                                     for n in range(2)])  # fmt: skip
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split()[:4] == ["workload", "runtime", "batch", "run"], lines
+    assert [line.split()[3] for line in lines[1:3]] == ["1", "2"] and lines[3] == "", lines
+    assert lines[5].startswith("cut short: w · eager · batch 1 · int8 · offline x2: only 12 timed call(s), fewer "
+                               "than measure.min_calls=20"), lines  # fmt: skip
+    assert "busy machine: w · eager · batch 1 · int8 · offline x2 · run 2: other processes used 50%" in lines[6], lines
+    assert len(lines) == 7, lines
 
 
 # -- result directories from strangers: what the reading and writing of a directory refuses ------------------
