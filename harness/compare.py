@@ -26,8 +26,9 @@ times by 20% (docs/RESULTS.md). Where only one side ran it several times, whethe
 one run lies outside what those runs predict (a t prediction test on log p50s). With runs,
 p50_ms_a/b are the sides' geometric means and p50_ratio their ratio. Significant differences smaller
 than the minimum effect — a change of PCT% either way, |log ratio| < log(1 + PCT/100) — are "no
-meaningful difference": by default twice the larger between-run CV of the sides with repeats, else
-0; --min-effect PCT sets it. Each row says which rule and threshold decided.
+meaningful difference": by default twice the larger between-run CV of the sides with repeats (a side
+of 2 runs: at least the A/A runs' median CV, 2.3%), else 0; --min-effect PCT sets it. Each row says
+which rule and threshold decided.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ from harness.tool_args import ToolParser, bounded, run_tool
 from harness.untrusted import one_line
 
 BETWEEN_RUN_FACTOR = 2.0  # default min effect: twice the larger between-run coefficient of variation
+# A CV from 2 runs (1 degree of freedom) is no estimate: two runs 0.001% apart made a 2.3% difference
+# "faster" at a minimum effect of 0.0%. Such a CV is raised to at least the median between-run CV of
+# the A/A runs in docs/RESULTS.md (BERT fp32 grid, repeats=3: 0.8-12%, median 2.3%).
+TWO_RUN_CV_FLOOR = 0.023
 
 
 def min_effect_rule(
@@ -54,9 +59,9 @@ def min_effect_rule(
     """(the smallest change in percent that counts, either way: analysis.beyond_effect; the rule that
     set it). Given on the command line it is used as it is; otherwise, with repeats on a side, it is
     BETWEEN_RUN_FACTOR times the larger between-run CV of the sides that have them (what two honest
-    runs already differ by); otherwise 0. A default above `cap` (the gate's --fail-on-regression PCT:
-    the change its user said matters) is lowered to it, so the table says what the gate decides on; so
-    is a given one."""
+    runs already differ by; a side of 2 runs counts at least TWO_RUN_CV_FLOOR); otherwise 0. A default
+    above `cap` (the gate's --fail-on-regression PCT: the change its user said matters) is lowered to
+    it, so the table says what the gate decides on; so is a given one."""
     if given is not None:
         if cap is not None and given > cap:
             return cap, f"--min-effect {given:g}%, lowered to --fail-on-regression {cap:g}%"
@@ -64,9 +69,11 @@ def min_effect_rule(
     with_runs = [r for r in (runs_a, runs_b) if len(r) >= 2]
     if not with_runs:
         return 0.0, "none (single runs: use --min-effect from two runs of your own)"
-    cv = max(between_run_cv(r) for r in with_runs)
+    cv, measured = max((max(between_run_cv(r), TWO_RUN_CV_FLOOR if len(r) == 2 else 0.0), between_run_cv(r))
+                       for r in with_runs)  # fmt: skip
     pct = 100 * BETWEEN_RUN_FACTOR * cv
-    rule = f"{BETWEEN_RUN_FACTOR:g} x between-run CV {100 * cv:.1f}% = {pct:.1f}%"
+    raised = f" (of 2 runs {100 * measured:.1f}%, raised to the A/A runs' median)" if cv > measured else ""
+    rule = f"{BETWEEN_RUN_FACTOR:g} x between-run CV {100 * cv:.1f}%{raised} = {pct:.1f}%"
     if cap is not None and pct > cap:
         return cap, f"{rule}, lowered to --fail-on-regression {cap:g}%"
     return pct, rule
@@ -278,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PCT",
         default=None,
         help="call significant differences smaller than PCT%% 'no meaningful difference' (default: twice the "
-        "larger between-run CV of the sides with repeats, else 0; at most --fail-on-regression)",
+        "larger between-run CV of the sides with repeats (a 2-run side: at least 2.3%%), else 0; at most "
+        "--fail-on-regression)",
     )
     args = parser.parse_args(argv)
     notes: list[str] = []

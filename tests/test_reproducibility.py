@@ -727,6 +727,21 @@ def test_one_run_against_several_is_judged_by_the_runs(tmp_path: Path) -> None:
     assert same["verdict"].tolist() == ["no significant difference"]
 
 
+def test_a_between_run_cv_of_two_runs_is_not_taken_at_face_value(tmp_path: Path) -> None:
+    """Found by a new user: two runs 13.8389 and 13.8387 ms apart (CV 0.001%) against one run of 14.167 made
+    a 2.3% difference "faster" at a minimum effect of 0.0%. A 2-run side's CV counts at least the A/A
+    runs' median (2.3%, docs/RESULTS.md); three runs give an estimate of their own."""
+    _write_runs(tmp_path / "one", {"c": [14.167]})
+    _write_runs(tmp_path / "two", {"c": [13.8389, 13.8387]})
+    table, _ = compare.compare([tmp_path / "one"], [tmp_path / "two"])
+    row = table.iloc[0]
+    assert row["test_verdict"] == "faster" and row["verdict"] == "no meaningful difference (< 4.6%)", row.to_dict()
+    assert row["min_effect"] == "2 x between-run CV 2.3% (of 2 runs 0.0%, raised to the A/A runs' median) = 4.6%"
+    _write_runs(tmp_path / "three", {"c": [13.8389, 13.8387, 13.8388]})
+    three, _ = compare.compare([tmp_path / "one"], [tmp_path / "three"])
+    assert three["verdict"].tolist() == ["faster"] and three["min_effect"].iloc[0] == "2 x between-run CV 0.0% = 0.0%"
+
+
 def test_the_environment_differences_are_of_the_rows_compared(tmp_path: Path) -> None:
     """A runtime that ran on one side only ('only in B') is no environment difference: its version was
     listed as 'runtime_version: 1.24.1 -> 1.24.1, 2.13.0+cpu'."""
