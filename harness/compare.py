@@ -100,6 +100,10 @@ def compare(
     test's own verdict, before the minimum effect, for the gate (regressions). Damaged files skipped on
     the way are named in `notes` (one line each)."""
     a_all, b_all = analysis.load(a_paths, notes), analysis.load(b_paths, notes)
+    shared_runs = set(a_all["run_id"].dropna()) & set(b_all["run_id"].dropna()) if len(a_all) and len(b_all) else set()
+    if shared_runs and notes is not None:  # `compare A A`, or a copy: said, as no verdict shows it
+        notes.append(f"A and B share {len(shared_runs)} of their runs (the same rows on both sides): those are "
+                     "compared with themselves, not with a second measurement")  # fmt: skip
     # the join names each side's columns <name>_a / <name>_b: a file's own column so named is not the harness's
     a_all, b_all = (f.drop(columns=[c for c in f.columns if str(c).endswith(("_a", "_b"))]) for f in (a_all, b_all))
     a_all, b_all = with_host(a_all, b_all)

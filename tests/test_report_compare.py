@@ -122,6 +122,18 @@ def test_compare_names_a_missing_path(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "nope does not exist" in capsys.readouterr().err
 
 
+def test_compare_says_when_both_sides_are_the_same_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`compare A A` answered "no significant difference" for every row without a word that nothing was
+    measured twice (found by a new user)."""
+    make_set(tmp_path / "s", [{"runtime": "eager", "median": 10.0}, {"runtime": "openvino", "median": 5.0}], seed=3)
+    assert compare.main([str(tmp_path / "s"), str(tmp_path / "s")]) == 0
+    err = capsys.readouterr().err
+    assert "harness.compare: A and B share 2 of their runs (the same rows on both sides)" in err, err
+    make_set(tmp_path / "t", [{"runtime": "eager", "median": 10.0}, {"runtime": "openvino", "median": 5.0}], seed=4)
+    assert compare.main([str(tmp_path / "s"), str(tmp_path / "t")]) == 0
+    assert "share" not in capsys.readouterr().err
+
+
 def test_report_flags_what_deserves_a_second_look(tmp_path: Path) -> None:
     make_set(tmp_path / "s", [
         {"runtime": "eager", "median": 10.0, "accuracy": 0.90},
