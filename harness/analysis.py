@@ -57,7 +57,7 @@ def load(paths: Sequence[Path], notes: list[str] | None = None) -> pd.DataFrame:
     for path in paths:
         path = Path(path)
         if not path.exists():
-            raise results.ResultsError(f"{path} does not exist; give sweep directories or results.csv/.parquet files")
+            raise results.ResultsError(f"{path} does not exist; give a sweep directory or a results.csv/.parquet file")
         gathered = False
         if path.is_dir():  # before gather writes its views there, or a linked rows/ is read
             results.check_no_links(path)

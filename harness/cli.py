@@ -448,8 +448,14 @@ def main(argv: list[str] | None = None) -> int:
             again = f"to finish it, measuring only what this run has not: {shlex.join(command)}"
         else:
             again = "the same command resumes" if command == argv else f"{shlex.join(command)} resumes"
-        said = (f"the job running was not recorded; finished jobs are kept in {where}; {again}"
-                if where else "no job had started")  # fmt: skip
+        measured = sum(1 for o in SESSION.outcomes if not o.skipped)
+        if SESSION.launcher != "basic":  # a launcher's jobs report to this process only at the end
+            kept = f"finished jobs are kept in {where}"
+        elif measured:
+            kept = f"the {measured} job(s) this run finished are kept in {where}"
+        else:
+            kept = f"no job of this run had finished ({where} keeps what it held)"
+        said = f"the job running was not recorded; {kept}; {again}" if where else "no job had started"
         print(f"harness: interrupted; {said}", file=sys.stderr)
         return EXIT_INTERRUPTED
 

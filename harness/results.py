@@ -925,7 +925,7 @@ def read_results(path: Path, notes: list[str] | None = None) -> pd.DataFrame:
             return _ordered(pd.DataFrame())
         path = legacy
     if not path.exists():
-        raise ResultsError(f"{path} does not exist; give sweep directories or results.csv/.parquet files")
+        raise ResultsError(f"{path} does not exist; give a sweep directory or a results.csv/.parquet file")
     path = path.resolve()  # a file named on the command line may be a link; what it names is read
     if not path.is_file():  # a FIFO or device would block or never end
         raise ResultsError(f"{path} is not a regular file")
@@ -1077,15 +1077,17 @@ class Finished:
     ok: frozenset[tuple[str, int]] = frozenset()
     unsupported: dict[str, str] = field(default_factory=dict)  # config_hash -> the row's error, printable
     other_code: frozenset[tuple[str, int]] = frozenset()  # ok only in rows of other harness code: run again
+    since: datetime.datetime | None = None  # force_since: only rows started at or after it count
 
     def __contains__(self, key: object) -> bool:
         return key in self.ok or (isinstance(key, tuple) and bool(key) and key[0] in self.unsupported)
 
     def reason(self, config_hash: str, repeat: int) -> tuple[str, str]:
         """(the status the skipped job stands for, why it was skipped: one line)."""
+        after = f", started at or after force_since={self.since:%Y-%m-%dT%H:%M:%SZ}" if self.since else ""
         if (config_hash, repeat) in self.ok:
-            return OK, f"an ok row with config_hash {config_hash}, repeat {repeat}, exists"
-        return UNSUPPORTED, (f"this harness commit found config_hash {config_hash} unsupported on this host "
+            return OK, f"an ok row with config_hash {config_hash}, repeat {repeat}{after}, exists"
+        return UNSUPPORTED, (f"this harness commit found config_hash {config_hash} unsupported on this host{after} "
                              f"({self.unsupported[config_hash]}); force=true tries again")  # fmt: skip
 
 
@@ -1139,7 +1141,7 @@ def completed(results_dir: Path, notes: list[str] | None = None, since: datetime
     code = ok["harness_code"] if "harness_code" in ok else pd.Series(np.nan, index=ok.index)
     mine = code.isna() | (code.astype(str) == code_fingerprint())
     return Finished(frozenset(keys[mine]), _settled_unsupported(frame, since),
-                    frozenset(keys[~mine]) - frozenset(keys[mine]))  # fmt: skip
+                    frozenset(keys[~mine]) - frozenset(keys[mine]), since)  # fmt: skip
 
 
 def check_resumable(results_dir: Path) -> list[str]:

@@ -997,6 +997,12 @@ def test_force_since_counts_only_rows_started_at_or_after_it(tmp_path: Path) -> 
         ("c", 1), ("c", 2)}  # fmt: skip
     assert set(results.completed(tmp_path / "s").ok) == {("c", 0), ("c", 1), ("c", 2)}
     assert [results.utc_time(v) for v in ("", "yesterday", None, 3.0)] == [None] * 4
+    # the skip line says why under force_since (it read as an ordinary resume's)
+    assert results.completed(tmp_path / "s", since=since).reason("c", 1) == (
+        "ok",
+        "an ok row with config_hash c, repeat 1, started at or after force_since=2026-01-01T00:01:00Z, exists",
+    )
+    assert results.completed(tmp_path / "s").reason("c", 1)[1] == "an ok row with config_hash c, repeat 1, exists"
 
 
 def _row_file(directory: Path, run_id: str, **fields: object) -> None:

@@ -145,6 +145,16 @@ def test_ctrl_c_of_a_forced_sweep_does_not_promise_a_resume(
     assert command_said("-m", "workload=tiny_resnet").endswith(f"python -m harness -m workload=tiny_resnet {named} "
                                                                 "resumes")  # fmt: skip
     assert command_said("workload=tiny_resnet").endswith(f"workload=tiny_resnet results_dir={tmp_path} resumes")
+    # what is kept: it said "finished jobs are kept" when none of this run had finished (found by a new user)
+    assert f"; no job of this run had finished ({tmp_path} keeps what it held);" in command_said("-m", named)
+    from harness.runner import JobOutcome
+
+    def one_finished(argv: list[str]) -> int:
+        cli_module.SESSION.outcomes += [JobOutcome(row={}), JobOutcome(row={}, skipped=True)]
+        return interrupted(argv)
+
+    monkeypatch.setattr(cli_module, "_main", one_finished)
+    assert f"; the 1 job(s) this run finished are kept in {tmp_path};" in command_said("-m", named)
 
 
 def test_ctrl_c_before_any_job_is_one_line(tmp_path: Path) -> None:
