@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from harness import analysis, results
-from harness.summary import between_run_cv, costs_of, failures_of, p50s_of
+from harness.summary import between_run_cv, busy_of, costs_of, failures_of, p50s_of
 from harness.tool_args import ToolParser, bounded, run_tool
 from harness.untrusted import one_line
 
@@ -170,6 +170,10 @@ def compare(
                 verdict = f"no meaningful difference (< {threshold:.3g}%)"
             out.update(p50_ratio=ratio, verdict=verdict, evidence=method, min_effect=rule)
             out["accuracy_change"] = side_b["accuracy"] - side_a["accuracy"]
+            # a verdict is only as good as the machine was quiet (the report flags such rows; rerun says so)
+            busy = [(side, busy_of(frame, row), n) for side, frame, row, n in
+                    (("A", a_all, side_a, len(runs_a) or 1), ("B", b_all, side_b, len(runs_b) or 1))]  # fmt: skip
+            out["busy_runs"] = "; ".join(f"{side} {k} of {n}" for side, k, n in busy if k)
             out["agreement_change"] = side_b["agreement"] - side_a["agreement"]
         failed = [(side, *failures_of(frame, row)) for side, frame, row in (("A", a_all, side_a), ("B", b_all, side_b))]
         out["failed_a"], out["failed_b"] = failed[0][1], failed[1][1]
@@ -189,7 +193,7 @@ def compare(
     env_a, env_b = analysis.environment(a), analysis.environment(b)
     env_diff = {c: (env_a[c], env_b.get(c, [])) for c in env_a if env_a[c] != env_b.get(c, [])}
     table = pd.DataFrame(rows)
-    for column in ("variant", "host", "failed_runs"):  # one setting per configuration; no host on both sides
+    for column in ("variant", "host", "failed_runs", "busy_runs"):  # only when some row has one
         if table.empty or column not in table or not table[column].fillna("").astype(bool).any():
             table = table.drop(columns=column, errors="ignore")
     return table, env_diff

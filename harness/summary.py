@@ -174,6 +174,12 @@ def _runs_of(frame: pd.DataFrame, row: pd.Series) -> pd.DataFrame:
     return runs[(runs["status"] == results.OK) & same_software(runs, row)]
 
 
+def busy_of(frame: pd.DataFrame, row: pd.Series) -> int:
+    """How many of the runs p50s_of counts were measured on a busy or drifting machine (machine.busy_flags):
+    summarize's runs_busy."""
+    return sum(bool(busy_flags(run)) for _, run in _runs_of(frame, row).iterrows())
+
+
 def failures_of(frame: pd.DataFrame, row: pd.Series) -> tuple[int, str]:
     """(how many runs of `row`'s configuration on its host in `frame` that ran `row`'s software ended
     in a failure (RAN_AND_FAILED: error, crashed, timeout, invalid), "status: error" of the newest of

@@ -134,6 +134,18 @@ def test_compare_says_when_both_sides_are_the_same_runs(tmp_path: Path, capsys: 
     assert "share" not in capsys.readouterr().err
 
 
+def test_compare_says_which_side_ran_on_a_busy_machine(tmp_path: Path) -> None:
+    """A side measured while other processes held the CPU got a verdict like any other (found by a new user);
+    the report flags such rows and rerun says so: compare counts them per side."""
+    make_set(tmp_path / "a", [{"runtime": "eager", "median": 10.0, "other_cpu_share": 0.6},
+                              {"runtime": "openvino", "median": 5.0}], seed=3)  # fmt: skip
+    make_set(tmp_path / "b", [{"runtime": "eager", "median": 10.0}, {"runtime": "openvino", "median": 5.0}], seed=4)
+    table, _ = compare.compare([tmp_path / "a"], [tmp_path / "b"])
+    assert table.set_index("runtime")["busy_runs"].to_dict() == {"eager": "A 1 of 1", "openvino": ""}
+    quiet, _ = compare.compare([tmp_path / "b"], [tmp_path / "b"])
+    assert "busy_runs" not in quiet
+
+
 def test_report_flags_what_deserves_a_second_look(tmp_path: Path) -> None:
     make_set(tmp_path / "s", [
         {"runtime": "eager", "median": 10.0, "accuracy": 0.90},
