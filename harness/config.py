@@ -21,7 +21,6 @@ from pydantic import Field
 
 from harness.options import (
     AFTER_CONVERSION,
-    PER_STREAM,
     STATIC_INT8,
     THREADS,
     ConfigError,
@@ -213,7 +212,8 @@ class JobSpec:
             # as checked: a quoted "false" is recorded (and hashed) as false
             component.options = {k: getattr(parsed[kind], k) for k in component.options}
         self._check_model_file(parsed["workload"], parsed["runtime"])
-        self._check_precision_options(parsed["runtime"])
+        self._check_precision_options(parsed["workload"], "workload")
+        self._check_precision_options(parsed["runtime"], "runtime")
         # static quantization calibrates: on what is known before any job runs (a runtime without int8 says
         # `unsupported` itself, as its row)
         offers = "int8" in getattr(component_class("runtime", self.runtime.module), "precisions", ())
@@ -235,25 +235,18 @@ class JobSpec:
             if value > self.threads:
                 raise ConfigError(f"{key}={value} is not allowed with threads={self.threads}: it must be at most "
                                   f"{self.threads}, the cores the job runs on")  # fmt: skip
-        streams = self.scenario.streams
-        for name in fields_marked(type(runtime_options), PER_STREAM):  # each stream's threads, all streams at once
-            value = getattr(runtime_options, name)
-            if value is not None and streams > 1 and value * streams > self.threads:
-                raise ConfigError(f"runtime.{name}={value} is not allowed with scenario.streams={streams} and "
-                                  f"threads={self.threads}: each stream uses that many, so it must be at most "
-                                  f"{max(1, self.threads // streams)} (threads / streams)")  # fmt: skip
 
-    def _check_precision_options(self, runtime_options: Any) -> None:
-        """An option of static INT8 quantization (STATIC_INT8: its calibration) set at another precision
-        would be ignored while the row records it (and its config_hash holds it): refused, as other options
-        without effect are."""
+    def _check_precision_options(self, options: Any, kind: str) -> None:
+        """An option of static INT8 quantization (STATIC_INT8: its calibration data and samples) set at another
+        precision would be ignored while the row records it (and its config_hash holds it): refused, as other
+        options without effect are. `kind`: "workload" or "runtime", naming the option."""
         if self.runtime.precision == "int8":
             return
-        for name in fields_marked(type(runtime_options), STATIC_INT8):
-            if (value := getattr(runtime_options, name)) != default_of(type(runtime_options), name):
-                raise ConfigError(f"runtime.{name}={value} has no effect at runtime.precision="
+        for name in fields_marked(type(options), STATIC_INT8):
+            if (value := getattr(options, name)) != default_of(type(options), name):
+                raise ConfigError(f"{kind}.{name}={value} has no effect at runtime.precision="
                                   f"{self.runtime.precision!r}: it applies to static INT8 quantization "
-                                  "(runtime.precision=int8) only; sweep int8 on its own to set it")  # fmt: skip
+                                  "(runtime.precision=int8) only")  # fmt: skip
 
     def _check_model_file(self, workload_options: Any, runtime_options: Any) -> None:
         """A model given as a file (ONNX, OpenVINO IR) runs only on runtimes that run such files, as it is:

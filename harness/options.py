@@ -8,7 +8,6 @@ any violation into one line naming the key, the value and what is allowed. Marke
 `Annotated` metadata add the rules pydantic cannot know:
 
 - `THREADS`: a thread or stream count; at most the cores this process may use.
-- `PER_STREAM`: a thread count each of the scenario's streams uses: streams x value at most the job's threads.
 - `STATIC_INT8`: an option of static INT8 quantization (its calibration); it has no effect at another precision.
 - `AFTER_CONVERSION`: a runtime option applied after conversion (a compile or session
   setting); it does not change a cached conversion artifact.
@@ -42,7 +41,6 @@ class _Marker:
 
 
 THREADS = _Marker("threads")
-PER_STREAM = _Marker("per_stream")
 STATIC_INT8 = _Marker("static_int8")
 AFTER_CONVERSION = _Marker("after_conversion")
 DATA_ONLY = _Marker("data_only")
@@ -60,7 +58,7 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def markers(cls: type, name: str) -> set[_Marker]:
-    """The markers (THREADS, PER_STREAM, STATIC_INT8, AFTER_CONVERSION, DATA_ONLY, MACHINE_LOCAL) on field
+    """The markers (THREADS, STATIC_INT8, AFTER_CONVERSION, DATA_ONLY, MACHINE_LOCAL) on field
     `name` of dataclass `cls`."""
     hint = _hints(cls)[name]
     metadata = getattr(hint, "__metadata__", ()) if typing.get_origin(hint) is Annotated else ()

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from harness.config import QUANTIZED
 from harness.contract import Inputs, ModelHandle
-from harness.options import AFTER_CONVERSION, PER_STREAM, STATIC_INT8, THREADS
+from harness.options import AFTER_CONVERSION, STATIC_INT8, THREADS
 from runtimes.base import Effective, Runtime
 from runtimes.int8 import int8_columns, ort_int8_share
 from runtimes.onnx_common import (
@@ -30,9 +30,7 @@ from runtimes.onnx_common import (
 @dataclass
 class OnnxRuntimeOptions:
     graph_optimization_level: Annotated[Literal["disable", "basic", "extended", "all"], AFTER_CONVERSION] = "all"
-    intra_op_threads: Annotated[int | None, Field(ge=1), THREADS, PER_STREAM, AFTER_CONVERSION] = (
-        None  # None: the job's threads
-    )
+    intra_op_threads: Annotated[int | None, Field(ge=1), THREADS, AFTER_CONVERSION] = None  # None: the job's threads
     # > 1 runs independent graph branches in parallel (ORT_PARALLEL execution mode); 1: sequential
     inter_op_threads: Annotated[int, Field(ge=1), THREADS, AFTER_CONVERSION] = 1
     exporter: Literal["dynamo", "torchscript"] = "dynamo"  # dynamo (torch.export-based) | torchscript (legacy)

@@ -33,7 +33,7 @@ from pydantic import Field
 
 from harness.cache import cached_entry, identity_key
 from harness.config import ConfigError
-from harness.options import DATA_ONLY
+from harness.options import DATA_ONLY, STATIC_INT8
 from workloads import sentiment_data, tables
 from workloads.base import (
     MODEL_FILE_SUFFIXES,
@@ -80,8 +80,8 @@ class BertOptions:
     padding: Literal["max_length", "longest"] = "max_length"  # max_length: every batch seq_len long; longest: per batch
     attention: Literal["eager", "sdpa"] = "eager"  # transformers attention implementation; see README on sdpa
     # int8: where quantizers calibrate (disjoint from the eval set); None: the offline data's training split
-    calibration_dataset: Annotated[str | None, DATA_ONLY] = None
-    calibration_split: Annotated[str, DATA_ONLY] = "train"
+    calibration_dataset: Annotated[str | None, DATA_ONLY, STATIC_INT8] = None
+    calibration_split: Annotated[str, DATA_ONLY, STATIC_INT8] = "train"
     # when `model` is a model file (.onnx, .xml: e.g. an INT8 model made elsewhere): the fp32 model it is
     # compared with, which also gives the tokenizer and config
     reference_model: str | None = None

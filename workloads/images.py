@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from harness.config import ConfigError
-from harness.options import DATA_ONLY
+from harness.options import DATA_ONLY, STATIC_INT8
 from workloads import tables
 from workloads.base import (
     MODEL_FILE_SUFFIXES,
@@ -72,8 +72,8 @@ class ImageDataOptions:
     n_samples: Annotated[int, Field(ge=1, le=MAX_SAMPLES), DATA_ONLY] = 500  # at most this many (seeded sample)
     image_size: Annotated[int, Field(ge=32, le=1024)] = 224
     # int8: where quantizers calibrate (disjoint from the eval set); None: the offline data's training split
-    calibration_dataset: Annotated[str | None, DATA_ONLY] = None
-    calibration_split: Annotated[str, DATA_ONLY] = "train"
+    calibration_dataset: Annotated[str | None, DATA_ONLY, STATIC_INT8] = None
+    calibration_split: Annotated[str, DATA_ONLY, STATIC_INT8] = "train"
 
     def calibration_problem(self) -> str | None:
         """Why static quantization cannot calibrate with these options (None: it can): missing_calibration."""
