@@ -32,6 +32,7 @@ from harness.results import (
     check_no_links,
     check_resumable,
     check_writable,
+    rows_written_since,
     utc_time,
 )
 from harness.tool_args import EXIT_INTERRUPTED
@@ -448,14 +449,16 @@ def main(argv: list[str] | None = None) -> int:
             again = f"to finish it, measuring only what this run has not: {shlex.join(command)}"
         else:
             again = "the same command resumes" if command == argv else f"{shlex.join(command)} resumes"
-        measured = sum(1 for o in SESSION.outcomes if not o.skipped)
-        if SESSION.launcher != "basic":  # a launcher's jobs report to this process only at the end
+        # rows this run wrote (a row file is written once): a job interrupted as its row was written is kept
+        measured = sum(rows_written_since(d, SESSION.started) for d in SESSION.results_dirs)
+        if SESSION.launcher != "basic":  # a launcher's jobs may write their rows only at the end
             kept = f"finished jobs are kept in {where}"
         elif measured:
             kept = f"the {measured} job(s) this run finished are kept in {where}"
         else:
             kept = f"no job of this run had finished ({where} keeps what it held)"
-        said = f"the job running was not recorded; {kept}; {again}" if where else "no job had started"
+        said = f"a job cut off before its row was written is not recorded; {kept}; {again}" if where else (
+            "no job had started")  # fmt: skip
         print(f"harness: interrupted; {said}", file=sys.stderr)
         return EXIT_INTERRUPTED
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ from harness.config import ConfigError, JobSpec
 from harness.options import MACHINE_LOCAL, fields_marked
 from harness.runner import run_job_isolated
 from harness.summary import UNSTABLE_CV, between_run_cv, costs_of, p50s_of
-from harness.tool_args import ToolParser, bounded, run_tool
+from harness.tool_args import EXIT_INTERRUPTED, ToolParser, bounded, run_tool
 from harness.untrusted import one_line, printable
 
 EXIT_REPRODUCED, EXIT_DIFFERENT, EXIT_CANNOT = 0, 1, 2
@@ -201,8 +202,14 @@ def main(argv: list[str] | None = None) -> int:
     label = f"rerun of {args.run_id}: {spec.workload.name} · {spec.runtime.name} · batch {spec.batch} · " + (
         spec.runtime.precision)  # fmt: skip
     print(f"re-running {one_line(str(args.run_id))} into {out}")
+    started = datetime.now(UTC).replace(microsecond=0)
     try:
         new = pd.Series(run_job_isolated(spec, out, force=True, label=printable(label)).row)
+    except KeyboardInterrupt:  # the job dies with its process group; its row is kept when it was written
+        written = results.rows_written_since(out, started)
+        kept = f"its row was written to {out}; no verdict was given" if written else "the re-run was not recorded"
+        print(f"harness.rerun: interrupted; {kept}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except ConfigError as exc:
         print(f"harness.rerun: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_CANNOT

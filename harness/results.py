@@ -30,9 +30,11 @@ import math
 import os
 import re
 import shutil
+import signal
 import socket
 import stat
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -701,9 +703,47 @@ def _typed(column: str, value: Any) -> Any:
 
 
 # -- gathering ------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def interrupt_deferred() -> Iterator[None]:
+    """Ctrl-C inside the block is held until it ends, then raised (KeyboardInterrupt): the views and their
+    digests are written together. Cut between the two, the next run called every view "damaged or changed
+    since the harness wrote it". Only in the main thread, and only where Ctrl-C raises KeyboardInterrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:  # ignored (a background job), or a handler of someone else
+        yield
+        return
+    held: list[int] = []
+    signal.signal(signal.SIGINT, lambda number, _frame: held.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held:
+        raise KeyboardInterrupt
+
+
+def rows_written_since(results_dir: Path, since: datetime.datetime) -> int:
+    """How many row files in `results_dir` were written at or after `since` (their modification time: a
+    row file is written once, atomically): what an interrupted run finished."""
+    rows = Path(results_dir) / ROWS_DIR
+    try:
+        return sum(1 for p in rows.glob("*.json") if p.is_file() and p.stat().st_mtime >= since.timestamp())
+    except OSError:
+        return 0
+
+
 def gather(results_dir: Path) -> Gathered:
     """Rewrite results.csv, results.parquet and latencies.parquet from the row files (importing an
-    older directory first). Notes say what was damaged or stale and what was done about it."""
+    older directory first). Notes say what was damaged or stale and what was done about it. A Ctrl-C
+    meanwhile takes effect when the views are whole (interrupt_deferred)."""
+    with interrupt_deferred():
+        return _gather(results_dir)
+
+
+def _gather(results_dir: Path) -> Gathered:
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     with _views_lock(results_dir):
@@ -757,8 +797,9 @@ def append_result(
 ) -> list[str]:
     """Write one job's row file, then gather the views (`gather=False`: the row file only; a launcher's
     worker leaves the tables to the driver, so no lock is shared between nodes). Returns the gather's notes."""
-    write_row(results_dir, row, latencies_ms)
-    return _gathered_notes(results_dir) if gather else []
+    with interrupt_deferred():  # the row and the views it belongs in, together
+        write_row(results_dir, row, latencies_ms)
+        return _gathered_notes(results_dir) if gather else []
 
 
 def _gathered_notes(results_dir: Path) -> list[str]:

@@ -7,6 +7,7 @@ import argparse
 import atexit
 import math
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import NoReturn
@@ -41,12 +42,16 @@ def bounded(low: float, high: float) -> Callable[[str], float]:
 
 
 def exit_process(code: int) -> NoReturn:
-    """End the process with `code`. After Ctrl-C (`code` EXIT_INTERRUPTED) the exit handlers (log files, a
-    Ray launcher's shutdown) run and the process ends without the interpreter's own finalization: after a
-    Ctrl-C that landed inside torch's import (caught, and said in one line) that finalization ended the
-    process by SIGINT, status -2 instead of 130, in 4 of 10 tries at 1.75-1.9 s into a sweep here
-    (tests/test_sweep.py::test_ctrl_c_before_any_job_is_one_line); with os._exit, 0 of 12."""
+    """End the process with `code`, no longer interrupted by Ctrl-C. After Ctrl-C (`code`
+    EXIT_INTERRUPTED) the exit handlers (log files, a Ray launcher's shutdown) run and the process ends
+    without the interpreter's own finalization: after a Ctrl-C that landed inside torch's import (caught,
+    and said in one line) that finalization ended the process by SIGINT, status -2 instead of 130, in 4 of
+    10 tries at 1.75-1.9 s into a sweep here (tests/test_sweep.py::test_ctrl_c_before_any_job_is_one_line);
+    with os._exit, 0 of 12."""
     if code != EXIT_INTERRUPTED:
+        # the work is done and said: a Ctrl-C during the interpreter's finalization ended the process by SIGINT
+        # (-2) with nothing said (found by breaking it)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         sys.exit(code)
     atexit._run_exitfuncs()
     sys.stdout.flush()

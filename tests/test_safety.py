@@ -234,6 +234,41 @@ def test_a_writer_killed_at_random_points_loses_no_complete_row(tmp_path: Path) 
     assert not list((tmp_path / "rows").glob(".*.tmp")), "the dead writers' temporary files are cleared"
 
 
+def test_ctrl_c_while_the_views_are_written_waits_for_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C between a view and its recorded digest (found by breaking it): the next run called results.csv,
+    results.parquet and latencies.parquet "damaged or changed since the harness wrote it". The interrupt
+    now takes effect when the row and the views are whole."""
+    row = {"run_id": "r-0", "config_hash": "h", "status": "ok", "workload": "w", "runtime": "eager",
+           "batch_size": 1, "latency_ms_p50": 1.0}  # fmt: skip
+    results.append_result(tmp_path, row, np.arange(1.0, 11.0))
+    real_write, calls = results.atomic_write, []
+
+    def write_then_ctrl_c(path: Path, write: object) -> None:
+        real_write(path, write)
+        calls.append(path)
+        if len(calls) == 2:  # the first view written, the others and the digests not yet
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(results, "atomic_write", write_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        results.append_result(tmp_path, {**row, "run_id": "r-1", "config_hash": "i"}, np.arange(1.0, 11.0))
+    assert len(calls) > 2, "the interrupt waited for the rest of the views"
+    monkeypatch.setattr(results, "atomic_write", real_write)
+    again = results.gather(tmp_path)
+    assert again.notes == [] and sorted(again.frame["run_id"]) == ["r-0", "r-1"], again.notes
+
+
+def test_ctrl_c_after_a_tool_is_done_never_turns_its_exit_into_a_signal(tmp_path: Path) -> None:
+    """A Ctrl-C as a command ended normally (during the interpreter's finalization) ended it by SIGINT, -2, with
+    nothing said (found by breaking it): the exit code the tool chose stands."""
+    script = ("import atexit, os, signal\n"
+              "atexit.register(lambda: os.kill(os.getpid(), signal.SIGINT))  # arrives during finalization\n"
+              "from harness.tool_args import exit_process\nexit_process(1)\n")  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, (run.returncode, run.stderr)
+
+
 # -- 4. an unusable results directory is found before anything runs ---------------------------------------
 
 

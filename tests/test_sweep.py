@@ -145,16 +145,20 @@ def test_ctrl_c_of_a_forced_sweep_does_not_promise_a_resume(
     assert command_said("-m", "workload=tiny_resnet").endswith(f"python -m harness -m workload=tiny_resnet {named} "
                                                                 "resumes")  # fmt: skip
     assert command_said("workload=tiny_resnet").endswith(f"workload=tiny_resnet results_dir={tmp_path} resumes")
-    # what is kept: it said "finished jobs are kept" when none of this run had finished (found by a new user)
+    # what is kept: it said "finished jobs are kept" when none of this run had finished (found by a new user),
+    # and "the job running was not recorded" when Ctrl-C came as its row was written (found by breaking it)
     assert f"; no job of this run had finished ({tmp_path} keeps what it held);" in command_said("-m", named)
-    from harness.runner import JobOutcome
+    from harness import results
 
-    def one_finished(argv: list[str]) -> int:
-        cli_module.SESSION.outcomes += [JobOutcome(row={}), JobOutcome(row={}, skipped=True)]
+    def one_finished(argv: list[str]) -> int:  # a row file written by this run, as the Ctrl-C came
+        results.write_row(tmp_path, {"run_id": "r-1", "config_hash": "h", "status": "ok", "workload": "w",
+                                     "runtime": "eager", "batch_size": 1, "latency_ms_p50": 1.0})  # fmt: skip
         return interrupted(argv)
 
     monkeypatch.setattr(cli_module, "_main", one_finished)
-    assert f"; the 1 job(s) this run finished are kept in {tmp_path};" in command_said("-m", named)
+    line = command_said("-m", named)
+    assert f"interrupted; a job cut off before its row was written is not recorded; the 1 job(s) this run " \
+           f"finished are kept in {tmp_path};" in line, line  # fmt: skip
 
 
 def test_ctrl_c_before_any_job_is_one_line(tmp_path: Path) -> None:
