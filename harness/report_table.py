@@ -109,7 +109,8 @@ def print_session_table(results_dirs: Sequence[Path], outcomes: Sequence[Any]) -
             continue
         mine = frame["run_id"].isin(run_ids)
         shown = pd.concat([frame[mine], _rows_of_skipped_jobs(frame[~mine], frame[mine], skipped)])
-        shown = shown.sort_values(["workload", "runtime", "batch_size"], kind="stable")
+        order = ["workload", "runtime", "batch_size", *(["repeat"] if "repeat" in shown else [])]
+        shown = shown.sort_values(order, kind="stable")  # runs in order, whether measured now or skipped
         print()
         print(table(shown))
         print(f"\nresults: {(Path(results_dir) / results.RESULTS_CSV).resolve()}")
@@ -122,8 +123,8 @@ def print_session_table(results_dirs: Sequence[Path], outcomes: Sequence[Any]) -
     for outcome in outcomes:  # once, whichever directory the job wrote to
         status = outcome.row.get("status")
         if status not in (results.OK, None) and not outcome.skipped:
-            print(
-                f"harness: {outcome.row.get('workload')} · {outcome.row.get('runtime')} · batch "
-                f"{outcome.row.get('batch_size')}: {status}: {printable(str(outcome.row.get('error')))}",
-                file=sys.stderr,
-            )
+            row = outcome.row
+            whole = {"workload", "runtime", "batch_size", "precision_requested"} <= set(row)
+            named = row_label(pd.Series(row)) if whole else (
+                f"{row.get('workload')} · {row.get('runtime')} · batch {row.get('batch_size')}")  # fmt: skip
+            print(f"harness: {named}: {status}: {printable(str(outcome.row.get('error')))}", file=sys.stderr)

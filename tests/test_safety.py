@@ -258,6 +258,22 @@ def test_ctrl_c_while_the_views_are_written_waits_for_them(tmp_path: Path, monke
     assert again.notes == [] and sorted(again.frame["run_id"]) == ["r-0", "r-1"], again.notes
 
 
+@pytest.mark.parametrize("tool", ["harness.report", "harness.compare", "harness.gather", "harness.rerun"])
+def test_ctrl_c_while_a_tool_loads_is_one_line(tmp_path: Path, tool: str) -> None:
+    """Ctrl-C while `python -m harness.report` (...) imported pandas and matplotlib: a traceback and SIGINT
+    (found by breaking it). Now one line and 130 while loading; later its own answer (here: one line, 2)."""
+    args = {"harness.compare": ["/nonexistent", "/x"], "harness.rerun": ["/nonexistent", "x"]}.get(tool, ["/no"])
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", tool, *args], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    time.sleep(0.25)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err[-2000:]
+    answered = (proc.returncode, err.strip()) == (130, f"{tool}: interrupted") or proc.returncode == 2
+    assert answered, (proc.returncode, err)
+
+
 def test_ctrl_c_after_a_tool_is_done_never_turns_its_exit_into_a_signal(tmp_path: Path) -> None:
     """A Ctrl-C as a command ended normally (during the interpreter's finalization) ended it by SIGINT, -2, with
     nothing said (found by breaking it): the exit code the tool chose stands."""
