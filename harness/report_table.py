@@ -67,7 +67,9 @@ def row_label(r: pd.Series) -> str:
     when not single stream (offline x1 and x2 rows) and the run when the row is a repeat (`run 2`)."""
     load = analysis.load_of(r.get("config_json"), with_inputs=False)
     repeat = pd.to_numeric(pd.Series([r.get("repeat")]), errors="coerce").iloc[0]
-    parts = [str(r["workload"]), str(r["runtime"]), f"batch {r['batch_size']}", str(r["precision_requested"])]
+    # a failed job's row may lack its precision (a child that died early): named by what it has
+    parts = [str(r.get("workload")), str(r.get("runtime")), f"batch {r.get('batch_size')}"]
+    parts += [str(r["precision_requested"])] if isinstance(r.get("precision_requested"), str) else []
     parts += [load] if load not in ("", "single_stream") else []
     parts += [f"run {int(repeat) + 1}"] if pd.notna(repeat) and repeat > 0 else []
     return printable(" · ".join(parts))
@@ -123,8 +125,5 @@ def print_session_table(results_dirs: Sequence[Path], outcomes: Sequence[Any]) -
     for outcome in outcomes:  # once, whichever directory the job wrote to
         status = outcome.row.get("status")
         if status not in (results.OK, None) and not outcome.skipped:
-            row = outcome.row
-            whole = {"workload", "runtime", "batch_size", "precision_requested"} <= set(row)
-            named = row_label(pd.Series(row)) if whole else (
-                f"{row.get('workload')} · {row.get('runtime')} · batch {row.get('batch_size')}")  # fmt: skip
+            named = row_label(pd.Series(outcome.row, dtype=object))
             print(f"harness: {named}: {status}: {printable(str(outcome.row.get('error')))}", file=sys.stderr)

@@ -88,7 +88,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
         row["runs_other_software"] = int((~same_software(every_ok.get_group(key), newest)).sum())
         row["runs_failed"], row["runs_failed_why"] = _failures(failed.get_group(key) if key in failed.groups else
                                                                None, newest)  # fmt: skip
-        row["runs_busy"] = sum(bool(busy_flags(run)) for _, run in runs.iterrows())
+        row["runs_busy"] = count_busy(runs)
         row["runs_short"] = sum(analysis.cut_short(run) is not None for _, run in runs.iterrows())
         row["latency_ms_p50"], low, high = ratio_ci(p50)
         row["latency_ms_p50_between_ci_low"], row["latency_ms_p50_between_ci_high"] = low, high
@@ -174,10 +174,14 @@ def _runs_of(frame: pd.DataFrame, row: pd.Series) -> pd.DataFrame:
     return runs[(runs["status"] == results.OK) & same_software(runs, row)]
 
 
+def count_busy(runs: pd.DataFrame) -> int:
+    """How many of `runs` were measured on a busy or drifting machine (machine.busy_flags names why)."""
+    return sum(bool(busy_flags(run)) for _, run in runs.iterrows())
+
+
 def busy_of(frame: pd.DataFrame, row: pd.Series) -> int:
-    """How many of the runs p50s_of counts were measured on a busy or drifting machine (machine.busy_flags):
-    summarize's runs_busy."""
-    return sum(bool(busy_flags(run)) for _, run in _runs_of(frame, row).iterrows())
+    """count_busy of the runs p50s_of counts: summarize's runs_busy, for compare."""
+    return count_busy(_runs_of(frame, row))
 
 
 def failures_of(frame: pd.DataFrame, row: pd.Series) -> tuple[int, str]:

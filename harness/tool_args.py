@@ -62,7 +62,9 @@ def exit_process(code: int) -> NoReturn:
 def run_tool(main: Callable[[], int], prog: str, interrupted: str = "") -> NoReturn:
     """Run a tool's `main` and exit with its code; Ctrl-C is one line (`prog: interrupted; ...` with
     `interrupted` saying what was kept) and exit 130, never a traceback."""
-    if getattr(signal.getsignal(signal.SIGINT), "__name__", "") == "_interrupted_while_loading":
+    import harness
+
+    if signal.getsignal(signal.SIGINT) is getattr(harness, "_interrupted_while_loading", None):
         signal.signal(signal.SIGINT, signal.default_int_handler)  # loaded: Ctrl-C raises again (harness/__init__)
     try:
         code = main()
